@@ -1,0 +1,19 @@
+//! Plain types of the hospital and their validation. No I/O here: every other layer builds on
+//! these, and they must stay testable without a database or a screen.
+
+mod blood;
+mod dob;
+mod error;
+pub mod kana;
+mod patient;
+mod patient_id;
+mod sex;
+mod text;
+
+pub use blood::{Abo, BloodType, Rh};
+pub use dob::DateOfBirth;
+pub use error::FieldError;
+pub use patient::{Location, Patient, PatientStatus};
+pub use patient_id::PatientId;
+pub use sex::Sex;
+pub use text::{KanaName, KanjiName, clean_text, natural_cmp, split_list};

@@ -1,0 +1,9 @@
+//! kamikarte (紙カルテ, "paper chart"): a downtime tool for hospitals whose electronic health
+//! record is down. See ARCHITECTURE.md for the layers: `domain` ← `store` ← workflows (`census`)
+//! ← `ui` and `cli`.
+
+pub mod census;
+pub mod cli;
+pub mod domain;
+pub mod store;
+pub mod ui;

@@ -1,0 +1,6 @@
+use rusqlite_migration::{M, Migrations};
+
+/// Append only: a released migration is never edited, a change is a new one.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("sql/001_initial.sql"))])
+}
