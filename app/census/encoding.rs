@@ -6,11 +6,14 @@ use std::fmt;
 pub enum Encoding {
     /// UTF-8 when the bytes are valid UTF-8 (or start with a BOM), CP932 otherwise.
     #[default]
+    #[serde(rename = "auto")]
     Auto,
     #[value(name = "utf-8", alias = "utf8")]
+    #[serde(rename = "UTF-8")]
     Utf8,
     /// Windows' Shift_JIS, as Japanese EHRs write it.
     #[value(name = "cp932", alias = "shift_jis", alias = "sjis", alias = "shift-jis")]
+    #[serde(rename = "CP932")]
     Cp932,
 }
 

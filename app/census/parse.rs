@@ -93,7 +93,7 @@ pub fn parse_census(text: &str, mapping: &ColumnMapping, today: NaiveDate) -> Pa
         }
     }
 
-    let mut valid: Vec<(u64, Patient)> = Vec::new();
+    let mut checked: Vec<(u64, Option<PatientId>, Option<Patient>)> = Vec::new();
     for record in records {
         let record = match record {
             Ok(r) => r,
@@ -110,15 +110,10 @@ pub fn parse_census(text: &str, mapping: &ColumnMapping, today: NaiveDate) -> Pa
         out.rows += 1;
         let row = RowReader { record: &record, header: &header_cells, columns: &columns, line };
         match row.patient(today) {
-            Ok(p) => valid.push((line, p)),
+            Ok(p) => checked.push((line, Some(p.id.clone()), Some(p))),
             Err((id, errors)) => {
-                match id {
-                    Some(id) => {
-                        out.refused_ids.insert(id.as_str().to_string());
-                    }
-                    None => out.unreadable_ids += 1,
-                }
                 out.errors.extend(errors);
+                checked.push((line, id, None));
             }
         }
         if record.len() != header_cells.len() {
@@ -130,31 +125,35 @@ pub fn parse_census(text: &str, mapping: &ColumnMapping, today: NaiveDate) -> Pa
         }
     }
 
-    // A duplicated ID is refused on every line it appears on: which row is right is the EHR's to
-    // say, not ours.
-    let mut lines_by_id: HashMap<&str, Vec<u64>> = HashMap::new();
-    for (line, p) in &valid {
-        lines_by_id.entry(p.id.as_str()).or_default().push(*line);
+    // A duplicated ID is refused on every line it appears on (valid or not): which row is right
+    // is the EHR's to say, not ours.
+    let mut lines_by_id: HashMap<PatientId, Vec<u64>> = HashMap::new();
+    for (line, id, _) in &checked {
+        if let Some(id) = id {
+            lines_by_id.entry(id.clone()).or_default().push(*line);
+        }
     }
-    let duplicated: HashMap<String, Vec<u64>> = lines_by_id
-        .into_iter()
-        .filter(|(_, lines)| lines.len() > 1)
-        .map(|(id, lines)| (id.to_string(), lines))
-        .collect();
     let id_column = columns.get(&Field::Id).map_or("id", |&i| header_cells[i]).to_string();
-    for (line, p) in valid {
-        match duplicated.get(p.id.as_str()) {
-            Some(lines) => {
-                let others: Vec<String> = lines.iter().filter(|l| **l != line).map(u64::to_string).collect();
-                out.errors.push(RowError {
-                    line,
-                    column: id_column.clone(),
-                    value: p.id.to_string(),
-                    message: format!("duplicate ID (also on line {})", others.join(", ")),
-                });
-                out.refused_ids.insert(p.id.as_str().to_string());
+    for (line, id, patient) in checked {
+        let Some(id) = id else {
+            out.unreadable_ids += 1;
+            continue;
+        };
+        let lines = &lines_by_id[&id];
+        if lines.len() > 1 {
+            let others: Vec<String> = lines.iter().filter(|l| **l != line).map(u64::to_string).collect();
+            out.errors.push(RowError {
+                line,
+                column: id_column.clone(),
+                value: id.to_string(),
+                message: format!("duplicate ID (also on line {})", others.join(", ")),
+            });
+        }
+        match patient {
+            Some(p) if lines.len() == 1 => out.patients.push((line, p)),
+            _ => {
+                out.refused_ids.insert(id.as_str().to_string());
             }
-            None => out.patients.push((line, p)),
         }
     }
     out.errors.sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));

@@ -22,13 +22,23 @@ const COMBINING_SEMI_VOICED: char = '\u{309A}';
 /// Converts hiragana and half-width katakana to full-width katakana, leaving every other
 /// character (Latin, digits, kanji, symbols) as it was.
 pub fn to_katakana(input: &str) -> String {
+    convert(input, true)
+}
+
+/// Converts only half-width katakana (and loose voiced marks) to full width: for display text
+/// such as names in kanji or allergies, where hiragana must stay hiragana.
+pub fn widen_half_width_kana(input: &str) -> String {
+    convert(input, false)
+}
+
+fn convert(input: &str, hiragana_to_katakana: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for c in input.chars() {
         match c {
             HALF_VOICED | COMBINING_VOICED => push_mark(&mut out, Mark::Voiced),
             HALF_SEMI_VOICED | COMBINING_SEMI_VOICED => push_mark(&mut out, Mark::SemiVoiced),
             '\u{FF61}'..='\u{FF9D}' => out.push(HALF_WIDTH[(c as u32 - 0xFF61) as usize]),
-            '\u{3041}'..='\u{3096}' | 'ゝ' | 'ゞ' => {
+            '\u{3041}'..='\u{3096}' | 'ゝ' | 'ゞ' if hiragana_to_katakana => {
                 out.push(char::from_u32(c as u32 + 0x60).unwrap_or(c));
             }
             _ => out.push(c),
@@ -47,6 +57,13 @@ enum Mark {
 /// previous character cannot take one (so nothing the user typed is dropped).
 fn push_mark(out: &mut String, mark: Mark) {
     if let Some(prev) = out.chars().last()
+        && let Some(composed) = compose_hiragana(prev, mark)
+    {
+        out.pop();
+        out.push(composed);
+        return;
+    }
+    if let Some(prev) = out.chars().last()
         && let Some(composed) = compose(prev, mark)
     {
         out.pop();
@@ -57,6 +74,12 @@ fn push_mark(out: &mut String, mark: Mark) {
         Mark::Voiced => '゛',
         Mark::SemiVoiced => '゜',
     });
+}
+
+/// Hiragana kept as hiragana (display text) still takes a combining mark: か + ゙ → が.
+fn compose_hiragana(base: char, mark: Mark) -> Option<char> {
+    let kata = char::from_u32(base as u32 + 0x60).filter(|_| matches!(base, 'か'..='ほ' | 'う'))?;
+    compose(kata, mark).and_then(|k| char::from_u32(k as u32 - 0x60))
 }
 
 fn compose(base: char, mark: Mark) -> Option<char> {
@@ -125,6 +148,12 @@ mod tests {
     fn combining_marks_are_composed() {
         assert_eq!(to_katakana("カ\u{3099}ハ\u{309A}"), "ガパ");
         assert_eq!(to_katakana("か\u{3099}"), "ガ");
+    }
+
+    #[test]
+    fn widening_keeps_hiragana_and_kanji_but_widens_half_width_kana() {
+        assert_eq!(widen_half_width_kana("ﾍﾟﾆｼﾘﾝ たまご 卵"), "ペニシリン たまご 卵");
+        assert_eq!(widen_half_width_kana("か\u{3099}"), "が");
     }
 
     #[test]

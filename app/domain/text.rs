@@ -1,7 +1,7 @@
 //! Names and free text as they are displayed: never NFKC-folded (that is for keys only).
 
 use super::FieldError;
-use super::kana::{is_katakana, to_katakana};
+use super::kana::{is_katakana, to_katakana, widen_half_width_kana};
 
 const IDEOGRAPHIC_SPACE: char = '\u{3000}';
 const MAX_NAME_CHARS: usize = 100;
@@ -19,12 +19,13 @@ fn collapse_spaces(input: &str, sep: char) -> String {
 }
 
 /// Trimmed free text with inner white space collapsed to one ASCII space; control characters
-/// rejected. For departments, wards, allergies and the like.
+/// rejected; half-width katakana widened (legacy systems still send them). For departments,
+/// wards, allergies and the like.
 pub fn clean_text(input: &str, what: &str) -> Result<String, FieldError> {
     if let Some(c) = input.chars().find(|c| c.is_control() && !c.is_whitespace()) {
         return Err(FieldError::new(format!("{what} contains a control character (U+{:04X})", c as u32)));
     }
-    Ok(collapse_spaces(input, ' '))
+    Ok(collapse_spaces(&widen_half_width_kana(input), ' '))
 }
 
 /// Splits a list typed in one cell ("ペニシリン;卵", "ペニシリン、卵") into cleaned items.

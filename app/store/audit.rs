@@ -93,6 +93,20 @@ impl AuditWriter {
     }
 }
 
+/// Reads the first eight columns: seq, at, actor, action, entity, entity_id, before, after.
+fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        entity: r.get(4)?,
+        entity_id: r.get(5)?,
+        before: r.get(6)?,
+        after: r.get(7)?,
+    })
+}
+
 fn chain_hash(prev_hash: &str, e: &AuditEntry) -> String {
     let mut h = Sha256::new();
     let seq = e.seq.to_string();
@@ -126,16 +140,7 @@ impl Store {
         let mut expected_seq = 1;
         let mut entries = 0;
         while let Some(r) = rows.next()? {
-            let entry = AuditEntry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                entity: r.get(4)?,
-                entity_id: r.get(5)?,
-                before: r.get(6)?,
-                after: r.get(7)?,
-            };
+            let entry = read_entry(r)?;
             let prev_hash: String = r.get(8)?;
             let hash: String = r.get(9)?;
             entries += 1;
@@ -163,18 +168,7 @@ impl Store {
             "SELECT seq, at, actor, action, entity, entity_id, before, after FROM audit
              WHERE entity = ?1 AND entity_id = ?2 ORDER BY seq DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![entity, entity_id, limit as i64], |r| {
-            Ok(AuditEntry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                entity: r.get(4)?,
-                entity_id: r.get(5)?,
-                before: r.get(6)?,
-                after: r.get(7)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![entity, entity_id, limit as i64], read_entry)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

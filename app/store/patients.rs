@@ -80,7 +80,7 @@ impl Store {
         for (i, p) in patients.iter().enumerate() {
             match existing.get(p.id.as_str()) {
                 None => {
-                    insert(&tx, p, &now, actor)?;
+                    upsert(&tx, p, &now, actor)?;
                     audit.append(&tx, actor, "insert", "patient", p.id.as_str(), None, Some(&json(p)))?;
                     counts.inserted += 1;
                 }
@@ -89,7 +89,7 @@ impl Store {
                     if old == p && !readmit {
                         counts.unchanged += 1;
                     } else {
-                        update(&tx, p, &now, actor)?;
+                        upsert(&tx, p, &now, actor)?;
                         let action = if readmit { "readmit" } else { "update" };
                         audit.append(
                             &tx,
@@ -214,11 +214,19 @@ fn json(p: &Patient) -> serde_json::Value {
     serde_json::to_value(p).unwrap_or(serde_json::Value::Null)
 }
 
-fn insert(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result<()> {
+/// Inserts a new census patient, or updates (and re-admits) an existing one; `created_*` stay
+/// as first written.
+fn upsert(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed,
          department, allergies, status, source, created_at, created_by, updated_at, updated_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'admitted', ?13, ?14, ?15, ?14, ?15)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'admitted', ?13, ?14, ?15, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kana = excluded.kana,
+         kana_key = excluded.kana_key, dob = excluded.dob, sex = excluded.sex,
+         blood_type = excluded.blood_type, ward = excluded.ward, room = excluded.room,
+         bed = excluded.bed, department = excluded.department, allergies = excluded.allergies,
+         status = 'admitted', discharged_at = NULL, updated_at = excluded.updated_at,
+         updated_by = excluded.updated_by",
     )?;
     stmt.execute(params![
         p.id.as_str(),
@@ -234,32 +242,6 @@ fn insert(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result
         p.department,
         serde_json::to_string(&p.allergies).unwrap_or_else(|_| "[]".into()),
         SOURCE_CENSUS,
-        now,
-        actor.0
-    ])?;
-    Ok(())
-}
-
-fn update(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "UPDATE patients SET name = ?2, kana = ?3, kana_key = ?4, dob = ?5, sex = ?6,
-         blood_type = ?7, ward = ?8, room = ?9, bed = ?10, department = ?11, allergies = ?12,
-         status = 'admitted', discharged_at = NULL, updated_at = ?13, updated_by = ?14
-         WHERE id = ?1",
-    )?;
-    stmt.execute(params![
-        p.id.as_str(),
-        p.name.as_str(),
-        p.kana.as_str(),
-        search_key(p.kana.as_str()),
-        p.dob.iso(),
-        p.sex.code(),
-        p.blood.code(),
-        p.location.ward,
-        p.location.room,
-        p.location.bed,
-        p.department,
-        serde_json::to_string(&p.allergies).unwrap_or_else(|_| "[]".into()),
         now,
         actor.0
     ])?;

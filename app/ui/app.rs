@@ -1,5 +1,6 @@
 //! The shell: top bar, status line, and which screen fills the middle.
 
+use super::labels::{IMPORT_MENU_BUTTON, LOAD_DEMO_BUTTON};
 use std::path::PathBuf;
 
 use chrono::Local;
@@ -11,9 +12,6 @@ use super::import_dialog::ImportDialog;
 use super::jobs::Job;
 use crate::census::demo::{self, DemoOptions};
 use crate::store::{Actor, ApplyCounts, Store};
-
-pub const LOAD_DEMO_BUTTON: &str = "デモ病院を読み込む Load demo hospital";
-pub const IMPORT_MENU_BUTTON: &str = "患者一覧の取り込み… Import census… (Ctrl+I)";
 
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);

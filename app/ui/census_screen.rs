@@ -1,6 +1,7 @@
 //! The census: wards on the left, the ward's patients as a table, incremental search by ID,
 //! kana (hiragana typed finds katakana) or kanji, and the selected patient's details.
 
+use super::labels::{ALL_WARDS, SEARCH_LABEL};
 use chrono::{Local, NaiveDate};
 use egui::{Key, RichText};
 use egui_extras::{Column, TableBuilder};
@@ -8,9 +9,6 @@ use egui_extras::{Column, TableBuilder};
 use crate::census::CensusIndex;
 use crate::domain::Patient;
 use crate::store::{Store, StoreError, WardSummary};
-
-pub const SEARCH_LABEL: &str = "検索 Search";
-pub const ALL_WARDS: &str = "全病棟 All wards";
 
 pub struct CensusScreen {
     index: CensusIndex,
@@ -73,7 +71,7 @@ impl CensusScreen {
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::left("wards").resizable(true).default_size(170.0).show(ui, |ui| self.wards_ui(ui));
-        egui::Panel::right("patient").resizable(true).default_size(300.0).show(ui, |ui| {
+        egui::Panel::right("patient").resizable(true).default_size(250.0).show(ui, |ui| {
             match self.selected_patient() {
                 Some(p) => patient_details(ui, p, self.today),
                 None => {
@@ -123,7 +121,8 @@ impl CensusScreen {
             if response.changed() {
                 self.refresh();
             }
-            if response.has_focus() {
+            // egui drops a text field's focus on Escape in the same frame, hence lost_focus.
+            if response.has_focus() || response.lost_focus() {
                 self.keyboard_navigation(ui);
             }
             let scope = self.ward.as_deref().unwrap_or(ALL_WARDS);
@@ -156,8 +155,8 @@ impl CensusScreen {
             .striped(true)
             .sense(egui::Sense::click())
             .column(Column::auto().at_least(80.0))
-            .column(Column::initial(170.0).resizable(true))
-            .column(Column::initial(130.0).resizable(true))
+            .column(Column::initial(150.0).resizable(true))
+            .column(Column::initial(120.0).resizable(true))
             .column(Column::auto().at_least(90.0))
             .column(Column::auto().at_least(40.0))
             .column(Column::auto().at_least(40.0))
@@ -238,7 +237,7 @@ fn patient_details(ui: &mut egui::Ui, p: &Patient, today: NaiveDate) {
         ui.label("記載なし none recorded");
     } else {
         for a in &p.allergies {
-            ui.label(RichText::new(format!("⚠ {a}")).color(ui.visuals().warn_fg_color).strong());
+            ui.label(RichText::new(format!("！ {a}")).color(ui.visuals().warn_fg_color).strong());
         }
     }
 }

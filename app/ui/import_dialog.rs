@@ -1,6 +1,7 @@
 //! Census import from the app: pick a file, import on a background job with a progress bar, and
 //! read the report — every refused row with its line, column, value and reason.
 
+use super::labels::{FILE_LABEL, IMPORT_BUTTON};
 use std::path::{Path, PathBuf};
 
 use chrono::Local;
@@ -9,9 +10,6 @@ use egui_extras::{Column, TableBuilder};
 use super::jobs::Job;
 use crate::census::{self, Encoding, ImportOptions, ImportReport, Stage};
 use crate::store::{Actor, Store};
-
-pub const FILE_LABEL: &str = "CSVファイル CSV file";
-pub const IMPORT_BUTTON: &str = "取り込む Import";
 
 #[derive(Default)]
 pub struct ImportDialog {
@@ -154,7 +152,7 @@ fn report_ui(ui: &mut egui::Ui, report: &ImportReport) {
         }
     }
     for w in &report.warnings {
-        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {w}"));
+        ui.colored_label(ui.visuals().warn_fg_color, format!("※ {w}"));
     }
     if report.errors.is_empty() {
         return;

@@ -6,6 +6,7 @@ mod census_screen;
 mod fonts;
 mod import_dialog;
 mod jobs;
+pub mod labels;
 
 use std::path::PathBuf;
 

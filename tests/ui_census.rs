@@ -1,0 +1,136 @@
+//! The desktop screens driven like a clerk would, through egui_kittest's accessibility tree.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kamikarte::store::{Actor, Store};
+use kamikarte::ui::KamikarteApp;
+use kamikarte::ui::labels::{ALL_WARDS, FILE_LABEL, IMPORT_BUTTON, LOAD_DEMO_BUTTON, SEARCH_LABEL};
+
+struct Screen {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    harness: Harness<'static, KamikarteApp>,
+}
+
+fn open_app() -> Screen {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let app = KamikarteApp::new(Store::open(&db).unwrap(), db.clone(), Actor("ui-test".into()));
+    let harness = Harness::builder()
+        .with_size(Vec2::new(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut KamikarteApp| app.show(ui), app);
+    Screen { _dir: dir, db, harness }
+}
+
+impl Screen {
+    /// Steps frames until background work is done (the app shows its progress meanwhile).
+    fn wait_idle(&mut self) {
+        let start = Instant::now();
+        self.harness.step();
+        while self.harness.state().is_busy() {
+            assert!(start.elapsed() < Duration::from_secs(120), "background work did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+            self.harness.step();
+        }
+        self.harness.run_steps(3);
+    }
+}
+
+fn to_hiragana(katakana: &str) -> String {
+    katakana
+        .chars()
+        .map(|c| match c {
+            'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap(),
+            _ => c,
+        })
+        .collect()
+}
+
+#[test]
+fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
+    let mut s = open_app();
+    s.harness.run_steps(2);
+    s.harness.get_by_label(LOAD_DEMO_BUTTON).click();
+    s.wait_idle();
+    assert!(s.harness.state().title().contains("DEMO"), "a demo database says so in the title");
+
+    s.harness.get_by_label_contains("5E (").click();
+    s.harness.run_steps(2);
+
+    // Pick a patient of 5E from the database and search for their family name in hiragana.
+    let store = Store::open(&s.db).unwrap();
+    let ward = store.patients(Some("5E"), false).unwrap();
+    let target = &ward[ward.len() / 2].patient;
+    let family = target.kana.as_str().split('\u{3000}').next().unwrap();
+    let search = s.harness.get_by_label(SEARCH_LABEL);
+    search.focus();
+    search.type_text(&to_hiragana(family));
+    s.harness.run_steps(3);
+
+    assert!(
+        s.harness.query_all_by_label(target.id.as_str()).count() >= 1,
+        "the patient {} ({}) is listed",
+        target.id,
+        target.kana
+    );
+    let others_in_ward = ward.iter().filter(|r| !r.patient.kana.as_str().contains(family));
+    for other in others_in_ward.take(5) {
+        assert!(
+            s.harness.query_by_label(other.patient.id.as_str()).is_none(),
+            "{} is filtered out",
+            other.patient.id
+        );
+    }
+    let shown = s.harness.query_all_by_label(target.kana.as_str()).count();
+    assert!(shown >= 1, "the kana reading is shown in katakana");
+
+    // Escape clears the search and the whole ward is back.
+    s.harness.get_by_label(SEARCH_LABEL).focus();
+    s.harness.key_press(Key::Escape);
+    s.harness.run_steps(2);
+    assert!(s.harness.query_by_label_contains(&format!("{} / ", ward.len())).is_some());
+    s.harness.get_by_label_contains(ALL_WARDS).click();
+    s.harness.run_steps(2);
+}
+
+#[test]
+fn a_bad_census_shows_every_problem_in_a_table_and_imports_nothing() {
+    let mut s = open_app();
+    let csv = s.db.with_file_name("bad.csv");
+    std::fs::write(
+        &csv,
+        "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟\n\
+         1,山田 花子,ヤマダ ハナコ,1950-02-30,F,A+,5E\n\
+         2,佐藤 花子,サトウ ハナコ,1950-02-03,F,C+,5E\n",
+    )
+    .unwrap();
+    s.harness.run_steps(2);
+    s.harness.key_press_modifiers(Modifiers::COMMAND, Key::I);
+    s.harness.run_steps(2);
+    let file = s.harness.get_by_label(FILE_LABEL);
+    file.focus();
+    file.type_text(csv.to_str().unwrap());
+    s.harness.run_steps(2);
+    s.harness.get_by_label(IMPORT_BUTTON).click();
+    s.wait_idle();
+
+    assert!(s.harness.query_by_label_contains("rejected, nothing imported (2 problems)").is_some());
+    assert!(s.harness.query_by_label_contains("is not a real date").is_some());
+    assert!(s.harness.query_by_label_contains("blood type 'C+' is not understood").is_some());
+    assert_eq!(Store::open(&s.db).unwrap().patient_count().unwrap(), 0);
+
+    // Fix the file, import again: the census appears.
+    std::fs::write(
+        &csv,
+        "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟\n1,山田 花子,ﾔﾏﾀﾞ ﾊﾅｺ,1950-02-03,F,A+,5E\n",
+    )
+    .unwrap();
+    s.harness.get_by_label(IMPORT_BUTTON).click();
+    s.wait_idle();
+    assert!(s.harness.query_by_label_contains("1 new").is_some());
+    assert!(s.harness.query_all_by_label("ヤマダ　ハナコ").count() >= 1);
+}
