@@ -2,8 +2,10 @@
 //! record is down. See ARCHITECTURE.md for the layers: `domain` ← `store` ← workflows (`census`)
 //! ← `ui` and `cli`.
 
+pub mod auth;
 pub mod census;
 pub mod cli;
 pub mod domain;
 pub mod store;
+#[cfg(feature = "gui")]
 pub mod ui;

@@ -6,9 +6,14 @@ use std::time::{Duration, Instant};
 use egui::{Key, Modifiers, Vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use kamikarte::store::{Actor, Store};
+use kamikarte::auth::{AccountRequest, add_user};
+use kamikarte::domain::Role;
+use kamikarte::store::Store;
 use kamikarte::ui::KamikarteApp;
-use kamikarte::ui::labels::{ALL_WARDS, FILE_LABEL, IMPORT_BUTTON, LOAD_DEMO_BUTTON, SEARCH_LABEL};
+use kamikarte::ui::labels::{
+    ALL_WARDS, FILE_LABEL, IMPORT_BUTTON, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGIN_BUTTON, PASSWORD_LABEL,
+    SEARCH_LABEL, UNLOCK_BUTTON, USER_LABEL,
+};
 
 struct Screen {
     _dir: tempfile::TempDir,
@@ -19,7 +24,11 @@ struct Screen {
 fn open_app() -> Screen {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.sqlite");
-    let app = KamikarteApp::new(Store::open(&db).unwrap(), db.clone(), Actor("ui-test".into()));
+    open_app_on(dir, db)
+}
+
+fn open_app_on(dir: tempfile::TempDir, db: PathBuf) -> Screen {
+    let app = KamikarteApp::new(Store::open(&db).unwrap(), db.clone());
     let harness = Harness::builder()
         .with_size(Vec2::new(1280.0, 800.0))
         .build_ui_state(|ui, app: &mut KamikarteApp| app.show(ui), app);
@@ -27,6 +36,20 @@ fn open_app() -> Screen {
 }
 
 impl Screen {
+    fn type_into(&mut self, label: &str, text: &str) {
+        let node = self.harness.get_by_label(label);
+        node.focus();
+        node.type_text(text);
+        self.harness.run_steps(2);
+    }
+
+    fn log_in(&mut self, user: &str, password: &str) {
+        self.type_into(USER_LABEL, user);
+        self.type_into(PASSWORD_LABEL, password);
+        self.harness.get_by_label(LOGIN_BUTTON).click();
+        self.harness.run_steps(3);
+    }
+
     /// Steps frames until background work is done (the app shows its progress meanwhile).
     fn wait_idle(&mut self) {
         let start = Instant::now();
@@ -57,6 +80,9 @@ fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
     s.harness.get_by_label(LOAD_DEMO_BUTTON).click();
     s.wait_idle();
     assert!(s.harness.state().title().contains("DEMO"), "a demo database says so in the title");
+    assert!(s.harness.state().session().is_none(), "the demo ends at the login screen");
+    s.log_in("clerk", "kamikarte-demo-clerk");
+    assert_eq!(s.harness.state().session().map(|s| s.role), Some(Role::Clerk));
 
     s.harness.get_by_label_contains("5E (").click();
     s.harness.run_steps(2);
@@ -88,6 +114,17 @@ fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
     let shown = s.harness.query_all_by_label(target.kana.as_str()).count();
     assert!(shown >= 1, "the kana reading is shown in katakana");
 
+    // Looking at a patient's details is in the audit trail, under the clerk's name.
+    let conn = rusqlite::Connection::open(&s.db).unwrap();
+    let views: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'view' AND actor = 'clerk' AND entity = 'patient'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(views >= 1, "viewing is audited");
+
     // Escape clears the search and the whole ward is back.
     s.harness.get_by_label(SEARCH_LABEL).focus();
     s.harness.key_press(Key::Escape);
@@ -99,7 +136,20 @@ fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
 
 #[test]
 fn a_bad_census_shows_every_problem_in_a_table_and_imports_nothing() {
-    let mut s = open_app();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let mut store = Store::open(&db).unwrap();
+    let request = AccountRequest {
+        name: "sato",
+        role: Role::Admin,
+        password: "a passphrase of some length",
+        card: None,
+    };
+    add_user(&mut store, None, &request).unwrap();
+    drop(store);
+    let mut s = open_app_on(dir, db);
+    s.harness.run_steps(2);
+    s.log_in("sato", "a passphrase of some length");
     let csv = s.db.with_file_name("bad.csv");
     std::fs::write(
         &csv,
@@ -133,4 +183,60 @@ fn a_bad_census_shows_every_problem_in_a_table_and_imports_nothing() {
     s.wait_idle();
     assert!(s.harness.query_by_label_contains("1 new").is_some());
     assert!(s.harness.query_all_by_label("ヤマダ　ハナコ").count() >= 1);
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_a_locked_screen_needs_the_password_again() {
+    let mut s = open_app();
+    s.harness.run_steps(2);
+    s.harness.get_by_label(LOAD_DEMO_BUTTON).click();
+    s.wait_idle();
+    s.log_in("nurse", "not the password");
+    assert!(s.harness.state().session().is_none());
+    assert!(s.harness.query_by_label_contains("wrong user name or password").is_some());
+    // The name stays filled in; only the password is typed again.
+    s.type_into(PASSWORD_LABEL, "kamikarte-demo-nurse");
+    s.harness.get_by_label(LOGIN_BUTTON).click();
+    s.harness.run_steps(3);
+    assert!(s.harness.state().session().is_some());
+
+    // A nurse may not import: the button is there but disabled, and Ctrl+I does nothing.
+    s.harness.key_press_modifiers(Modifiers::COMMAND, Key::I);
+    s.harness.run_steps(2);
+    assert!(s.harness.query_by_label(FILE_LABEL).is_none());
+
+    s.harness.get_by_label(LOCK_BUTTON).click();
+    s.harness.run_steps(2);
+    assert!(s.harness.state().session().is_none(), "locked");
+    assert!(s.harness.query_by_label(SEARCH_LABEL).is_none(), "nothing of the census shows while locked");
+    s.type_into(PASSWORD_LABEL, "kamikarte-demo-nurse");
+    s.harness.get_by_label(UNLOCK_BUTTON).click();
+    s.harness.run_steps(3);
+    assert!(s.harness.state().session().is_some());
+    assert!(s.harness.query_by_label(SEARCH_LABEL).is_some());
+}
+
+#[test]
+fn the_app_locks_itself_after_the_idle_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    {
+        let mut store = Store::open(&db).unwrap();
+        let request = AccountRequest {
+            name: "sato",
+            role: Role::Admin,
+            password: "a passphrase of some length",
+            card: None,
+        };
+        add_user(&mut store, None, &request).unwrap();
+        store.set_setting(&kamikarte::store::Actor("sato".into()), "idle_lock_minutes", "1").unwrap();
+    }
+    let mut s = open_app_on(dir, db);
+    s.harness.run_steps(2);
+    s.log_in("sato", "a passphrase of some length");
+    assert!(s.harness.state().session().is_some());
+    // egui's clock advances one step_dt (1/60 s) per frame: 61 s of frames without input.
+    s.harness.run_steps(61 * 60);
+    assert!(s.harness.state().session().is_none(), "locked after a minute without input");
+    assert!(s.harness.query_by_label_contains("Locked — sato").is_some());
 }

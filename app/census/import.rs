@@ -53,6 +53,8 @@ pub struct ImportReport {
     pub skipped: usize,
     pub errors: Vec<RowError>,
     pub warnings: Vec<String>,
+    /// The automatic backup taken after the import, if the store has a backup folder.
+    pub backup: Option<PathBuf>,
 }
 
 impl ImportReport {
@@ -116,6 +118,7 @@ pub fn import_file(
         skipped: parsed.rows - parsed.patients.len(),
         errors: parsed.errors,
         warnings: parsed.warnings,
+        backup: None,
     };
     let refuse = parsed.fatal || (!report.errors.is_empty() && !options.skip_invalid);
     if refuse {
@@ -151,5 +154,10 @@ pub fn import_file(
         progress(Progress { stage: Stage::Writing, done, total })
     })?;
     report.applied = Some(counts);
+    // The import is committed whatever happens to the backup; a failed backup is reported.
+    match store.automatic_backup() {
+        Ok(path) => report.backup = path,
+        Err(e) => report.warnings.push(format!("the automatic backup after the import failed: {e}")),
+    }
     Ok(report)
 }

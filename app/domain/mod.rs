@@ -9,6 +9,7 @@ mod patient;
 mod patient_id;
 mod sex;
 mod text;
+mod user;
 
 pub use blood::{Abo, BloodType, Rh};
 pub use dob::DateOfBirth;
@@ -17,3 +18,7 @@ pub use patient::{Location, Patient, PatientStatus};
 pub use patient_id::PatientId;
 pub use sex::Sex;
 pub use text::{KanaName, KanjiName, clean_text, natural_cmp, split_list};
+pub use user::{
+    ADMIN_MIN_PASSWORD_CHARS, LockoutPolicy, MIN_PASSWORD_CHARS, Permission, Role, UserName, check_password,
+    check_pin,
+};

@@ -128,38 +128,43 @@ fn chain_hash(prev_hash: &str, e: &AuditEntry) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Recomputes the chain of the audit table behind `conn` (the live database or a backup).
+pub(super) fn verify_chain(conn: &rusqlite::Connection) -> Result<AuditVerification> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash
+             FROM audit ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut expected_prev = GENESIS.to_string();
+    let mut expected_seq = 1;
+    let mut entries = 0;
+    while let Some(r) = rows.next()? {
+        let entry = read_entry(r)?;
+        let prev_hash: String = r.get(8)?;
+        let hash: String = r.get(9)?;
+        entries += 1;
+        let broken = if entry.seq != expected_seq {
+            Some(format!("entry {expected_seq} is missing (next is {})", entry.seq))
+        } else if prev_hash != expected_prev {
+            Some("its link to the previous entry does not match".to_string())
+        } else if chain_hash(&prev_hash, &entry) != hash {
+            Some("its content does not match its hash (edited)".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = broken {
+            return Ok(AuditVerification { entries, first_broken: Some((expected_seq, reason)) });
+        }
+        expected_prev = hash;
+        expected_seq += 1;
+    }
+    Ok(AuditVerification { entries, first_broken: None })
+}
+
 impl Store {
     /// Recomputes the whole chain and names the first entry that does not fit.
     pub fn verify_audit(&self) -> Result<AuditVerification> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash
-             FROM audit ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut expected_prev = GENESIS.to_string();
-        let mut expected_seq = 1;
-        let mut entries = 0;
-        while let Some(r) = rows.next()? {
-            let entry = read_entry(r)?;
-            let prev_hash: String = r.get(8)?;
-            let hash: String = r.get(9)?;
-            entries += 1;
-            let broken = if entry.seq != expected_seq {
-                Some(format!("entry {expected_seq} is missing (next is {})", entry.seq))
-            } else if prev_hash != expected_prev {
-                Some("its link to the previous entry does not match".to_string())
-            } else if chain_hash(&prev_hash, &entry) != hash {
-                Some("its content does not match its hash (edited)".to_string())
-            } else {
-                None
-            };
-            if let Some(reason) = broken {
-                return Ok(AuditVerification { entries, first_broken: Some((expected_seq, reason)) });
-            }
-            expected_prev = hash;
-            expected_seq += 1;
-        }
-        Ok(AuditVerification { entries, first_broken: None })
+        verify_chain(&self.conn)
     }
 
     /// The newest `limit` entries about one entity, newest first.

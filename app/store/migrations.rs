@@ -2,5 +2,8 @@ use rusqlite_migration::{M, Migrations};
 
 /// Append only: a released migration is never edited, a change is a new one.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("sql/001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("sql/001_initial.sql")),
+        M::up(include_str!("sql/002_users.sql")),
+    ])
 }

@@ -2,9 +2,12 @@
 //! with its audit entries, so a crash leaves either all of a change or none of it.
 
 mod audit;
+mod backup;
 mod meta;
 mod migrations;
 mod patients;
+mod settings;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +16,10 @@ use chrono::{SecondsFormat, Utc};
 use rusqlite::Connection;
 
 pub use audit::{AuditEntry, AuditVerification};
+pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
+pub use settings::Settings;
+pub use users::{NewUser, UserRecord};
 
 /// Who makes a change. Until user accounts exist this is the name given with `--user` (or
 /// `KAMIKARTE_USER`), else the operating-system login.
@@ -37,6 +43,8 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(#[from] rusqlite_migration::Error),
+    #[error("{0}")]
+    Refused(String),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("the database holds a {entity} '{id}' whose {field} cannot be read: {message}")]

@@ -1,6 +1,5 @@
-//! The shell: top bar, status line, and which screen fills the middle.
+//! The shell: who is logged in, the top bar, the status line, and which screen fills the middle.
 
-use super::labels::{IMPORT_MENU_BUTTON, LOAD_DEMO_BUTTON};
 use std::path::PathBuf;
 
 use chrono::Local;
@@ -10,53 +9,102 @@ use super::census_screen::CensusScreen;
 use super::fonts;
 use super::import_dialog::ImportDialog;
 use super::jobs::Job;
+use super::labels::{IMPORT_MENU_BUTTON, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON};
+use super::login::{FirstRunScreen, LoginScreen};
+use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
-use crate::store::{Actor, ApplyCounts, Store};
+use crate::domain::Permission;
+use crate::store::{Actor, Store};
 
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
+const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+
+/// Who is at the keyboard.
+enum Door {
+    /// No users yet: create the first administrator (or load the demo).
+    FirstRun(FirstRunScreen),
+    LoggedOut(LoginScreen),
+    In(Session),
+    /// Locked after idle time or by hand; the session's screens stay as they were.
+    Locked(Session, LoginScreen),
+}
 
 pub struct KamikarteApp {
     db_path: PathBuf,
-    actor: Actor,
     store: Store,
+    door: Door,
     census: Option<CensusScreen>,
     import: ImportDialog,
-    demo_job: Option<Job<Result<ApplyCounts, String>>>,
+    demo_job: Option<Job<Result<usize, String>>>,
+    backup_job: Option<Job<Result<Option<PathBuf>, String>>>,
     is_demo: bool,
     fonts_installed: bool,
     title_sent: String,
+    /// egui time (seconds) of the last input, for the idle lock.
+    last_activity: f64,
+    /// egui time of the last scheduled backup.
+    last_backup: f64,
+    last_backup_label: Option<String>,
     status: Option<String>,
     error: Option<String>,
 }
 
 impl KamikarteApp {
-    pub fn new(store: Store, db_path: PathBuf, actor: Actor) -> Self {
+    pub fn new(store: Store, db_path: PathBuf) -> Self {
         let mut app = Self {
             db_path,
-            actor,
             store,
+            door: Door::LoggedOut(LoginScreen::new()),
             census: None,
             import: ImportDialog::default(),
             demo_job: None,
+            backup_job: None,
             is_demo: false,
             fonts_installed: false,
             title_sent: String::new(),
+            last_activity: 0.0,
+            last_backup: 0.0,
+            last_backup_label: None,
             status: None,
             error: None,
         };
+        app.door = app.front_door();
         app.reload();
         app
     }
 
-    /// The window title: the database, and a loud mark on a demo database.
+    fn front_door(&self) -> Door {
+        match self.store.user_count() {
+            Ok(0) => Door::FirstRun(FirstRunScreen::default()),
+            _ => Door::LoggedOut(LoginScreen::new()),
+        }
+    }
+
+    /// The window title: the database, the user, and a loud mark on a demo database.
     pub fn title(&self) -> String {
         let demo = if self.is_demo { " — デモ DEMO (synthetic data)" } else { "" };
-        format!("kamikarte 紙カルテ — {}{demo}", self.db_path.display())
+        let user = match &self.door {
+            Door::In(s) => format!(" — {} ({})", s.user, s.role.code()),
+            _ => String::new(),
+        };
+        format!("kamikarte 紙カルテ — {}{user}{demo}", self.db_path.display())
     }
 
     pub fn is_busy(&self) -> bool {
         self.demo_job.is_some() || self.import.is_running()
+    }
+
+    /// The logged-in session, if the app is unlocked.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.door {
+            Door::In(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn may(&self, permission: Permission) -> bool {
+        self.session().is_some_and(|s| s.may(permission))
     }
 
     fn reload(&mut self) {
@@ -72,7 +120,6 @@ impl KamikarteApp {
 
     fn start_demo(&mut self, ctx: &egui::Context) {
         let db = self.db_path.clone();
-        let actor = self.actor.clone();
         let options = DemoOptions {
             beds: demo::DEFAULT_BEDS,
             seed: demo::DEFAULT_SEED,
@@ -81,10 +128,13 @@ impl KamikarteApp {
         self.error = None;
         self.demo_job = Some(Job::spawn(ctx, "デモ病院を作成中 Creating demo hospital", move |r| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-            demo::load_demo(&mut store, &actor, &options, &mut |done, total| {
+            let actor = Actor::from_os();
+            let counts = demo::load_demo(&mut store, &actor, &options, &mut |done, total| {
                 r.progress("writing", done, total)
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+            auth::ensure_demo_users(&mut store, &actor).map_err(|e| e.to_string())?;
+            Ok(counts.inserted + counts.updated + counts.unchanged + counts.readmitted)
         }));
     }
 
@@ -94,16 +144,60 @@ impl KamikarteApp {
         {
             self.demo_job = None;
             match result.and_then(|r| r) {
-                Ok(c) => {
+                Ok(n) => {
                     self.status = Some(format!(
-                        "デモ病院を読み込みました Demo hospital loaded: {} patients",
-                        c.inserted + c.updated + c.unchanged + c.readmitted
+                        "デモ病院を読み込みました Demo hospital loaded: {n} patients. Log in as clerk / kamikarte-demo-clerk (or admin, nurse, billing)."
                     ));
                     self.reload();
+                    if matches!(self.door, Door::FirstRun(_)) {
+                        self.door = Door::LoggedOut(LoginScreen::new());
+                    }
                 }
                 Err(e) => self.error = Some(e),
             }
         }
+        if let Some(job) = &mut self.backup_job
+            && let Some(result) = job.poll()
+        {
+            self.backup_job = None;
+            match result.and_then(|r| r) {
+                Ok(Some(path)) => {
+                    self.last_backup_label =
+                        Some(format!("{} → {}", Local::now().format("%H:%M"), path.display()));
+                }
+                Ok(None) => {}
+                Err(e) => self.error = Some(format!("scheduled backup failed: {e}")),
+            }
+        }
+    }
+
+    /// Locks after the configured idle time, and backs up on the configured schedule.
+    fn timers(&mut self, ctx: &egui::Context) {
+        let (now, active) = ctx.input(|i| (i.time, !i.events.is_empty() || i.pointer.is_moving()));
+        if active {
+            self.last_activity = now;
+        }
+        let Ok(settings) = self.store.settings() else { return };
+        if let Door::In(session) = &self.door
+            && now - self.last_activity > f64::from(settings.idle_lock_minutes) * 60.0
+        {
+            self.lock(session.clone());
+        }
+        let interval = f64::from(settings.backup_interval_minutes) * 60.0;
+        if self.backup_job.is_none() && self.session().is_some() && now - self.last_backup > interval {
+            self.last_backup = now;
+            let db = self.db_path.clone();
+            self.backup_job = Some(Job::spawn(ctx, "バックアップ Backup", move |_| {
+                let store = Store::open(&db).map_err(|e| e.to_string())?;
+                store.automatic_backup().map_err(|e| e.to_string())
+            }));
+        }
+        ctx.request_repaint_after(std::time::Duration::from_secs(15));
+    }
+
+    fn lock(&mut self, session: Session) {
+        let screen = LoginScreen::for_user(session.user.as_str());
+        self.door = Door::Locked(session, screen);
     }
 
     /// Draws the whole app into `ui`; eframe calls it every frame, and so do the UI tests.
@@ -113,26 +207,96 @@ impl KamikarteApp {
             self.fonts_installed = true;
         }
         self.poll_jobs();
-        if self.import.ui(ui.ctx(), &self.db_path, &self.actor) {
+        self.timers(ui.ctx());
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        match &mut self.door {
+            Door::FirstRun(screen) => {
+                let mut created = None;
+                let mut load_demo = false;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.add_space(40.0);
+                        created = screen.ui(ui, &mut self.store);
+                        ui.add_space(24.0);
+                        ui.separator();
+                        ui.label("または、合成データのデモ病院で試す / or try kamikarte with a synthetic hospital (865 beds, no real patients, demo users)");
+                        if let Some(job) = &self.demo_job {
+                            job.progress_bar(ui);
+                        } else {
+                            load_demo = ui.button(LOAD_DEMO_BUTTON).clicked();
+                        }
+                    });
+                });
+                if let Some(session) = created {
+                    self.door = Door::In(session);
+                } else if load_demo {
+                    self.start_demo(ui.ctx());
+                }
+            }
+            Door::LoggedOut(screen) => {
+                let hint = self.is_demo.then_some(
+                    "デモ: ユーザー admin / clerk / nurse / billing、パスワード kamikarte-demo-<ユーザー名>  (Demo: password kamikarte-demo-<user>; cards DEMO-CARD-<USER>, PIN 123456)",
+                );
+                let mut session = None;
+                egui::CentralPanel::default()
+                    .show(ui, |ui| session = screen.ui(ui, &mut self.store, None, hint));
+                if let Some(session) = session {
+                    self.door = Door::In(session);
+                }
+            }
+            Door::Locked(locked, screen) => {
+                let mut session = None;
+                let mut switch = false;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    session = screen.ui(ui, &mut self.store, Some(locked.user.as_str()), None);
+                    ui.vertical_centered(|ui| switch = ui.button(LOGOUT_BUTTON).clicked());
+                });
+                if let Some(session) = session {
+                    self.door = Door::In(session);
+                } else if switch {
+                    self.door = Door::LoggedOut(LoginScreen::new());
+                }
+            }
+            Door::In(_) => self.main_ui(ui),
+        }
+    }
+
+    fn main_ui(&mut self, ui: &mut egui::Ui) {
+        if self.import.ui(ui.ctx(), &self.db_path, self.session().map(Session::actor)) {
             self.status = Some("患者一覧を取り込みました Census imported".into());
             self.reload();
         }
-        let (search, import) =
-            ui.input_mut(|i| (i.consume_shortcut(&SHORTCUT_SEARCH), i.consume_shortcut(&SHORTCUT_IMPORT)));
-        if import {
+        let (search, import, lock) = ui.input_mut(|i| {
+            (
+                i.consume_shortcut(&SHORTCUT_SEARCH),
+                i.consume_shortcut(&SHORTCUT_IMPORT),
+                i.consume_shortcut(&SHORTCUT_LOCK),
+            )
+        });
+        if import && self.may(Permission::ImportCensus) {
             self.import.open();
         }
         if search && let Some(c) = &mut self.census {
             c.focus_search();
         }
-
+        if lock && let Some(session) = self.session().cloned() {
+            self.lock(session);
+            return;
+        }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui));
-        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         let empty = self.census.as_ref().is_none_or(CensusScreen::is_empty);
         if empty {
             egui::CentralPanel::default().show(ui, |ui| self.welcome(ui));
         } else if let Some(census) = &mut self.census {
             census.ui(ui);
+            if let Some(id) = census.take_viewed()
+                && let Some(session) = self.session()
+            {
+                let actor = session.actor();
+                if let Err(e) = self.store.record_view(&actor, "patient", id.as_str()) {
+                    self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+                }
+            }
         }
     }
 
@@ -148,10 +312,24 @@ impl KamikarteApp {
                 );
             }
             ui.separator();
-            if ui.add_enabled(!self.is_busy(), egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
+            let can_import = self.may(Permission::ImportCensus) && !self.is_busy();
+            if ui.add_enabled(can_import, egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
                 self.import.open();
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(LOGOUT_BUTTON).clicked() {
+                    self.door = Door::LoggedOut(LoginScreen::new());
+                    return;
+                }
+                if ui.button(LOCK_BUTTON).clicked()
+                    && let Some(session) = self.session().cloned()
+                {
+                    self.lock(session);
+                    return;
+                }
+                if let Some(s) = self.session() {
+                    ui.label(RichText::new(format!("{} ({})", s.user, s.role.code())).strong());
+                }
                 ui.label(RichText::new(self.db_path.display().to_string()).small().weak());
             });
         });
@@ -168,6 +346,11 @@ impl KamikarteApp {
             } else if let Some(c) = &self.census {
                 ui.label(format!("入院患者 {} admitted", c.admitted()));
             }
+            if let Some(b) = &self.last_backup_label {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(RichText::new(format!("バックアップ backup {b}")).small().weak());
+                });
+            }
         });
     }
 
@@ -177,17 +360,12 @@ impl KamikarteApp {
             ui.heading("このデータベースには患者がいません。");
             ui.label("This database has no patients yet.");
             ui.add_space(16.0);
-            if let Some(job) = &self.demo_job {
-                job.progress_bar(ui);
-                return;
-            }
-            ui.label("Try kamikarte with a synthetic hospital (865 beds, no real patients), or import your EHR's census CSV.");
-            ui.add_space(8.0);
-            if ui.add_enabled(!self.is_busy(), egui::Button::new(LOAD_DEMO_BUTTON)).clicked() {
-                self.start_demo(ui.ctx());
-            }
-            if ui.add_enabled(!self.is_busy(), egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
-                self.import.open();
+            if self.may(Permission::ImportCensus) {
+                if ui.add_enabled(!self.is_busy(), egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
+                    self.import.open();
+                }
+            } else {
+                ui.label("Ask a clerk or an administrator to import the census.");
             }
         });
     }

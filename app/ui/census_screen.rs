@@ -7,7 +7,7 @@ use egui::{Key, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use crate::census::CensusIndex;
-use crate::domain::Patient;
+use crate::domain::{Patient, PatientId};
 use crate::store::{Store, StoreError, WardSummary};
 
 pub struct CensusScreen {
@@ -20,6 +20,9 @@ pub struct CensusScreen {
     selected: Option<usize>,
     today: NaiveDate,
     focus_search: bool,
+    /// The patient whose details were shown last, and one newly shown, for the audit trail.
+    shown: Option<PatientId>,
+    viewed: Option<PatientId>,
 }
 
 impl CensusScreen {
@@ -33,6 +36,8 @@ impl CensusScreen {
             selected: None,
             today: Local::now().date_naive(),
             focus_search: true,
+            shown: None,
+            viewed: None,
         };
         screen.refresh();
         Ok(screen)
@@ -65,6 +70,11 @@ impl CensusScreen {
         self.selected = if self.results.is_empty() { None } else { Some(0) };
     }
 
+    /// The patient whose details have just been shown, once: viewing a record is audited.
+    pub fn take_viewed(&mut self) -> Option<PatientId> {
+        self.viewed.take()
+    }
+
     fn selected_patient(&self) -> Option<&Patient> {
         self.selected.and_then(|s| self.results.get(s)).map(|&i| &self.index.get(i).patient)
     }
@@ -73,7 +83,14 @@ impl CensusScreen {
         egui::Panel::left("wards").resizable(true).default_size(170.0).show(ui, |ui| self.wards_ui(ui));
         egui::Panel::right("patient").resizable(true).default_size(250.0).show(ui, |ui| {
             match self.selected_patient() {
-                Some(p) => patient_details(ui, p, self.today),
+                Some(p) => {
+                    patient_details(ui, p, self.today);
+                    let id = p.id.clone();
+                    if self.shown.as_ref() != Some(&id) {
+                        self.shown = Some(id.clone());
+                        self.viewed = Some(id);
+                    }
+                }
                 None => {
                     ui.label("患者を選択してください\nSelect a patient.");
                 }

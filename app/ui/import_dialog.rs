@@ -33,7 +33,7 @@ impl ImportDialog {
     }
 
     /// Shows the dialog; returns true when an import changed the census.
-    pub fn ui(&mut self, ctx: &egui::Context, db: &Path, actor: &Actor) -> bool {
+    pub fn ui(&mut self, ctx: &egui::Context, db: &Path, actor: Option<Actor>) -> bool {
         let mut changed = false;
         if let Some(job) = &mut self.job
             && let Some(result) = job.poll()
@@ -56,7 +56,12 @@ impl ImportDialog {
             .default_size([760.0, 520.0])
             .resizable(true)
             .collapsible(false)
-            .show(ctx, |ui| self.contents(ui, db, actor));
+            .show(ctx, |ui| match &actor {
+                Some(actor) => self.contents(ui, db, actor),
+                None => {
+                    ui.label("Log in to import.");
+                }
+            });
         // Closing the window never stops a running import: it finishes or rolls back whole.
         self.open = open || self.job.is_some();
         changed

@@ -7,17 +7,18 @@ mod fonts;
 mod import_dialog;
 mod jobs;
 pub mod labels;
+mod login;
 
 use std::path::PathBuf;
 
 pub use app::KamikarteApp;
 
-use crate::store::{Actor, Store};
+use crate::store::Store;
 
-/// Opens the main window on the database at `db`.
-pub fn run(db: PathBuf, actor: Actor) -> anyhow::Result<()> {
+/// Opens the main window on the database at `db`, at its login (or first-run) screen.
+pub fn run(db: PathBuf) -> anyhow::Result<()> {
     let store = Store::open(&db)?;
-    let app = KamikarteApp::new(store, db, actor);
+    let app = KamikarteApp::new(store, db);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])

@@ -1,45 +1,17 @@
-//! The command line: parse, call a workflow, print. Exit status 0 on success, 1 on an error the
-//! user can fix (message on stderr), 2 on a usage error (clap's own).
+//! `demo`, `census …` and `audit verify`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use chrono::{Local, NaiveDate};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 
+use super::{Invocation, Reported};
+use crate::auth;
 use crate::census::{self, Encoding, ImportOptions, ImportReport, demo};
-use crate::store::{self, Actor, Store};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "kamikarte",
-    version,
-    about = "Downtime kit and paper-chart recovery for hospitals whose EHR is down"
-)]
-pub struct Cli {
-    /// The database file (default: kamikarte.sqlite in the user's data directory).
-    #[arg(long, global = true, env = "KAMIKARTE_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
-    /// Who makes the changes, recorded in the audit trail (default: the OS login).
-    #[arg(long, global = true, env = "KAMIKARTE_USER", value_name = "NAME")]
-    pub user: Option<String>,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Fill the database with a synthetic hospital (deterministic for a seed and date).
-    Demo(DemoArgs),
-    /// Import, list or export the census.
-    #[command(subcommand)]
-    Census(CensusCommand),
-    /// Check the audit trail.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-}
+use crate::domain::{PatientStatus, Permission};
+use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -108,67 +80,41 @@ pub enum AuditCommand {
     },
 }
 
-/// Raised for outcomes that are reported already and only need exit status 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Reported(String);
-
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            if e.downcast_ref::<Reported>().is_none() {
-                eprintln!("error: {e:#}");
-            }
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// `kamikarte census list | head` closes the pipe early: that is the reader's choice, not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<serde_json::Error>()
-                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
-    })
-}
-
-pub fn run(cli: Cli) -> Result<()> {
-    let db = match &cli.db {
-        Some(p) => p.clone(),
-        None => store::default_path().context("no data directory for this user; pass --db PATH")?,
-    };
-    let actor = cli.user.clone().map(Actor).unwrap_or_else(Actor::from_os);
-    let Some(command) = cli.command else {
-        return crate::ui::run(db, actor);
-    };
-    let mut store = Store::open(&db)?;
-    match command {
-        Command::Demo(args) => run_demo(&mut store, &actor, &args),
-        Command::Census(CensusCommand::Import(args)) => run_import(&mut store, &actor, &args),
-        Command::Census(CensusCommand::List(args)) => run_list(&store, &args),
-        Command::Census(CensusCommand::Export { file, ward }) => run_export(&store, &file, ward.as_deref()),
-        Command::Audit(AuditCommand::Verify { json }) => run_audit_verify(&store, json),
-    }
-}
-
 fn today() -> NaiveDate {
     Local::now().date_naive()
 }
 
-fn run_demo(store: &mut Store, actor: &Actor, args: &DemoArgs) -> Result<()> {
+pub fn run(ctx: &mut Invocation<'_>, command: CensusCommand) -> Result<()> {
+    match command {
+        CensusCommand::Import(args) => run_import(ctx, &args),
+        CensusCommand::List(args) => run_list(ctx, &args),
+        CensusCommand::Export { file, ward } => run_export(ctx, &file, ward.as_deref()),
+    }
+}
+
+pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
+    // A fresh database gets the demo users; an existing demo needs one of them. Real accounts
+    // never get demo accounts (with public passwords) beside them.
+    let actor = if ctx.store.user_count()? == 0 {
+        Actor::from_os()
+    } else if ctx.store.is_demo()? {
+        ctx.authenticate(Permission::ImportCensus)?.actor()
+    } else {
+        anyhow::bail!(
+            "this database has real user accounts; the demo would add accounts with public passwords (use another --db)"
+        );
+    };
     let options =
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
-    let counts = demo::load_demo(store, actor, &options, &mut |_, _| {})?;
-    let wards = store.wards()?;
+    let counts = demo::load_demo(ctx.store, &actor, &options, &mut |_, _| {})?;
+    let users = auth::ensure_demo_users(ctx.store, &actor)?;
+    let wards = ctx.store.wards()?;
     let admitted: usize = wards.iter().map(|w| w.admitted).sum();
     if args.json {
         let out = serde_json::json!({
             "beds": options.beds, "seed": options.seed, "as_of": options.as_of.to_string(),
             "admitted": admitted, "wards": wards.len(), "changes": counts,
+            "users_created": users.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
         });
         println!("{out}");
     } else {
@@ -183,11 +129,17 @@ fn run_demo(store: &mut Store, actor: &Actor, args: &DemoArgs) -> Result<()> {
             "  {} new, {} updated, {} unchanged, {} discharged",
             counts.inserted, counts.updated, counts.unchanged, counts.discharged
         );
+        if !users.is_empty() {
+            println!(
+                "  demo users: admin, clerk, nurse, billing; password kamikarte-demo-<user>, e.g. kamikarte-demo-clerk"
+            );
+        }
     }
     Ok(())
 }
 
-fn run_import(store: &mut Store, actor: &Actor, args: &ImportArgs) -> Result<()> {
+fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
+    let session = ctx.authenticate(Permission::ImportCensus)?;
     let options = ImportOptions {
         encoding: args.encoding,
         skip_invalid: args.skip_invalid,
@@ -195,7 +147,7 @@ fn run_import(store: &mut Store, actor: &Actor, args: &ImportArgs) -> Result<()>
         mapping: args.mapping.clone(),
         today: today(),
     };
-    let report = census::import_file(store, actor, &args.file, &options, &mut |_| {})?;
+    let report = census::import_file(ctx.store, &session.actor(), &args.file, &options, &mut |_| {})?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -233,6 +185,9 @@ fn print_import_report(path: &Path, report: &ImportReport) {
             }
         ),
     }
+    if let Some(backup) = &report.backup {
+        println!("backup: {}", backup.display());
+    }
     let mut err = std::io::stderr().lock();
     for e in &report.errors {
         let value = if e.value.is_empty() { String::new() } else { format!(" '{}'", e.value) };
@@ -244,8 +199,10 @@ fn print_import_report(path: &Path, report: &ImportReport) {
     }
 }
 
-fn run_list(store: &Store, args: &ListArgs) -> Result<()> {
-    let records = store.patients(args.ward.as_deref(), args.all)?;
+fn run_list(ctx: &mut Invocation<'_>, args: &ListArgs) -> Result<()> {
+    let session = ctx.authenticate(Permission::ViewCensus)?;
+    let records = ctx.store.patients(args.ward.as_deref(), args.all)?;
+    ctx.store.record_view(&session.actor(), "census", args.ward.as_deref().unwrap_or("all wards"))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let rows: Vec<serde_json::Value> = records
@@ -275,7 +232,7 @@ fn run_list(store: &Store, args: &ListArgs) -> Result<()> {
             p.dob.age_on(today),
             p.sex.japanese(),
             p.blood.display(),
-            if r.status == crate::domain::PatientStatus::Discharged { "  (discharged)" } else { "" }
+            if r.status == PatientStatus::Discharged { "  (discharged)" } else { "" }
         )?;
     }
     if records.is_empty() {
@@ -284,15 +241,19 @@ fn run_list(store: &Store, args: &ListArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_export(store: &Store, file: &Path, ward: Option<&str>) -> Result<()> {
-    let records = store.patients(ward, false)?;
+fn run_export(ctx: &mut Invocation<'_>, file: &Path, ward: Option<&str>) -> Result<()> {
+    let session = ctx.authenticate(Permission::Export)?;
+    let records = ctx.store.patients(ward, false)?;
     census::export_census_file(&records, file).with_context(|| format!("cannot write {}", file.display()))?;
+    ctx.store.record_view(&session.actor(), "census_export", &file.display().to_string())?;
     println!("{}: {} patients", file.display(), records.len());
     Ok(())
 }
 
-fn run_audit_verify(store: &Store, json: bool) -> Result<()> {
-    let v = store.verify_audit()?;
+pub fn run_audit(ctx: &mut Invocation<'_>, command: AuditCommand) -> Result<()> {
+    let AuditCommand::Verify { json } = command;
+    ctx.authenticate(Permission::VerifyAudit)?;
+    let v = ctx.store.verify_audit()?;
     if json {
         println!("{}", serde_json::to_string(&v)?);
     }
@@ -305,12 +266,8 @@ fn run_audit_verify(store: &Store, json: bool) -> Result<()> {
         }
         Some((seq, reason)) => {
             let msg = format!("audit trail broken at entry {seq}: {reason}");
-            if json {
-                eprintln!("{msg}");
-                Err(Reported(msg).into())
-            } else {
-                Err(anyhow::anyhow!(msg))
-            }
+            eprintln!("error: {msg}");
+            Err(Reported(msg).into())
         }
     }
 }

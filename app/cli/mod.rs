@@ -1,0 +1,158 @@
+//! The command line: parse, authenticate, call a workflow, print. Exit status 0 on success, 1 on
+//! an error the user can fix (message on stderr), 2 on a usage error (clap's own).
+
+mod accounts;
+mod backup;
+mod census;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::auth::{self, AuthError, Session};
+use crate::domain::Permission;
+use crate::store::{self, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kamikarte",
+    version,
+    about = "Downtime kit and paper-chart recovery for hospitals whose EHR is down"
+)]
+pub struct Cli {
+    /// The database file (default: kamikarte.sqlite in the user's data directory).
+    #[arg(long, global = true, env = "KAMIKARTE_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Who runs the command. The password comes from KAMIKARTE_PASSWORD or a prompt.
+    #[arg(long, global = true, env = "KAMIKARTE_USER", value_name = "NAME")]
+    pub user: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fill the database with a synthetic hospital and its demo users.
+    Demo(census::DemoArgs),
+    /// Import, list or export the census.
+    #[command(subcommand)]
+    Census(census::CensusCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// Check a user's password: exit 0 when right and the account is not locked, 1 otherwise.
+    Login { name: String },
+    /// Show or change settings (lockout, idle lock, backups).
+    #[command(subcommand)]
+    Config(accounts::ConfigCommand),
+    /// Back up the database while it is in use, or verify a backup.
+    Backup(backup::BackupArgs),
+    /// Replace the database with a verified backup (the old one is kept beside it).
+    Restore { file: PathBuf },
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(census::AuditCommand),
+}
+
+/// Raised for outcomes that are reported already and only need exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Reported(String);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<Reported>().is_none() {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `kamikarte census list | head` closes the pipe early: that is the reader's choice, not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let db = match &cli.db {
+        Some(p) => p.clone(),
+        None => store::default_path().context("no data directory for this user; pass --db PATH")?,
+    };
+    let Some(command) = cli.command else {
+        return run_app(db);
+    };
+    let user = cli.user.as_deref();
+    match command {
+        Command::Restore { file } => backup::run_restore(&db, &file, user),
+        command => {
+            let mut store = Store::open(&db)?;
+            let mut ctx = Invocation { store: &mut store, user };
+            match command {
+                Command::Demo(args) => census::run_demo(&mut ctx, &args),
+                Command::Census(c) => census::run(&mut ctx, c),
+                Command::User(c) => accounts::run_user(&mut ctx, c),
+                Command::Login { name } => accounts::run_login(&mut ctx, &name),
+                Command::Config(c) => accounts::run_config(&mut ctx, c),
+                Command::Backup(args) => backup::run_backup(&mut ctx, &args),
+                Command::Audit(c) => census::run_audit(&mut ctx, c),
+                Command::Restore { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "gui")]
+fn run_app(db: PathBuf) -> Result<()> {
+    crate::ui::run(db)
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_app(_db: PathBuf) -> Result<()> {
+    anyhow::bail!(
+        "this build has no desktop app (built without the `gui` feature); use a subcommand, see --help"
+    )
+}
+
+/// What every command gets: the open store and who claims to run it.
+pub(crate) struct Invocation<'a> {
+    pub store: &'a mut Store,
+    pub user: Option<&'a str>,
+}
+
+impl Invocation<'_> {
+    /// Logs the `--user` in (password from KAMIKARTE_PASSWORD or a prompt) and checks that their
+    /// role allows `permission`.
+    pub fn authenticate(&mut self, permission: Permission) -> Result<Session> {
+        if self.store.user_count()? == 0 {
+            return Err(AuthError::NoUsers.into());
+        }
+        let name = self.user.context(
+            "this database has user accounts: give --user NAME (or KAMIKARTE_USER) and the password (KAMIKARTE_PASSWORD or the prompt)",
+        )?;
+        let password = read_secret("KAMIKARTE_PASSWORD", &format!("Password for {name}: "))?;
+        let session = auth::login(self.store, name, &password, Utc::now())?;
+        session.require(permission)?;
+        Ok(session)
+    }
+}
+
+/// A secret from the environment (for scripts) or typed at a prompt without echo.
+pub(crate) fn read_secret(var: &str, prompt: &str) -> Result<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Ok(value);
+    }
+    rpassword::prompt_password(prompt)
+        .with_context(|| format!("cannot read the secret from a terminal; set {var}"))
+}

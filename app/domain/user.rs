@@ -1,0 +1,242 @@
+//! Users, roles and what each role may do; the lockout rule. No I/O: hashing and storage live in
+//! `auth` and `store`.
+
+use chrono::{DateTime, Duration, Utc};
+use unicode_normalization::UnicodeNormalization;
+
+use super::FieldError;
+
+/// The case hospital's new policy: long passphrases for the accounts that can do the most harm.
+pub const ADMIN_MIN_PASSWORD_CHARS: usize = 16;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MIN_PIN_DIGITS: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Clerk,
+    Nurse,
+    Billing,
+    Admin,
+}
+
+/// Something a user may be allowed to do. Each front end checks the one its action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ViewCensus,
+    ImportCensus,
+    PrintKit,
+    Register,
+    ScanStation,
+    BackEntry,
+    Export,
+    ManageUsers,
+    Configure,
+    ManageBlocks,
+    Backup,
+    VerifyAudit,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Clerk, Role::Nurse, Role::Billing, Role::Admin];
+
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        match input.trim().to_lowercase().as_str() {
+            "clerk" => Ok(Role::Clerk),
+            "nurse" => Ok(Role::Nurse),
+            "billing" => Ok(Role::Billing),
+            "admin" => Ok(Role::Admin),
+            other => {
+                Err(FieldError::new(format!("role '{other}' is not one of clerk, nurse, billing, admin")))
+            }
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Clerk => "clerk",
+            Role::Nurse => "nurse",
+            Role::Billing => "billing",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The one table of who may do what (README "Security" shows it too). Least privilege: an
+    /// administrator manages the system but does not print, scan or enter clinical data, so a
+    /// separate account per person and job stays necessary.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Clerk => matches!(permission, ViewCensus | ImportCensus | PrintKit | Register),
+            Role::Nurse => matches!(permission, ViewCensus | ScanStation | Register),
+            Role::Billing => matches!(permission, ViewCensus | BackEntry | Export),
+            Role::Admin => matches!(
+                permission,
+                ViewCensus
+                    | ImportCensus
+                    | PrintKit
+                    | Export
+                    | ManageUsers
+                    | Configure
+                    | ManageBlocks
+                    | Backup
+                    | VerifyAudit
+            ),
+        }
+    }
+}
+
+impl Permission {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ViewCensus => "view the census",
+            Permission::ImportCensus => "import the census",
+            Permission::PrintKit => "print the downtime kit",
+            Permission::Register => "register patients",
+            Permission::ScanStation => "use the scan station",
+            Permission::BackEntry => "back-enter records and charges",
+            Permission::Export => "export data",
+            Permission::ManageUsers => "manage users",
+            Permission::Configure => "change the configuration",
+            Permission::ManageBlocks => "manage downtime-ID blocks",
+            Permission::Backup => "back up and restore the database",
+            Permission::VerifyAudit => "verify the audit trail",
+        }
+    }
+}
+
+/// A login name: NFKC, trimmed, lower-case ASCII letters, digits and `._-`, 1 to 32 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let name: String = input.nfkc().collect::<String>().trim().to_lowercase();
+        if name.is_empty() {
+            return Err(FieldError::new("user name is empty"));
+        }
+        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(FieldError::new(format!(
+                "user name '{name}' contains '{bad}' (allowed: a–z, 0–9, '.', '_', '-')"
+            )));
+        }
+        if name.len() > 32 {
+            return Err(FieldError::new("user name is longer than 32 characters"));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UserName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a new password against the policy for `role`.
+pub fn check_password(role: Role, name: &UserName, password: &str) -> Result<(), FieldError> {
+    let min = if role == Role::Admin { ADMIN_MIN_PASSWORD_CHARS } else { MIN_PASSWORD_CHARS };
+    let chars = password.chars().count();
+    if chars < min {
+        return Err(FieldError::new(format!(
+            "password has {chars} characters; a{} {} password needs at least {min}",
+            if role == Role::Admin { "n" } else { "" },
+            role.code()
+        )));
+    }
+    if password.to_lowercase().contains(name.as_str()) {
+        return Err(FieldError::new("password must not contain the user name"));
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Err(FieldError::new("password must not be one repeated character"));
+    }
+    Ok(())
+}
+
+/// Checks a new card PIN: digits only, at least six.
+pub fn check_pin(pin: &str) -> Result<(), FieldError> {
+    if !pin.chars().all(|c| c.is_ascii_digit()) || pin.len() < MIN_PIN_DIGITS {
+        return Err(FieldError::new(format!("a PIN is at least {MIN_PIN_DIGITS} digits")));
+    }
+    Ok(())
+}
+
+/// Too many failed logins lock an account for a while. Defaults are the case hospital's: 5
+/// failures within 15 minutes lock it for 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub lock_for: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self { max_failures: 5, window: Duration::minutes(15), lock_for: Duration::minutes(15) }
+    }
+}
+
+impl LockoutPolicy {
+    /// Given the times of the failures since the last success (this one included), when the
+    /// account is locked until, if this failure locks it.
+    pub fn lock_after_failure(
+        &self,
+        failures: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let recent = failures.iter().filter(|&&t| t > now - self.window && t <= now).count();
+        (recent as u32 >= self.max_failures).then(|| now + self.lock_for)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_roles_listed_may_act() {
+        assert!(Role::Clerk.allows(Permission::PrintKit));
+        assert!(!Role::Clerk.allows(Permission::Export));
+        assert!(!Role::Clerk.allows(Permission::ManageUsers));
+        assert!(Role::Nurse.allows(Permission::ScanStation) && Role::Nurse.allows(Permission::Register));
+        assert!(Role::Billing.allows(Permission::Export) && !Role::Billing.allows(Permission::ImportCensus));
+        assert!(Role::Admin.allows(Permission::ManageUsers) && !Role::Admin.allows(Permission::ScanStation));
+        assert!(Role::ALL.iter().all(|r| r.allows(Permission::ViewCensus)));
+    }
+
+    #[test]
+    fn admins_need_16_characters_others_10() {
+        let n = UserName::parse("sato").unwrap();
+        assert!(check_password(Role::Admin, &n, "fifteen-chars!!").is_err());
+        assert!(check_password(Role::Admin, &n, "sixteen-chars!!!").is_ok());
+        assert!(check_password(Role::Nurse, &n, "ten-chars!").is_ok());
+        assert!(check_password(Role::Nurse, &n, "sato-password").unwrap_err().message.contains("user name"));
+        assert!(check_password(Role::Nurse, &n, "aaaaaaaaaaaa").is_err());
+    }
+
+    #[test]
+    fn user_names_are_folded_and_checked() {
+        assert_eq!(UserName::parse(" Ｓａｔｏ ").unwrap().as_str(), "sato");
+        assert!(UserName::parse("佐藤").is_err());
+        assert!(UserName::parse("").is_err());
+    }
+
+    #[test]
+    fn the_fifth_failure_within_the_window_locks_for_the_lock_time() {
+        let p = LockoutPolicy::default();
+        let t0 = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z").unwrap().with_timezone(&Utc);
+        let at = |m: i64| t0 + Duration::minutes(m);
+        let four = [at(0), at(1), at(2), at(3)];
+        assert_eq!(p.lock_after_failure(&four, at(3)), None);
+        let five = [at(0), at(1), at(2), at(3), at(4)];
+        assert_eq!(p.lock_after_failure(&five, at(4)), Some(at(19)));
+        // Spread over more than 15 minutes: the oldest no longer count.
+        let spread = [at(0), at(5), at(10), at(15), at(16)];
+        assert_eq!(p.lock_after_failure(&spread, at(16)), None);
+    }
+}

@@ -1,0 +1,135 @@
+//! Configuration an administrator may change, kept in the database (so every station reading it
+//! agrees) and audited like any change.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+
+use super::audit::AuditWriter;
+use super::meta::set_meta;
+use super::{Actor, Result, Store, StoreError};
+use crate::domain::LockoutPolicy;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Settings {
+    pub lockout_max_failures: u32,
+    pub lockout_window_minutes: u32,
+    pub lockout_lock_minutes: u32,
+    /// The app locks itself after this many minutes without input.
+    pub idle_lock_minutes: u32,
+    /// Where automatic backups go; `None` means the `backups` folder beside the database.
+    pub backup_dir: Option<PathBuf>,
+    /// How many automatic backups are kept (older ones are deleted).
+    pub backup_keep: u32,
+    /// Minutes between scheduled backups while the app is open.
+    pub backup_interval_minutes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let lockout = LockoutPolicy::default();
+        Self {
+            lockout_max_failures: lockout.max_failures,
+            lockout_window_minutes: lockout.window.num_minutes() as u32,
+            lockout_lock_minutes: lockout.lock_for.num_minutes() as u32,
+            idle_lock_minutes: 10,
+            backup_dir: None,
+            backup_keep: 24,
+            backup_interval_minutes: 60,
+        }
+    }
+}
+
+impl Settings {
+    pub const KEYS: [&'static str; 7] = [
+        "lockout.max_failures",
+        "lockout.window_minutes",
+        "lockout.lock_minutes",
+        "idle_lock_minutes",
+        "backup.dir",
+        "backup.keep",
+        "backup.interval_minutes",
+    ];
+
+    pub fn lockout(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: self.lockout_max_failures,
+            window: Duration::minutes(self.lockout_window_minutes.into()),
+            lock_for: Duration::minutes(self.lockout_lock_minutes.into()),
+        }
+    }
+
+    /// Applies one `key = value`, checking the value.
+    fn apply(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
+        let number =
+            |min: u32, max: u32| -> std::result::Result<u32, String> {
+                value.trim().parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+                    format!("{key} must be a whole number from {min} to {max} (got '{value}')")
+                })
+            };
+        match key {
+            "lockout.max_failures" => self.lockout_max_failures = number(1, 100)?,
+            "lockout.window_minutes" => self.lockout_window_minutes = number(1, 1440)?,
+            "lockout.lock_minutes" => self.lockout_lock_minutes = number(1, 1440)?,
+            "idle_lock_minutes" => self.idle_lock_minutes = number(1, 240)?,
+            "backup.dir" => self.backup_dir = Some(value.trim()).filter(|v| !v.is_empty()).map(PathBuf::from),
+            "backup.keep" => self.backup_keep = number(1, 10_000)?,
+            "backup.interval_minutes" => self.backup_interval_minutes = number(5, 1440)?,
+            _ => return Err(format!("unknown setting '{key}' (known: {})", Self::KEYS.join(", "))),
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The settings in force: defaults, overridden by what an administrator set.
+    pub fn settings(&self) -> Result<Settings> {
+        let mut settings = Settings::default();
+        for key in Settings::KEYS {
+            if let Some(value) = self.meta(&format!("setting.{key}"))? {
+                settings.apply(key, &value).map_err(|message| StoreError::Corrupt {
+                    entity: "setting",
+                    id: key.to_string(),
+                    field: "value",
+                    message,
+                })?;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Changes one setting after checking its value.
+    pub fn set_setting(&mut self, actor: &Actor, key: &str, value: &str) -> Result<()> {
+        let mut check = self.settings()?;
+        check.apply(key, value).map_err(StoreError::Refused)?;
+        let tx = self.conn.transaction()?;
+        let mut audit = AuditWriter::start(&tx)?;
+        set_meta(&tx, &mut audit, actor, &format!("setting.{key}"), value.trim())?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_to_the_case_hospital_values_and_can_be_changed() {
+        let mut store = Store::open_in_memory().unwrap();
+        let s = store.settings().unwrap();
+        assert_eq!((s.lockout_max_failures, s.lockout_window_minutes, s.lockout_lock_minutes), (5, 15, 15));
+        store.set_setting(&Actor("admin".into()), "lockout.max_failures", "3").unwrap();
+        assert_eq!(store.settings().unwrap().lockout().max_failures, 3);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_refused() {
+        let mut store = Store::open_in_memory().unwrap();
+        let a = Actor("admin".into());
+        assert!(
+            store.set_setting(&a, "lockout.max_failures", "0").unwrap_err().to_string().contains("1 to 100")
+        );
+        assert!(store.set_setting(&a, "colour", "red").unwrap_err().to_string().contains("unknown setting"));
+    }
+}

@@ -1,0 +1,61 @@
+//! Helpers shared by the tests that run the binary.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const ADMIN: (&str, &str) = ("admin", "kamikarte-demo-admin");
+pub const CLERK: (&str, &str) = ("clerk", "kamikarte-demo-clerk");
+pub const BILLING: (&str, &str) = ("billing", "kamikarte-demo-billing");
+
+/// The binary with a clean environment: no user, no password, the given database.
+pub fn command(db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kamikarte"));
+    c.arg("--db").arg(db);
+    for var in [
+        "KAMIKARTE_DB",
+        "KAMIKARTE_USER",
+        "KAMIKARTE_PASSWORD",
+        "KAMIKARTE_NEW_PASSWORD",
+        "KAMIKARTE_NEW_PIN",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+pub fn run(db: &Path, args: &[&str]) -> Output {
+    command(db).args(args).output().expect("the binary runs")
+}
+
+/// Runs as a user, the password given the way scripts give it.
+pub fn run_as(db: &Path, (user, password): (&str, &str), args: &[&str]) -> Output {
+    command(db)
+        .env("KAMIKARTE_USER", user)
+        .env("KAMIKARTE_PASSWORD", password)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A demo hospital with its demo users, as of a fixed day.
+pub fn demo_db(dir: &Path, beds: &str) -> std::path::PathBuf {
+    let db = dir.join("k.sqlite");
+    let out = run(&db, &["demo", "--beds", beds, "--as-of", "2026-11-22"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
+}
+
+pub fn list_json(db: &Path) -> Vec<serde_json::Value> {
+    let out = run_as(db, ADMIN, &["census", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
