@@ -9,7 +9,7 @@ mod mapping;
 mod parse;
 mod search;
 
-pub use encoding::Encoding;
+pub use encoding::{DecodeError, Encoding, decode};
 pub use export::{export_census_file, write_census_csv};
 pub use import::{ImportError, ImportOptions, ImportReport, Progress, Stage, import_file};
 pub use mapping::{ColumnMapping, DEFAULT_MAPPING, Field};

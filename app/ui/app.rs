@@ -14,7 +14,7 @@ use super::login::{FirstRunScreen, LoginScreen};
 use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
 use crate::domain::Permission;
-use crate::store::{Actor, Store};
+use crate::store::{Actor, Settings, Store};
 
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
@@ -39,6 +39,8 @@ pub struct KamikarteApp {
     demo_job: Option<Job<Result<usize, String>>>,
     backup_job: Option<Job<Result<Option<PathBuf>, String>>>,
     is_demo: bool,
+    /// Read at start and after each change; `timers` runs every frame and must not query.
+    settings: Settings,
     fonts_installed: bool,
     title_sent: String,
     /// egui time (seconds) of the last input, for the idle lock.
@@ -61,6 +63,7 @@ impl KamikarteApp {
             demo_job: None,
             backup_job: None,
             is_demo: false,
+            settings: Settings::default(),
             fonts_installed: false,
             title_sent: String::new(),
             last_activity: 0.0,
@@ -109,6 +112,10 @@ impl KamikarteApp {
 
     fn reload(&mut self) {
         self.is_demo = self.store.is_demo().unwrap_or(false);
+        match self.store.settings() {
+            Ok(settings) => self.settings = settings,
+            Err(e) => self.error = Some(format!("cannot read the settings: {e}")),
+        }
         let loaded = match &mut self.census {
             Some(screen) => screen.reload(&self.store),
             None => CensusScreen::load(&self.store).map(|s| self.census = Some(s)),
@@ -177,13 +184,15 @@ impl KamikarteApp {
         if active {
             self.last_activity = now;
         }
-        let Ok(settings) = self.store.settings() else { return };
+        let (idle_minutes, backup_minutes) =
+            (self.settings.idle_lock_minutes, self.settings.backup_interval_minutes);
         if let Door::In(session) = &self.door
-            && now - self.last_activity > f64::from(settings.idle_lock_minutes) * 60.0
+            && now - self.last_activity > f64::from(idle_minutes) * 60.0
         {
-            self.lock(session.clone());
+            let session = session.clone();
+            self.lock(session);
         }
-        let interval = f64::from(settings.backup_interval_minutes) * 60.0;
+        let interval = f64::from(backup_minutes) * 60.0;
         if self.backup_job.is_none() && self.session().is_some() && now - self.last_backup > interval {
             self.last_backup = now;
             let db = self.db_path.clone();
