@@ -2,10 +2,13 @@
 //! record is down. See ARCHITECTURE.md for the layers: `domain` ← `store` ← workflows (`census`)
 //! ← `ui` and `cli`.
 
+pub mod assets;
 pub mod auth;
 pub mod census;
 pub mod cli;
 pub mod domain;
+pub mod form;
+pub mod print;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;

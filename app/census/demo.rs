@@ -11,6 +11,8 @@ use crate::store::{Actor, ApplyCounts, CensusApply, Store, StoreError};
 
 pub const DEFAULT_BEDS: u32 = 865;
 pub const DEFAULT_SEED: u64 = 1031;
+/// Printed on the demo's paper, so nobody mistakes it for a real hospital's.
+pub const DEMO_HOSPITAL: &str = "kamikarte デモ総合病院 (DEMO)";
 const GENERAL_WARD_BEDS: u32 = 45;
 
 #[derive(Debug, Clone, Copy)]
@@ -235,6 +237,9 @@ pub fn load_demo(
         return Err(DemoError::RealCensusPresent);
     }
     let patients = generate(options);
+    if store.meta("setting.hospital.name")?.is_none() {
+        store.set_setting(actor, "hospital.name", DEMO_HOSPITAL)?;
+    }
     let file = format!("demo --beds {} --seed {} --as-of {}", options.beds, options.seed, options.as_of);
     let apply = CensusApply {
         file: &file,

@@ -4,6 +4,7 @@
 mod accounts;
 mod backup;
 mod census;
+mod kit;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub enum Command {
     /// Import, list or export the census.
     #[command(subcommand)]
     Census(census::CensusCommand),
+    /// Print the downtime kit: one PDF per ward per form family, plus blank forms.
+    Kit(kit::KitArgs),
     /// Manage user accounts.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -102,6 +105,7 @@ pub fn run(cli: Cli) -> Result<()> {
             match command {
                 Command::Demo(args) => census::run_demo(&mut ctx, &args),
                 Command::Census(c) => census::run(&mut ctx, c),
+                Command::Kit(args) => kit::run_kit(&mut ctx, &args),
                 Command::User(c) => accounts::run_user(&mut ctx, c),
                 Command::Login { name } => accounts::run_login(&mut ctx, &name),
                 Command::Config(c) => accounts::run_config(&mut ctx, c),

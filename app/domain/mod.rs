@@ -2,9 +2,11 @@
 //! these, and they must stay testable without a database or a screen.
 
 mod blood;
+pub mod check_digit;
 mod dob;
 mod error;
 pub mod kana;
+mod page_code;
 mod patient;
 mod patient_id;
 mod sex;
@@ -14,6 +16,7 @@ mod user;
 pub use blood::{Abo, BloodType, Rh};
 pub use dob::DateOfBirth;
 pub use error::FieldError;
+pub use page_code::{FormCode, PageCode, Serial};
 pub use patient::{Location, Patient, PatientStatus};
 pub use patient_id::PatientId;
 pub use sex::Sex;

@@ -6,6 +6,7 @@ mod backup;
 mod meta;
 mod migrations;
 mod patients;
+mod registry;
 mod settings;
 mod users;
 
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 pub use audit::{AuditEntry, AuditVerification};
 pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
+pub use registry::PrintedPage;
 pub use settings::Settings;
 pub use users::{NewUser, UserRecord};
 

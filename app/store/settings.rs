@@ -23,6 +23,10 @@ pub struct Settings {
     pub backup_keep: u32,
     /// Minutes between scheduled backups while the app is open.
     pub backup_interval_minutes: u32,
+    /// Printed on every page and wristband.
+    pub hospital_name: String,
+    /// This station's code in page serials (`A1-000123`): give each printing station its own.
+    pub station_code: String,
 }
 
 impl Default for Settings {
@@ -36,12 +40,14 @@ impl Default for Settings {
             backup_dir: None,
             backup_keep: 24,
             backup_interval_minutes: 60,
+            hospital_name: "（病院名未設定 hospital.name not set）".to_string(),
+            station_code: "A".to_string(),
         }
     }
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 7] = [
+    pub const KEYS: [&'static str; 9] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -49,6 +55,8 @@ impl Settings {
         "backup.dir",
         "backup.keep",
         "backup.interval_minutes",
+        "hospital.name",
+        "station.code",
     ];
 
     pub fn lockout(&self) -> LockoutPolicy {
@@ -75,6 +83,20 @@ impl Settings {
             "backup.dir" => self.backup_dir = Some(value.trim()).filter(|v| !v.is_empty()).map(PathBuf::from),
             "backup.keep" => self.backup_keep = number(1, 10_000)?,
             "backup.interval_minutes" => self.backup_interval_minutes = number(5, 1440)?,
+            "hospital.name" => {
+                let name = value.trim();
+                if name.is_empty() || name.chars().count() > 60 {
+                    return Err("hospital.name must be 1 to 60 characters".into());
+                }
+                self.hospital_name = name.to_string();
+            }
+            "station.code" => {
+                let code = value.trim().to_uppercase();
+                if !(1..=4).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!("station.code must be 1–4 characters A–Z, 0–9 (got '{value}')"));
+                }
+                self.station_code = code;
+            }
             _ => return Err(format!("unknown setting '{key}' (known: {})", Self::KEYS.join(", "))),
         }
         Ok(())

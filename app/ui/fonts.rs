@@ -5,7 +5,7 @@
 use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
 use egui::{FontData, FontFamily};
 
-const BIZ_UD_PGOTHIC: &[u8] = include_bytes!("../../assets/fonts/BIZUDPGothic-Regular.ttf");
+use crate::assets::BIZ_UD_PGOTHIC;
 
 pub fn install(ctx: &egui::Context) {
     ctx.add_font(FontInsert::new(

@@ -1,0 +1,62 @@
+//! `kit`: the downtime kit as print-ready PDFs.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Invocation;
+use crate::domain::Permission;
+use crate::print::{KitRequest, describe, generate_kit};
+
+#[derive(Debug, Args)]
+pub struct KitArgs {
+    /// The folder the PDFs go to (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only these wards (repeatable).
+    #[arg(long, value_name = "W", conflicts_with = "patient")]
+    pub ward: Vec<String>,
+    /// Only these patients (repeatable).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub patient: Vec<String>,
+    /// Only these forms, comma-separated (e.g. wristband_adult,progress_note).
+    #[arg(long, value_name = "F,...", value_delimiter = ',')]
+    pub forms: Vec<String>,
+    /// Blank copies of each form for patients not yet registered.
+    #[arg(long, default_value_t = 5)]
+    pub blanks: u32,
+    /// A folder of the hospital's own form definitions.
+    #[arg(long, value_name = "DIR", env = "KAMIKARTE_FORMS")]
+    pub forms_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
+    let session = ctx.authenticate(Permission::PrintKit)?;
+    let request = KitRequest {
+        out_dir: args.out.clone(),
+        wards: args.ward.clone(),
+        patients: args.patient.clone(),
+        forms: args.forms.clone(),
+        blanks: args.blanks,
+        forms_dir: args.forms_dir.clone(),
+    };
+    let started = Instant::now();
+    let report = generate_kit(ctx.store, &session.actor(), &request, &mut |_, _| {})?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", describe(&report.files, &args.out));
+        println!(
+            "{} pages for {} patients in {} files, {:.1} s",
+            report.pages,
+            report.patients,
+            report.files.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

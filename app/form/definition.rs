@@ -1,0 +1,541 @@
+//! A form definition: one TOML file in `forms/` drives the printed layout, the back-entry screen
+//! (the same fields, in reading order, with types and validation) and the export mapping (each
+//! field's `export` key). Coordinates are millimetres from the page's top-left corner, as a form
+//! designer measures them on paper.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::domain::FormCode;
+
+/// The thinnest bar a 203-dpi thermal printer draws reliably (2 dots) and a 200-dpi scanner still
+/// resolves: 0.25 mm.
+pub const MIN_MODULE_MM: f32 = 0.25;
+
+/// Which printer a form goes to; the kit writes one PDF per ward per family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Wristband printer (thermal, band stock).
+    Wristbands,
+    /// Label sheets (A4 label stock).
+    Labels,
+    /// Charts kept at the bedside (A4 plain paper).
+    Charts,
+    /// Order and charge slips (A4 plain paper, go to departments).
+    Slips,
+}
+
+impl Family {
+    pub const ALL: [Family; 4] = [Family::Wristbands, Family::Labels, Family::Charts, Family::Slips];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Wristbands => "wristbands",
+            Family::Labels => "labels",
+            Family::Charts => "charts",
+            Family::Slips => "slips",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Layout {
+    /// A sheet with the patient header, the page barcode and fields.
+    Page,
+    /// A band: the patient ID as Code 128 (what bedside scanners read), ID, kana, kanji, DOB,
+    /// sex, blood type, hospital.
+    Wristband,
+    /// A sheet of identical labels (chart and specimen labels), each with the patient ID barcode.
+    Labels {
+        columns: u32,
+        rows: u32,
+        label_width_mm: f32,
+        label_height_mm: f32,
+        left_mm: f32,
+        top_mm: f32,
+        #[serde(default)]
+        gap_x_mm: f32,
+        #[serde(default)]
+        gap_y_mm: f32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarcodeSpec {
+    pub x_mm: f32,
+    pub y_mm: f32,
+    /// Width of the narrowest bar.
+    pub module_mm: f32,
+    pub height_mm: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickOption {
+    pub code: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum FieldType {
+    Text {
+        #[serde(default)]
+        max_chars: Option<u32>,
+    },
+    Number {
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+        #[serde(default)]
+        decimals: u32,
+        #[serde(default)]
+        unit: Option<String>,
+    },
+    Date,
+    Time,
+    /// A code from a master (lab tests, drugs, charges), typed or picked at back-entry.
+    Code {
+        master: String,
+    },
+    /// One box to tick.
+    Tick,
+    /// A list of boxes to tick, read back by their known positions (OMR).
+    Ticks {
+        options: Vec<TickOption>,
+        #[serde(default = "one")]
+        columns: u32,
+    },
+    /// Free writing, ruled with `lines` lines; typed from handwriting at back-entry.
+    Area {
+        lines: u32,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `deny_unknown_fields` cannot sit beside `flatten`; the flattened `FieldType` refuses unknown
+/// keys instead (it receives every key `FieldDef` does not know).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FieldDef {
+    pub key: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub kind: FieldType,
+    pub x_mm: f32,
+    pub y_mm: f32,
+    pub width_mm: f32,
+    pub height_mm: f32,
+    #[serde(default)]
+    pub required: bool,
+    /// Where the value goes on export, e.g. `OBX-5` or `Observation.valueQuantity`.
+    #[serde(default)]
+    pub export: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormFile {
+    code: String,
+    title: String,
+    title_en: String,
+    family: Family,
+    width_mm: f32,
+    height_mm: f32,
+    #[serde(default = "default_margin")]
+    margin_mm: f32,
+    layout: Layout,
+    #[serde(default)]
+    barcode: Option<BarcodeSpec>,
+    #[serde(default)]
+    min_age_years: Option<u32>,
+    #[serde(default)]
+    max_age_years: Option<u32>,
+    #[serde(default, rename = "field")]
+    fields: Vec<FieldDef>,
+}
+
+fn default_margin() -> f32 {
+    10.0
+}
+
+/// Where one box of a tick list is printed: the back-entry OMR reads it from the same place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickBox {
+    pub code: String,
+    pub label: String,
+    pub x_mm: f32,
+    pub y_mm: f32,
+    pub size_mm: f32,
+}
+
+/// The side of a printed tick box.
+pub const TICK_BOX_MM: f32 = 4.0;
+/// Room above the boxes of a field for its label.
+pub const FIELD_LABEL_MM: f32 = 5.0;
+
+impl FieldDef {
+    /// The boxes of a tick field, laid out in `columns` columns filling down each column.
+    pub fn tick_boxes(&self) -> Vec<TickBox> {
+        let (options, columns) = match &self.kind {
+            FieldType::Ticks { options, columns } => (options.clone(), (*columns).max(1) as usize),
+            FieldType::Tick => (vec![TickOption { code: self.key.clone(), label: self.label.clone() }], 1),
+            _ => return Vec::new(),
+        };
+        let rows = options.len().div_ceil(columns);
+        let top =
+            if matches!(self.kind, FieldType::Ticks { .. }) { self.y_mm + FIELD_LABEL_MM } else { self.y_mm };
+        let row_h = ((self.y_mm + self.height_mm - top) / rows as f32).min(10.0);
+        let col_w = self.width_mm / columns as f32;
+        options
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| TickBox {
+                x_mm: self.x_mm + (i / rows) as f32 * col_w + 1.0,
+                y_mm: top + (i % rows) as f32 * row_h + (row_h - TICK_BOX_MM) / 2.0,
+                size_mm: TICK_BOX_MM,
+                code: o.code,
+                label: o.label,
+            })
+            .collect()
+    }
+}
+
+/// Serde cannot refuse unknown keys in a field (it is flattened), so they are checked here, per
+/// field type, before parsing: a typo such as `requird` must not silently drop a rule.
+fn check_field_keys(text: &str) -> Result<(), (String, String)> {
+    const COMMON: [&str; 9] =
+        ["key", "label", "type", "x_mm", "y_mm", "width_mm", "height_mm", "required", "export"];
+    let Ok(doc) = text.parse::<toml::Table>() else { return Ok(()) };
+    let Some(fields) = doc.get("field").and_then(|f| f.as_array()) else { return Ok(()) };
+    for (i, field) in fields.iter().enumerate() {
+        let Some(table) = field.as_table() else { continue };
+        let name = table.get("key").and_then(|k| k.as_str()).unwrap_or("?");
+        let kind = table.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let extra: &[&str] = match kind {
+            "text" => &["max_chars"],
+            "number" => &["min", "max", "decimals", "unit"],
+            "code" => &["master"],
+            "ticks" => &["options", "columns"],
+            "area" => &["lines"],
+            _ => &[],
+        };
+        for k in table.keys() {
+            if !COMMON.contains(&k.as_str()) && !extra.contains(&k.as_str()) {
+                let mut allowed: Vec<&str> = COMMON.to_vec();
+                allowed.extend(extra);
+                return Err((
+                    format!("field[{i}] ({name}).{k}"),
+                    format!("unknown key for a '{kind}' field (known: {})", allowed.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A checked form definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormDefinition {
+    /// The file's stem, e.g. `progress_note`: what `--forms` names.
+    pub id: String,
+    pub code: FormCode,
+    pub title: String,
+    pub title_en: String,
+    pub family: Family,
+    pub width_mm: f32,
+    pub height_mm: f32,
+    pub margin_mm: f32,
+    pub layout: Layout,
+    pub barcode: Option<BarcodeSpec>,
+    /// Printed only for patients of these ages (in whole years), e.g. the infant wristband.
+    pub min_age_years: Option<u32>,
+    pub max_age_years: Option<u32>,
+    /// In reading order (top to bottom, then left to right), as back-entry tabs through them.
+    pub fields: Vec<FieldDef>,
+}
+
+/// A broken definition: the file, the key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormError {
+    pub file: String,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FormError {}
+
+impl FormDefinition {
+    /// Whether the kit prints this form for a patient of `age_years`.
+    pub fn applies_to_age(&self, age_years: u32) -> bool {
+        self.min_age_years.is_none_or(|min| age_years >= min)
+            && self.max_age_years.is_none_or(|max| age_years <= max)
+    }
+
+    /// Parses and checks one definition. `file` names it in errors; `id` is its stem.
+    pub fn parse(text: &str, file: &str, id: &str) -> Result<Self, FormError> {
+        let err =
+            |key: &str, message: String| FormError { file: file.to_string(), key: key.to_string(), message };
+        check_field_keys(text).map_err(|(key, message)| err(&key, message))?;
+        let raw: FormFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_string();
+            let key = match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}")
+                }
+                None => String::new(),
+            };
+            err(&key, message)
+        })?;
+        let code = FormCode::parse(&raw.code).map_err(|e| err("code", e.message))?;
+        if raw.title.trim().is_empty() {
+            return Err(err("title", "is empty".into()));
+        }
+        for (key, v) in [("width_mm", raw.width_mm), ("height_mm", raw.height_mm)] {
+            if !(10.0..=1000.0).contains(&v) {
+                return Err(err(key, format!("{v} mm is not a page size (10 to 1000 mm)")));
+            }
+        }
+        if !(0.0..raw.width_mm.min(raw.height_mm) / 3.0).contains(&raw.margin_mm) {
+            return Err(err("margin_mm", format!("{} mm leaves no room on the page", raw.margin_mm)));
+        }
+        let inside = |x: f32, y: f32, w: f32, h: f32| {
+            x >= 0.0
+                && y >= 0.0
+                && w > 0.0
+                && h > 0.0
+                && x + w <= raw.width_mm + 0.01
+                && y + h <= raw.height_mm + 0.01
+        };
+        match (&raw.layout, raw.family) {
+            (Layout::Wristband, Family::Wristbands) => {
+                if raw.height_mm > 40.0 {
+                    return Err(err(
+                        "height_mm",
+                        format!("{} mm is too tall for a wristband (at most 40)", raw.height_mm),
+                    ));
+                }
+            }
+            (Layout::Wristband, _) | (_, Family::Wristbands) => {
+                return Err(err("layout", "wristband layout and family go together".into()));
+            }
+            (
+                Layout::Labels {
+                    columns,
+                    rows,
+                    label_width_mm,
+                    label_height_mm,
+                    left_mm,
+                    top_mm,
+                    gap_x_mm,
+                    gap_y_mm,
+                },
+                _,
+            ) => {
+                if *columns == 0 || *rows == 0 {
+                    return Err(err(
+                        "layout.columns",
+                        "a label sheet needs at least one column and one row".into(),
+                    ));
+                }
+                let w = left_mm + *columns as f32 * label_width_mm + (*columns - 1) as f32 * gap_x_mm;
+                let h = top_mm + *rows as f32 * label_height_mm + (*rows - 1) as f32 * gap_y_mm;
+                if *label_width_mm < 20.0
+                    || *label_height_mm < 10.0
+                    || w > raw.width_mm + 0.01
+                    || h > raw.height_mm + 0.01
+                {
+                    return Err(err(
+                        "layout",
+                        format!("the labels ({w:.1} × {h:.1} mm) do not fit the sheet or are too small"),
+                    ));
+                }
+            }
+            (Layout::Page, _) => {}
+        }
+        if let Some(b) = &raw.barcode {
+            if b.module_mm < MIN_MODULE_MM {
+                return Err(err(
+                    "barcode.module_mm",
+                    format!(
+                        "{} mm bars are too thin for a 203-dpi printer (at least {MIN_MODULE_MM})",
+                        b.module_mm
+                    ),
+                ));
+            }
+            if b.height_mm < 5.0 || !inside(b.x_mm, b.y_mm, 1.0, b.height_mm) {
+                return Err(err("barcode", "must be at least 5 mm tall and on the page".into()));
+            }
+        } else if raw.layout != Layout::Wristband {
+            return Err(err("barcode", "is missing: every printed page carries its page barcode".into()));
+        }
+        let mut keys = HashSet::new();
+        for (i, f) in raw.fields.iter().enumerate() {
+            let at = |k: &str| format!("field[{i}] ({}).{k}", f.key);
+            if f.key.is_empty()
+                || !f.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(err(&format!("field[{i}].key"), format!("'{}' must be a-z, 0-9, _", f.key)));
+            }
+            if !keys.insert(f.key.as_str()) {
+                return Err(err(&at("key"), "is used by another field".into()));
+            }
+            if !inside(f.x_mm, f.y_mm, f.width_mm, f.height_mm) {
+                return Err(err(
+                    &at("x_mm"),
+                    format!(
+                        "the box {}×{} mm at ({}, {}) is not on the {}×{} mm page",
+                        f.width_mm, f.height_mm, f.x_mm, f.y_mm, raw.width_mm, raw.height_mm
+                    ),
+                ));
+            }
+            match &f.kind {
+                FieldType::Ticks { options, columns } => {
+                    if options.is_empty() || *columns == 0 {
+                        return Err(err(
+                            &at("options"),
+                            "a tick list needs options and at least one column".into(),
+                        ));
+                    }
+                    let mut codes = HashSet::new();
+                    for o in options {
+                        if o.code.trim().is_empty() || !codes.insert(o.code.as_str()) {
+                            return Err(err(
+                                &at("options"),
+                                format!("option code '{}' is empty or repeated", o.code),
+                            ));
+                        }
+                    }
+                }
+                FieldType::Number { min: Some(lo), max: Some(hi), .. } if lo > hi => {
+                    return Err(err(&at("min"), format!("min {lo} is above max {hi}")));
+                }
+                FieldType::Area { lines } if *lines == 0 => {
+                    return Err(err(&at("lines"), "an area needs at least one line".into()));
+                }
+                FieldType::Code { master } if master.trim().is_empty() => {
+                    return Err(err(&at("master"), "names no code master".into()));
+                }
+                _ => {}
+            }
+        }
+        let mut fields = raw.fields;
+        // Reading order: rows top to bottom (within 2 mm counts as one row), then left to right.
+        fields.sort_by(|a, b| {
+            let row = |f: &FieldDef| (f.y_mm / 2.0).round() as i64;
+            row(a).cmp(&row(b)).then(a.x_mm.total_cmp(&b.x_mm))
+        });
+        Ok(Self {
+            id: id.to_string(),
+            code,
+            title: raw.title,
+            title_en: raw.title_en,
+            family: raw.family,
+            width_mm: raw.width_mm,
+            height_mm: raw.height_mm,
+            margin_mm: raw.margin_mm,
+            layout: raw.layout,
+            barcode: raw.barcode,
+            min_age_years: raw.min_age_years,
+            max_age_years: raw.max_age_years,
+            fields,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+code = "PN"
+title = "経過記録"
+title_en = "Progress note"
+family = "charts"
+width_mm = 210
+height_mm = 297
+layout = { kind = "page" }
+barcode = { x_mm = 120, y_mm = 8, module_mm = 0.33, height_mm = 10 }
+
+[[field]]
+key = "note"
+label = "記録"
+type = "area"
+lines = 20
+x_mm = 10
+y_mm = 80
+width_mm = 190
+height_mm = 200
+
+[[field]]
+key = "date"
+label = "日付"
+type = "date"
+x_mm = 10
+y_mm = 60
+width_mm = 40
+height_mm = 8
+required = true
+export = "TXA-4"
+"#;
+
+    fn parse(text: &str) -> Result<FormDefinition, FormError> {
+        FormDefinition::parse(text, "forms/test.toml", "test")
+    }
+
+    #[test]
+    fn a_minimal_definition_parses_with_fields_in_reading_order() {
+        let f = parse(MINIMAL).unwrap();
+        assert_eq!(f.code.as_str(), "PN");
+        let keys: Vec<&str> = f.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["date", "note"]);
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_and_line() {
+        let e = parse(&MINIMAL.replace("required = true", "requird = true")).unwrap_err();
+        assert_eq!(e.file, "forms/test.toml");
+        assert_eq!(e.key, "field[1] (date).requird", "{e}");
+        let e = parse(&MINIMAL.replace("title_en", "title_eng")).unwrap_err();
+        assert!(e.key.starts_with("line ") && e.message.contains("title_eng"), "{e}");
+    }
+
+    #[test]
+    fn a_field_off_the_page_is_named() {
+        let e = parse(&MINIMAL.replace("width_mm = 190", "width_mm = 290")).unwrap_err();
+        assert!(e.key.contains("field[0] (note)"), "{e}");
+        assert!(e.message.contains("not on the 210×297 mm page"), "{e}");
+    }
+
+    #[test]
+    fn thin_bars_duplicate_keys_and_missing_barcodes_are_refused() {
+        let e = parse(&MINIMAL.replace("module_mm = 0.33", "module_mm = 0.1")).unwrap_err();
+        assert_eq!(e.key, "barcode.module_mm");
+        let e = parse(&MINIMAL.replace("key = \"date\"", "key = \"note\"")).unwrap_err();
+        assert!(e.message.contains("another field"), "{e}");
+        let e = parse(
+            &MINIMAL.replace("barcode = { x_mm = 120, y_mm = 8, module_mm = 0.33, height_mm = 10 }", ""),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "barcode");
+    }
+}

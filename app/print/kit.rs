@@ -1,0 +1,276 @@
+//! The downtime kit: for the chosen wards (or patients) and forms, one PDF per ward per form
+//! family — wristbands, labels, charts, slips, each for its own printer — plus blank forms for
+//! patients not yet registered. Every page is recorded in the registry.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::Local;
+use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
+
+use super::canvas::{Canvas, PdfFont};
+use super::layout::{PrintContext, render};
+use crate::domain::{FormCode, PageCode, Patient, PatientId, Serial};
+use crate::form::{self, Family, FormDefinition};
+use crate::store::{Actor, PrintedPage, Store, StoreError};
+
+#[derive(Debug, Clone, Default)]
+pub struct KitRequest {
+    pub out_dir: PathBuf,
+    /// Wards to print; empty with no patients means every ward.
+    pub wards: Vec<String>,
+    /// Single patients (by ID) instead of whole wards.
+    pub patients: Vec<String>,
+    /// Form ids (`progress_note`, …); empty means every form.
+    pub forms: Vec<String>,
+    /// Blank copies of each form for patients who arrive during the outage.
+    pub blanks: u32,
+    /// A hospital's own form definitions, overlaying the shipped ones.
+    pub forms_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KitFile {
+    pub path: PathBuf,
+    pub ward: String,
+    pub family: Family,
+    pub pages: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KitReport {
+    pub files: Vec<KitFile>,
+    pub pages: usize,
+    pub patients: usize,
+    pub kit_id: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    #[error("{0}")]
+    Form(#[from] form::FormError),
+    #[error("unknown form '{0}' (known: {1})")]
+    UnknownForm(String, String),
+    #[error("no admitted patient with ID '{0}'")]
+    UnknownPatient(String),
+    #[error("no admitted patients in ward '{0}'")]
+    EmptyWard(String),
+    #[error("nothing to print: no patients and no blank forms")]
+    Nothing,
+    #[error("{0}")]
+    Render(String),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page to print: a form, for a patient or blank.
+type PageJob<'a> = (&'a FormDefinition, Option<&'a Patient>);
+
+/// One PDF to write: its file name, ward and pages.
+struct Batch<'a> {
+    name: String,
+    ward: String,
+    family: Family,
+    pages: Vec<PageJob<'a>>,
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+pub fn generate_kit(
+    store: &mut Store,
+    actor: &Actor,
+    request: &KitRequest,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<KitReport, KitError> {
+    let all_forms = form::load(request.forms_dir.as_deref())?;
+    let forms: Vec<FormDefinition> = if request.forms.is_empty() {
+        all_forms
+    } else {
+        let known = all_forms.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(", ");
+        request
+            .forms
+            .iter()
+            .map(|id| {
+                all_forms
+                    .iter()
+                    .find(|f| &f.id == id)
+                    .cloned()
+                    .ok_or_else(|| KitError::UnknownForm(id.clone(), known.clone()))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let patients: Vec<Patient> = if !request.patients.is_empty() {
+        let admitted = store.patients(None, false)?;
+        request
+            .patients
+            .iter()
+            .map(|raw| {
+                let id = PatientId::parse(raw).map_err(|_| KitError::UnknownPatient(raw.clone()))?;
+                admitted
+                    .iter()
+                    .find(|r| r.patient.id == id)
+                    .map(|r| r.patient.clone())
+                    .ok_or(KitError::UnknownPatient(raw.clone()))
+            })
+            .collect::<Result<_, _>>()?
+    } else if !request.wards.is_empty() {
+        let mut out = Vec::new();
+        for ward in &request.wards {
+            let in_ward = store.patients(Some(ward), false)?;
+            if in_ward.is_empty() {
+                return Err(KitError::EmptyWard(ward.clone()));
+            }
+            out.extend(in_ward.into_iter().map(|r| r.patient));
+        }
+        out
+    } else {
+        store.patients(None, false)?.into_iter().map(|r| r.patient).collect()
+    };
+
+    // Batches: per ward and family, patient by patient in bed order, forms in kit order.
+    let today = Local::now().date_naive();
+    let mut by_ward: BTreeMap<(String, Family), Vec<PageJob<'_>>> = BTreeMap::new();
+    for p in &patients {
+        for f in forms.iter().filter(|f| f.applies_to_age(p.dob.age_on(today))) {
+            by_ward.entry((p.location.ward.clone(), f.family)).or_default().push((f, Some(p)));
+        }
+    }
+    let mut batches: Vec<Batch<'_>> = by_ward
+        .into_iter()
+        .map(|((ward, family), pages)| Batch {
+            name: format!("{}-{}.pdf", file_safe(&ward), family.name()),
+            ward,
+            family,
+            pages,
+        })
+        .collect();
+    for family in Family::ALL {
+        let pages: Vec<_> = forms
+            .iter()
+            .filter(|f| f.family == family)
+            .flat_map(|f| std::iter::repeat_n((f, None), request.blanks as usize))
+            .collect();
+        if !pages.is_empty() {
+            batches.push(Batch {
+                name: format!("blank-{}.pdf", family.name()),
+                ward: "blank".into(),
+                family,
+                pages,
+            });
+        }
+    }
+    let total: usize = batches.iter().map(|b| b.pages.len()).sum();
+    if total == 0 {
+        return Err(KitError::Nothing);
+    }
+
+    let settings = store.settings()?;
+    let station = settings.station_code.clone();
+    let first = store.reserve_serials(&station, total as u64)?;
+    let ctx = PrintContext {
+        hospital: settings.hospital_name.clone(),
+        printed_at: Local::now(),
+        today: Local::now().date_naive(),
+    };
+    std::fs::create_dir_all(&request.out_dir)
+        .map_err(|source| KitError::Write { path: request.out_dir.clone(), source })?;
+
+    let mut registry = Vec::with_capacity(total);
+    let mut written = Vec::new();
+    let mut done = 0;
+    let mut number = first;
+    for batch in &batches {
+        let mut doc = PdfDocument::new(&format!("kamikarte {} {}", batch.ward, batch.family.name()));
+        let font = PdfFont::add_to(&mut doc).map_err(KitError::Render)?;
+        let mut pages = Vec::with_capacity(batch.pages.len());
+        for (form, patient) in &batch.pages {
+            let serial = Serial::new(&station, number).map_err(|e| KitError::Render(e.message))?;
+            let code = PageCode {
+                form: FormCode::parse(form.code.as_str()).expect("checked"),
+                patient: patient.map(|p| p.id.clone()),
+                serial,
+            };
+            let mut canvas = Canvas::new(&font, form.height_mm);
+            render(&mut canvas, form, *patient, &code, &ctx).map_err(KitError::Render)?;
+            pages.push(PdfPage::new(Mm(form.width_mm), Mm(form.height_mm), canvas.ops));
+            registry.push(PrintedPage {
+                station: station.clone(),
+                number,
+                form_code: form.code.as_str().to_string(),
+                form_id: form.id.clone(),
+                patient_id: patient.map(|p| p.id.to_string()),
+                ward: batch.ward.clone(),
+                file: batch.name.clone(),
+            });
+            number += 1;
+            done += 1;
+            progress(done, total);
+        }
+        let bytes = doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new());
+        let path = request.out_dir.join(&batch.name);
+        let partial = path.with_extension("pdf.partial");
+        std::fs::write(&partial, &bytes)
+            .map_err(|source| KitError::Write { path: partial.clone(), source })?;
+        written.push((partial, path, batch, bytes.len() as u64));
+    }
+    // The registry first, then the files into place: a page in a PDF is always in the registry.
+    let kit_id = store.record_kit(actor, &request.out_dir.display().to_string(), written.len(), &registry)?;
+    let mut files = Vec::new();
+    for (partial, path, batch, bytes) in written {
+        std::fs::rename(&partial, &path).map_err(|source| KitError::Write { path: path.clone(), source })?;
+        files.push(KitFile {
+            path,
+            ward: batch.ward.clone(),
+            family: batch.family,
+            pages: batch.pages.len(),
+            bytes,
+        });
+    }
+    Ok(KitReport { files, pages: total, patients: patients.len(), kit_id })
+}
+
+/// Renders the first page a kit would print for `form` and `patient`, as PDF bytes, for the
+/// app's preview. Nothing is registered.
+pub fn preview_pdf(
+    form: &FormDefinition,
+    patient: Option<&Patient>,
+    hospital: &str,
+) -> Result<Vec<u8>, String> {
+    let mut doc = PdfDocument::new("kamikarte preview");
+    let font = PdfFont::add_to(&mut doc)?;
+    let code = PageCode {
+        form: form.code.clone(),
+        patient: patient.map(|p| p.id.clone()),
+        serial: Serial::new("PREV", 0).map_err(|e| e.message)?,
+    };
+    let ctx = PrintContext {
+        hospital: hospital.to_string(),
+        printed_at: Local::now(),
+        today: Local::now().date_naive(),
+    };
+    let mut canvas = Canvas::new(&font, form.height_mm);
+    render(&mut canvas, form, patient, &code, &ctx)?;
+    let page = PdfPage::new(Mm(form.width_mm), Mm(form.height_mm), canvas.ops);
+    Ok(doc.with_pages(vec![page]).save(&PdfSaveOptions::default(), &mut Vec::new()))
+}
+
+/// The files a kit wrote, for a quick listing.
+pub fn describe(files: &[KitFile], dir: &Path) -> String {
+    files
+        .iter()
+        .map(|f| {
+            format!(
+                "{}  {} pages  {} KB",
+                f.path.strip_prefix(dir).unwrap_or(&f.path).display(),
+                f.pages,
+                f.bytes / 1024
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,11 @@
+//! Printing: form definitions rendered to print-ready PDFs (embedded, subset Japanese font;
+//! vector Code 128 with quiet zones), and the downtime kit with its printed-page registry.
+
+mod barcode;
+mod canvas;
+mod kit;
+mod layout;
+
+pub use barcode::{QUIET_ZONE_MODULES, code128};
+pub use kit::{KitError, KitFile, KitReport, KitRequest, describe, generate_kit, preview_pdf};
+pub use layout::PrintContext;

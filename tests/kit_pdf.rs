@@ -1,0 +1,212 @@
+//! The downtime kit checked by tools not written here: qpdf, pdffonts, pdftotext and pdftoppm
+//! (poppler), zbarimg (zbar) and zxing-cpp. CI installs them (see .ci/run).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::census::{ImportOptions, import_file};
+use kamikarte::domain::PageCode;
+use kamikarte::print::{KitRequest, generate_kit};
+use kamikarte::store::{Actor, PrintedPage, Store};
+
+fn tool(name: &str, args: &[&str]) -> std::process::Output {
+    Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!("`{name}` is needed for this test ({e}): apt-get install poppler-utils qpdf zbar-tools; pip install zxing-cpp pillow")
+    })
+}
+
+fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Renders every page of `pdf` at `dpi` in grey; returns the PNGs in page order.
+fn render(pdf: &Path, dpi: u32, dir: &Path) -> Vec<PathBuf> {
+    let stem = dir.join(format!("{}-{dpi}", pdf.file_stem().unwrap().to_str().unwrap()));
+    let out = tool(
+        "pdftoppm",
+        &["-r", &dpi.to_string(), "-gray", "-png", pdf.to_str().unwrap(), stem.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "pdftoppm failed on {}", pdf.display());
+    let prefix = stem.file_name().unwrap().to_str().unwrap().to_string();
+    let mut pngs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{prefix}-")))
+        .collect();
+    pngs.sort();
+    pngs
+}
+
+/// Code 128 texts each reader finds on each image.
+fn decode(pngs: &[PathBuf]) -> (BTreeMap<PathBuf, Vec<String>>, BTreeMap<PathBuf, Vec<String>>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/zxing_decode.py");
+    let mut args = vec![script.to_str().unwrap().to_string()];
+    args.extend(pngs.iter().map(|p| p.to_str().unwrap().to_string()));
+    let zx = Command::new("python3").args(&args).output().expect("python3 runs");
+    assert!(zx.status.success(), "zxing-cpp: {}", String::from_utf8_lossy(&zx.stderr));
+    let mut zxing: BTreeMap<PathBuf, Vec<String>> = pngs.iter().map(|p| (p.clone(), vec![])).collect();
+    for line in text(&zx).lines() {
+        let parts: Vec<&str> = line.splitn(3, '\t').collect();
+        assert_eq!(parts[1], "Code128", "{line}");
+        zxing.get_mut(Path::new(parts[0])).unwrap().push(parts[2].to_string());
+    }
+    let mut zbar: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for png in pngs {
+        let out = tool("zbarimg", &["-q", "--raw", "-Sdisable", "-Scode128.enable", png.to_str().unwrap()]);
+        zbar.insert(png.clone(), text(&out).lines().map(str::to_string).collect());
+    }
+    (zxing, zbar)
+}
+
+#[test]
+fn every_pdf_of_a_ward_kit_passes_the_peer_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+    let actor = Actor("kit-test".into());
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    // A small ward (6 beds) plus two patients a kit must get right: a newborn whose blood type
+    // is not known yet, and the longest name of the demo's name parts.
+    load_demo(&mut store, &actor, &DemoOptions { beds: 6, seed: 3, as_of }, &mut |_, _| {}).unwrap();
+    let ward = store.wards().unwrap()[0].ward.clone();
+    let today = chrono::Local::now().date_naive();
+    let newborn_dob = today - chrono::Days::new(3);
+    let csv = dir.path().join("extra.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟,病室,ベッド\n\
+             90000001,勅使河原　龍之介,テシガワラ　リュウノスケ,1931-01-02,M,AB-,{ward},399,399-1\n\
+             90000002,五百旗頭　ベビー,イオキベ　ベビー,{newborn_dob},F,,{ward},399,399-2\n"
+        ),
+    )
+    .unwrap();
+    let mut options = ImportOptions::new(today);
+    options.keep_absent = true;
+    let imported = import_file(&mut store, &actor, &csv, &options, &mut |_| {}).unwrap();
+    assert!(imported.errors.is_empty(), "{:?}", imported.errors);
+    let patients: Vec<_> =
+        store.patients(Some(&ward), false).unwrap().into_iter().map(|r| r.patient).collect();
+    let out = dir.path().join("kit");
+    let request =
+        KitRequest { out_dir: out.clone(), wards: vec![ward.clone()], blanks: 1, ..KitRequest::default() };
+    let report = generate_kit(&mut store, &actor, &request, &mut |_, _| {}).unwrap();
+    let registry: Vec<PrintedPage> = store.printed_pages(None).unwrap();
+    assert_eq!(registry.len(), report.pages);
+    let pngs_dir = dir.path().join("png");
+    std::fs::create_dir_all(&pngs_dir).unwrap();
+
+    // One thread per file: the checks are external processes, and CI has two cores.
+    std::thread::scope(|scope| {
+        for file in &report.files {
+            let (registry, pngs_dir) = (&registry, &pngs_dir);
+            scope.spawn(move || {
+                let pdf = file.path.to_str().unwrap();
+                let check = tool("qpdf", &["--check", pdf]);
+                assert!(check.status.success(), "qpdf --check {pdf}: {}", text(&check));
+                let fonts = text(&tool("pdffonts", &[pdf]));
+                let rows: Vec<&str> = fonts.lines().skip(2).collect();
+                assert!(!rows.is_empty(), "{pdf} has text in an embedded font");
+                for row in rows {
+                    let cols: Vec<&str> = row.split_whitespace().collect();
+                    let n = cols.len();
+                    assert_eq!(
+                        (cols[n - 5], cols[n - 4]),
+                        ("yes", "yes"),
+                        "{pdf}: every font embedded and subset: {row}"
+                    );
+                }
+
+                // The pages of this file, in order, as the registry has them.
+                let pages: Vec<&PrintedPage> = registry
+                    .iter()
+                    .filter(|p| p.file == file.path.file_name().unwrap().to_str().unwrap())
+                    .collect();
+                assert_eq!(pages.len(), file.pages);
+                for dpi in [200, 300] {
+                    let pngs = render(&file.path, dpi, &pngs_dir);
+                    assert_eq!(pngs.len(), file.pages, "{pdf} at {dpi} dpi");
+                    let (zxing, zbar) = decode(&pngs);
+                    for (png, page) in pngs.iter().zip(&pages) {
+                        for (reader, found) in [("zxing-cpp", &zxing[png]), ("zbar", &zbar[png])] {
+                            if page.form_id.starts_with("wristband") {
+                                // The band carries the patient ID alone, exactly, for bedside scanners.
+                                let expected: Vec<String> = page.patient_id.iter().cloned().collect();
+                                assert_eq!(found, &expected, "{reader}, {} at {dpi} dpi", png.display());
+                                continue;
+                            }
+                            let codes: Vec<PageCode> =
+                                found.iter().filter_map(|t| PageCode::parse(t).ok()).collect();
+                            assert_eq!(
+                                codes.len(),
+                                1,
+                                "{reader}: one page code on {} at {dpi} dpi: {found:?}",
+                                png.display()
+                            );
+                            let code = &codes[0];
+                            assert_eq!(code.form.as_str(), page.form_code, "{reader} {}", png.display());
+                            assert_eq!(
+                                code.patient.as_ref().map(|p| p.to_string()),
+                                page.patient_id,
+                                "{reader} {}",
+                                png.display()
+                            );
+                            assert_eq!(
+                                (code.serial.station.as_str(), code.serial.number),
+                                (page.station.as_str(), page.number)
+                            );
+                            if let (Some(id), "labels") = (&page.patient_id, page.form_id.as_str()) {
+                                assert!(
+                                    found.iter().any(|t| t == id),
+                                    "{reader}: the labels carry the patient ID: {found:?}"
+                                );
+                            }
+                        }
+                    }
+                    for png in pngs {
+                        std::fs::remove_file(png).unwrap();
+                    }
+                }
+            });
+        }
+    });
+
+    // Kana names come out of the wristbands as text; a wristband is the band's size.
+    let bands = out.join(format!("{ward}-wristbands.pdf"));
+    let words = text(&tool("pdftotext", &["-raw", bands.to_str().unwrap(), "-"]));
+    let compact: String = words.chars().filter(|c| !c.is_whitespace()).collect();
+    for p in &patients {
+        let kana: String = p.kana.as_str().chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(compact.contains(&kana), "{} in the wristbands' text", p.kana);
+    }
+    // The longest name fits the band: every word's box ends inside the page.
+    let bbox = text(&tool("pdftotext", &["-bbox", bands.to_str().unwrap(), "-"]));
+    for line in bbox.lines().filter(|l| l.contains("<word")) {
+        let x_max: f32 = line.split("xMax=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        assert!(x_max <= 566.93, "a word runs off the band: {line}");
+    }
+    assert!(compact.contains("テシガワラリュウノスケ") && compact.contains("勅使河原龍之介"));
+    // The newborn gets the infant band (120 × 16 mm), and unknown blood prints as unknown.
+    let pages_of = |id: &str| {
+        registry
+            .iter()
+            .filter(|p| p.patient_id.as_deref() == Some(id))
+            .map(|p| p.form_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(pages_of("90000002").contains(&"wristband_infant".to_string()));
+    assert!(!pages_of("90000002").contains(&"wristband_adult".to_string()));
+    assert!(!pages_of("90000001").contains(&"wristband_infant".to_string()));
+    let charts =
+        text(&tool("pdftotext", &["-raw", out.join(format!("{ward}-charts.pdf")).to_str().unwrap(), "-"]));
+    let newborn_page =
+        charts.split('\u{c}').find(|page| page.contains("90000002")).expect("the newborn's chart");
+    assert!(newborn_page.contains("血液型 不明 unknown"), "{newborn_page}");
+    let info = text(&tool("pdfinfo", &[bands.to_str().unwrap()]));
+    assert!(
+        info.contains("Page size:       566.929 x 70.8661 pts") || info.contains("566.929 x 70.866"),
+        "200 × 25 mm: {info}"
+    );
+}
