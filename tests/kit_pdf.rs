@@ -126,7 +126,7 @@ fn every_pdf_of_a_ward_kit_passes_the_peer_checks() {
                     .collect();
                 assert_eq!(pages.len(), file.pages);
                 for dpi in [200, 300] {
-                    let pngs = render(&file.path, dpi, &pngs_dir);
+                    let pngs = render(&file.path, dpi, pngs_dir);
                     assert_eq!(pngs.len(), file.pages, "{pdf} at {dpi} dpi");
                     let (zxing, zbar) = decode(&pngs);
                     for (png, page) in pngs.iter().zip(&pages) {

@@ -43,6 +43,7 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
         forms: args.forms.clone(),
         blanks: args.blanks,
         forms_dir: args.forms_dir.clone(),
+        blanks_only: false,
     };
     let started = Instant::now();
     let report = generate_kit(ctx.store, &session.actor(), &request, &mut |_, _| {})?;

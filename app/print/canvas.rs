@@ -42,19 +42,49 @@ pub fn pt(mm: f32) -> Pt {
     Mm(mm).into_pt()
 }
 
+/// One thing drawn, in millimetres from the top-left corner. The same marks become PDF
+/// operations for print and egui shapes for the app's preview, so the preview is the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    /// Text with its baseline at `y`; `scale` is horizontal scaling in percent; `white` on black.
+    Text {
+        x: f32,
+        y: f32,
+        size_pt: f32,
+        scale: f32,
+        text: String,
+        white: bool,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        line_pt: f32,
+    },
+    Fill {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+    },
+    Line {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        line_pt: f32,
+    },
+}
+
 pub struct Canvas<'a> {
     font: &'a PdfFont,
-    height_mm: f32,
-    pub ops: Vec<Op>,
+    pub marks: Vec<Mark>,
 }
 
 impl<'a> Canvas<'a> {
-    pub fn new(font: &'a PdfFont, height_mm: f32) -> Self {
-        Self { font, height_mm, ops: Vec::new() }
-    }
-
-    fn point(&self, x_mm: f32, y_mm: f32) -> Point {
-        Point { x: pt(x_mm), y: pt(self.height_mm - y_mm) }
+    pub fn new(font: &'a PdfFont) -> Self {
+        Self { font, marks: Vec::new() }
     }
 
     pub fn font(&self) -> &PdfFont {
@@ -63,27 +93,16 @@ impl<'a> Canvas<'a> {
 
     /// Text with its baseline at `y_mm`.
     pub fn text(&mut self, x_mm: f32, y_mm: f32, size_pt: f32, text: &str) {
-        self.text_scaled(x_mm, y_mm, size_pt, 100.0, text, 0.0);
+        self.push_text(x_mm, y_mm, size_pt, 100.0, text, false);
     }
 
     /// White text (on a black box).
     pub fn text_inverse(&mut self, x_mm: f32, y_mm: f32, size_pt: f32, text: &str) {
-        self.text_scaled(x_mm, y_mm, size_pt, 100.0, text, 1.0);
+        self.push_text(x_mm, y_mm, size_pt, 100.0, text, true);
     }
 
-    fn text_scaled(&mut self, x_mm: f32, y_mm: f32, size_pt: f32, scale_percent: f32, text: &str, grey: f32) {
-        let pos = self.point(x_mm, y_mm);
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFillColor { col: Color::Greyscale(Greyscale::new(grey, None)) },
-            Op::SetFont { font: PdfFontHandle::External(self.font.id.clone()), size: Pt(size_pt) },
-            Op::SetHorizontalScaling { percent: scale_percent },
-            Op::SetTextCursor { pos },
-            Op::ShowText { items: vec![TextItem::Text(text.to_string())] },
-            Op::SetHorizontalScaling { percent: 100.0 },
-            Op::EndTextSection,
-            Op::SetFillColor { col: Color::Greyscale(Greyscale::new(0.0, None)) },
-        ]);
+    fn push_text(&mut self, x: f32, y: f32, size_pt: f32, scale: f32, text: &str, white: bool) {
+        self.marks.push(Mark::Text { x, y, size_pt, scale, text: text.to_string(), white });
     }
 
     /// Text that must fit in `max_width_mm`: set at `size_pt` if it fits, else smaller down to
@@ -107,36 +126,20 @@ impl<'a> Canvas<'a> {
         let width_at_fitted = self.font.width_mm(text, fitted);
         let scale =
             if width_at_fitted > max_width_mm { 100.0 * max_width_mm / width_at_fitted } else { 100.0 };
-        self.text_scaled(x_mm, y_mm, fitted, scale, text, 0.0);
+        self.push_text(x_mm, y_mm, fitted, scale, text, false);
         fitted
     }
 
-    pub fn rect(&mut self, x_mm: f32, y_mm: f32, w_mm: f32, h_mm: f32, line_pt: f32) {
-        let corners = [(x_mm, y_mm), (x_mm + w_mm, y_mm), (x_mm + w_mm, y_mm + h_mm), (x_mm, y_mm + h_mm)];
-        let points = corners.iter().map(|&(x, y)| LinePoint { p: self.point(x, y), bezier: false }).collect();
-        self.ops.push(Op::SetOutlineThickness { pt: Pt(line_pt) });
-        self.ops.push(Op::DrawLine { line: Line { points, is_closed: true } });
+    pub fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, line_pt: f32) {
+        self.marks.push(Mark::Rect { x, y, w, h, line_pt });
     }
 
-    pub fn fill_rect(&mut self, x_mm: f32, y_mm: f32, w_mm: f32, h_mm: f32) {
-        let corners = [(x_mm, y_mm + h_mm), (x_mm + w_mm, y_mm + h_mm), (x_mm + w_mm, y_mm), (x_mm, y_mm)];
-        let points = corners.iter().map(|&(x, y)| LinePoint { p: self.point(x, y), bezier: false }).collect();
-        self.ops.push(Op::DrawPolygon {
-            polygon: Polygon {
-                rings: vec![PolygonRing { points }],
-                mode: PaintMode::Fill,
-                winding_order: WindingOrder::NonZero,
-            },
-        });
+    pub fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32) {
+        self.marks.push(Mark::Fill { x, y, w, h });
     }
 
     pub fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, line_pt: f32) {
-        let points = vec![
-            LinePoint { p: self.point(x1, y1), bezier: false },
-            LinePoint { p: self.point(x2, y2), bezier: false },
-        ];
-        self.ops.push(Op::SetOutlineThickness { pt: Pt(line_pt) });
-        self.ops.push(Op::DrawLine { line: Line { points, is_closed: false } });
+        self.marks.push(Mark::Line { x1, y1, x2, y2, line_pt });
     }
 
     /// Bars of a symbol from `x_mm` (the quiet zone is the caller's), one rectangle per bar.
@@ -152,4 +155,54 @@ impl<'a> Canvas<'a> {
             i += run;
         }
     }
+}
+
+/// The marks of one page as PDF operations, for a page `height_mm` tall.
+pub fn to_pdf_ops(marks: &[Mark], font: &PdfFont, height_mm: f32) -> Vec<Op> {
+    let point = |x: f32, y: f32| Point { x: pt(x), y: pt(height_mm - y) };
+    let grey = |g: f32| Color::Greyscale(Greyscale::new(g, None));
+    let mut ops = Vec::with_capacity(marks.len() * 4);
+    for mark in marks {
+        match mark {
+            Mark::Text { x, y, size_pt, scale, text, white } => ops.extend([
+                Op::StartTextSection,
+                Op::SetFillColor { col: grey(if *white { 1.0 } else { 0.0 }) },
+                Op::SetFont { font: PdfFontHandle::External(font.id.clone()), size: Pt(*size_pt) },
+                Op::SetHorizontalScaling { percent: *scale },
+                Op::SetTextCursor { pos: point(*x, *y) },
+                Op::ShowText { items: vec![TextItem::Text(text.clone())] },
+                Op::SetHorizontalScaling { percent: 100.0 },
+                Op::EndTextSection,
+                Op::SetFillColor { col: grey(0.0) },
+            ]),
+            Mark::Rect { x, y, w, h, line_pt } => {
+                let corners = [(*x, *y), (x + w, *y), (x + w, y + h), (*x, y + h)];
+                let points =
+                    corners.iter().map(|&(x, y)| LinePoint { p: point(x, y), bezier: false }).collect();
+                ops.push(Op::SetOutlineThickness { pt: Pt(*line_pt) });
+                ops.push(Op::DrawLine { line: Line { points, is_closed: true } });
+            }
+            Mark::Fill { x, y, w, h } => {
+                let corners = [(*x, y + h), (x + w, y + h), (x + w, *y), (*x, *y)];
+                let points =
+                    corners.iter().map(|&(x, y)| LinePoint { p: point(x, y), bezier: false }).collect();
+                ops.push(Op::DrawPolygon {
+                    polygon: Polygon {
+                        rings: vec![PolygonRing { points }],
+                        mode: PaintMode::Fill,
+                        winding_order: WindingOrder::NonZero,
+                    },
+                });
+            }
+            Mark::Line { x1, y1, x2, y2, line_pt } => {
+                let points = vec![
+                    LinePoint { p: point(*x1, *y1), bezier: false },
+                    LinePoint { p: point(*x2, *y2), bezier: false },
+                ];
+                ops.push(Op::SetOutlineThickness { pt: Pt(*line_pt) });
+                ops.push(Op::DrawLine { line: Line { points, is_closed: false } });
+            }
+        }
+    }
+    ops
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::Local;
 use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 
-use super::canvas::{Canvas, PdfFont};
+use super::canvas::{Canvas, Mark, PdfFont, to_pdf_ops};
 use super::layout::{PrintContext, render};
 use crate::domain::{FormCode, PageCode, Patient, PatientId, Serial};
 use crate::form::{self, Family, FormDefinition};
@@ -27,6 +27,8 @@ pub struct KitRequest {
     pub blanks: u32,
     /// A hospital's own form definitions, overlaying the shipped ones.
     pub forms_dir: Option<PathBuf>,
+    /// Print only the blank forms (no ward, no patient).
+    pub blanks_only: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -104,7 +106,9 @@ pub fn generate_kit(
             })
             .collect::<Result<_, _>>()?
     };
-    let patients: Vec<Patient> = if !request.patients.is_empty() {
+    let patients: Vec<Patient> = if request.blanks_only {
+        Vec::new()
+    } else if !request.patients.is_empty() {
         let admitted = store.patients(None, false)?;
         request
             .patients
@@ -195,9 +199,13 @@ pub fn generate_kit(
                 patient: patient.map(|p| p.id.clone()),
                 serial,
             };
-            let mut canvas = Canvas::new(&font, form.height_mm);
+            let mut canvas = Canvas::new(&font);
             render(&mut canvas, form, *patient, &code, &ctx).map_err(KitError::Render)?;
-            pages.push(PdfPage::new(Mm(form.width_mm), Mm(form.height_mm), canvas.ops));
+            pages.push(PdfPage::new(
+                Mm(form.width_mm),
+                Mm(form.height_mm),
+                to_pdf_ops(&canvas.marks, &font, form.height_mm),
+            ));
             registry.push(PrintedPage {
                 station: station.clone(),
                 number,
@@ -234,13 +242,13 @@ pub fn generate_kit(
     Ok(KitReport { files, pages: total, patients: patients.len(), kit_id })
 }
 
-/// Renders the first page a kit would print for `form` and `patient`, as PDF bytes, for the
-/// app's preview. Nothing is registered.
-pub fn preview_pdf(
+/// The marks of the page a kit would print for `form` and `patient`, for the app's preview.
+/// Nothing is registered; the serial shown is `PREV-000000`.
+pub fn preview_marks(
     form: &FormDefinition,
     patient: Option<&Patient>,
     hospital: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<Mark>, String> {
     let mut doc = PdfDocument::new("kamikarte preview");
     let font = PdfFont::add_to(&mut doc)?;
     let code = PageCode {
@@ -253,10 +261,9 @@ pub fn preview_pdf(
         printed_at: Local::now(),
         today: Local::now().date_naive(),
     };
-    let mut canvas = Canvas::new(&font, form.height_mm);
+    let mut canvas = Canvas::new(&font);
     render(&mut canvas, form, patient, &code, &ctx)?;
-    let page = PdfPage::new(Mm(form.width_mm), Mm(form.height_mm), canvas.ops);
-    Ok(doc.with_pages(vec![page]).save(&PdfSaveOptions::default(), &mut Vec::new()))
+    Ok(canvas.marks)
 }
 
 /// The files a kit wrote, for a quick listing.

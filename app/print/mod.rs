@@ -7,5 +7,6 @@ mod kit;
 mod layout;
 
 pub use barcode::{QUIET_ZONE_MODULES, code128};
-pub use kit::{KitError, KitFile, KitReport, KitRequest, describe, generate_kit, preview_pdf};
+pub use canvas::Mark;
+pub use kit::{KitError, KitFile, KitReport, KitRequest, describe, generate_kit, preview_marks};
 pub use layout::PrintContext;

@@ -9,7 +9,8 @@ use super::census_screen::CensusScreen;
 use super::fonts;
 use super::import_dialog::ImportDialog;
 use super::jobs::Job;
-use super::labels::{IMPORT_MENU_BUTTON, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON};
+use super::kit_screen::KitScreen;
+use super::labels::{CENSUS_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON};
 use super::login::{FirstRunScreen, LoginScreen};
 use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
@@ -19,6 +20,12 @@ use crate::store::{Actor, Settings, Store};
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
 const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Census,
+    Kit,
+}
 
 /// Who is at the keyboard.
 enum Door {
@@ -35,6 +42,8 @@ pub struct KamikarteApp {
     store: Store,
     door: Door,
     census: Option<CensusScreen>,
+    tab: Tab,
+    kit: Option<KitScreen>,
     import: ImportDialog,
     demo_job: Option<Job<Result<usize, String>>>,
     backup_job: Option<Job<Result<Option<PathBuf>, String>>>,
@@ -59,6 +68,8 @@ impl KamikarteApp {
             store,
             door: Door::LoggedOut(LoginScreen::new()),
             census: None,
+            tab: Tab::Census,
+            kit: None,
             import: ImportDialog::default(),
             demo_job: None,
             backup_job: None,
@@ -95,7 +106,9 @@ impl KamikarteApp {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.demo_job.is_some() || self.import.is_running()
+        self.demo_job.is_some()
+            || self.import.is_running()
+            || self.kit.as_ref().is_some_and(KitScreen::is_running)
     }
 
     /// The logged-in session, if the app is unlocked.
@@ -122,6 +135,9 @@ impl KamikarteApp {
         };
         if let Err(e) = loaded {
             self.error = Some(format!("cannot read the census: {e}"));
+        }
+        if let Some(kit) = &mut self.kit {
+            kit.reload(&self.store);
         }
     }
 
@@ -293,6 +309,12 @@ impl KamikarteApp {
             return;
         }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui));
+        if self.tab == Tab::Kit && self.may(Permission::PrintKit) {
+            let actor = self.session().map(Session::actor).unwrap_or_else(Actor::from_os);
+            let kit = self.kit.get_or_insert_with(|| KitScreen::new(&self.store, &self.db_path));
+            kit.ui(ui, &self.store, &self.db_path, &actor, &self.settings.hospital_name);
+            return;
+        }
         let empty = self.census.as_ref().is_none_or(CensusScreen::is_empty);
         if empty {
             egui::CentralPanel::default().show(ui, |ui| self.welcome(ui));
@@ -319,6 +341,11 @@ impl KamikarteApp {
                         .color(egui::Color32::WHITE)
                         .background_color(egui::Color32::from_rgb(200, 90, 0)),
                 );
+            }
+            ui.separator();
+            ui.selectable_value(&mut self.tab, Tab::Census, CENSUS_TAB);
+            if self.may(Permission::PrintKit) {
+                ui.selectable_value(&mut self.tab, Tab::Kit, KIT_TAB);
             }
             ui.separator();
             let can_import = self.may(Permission::ImportCensus) && !self.is_busy();

@@ -6,6 +6,7 @@ mod census_screen;
 mod fonts;
 mod import_dialog;
 mod jobs;
+mod kit_screen;
 pub mod labels;
 mod login;
 
