@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 
 use chrono::Local;
 use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 
 use super::canvas::{Canvas, Mark, PdfFont, to_pdf_ops};
 use super::layout::{PrintContext, render};
-use crate::domain::{FormCode, PageCode, Patient, PatientId, Serial};
+use crate::domain::{PageCode, Patient, PatientId, Serial};
 use crate::form::{self, Family, FormDefinition};
 use crate::store::{Actor, PrintedPage, Store, StoreError};
 
@@ -184,47 +186,72 @@ pub fn generate_kit(
     std::fs::create_dir_all(&request.out_dir)
         .map_err(|source| KitError::Write { path: request.out_dir.clone(), source })?;
 
-    let mut registry = Vec::with_capacity(total);
-    let mut written = Vec::new();
-    let mut done = 0;
-    let mut number = first;
-    for batch in &batches {
-        let mut doc = PdfDocument::new(&format!("kamikarte {} {}", batch.ward, batch.family.name()));
-        let font = PdfFont::add_to(&mut doc).map_err(KitError::Render)?;
-        let mut pages = Vec::with_capacity(batch.pages.len());
-        for (form, patient) in &batch.pages {
-            let serial = Serial::new(&station, number).map_err(|e| KitError::Render(e.message))?;
-            let code = PageCode {
-                form: FormCode::parse(form.code.as_str()).expect("checked"),
-                patient: patient.map(|p| p.id.clone()),
-                serial,
-            };
-            let mut canvas = Canvas::new(&font);
-            render(&mut canvas, form, *patient, &code, &ctx).map_err(KitError::Render)?;
-            pages.push(PdfPage::new(
-                Mm(form.width_mm),
-                Mm(form.height_mm),
-                to_pdf_ops(&canvas.marks, &font, form.height_mm),
-            ));
-            registry.push(PrintedPage {
-                station: station.clone(),
-                number,
-                form_code: form.code.as_str().to_string(),
-                form_id: form.id.clone(),
-                patient_id: patient.map(|p| p.id.to_string()),
-                ward: batch.ward.clone(),
-                file: batch.name.clone(),
-            });
-            number += 1;
-            done += 1;
+    // Each batch gets its serials up front, so pages are numbered in kit order whichever
+    // thread renders them; batches are rendered in parallel (one PDF per thread at a time).
+    let mut firsts = Vec::with_capacity(batches.len());
+    let mut next = first;
+    for b in &batches {
+        firsts.push(next);
+        next += b.pages.len() as u64;
+    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(batches.len());
+    let claimed = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<usize>();
+    let job = RenderJob { station: &station, ctx: &ctx, out_dir: &request.out_dir };
+    let mut results: Vec<Option<Result<Rendered, KitError>>> = (0..batches.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                let (claimed, batches, firsts, job) = (&claimed, &batches, &firsts, &job);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = claimed.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else { break };
+                        let result = job.render_batch(batch, firsts[i], &tx);
+                        let failed = result.is_err();
+                        mine.push((i, result));
+                        if failed {
+                            // Stop handing out work; the others finish what they hold.
+                            claimed.store(batches.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut done = 0;
+        for pages in rx {
+            done += pages;
             progress(done, total);
         }
-        let bytes = doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new());
-        let path = request.out_dir.join(&batch.name);
-        let partial = path.with_extension("pdf.partial");
-        std::fs::write(&partial, &bytes)
-            .map_err(|source| KitError::Write { path: partial.clone(), source })?;
-        written.push((partial, path, batch, bytes.len() as u64));
+        for h in handles {
+            for (i, r) in h.join().expect("a kit render thread panicked") {
+                results[i] = Some(r);
+            }
+        }
+    });
+    let mut registry = Vec::with_capacity(total);
+    let mut written = Vec::new();
+    let mut failure = None;
+    for (batch, result) in batches.iter().zip(results) {
+        match result {
+            Some(Ok(r)) => {
+                registry.extend(r.pages);
+                written.push((r.partial, r.path, batch, r.bytes));
+            }
+            Some(Err(e)) => failure = failure.or(Some(e)),
+            None => {}
+        }
+    }
+    if let Some(e) = failure {
+        for (partial, ..) in &written {
+            let _ = std::fs::remove_file(partial);
+        }
+        return Err(e);
     }
     // The registry first, then the files into place: a page in a PDF is always in the registry.
     let kit_id = store.record_kit(actor, &request.out_dir.display().to_string(), written.len(), &registry)?;
@@ -240,6 +267,64 @@ pub fn generate_kit(
         });
     }
     Ok(KitReport { files, pages: total, patients: patients.len(), kit_id })
+}
+
+/// What every render thread shares.
+struct RenderJob<'a> {
+    station: &'a str,
+    ctx: &'a PrintContext,
+    out_dir: &'a Path,
+}
+
+/// One batch rendered to a `.partial` file, with the registry rows of its pages.
+struct Rendered {
+    partial: PathBuf,
+    path: PathBuf,
+    bytes: u64,
+    pages: Vec<PrintedPage>,
+}
+
+impl RenderJob<'_> {
+    /// Renders one batch into one PDF, numbering its pages from `first`; reports each page on
+    /// `progress`.
+    fn render_batch(
+        &self,
+        batch: &Batch<'_>,
+        first: u64,
+        progress: &Sender<usize>,
+    ) -> Result<Rendered, KitError> {
+        let mut doc = PdfDocument::new(&format!("kamikarte {} {}", batch.ward, batch.family.name()));
+        let font = PdfFont::add_to(&mut doc).map_err(KitError::Render)?;
+        let mut pages = Vec::with_capacity(batch.pages.len());
+        let mut registry = Vec::with_capacity(batch.pages.len());
+        for (number, (form, patient)) in (first..).zip(&batch.pages) {
+            let serial = Serial::new(self.station, number).map_err(|e| KitError::Render(e.message))?;
+            let code = PageCode { form: form.code.clone(), patient: patient.map(|p| p.id.clone()), serial };
+            let mut canvas = Canvas::new(&font);
+            render(&mut canvas, form, *patient, &code, self.ctx).map_err(KitError::Render)?;
+            pages.push(PdfPage::new(
+                Mm(form.width_mm),
+                Mm(form.height_mm),
+                to_pdf_ops(&canvas.marks, &font, form.height_mm),
+            ));
+            registry.push(PrintedPage {
+                station: self.station.to_string(),
+                number,
+                form_code: form.code.as_str().to_string(),
+                form_id: form.id.clone(),
+                patient_id: patient.map(|p| p.id.to_string()),
+                ward: batch.ward.clone(),
+                file: batch.name.clone(),
+            });
+            let _ = progress.send(1);
+        }
+        let bytes = doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new());
+        let path = self.out_dir.join(&batch.name);
+        let partial = path.with_extension("pdf.partial");
+        std::fs::write(&partial, &bytes)
+            .map_err(|source| KitError::Write { path: partial.clone(), source })?;
+        Ok(Rendered { partial, path, bytes: bytes.len() as u64, pages: registry })
+    }
 }
 
 /// The marks of the page a kit would print for `form` and `patient`, for the app's preview.
