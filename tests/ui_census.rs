@@ -27,6 +27,22 @@ fn open_app() -> Screen {
     open_app_on(dir, db)
 }
 
+/// A database whose only user is the administrator `sato`, then `setup` on it.
+fn database_with_admin(setup: impl FnOnce(&mut Store)) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let mut store = Store::open(&db).unwrap();
+    let request = AccountRequest {
+        name: "sato",
+        role: Role::Admin,
+        password: "a passphrase of some length",
+        card: None,
+    };
+    add_user(&mut store, None, &request).unwrap();
+    setup(&mut store);
+    (dir, db)
+}
+
 fn open_app_on(dir: tempfile::TempDir, db: PathBuf) -> Screen {
     let app = KamikarteApp::new(Store::open(&db).unwrap(), db.clone());
     let harness = Harness::builder()
@@ -136,17 +152,7 @@ fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
 
 #[test]
 fn a_bad_census_shows_every_problem_in_a_table_and_imports_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.sqlite");
-    let mut store = Store::open(&db).unwrap();
-    let request = AccountRequest {
-        name: "sato",
-        role: Role::Admin,
-        password: "a passphrase of some length",
-        card: None,
-    };
-    add_user(&mut store, None, &request).unwrap();
-    drop(store);
+    let (dir, db) = database_with_admin(|_| {});
     let mut s = open_app_on(dir, db);
     s.harness.run_steps(2);
     s.log_in("sato", "a passphrase of some length");
@@ -218,19 +224,9 @@ fn a_wrong_password_is_refused_and_a_locked_screen_needs_the_password_again() {
 
 #[test]
 fn the_app_locks_itself_after_the_idle_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.sqlite");
-    {
-        let mut store = Store::open(&db).unwrap();
-        let request = AccountRequest {
-            name: "sato",
-            role: Role::Admin,
-            password: "a passphrase of some length",
-            card: None,
-        };
-        add_user(&mut store, None, &request).unwrap();
+    let (dir, db) = database_with_admin(|store| {
         store.set_setting(&kamikarte::store::Actor("sato".into()), "idle_lock_minutes", "1").unwrap();
-    }
+    });
     let mut s = open_app_on(dir, db);
     s.harness.run_steps(2);
     s.log_in("sato", "a passphrase of some length");
