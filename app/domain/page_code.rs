@@ -97,6 +97,11 @@ impl PageCode {
     /// page code with a right check character.
     pub fn parse(scanned: &str) -> Result<Self, FieldError> {
         let text: String = scanned.nfkc().collect::<String>().trim().to_uppercase();
+        // A printed code has no blanks; inside the text one means a misread or a hand-typed
+        // code, and each field's own parser would trim it away and read a different page.
+        if text.chars().any(char::is_whitespace) {
+            return Err(FieldError::new(format!("'{text}' has a blank inside; a page code has none")));
+        }
         let fields: Vec<&str> = text.split('.').collect();
         let [prefix, form, patient, serial_and_check] = fields.as_slice() else {
             return Err(FieldError::new(format!(
@@ -158,5 +163,16 @@ mod tests {
         assert!(PageCode::parse("10002326").is_err(), "a wristband's ID is not a page code");
         assert!(PageCode::parse("K2.PN.1.A-1X").is_err());
         assert!(PageCode::parse("").is_err());
+    }
+
+    #[test]
+    fn blanks_inside_a_code_are_refused() {
+        // Found by the page_code fuzz target: `BLANK ` was trimmed to the blank-form marker.
+        let blank = PageCode { patient: None, ..code() }.encode();
+        let spaced = blank.replace("BLANK", "BLANK ");
+        let spaced = format!("{}{}", &spaced[..spaced.len() - 1], luhn36(&spaced[..spaced.len() - 1]));
+        assert!(PageCode::parse(&spaced).unwrap_err().message.contains("blank inside"));
+        assert!(PageCode::parse(" K1.LBL.BLANK .A-10X").is_err());
+        assert!(PageCode::parse(&format!("  {blank}\n")).is_ok(), "blanks around a scan are trimmed");
     }
 }
