@@ -7,8 +7,10 @@ pub mod auth;
 pub mod census;
 pub mod cli;
 pub mod domain;
+pub mod downtime;
 pub mod form;
 pub mod print;
+pub mod scan;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;

@@ -205,6 +205,12 @@ fn a_wrong_password_is_refused_and_a_locked_screen_needs_the_password_again() {
     s.harness.get_by_label(LOGIN_BUTTON).click();
     s.harness.run_steps(3);
     assert!(s.harness.state().session().is_some());
+    assert!(
+        s.harness.query_by_label_contains("リストバンドをスキャンしてください").is_some(),
+        "a nurse starts at the scan station"
+    );
+    s.harness.key_press(Key::F1);
+    s.harness.run_steps(2);
 
     // A nurse may not import: the button is there but disabled, and Ctrl+I does nothing.
     s.harness.key_press_modifiers(Modifiers::COMMAND, Key::I);

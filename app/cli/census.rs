@@ -23,6 +23,10 @@ pub struct DemoArgs {
     /// The day the census is taken, YYYY-MM-DD (default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<NaiveDate>,
+    /// Also fill a synthetic downtime history: ten days of downtime registrations and paper
+    /// orders scanned at the station (for trying the scan log and the volume monitor).
+    #[arg(long)]
+    pub downtime: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -108,6 +112,12 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
     let counts = demo::load_demo(ctx.store, &actor, &options, &mut |_, _| {})?;
     let users = auth::ensure_demo_users(ctx.store, &actor)?;
+    crate::downtime::prepare_demo(ctx.store, &actor)?;
+    let history = if args.downtime {
+        Some(crate::downtime::demo::fill_history(ctx.store, &actor, today(), 10, args.seed)?)
+    } else {
+        None
+    };
     let wards = ctx.store.wards()?;
     let admitted: usize = wards.iter().map(|w| w.admitted).sum();
     if args.json {
@@ -115,6 +125,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             "beds": options.beds, "seed": options.seed, "as_of": options.as_of.to_string(),
             "admitted": admitted, "wards": wards.len(), "changes": counts,
             "users_created": users.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
+            "downtime_history": history,
         });
         println!("{out}");
     } else {
@@ -129,6 +140,12 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             "  {} new, {} updated, {} unchanged, {} discharged",
             counts.inserted, counts.updated, counts.unchanged, counts.discharged
         );
+        if let Some(h) = history {
+            println!(
+                "  downtime history: {} registrations, {} paper orders over 10 days",
+                h.registered, h.orders
+            );
+        }
         if !users.is_empty() {
             println!(
                 "  demo users: admin, clerk, nurse, billing; password kamikarte-demo-<user>, e.g. kamikarte-demo-clerk"

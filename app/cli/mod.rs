@@ -4,6 +4,7 @@
 mod accounts;
 mod backup;
 mod census;
+mod downtime;
 mod kit;
 
 use std::path::PathBuf;
@@ -43,6 +44,16 @@ pub enum Command {
     Census(census::CensusCommand),
     /// Print the downtime kit: one PDF per ward per form family, plus blank forms.
     Kit(kit::KitArgs),
+    /// Start, follow and end a downtime episode.
+    #[command(subcommand)]
+    Episode(downtime::EpisodeCommand),
+    /// Blocks of downtime IDs the EHR reserved for each station.
+    #[command(subcommand)]
+    Block(downtime::BlockCommand),
+    /// Register an arriving patient under the next downtime ID (prints the ID).
+    Register(Box<downtime::RegisterArgs>),
+    /// Paper orders per day against the safe limits.
+    Volume(downtime::VolumeArgs),
     /// Manage user accounts.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -106,6 +117,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Demo(args) => census::run_demo(&mut ctx, &args),
                 Command::Census(c) => census::run(&mut ctx, c),
                 Command::Kit(args) => kit::run_kit(&mut ctx, &args),
+                Command::Episode(c) => downtime::run_episode(&mut ctx, c),
+                Command::Block(c) => downtime::run_block(&mut ctx, c),
+                Command::Register(args) => downtime::run_register(&mut ctx, &args),
+                Command::Volume(args) => downtime::run_volume(&mut ctx, &args),
                 Command::User(c) => accounts::run_user(&mut ctx, c),
                 Command::Login { name } => accounts::run_login(&mut ctx, &name),
                 Command::Config(c) => accounts::run_config(&mut ctx, c),

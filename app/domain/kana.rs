@@ -119,6 +119,51 @@ pub fn search_key(input: &str) -> String {
     to_katakana(input).nfkc().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect()
 }
 
+/// The key two readings are compared by when looking for the same person under another
+/// spelling: the search key, then ヂ/ヅ read as ジ/ズ, voiced and semi-voiced marks dropped
+/// (ガ → カ), small kana made large (ョ → ヨ), ヲ as オ, and the long-vowel mark and dots
+/// removed. Names that sound alike to a tired clerk end up equal, or one edit apart.
+pub fn reading_key(input: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let key = search_key(input).replace('ヂ', "ジ").replace('ヅ', "ズ");
+    key.nfd()
+        .filter_map(|c| match c {
+            '\u{3099}' | '\u{309A}' | 'ー' | '・' | '-' => None,
+            'ァ' | 'ィ' | 'ゥ' | 'ェ' | 'ォ' | 'ッ' | 'ャ' | 'ュ' | 'ョ' | 'ヮ' => {
+                char::from_u32(c as u32 + 1)
+            }
+            'ヵ' => Some('カ'),
+            'ヶ' => Some('ケ'),
+            'ヲ' => Some('オ'),
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// True when two kana readings are the same or near the same (see `reading_key`): equal keys,
+/// or — for keys of four or more characters, where one slip is a typo and not another name — one
+/// insertion, deletion or substitution apart.
+pub fn readings_alike(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (reading_key(a).chars().collect(), reading_key(b).chars().collect());
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    a == b || (a.len().min(b.len()) >= 4 && within_one_edit(&a, &b))
+}
+
+fn within_one_edit(a: &[char], b: &[char]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        short[prefix + 1..] == long[prefix + 1..]
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +220,19 @@ mod tests {
             let k = to_katakana(&c.to_string());
             assert!(k.chars().all(is_katakana), "{c} -> {k}");
         }
+    }
+
+    #[test]
+    fn readings_that_sound_alike_are_alike() {
+        assert!(readings_alike("ヤマダ タロウ", "やまだ　たろう"));
+        assert!(readings_alike("サイトウ ハナコ", "サイドウ ハナコ"), "voiced mark");
+        assert!(readings_alike("キョウコ", "キヨウコ"), "small kana");
+        assert!(readings_alike("オオノ ユウコ", "オーノ ユウコ"), "long vowel mark");
+        assert!(readings_alike("ヤマダ タロウ", "ヤマダ タロ"), "one character missing");
+        assert!(readings_alike("ヤマダ タロウ", "ヤマモ タロウ"), "one character different");
+        assert!(!readings_alike("ヤマダ タロウ", "ヤマモト タロウ"));
+        assert!(!readings_alike("イトウ", "イトオ"), "short keys must match exactly");
+        assert!(!readings_alike("", ""));
+        assert_eq!(reading_key("ヂヅガパョヲ"), "シスカハヨオ");
     }
 }

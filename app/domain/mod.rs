@@ -4,21 +4,29 @@
 mod blood;
 pub mod check_digit;
 mod dob;
+mod downtime_id;
+mod episode;
 mod error;
 pub mod kana;
-mod page_code;
+mod orders;
+pub mod page_code;
 mod patient;
 mod patient_id;
+mod scanned;
 mod sex;
 mod text;
 mod user;
 
 pub use blood::{Abo, BloodType, Rh};
 pub use dob::DateOfBirth;
+pub use downtime_id::{IdBlock, check_typed_id};
+pub use episode::Phase;
 pub use error::FieldError;
+pub use orders::{OrderKind, VolumeCategory};
 pub use page_code::{FormCode, PageCode, Serial};
 pub use patient::{Location, Patient, PatientStatus};
 pub use patient_id::PatientId;
+pub use scanned::Scanned;
 pub use sex::Sex;
 pub use text::{KanaName, KanjiName, clean_text, natural_cmp, split_list};
 pub use user::{

@@ -33,6 +33,8 @@ pub enum Permission {
     ManageUsers,
     Configure,
     ManageBlocks,
+    /// Start and end downtime episodes, change their phase, add notes.
+    ManageEpisode,
     Backup,
     VerifyAudit,
 }
@@ -67,7 +69,9 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            Role::Clerk => matches!(permission, ViewCensus | ImportCensus | PrintKit | Register),
+            Role::Clerk => {
+                matches!(permission, ViewCensus | ImportCensus | PrintKit | Register | ManageEpisode)
+            }
             Role::Nurse => matches!(permission, ViewCensus | ScanStation | Register),
             Role::Billing => matches!(permission, ViewCensus | BackEntry | Export),
             Role::Admin => matches!(
@@ -79,6 +83,7 @@ impl Role {
                     | ManageUsers
                     | Configure
                     | ManageBlocks
+                    | ManageEpisode
                     | Backup
                     | VerifyAudit
             ),
@@ -99,6 +104,7 @@ impl Permission {
             Permission::ManageUsers => "manage users",
             Permission::Configure => "change the configuration",
             Permission::ManageBlocks => "manage downtime-ID blocks",
+            Permission::ManageEpisode => "start, change or end a downtime episode",
             Permission::Backup => "back up and restore the database",
             Permission::VerifyAudit => "verify the audit trail",
         }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::domain::FormCode;
+use crate::domain::{FormCode, OrderKind};
 
 /// The thinnest bar a 203-dpi thermal printer draws reliably (2 dots) and a 200-dpi scanner still
 /// resolves: 0.25 mm.
@@ -141,6 +141,20 @@ pub struct FieldDef {
     pub export: Option<String>,
 }
 
+/// What the scan station records when a nurse scans this form's page barcode.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSpec {
+    /// What the scan means, e.g. `検体採取 Specimen collected`.
+    pub action: String,
+    /// The paper order this slip carries, counted by the volume monitor.
+    #[serde(default)]
+    pub order: Option<OrderKind>,
+}
+
+/// The scan-station action of a form that names none.
+pub const DEFAULT_SCAN_ACTION: &str = "用紙受領 Page received";
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FormFile {
@@ -159,6 +173,8 @@ struct FormFile {
     min_age_years: Option<u32>,
     #[serde(default)]
     max_age_years: Option<u32>,
+    #[serde(default)]
+    scan: Option<ScanSpec>,
     #[serde(default, rename = "field")]
     fields: Vec<FieldDef>,
 }
@@ -259,6 +275,7 @@ pub struct FormDefinition {
     /// Printed only for patients of these ages (in whole years), e.g. the infant wristband.
     pub min_age_years: Option<u32>,
     pub max_age_years: Option<u32>,
+    pub scan: Option<ScanSpec>,
     /// In reading order (top to bottom, then left to right), as back-entry tabs through them.
     pub fields: Vec<FieldDef>,
 }
@@ -284,6 +301,15 @@ impl fmt::Display for FormError {
 impl std::error::Error for FormError {}
 
 impl FormDefinition {
+    /// What scanning this form's page means at the scan station.
+    pub fn scan_action(&self) -> &str {
+        self.scan.as_ref().map_or(DEFAULT_SCAN_ACTION, |s| s.action.as_str())
+    }
+
+    pub fn order_kind(&self) -> Option<OrderKind> {
+        self.scan.as_ref().and_then(|s| s.order)
+    }
+
     /// Whether the kit prints this form for a patient of `age_years`.
     pub fn applies_to_age(&self, age_years: u32) -> bool {
         self.min_age_years.is_none_or(|min| age_years >= min)
@@ -438,6 +464,11 @@ impl FormDefinition {
                 _ => {}
             }
         }
+        if let Some(scan) = &raw.scan
+            && (scan.action.trim().is_empty() || scan.action.chars().count() > 40)
+        {
+            return Err(err("scan.action", "must be 1 to 40 characters".into()));
+        }
         let mut fields = raw.fields;
         // Reading order: rows top to bottom (within 2 mm counts as one row), then left to right.
         fields.sort_by(|a, b| {
@@ -457,6 +488,7 @@ impl FormDefinition {
             barcode: raw.barcode,
             min_age_years: raw.min_age_years,
             max_age_years: raw.max_age_years,
+            scan: raw.scan,
             fields,
         })
     }

@@ -6,8 +6,8 @@ mod definition;
 use std::path::Path;
 
 pub use definition::{
-    BarcodeSpec, FIELD_LABEL_MM, Family, FieldDef, FieldType, FormDefinition, FormError, Layout,
-    MIN_MODULE_MM, TICK_BOX_MM, TickBox, TickOption,
+    BarcodeSpec, DEFAULT_SCAN_ACTION, FIELD_LABEL_MM, Family, FieldDef, FieldType, FormDefinition, FormError,
+    Layout, MIN_MODULE_MM, ScanSpec, TICK_BOX_MM, TickBox, TickOption,
 };
 
 /// The shipped definitions: (id, text).

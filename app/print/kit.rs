@@ -12,7 +12,7 @@ use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 
 use super::canvas::{Canvas, Mark, PdfFont, to_pdf_ops};
 use super::layout::{PrintContext, render};
-use crate::domain::{PageCode, Patient, PatientId, Serial};
+use crate::domain::{PageCode, Patient, PatientId, Serial, check_typed_id};
 use crate::form::{self, Family, FormDefinition};
 use crate::store::{Actor, PrintedPage, Store, StoreError};
 
@@ -58,6 +58,8 @@ pub enum KitError {
     UnknownForm(String, String),
     #[error("no admitted patient with ID '{0}'")]
     UnknownPatient(String),
+    #[error("patient ID '{0}': {1}")]
+    MistypedId(String, String),
     #[error("no admitted patients in ward '{0}'")]
     EmptyWard(String),
     #[error("nothing to print: no patients and no blank forms")]
@@ -112,11 +114,13 @@ pub fn generate_kit(
         Vec::new()
     } else if !request.patients.is_empty() {
         let admitted = store.patients(None, false)?;
+        let blocks: Vec<_> = store.id_blocks()?.into_iter().map(|b| b.block).collect();
         request
             .patients
             .iter()
             .map(|raw| {
                 let id = PatientId::parse(raw).map_err(|_| KitError::UnknownPatient(raw.clone()))?;
+                check_typed_id(&id, &blocks).map_err(|e| KitError::MistypedId(raw.clone(), e.message))?;
                 admitted
                     .iter()
                     .find(|r| r.patient.id == id)

@@ -6,5 +6,6 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/001_initial.sql")),
         M::up(include_str!("sql/002_users.sql")),
         M::up(include_str!("sql/003_printed_pages.sql")),
+        M::up(include_str!("sql/004_downtime.sql")),
     ])
 }

@@ -3,10 +3,12 @@
 
 mod audit;
 mod backup;
+mod downtime;
 mod meta;
 mod migrations;
 mod patients;
 mod registry;
+mod scan_events;
 mod settings;
 mod users;
 
@@ -18,8 +20,10 @@ use rusqlite::Connection;
 
 pub use audit::{AuditEntry, AuditVerification};
 pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
+pub use downtime::{BlockRecord, EpisodeNote, EpisodeRecord, RegistrationFlags, RegistrationRecord};
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
 pub use registry::PrintedPage;
+pub use scan_events::{NewScanEvent, ScanEventRecord, ScanKind, VolumeCount};
 pub use settings::Settings;
 pub use users::{NewUser, UserRecord};
 

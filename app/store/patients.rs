@@ -14,6 +14,8 @@ use crate::domain::{
 };
 
 const SOURCE_CENSUS: &str = "census";
+/// A patient registered during downtime under a downtime ID.
+pub(super) const SOURCE_DOWNTIME: &str = "downtime";
 
 /// A stored patient with the state the census gives them.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +82,7 @@ impl Store {
         for (i, p) in patients.iter().enumerate() {
             match existing.get(p.id.as_str()) {
                 None => {
-                    upsert(&tx, p, &now, actor)?;
+                    upsert(&tx, p, SOURCE_CENSUS, &now, actor)?;
                     audit.append(&tx, actor, "insert", "patient", p.id.as_str(), None, Some(&json(p)))?;
                     counts.inserted += 1;
                 }
@@ -89,7 +91,7 @@ impl Store {
                     if old == p && !readmit {
                         counts.unchanged += 1;
                     } else {
-                        upsert(&tx, p, &now, actor)?;
+                        upsert(&tx, p, SOURCE_CENSUS, &now, actor)?;
                         let action = if readmit { "readmit" } else { "update" };
                         audit.append(
                             &tx,
@@ -182,6 +184,16 @@ impl Store {
         Ok(out)
     }
 
+    /// One patient by ID, admitted or not.
+    pub fn patient(&self, id: &PatientId) -> Result<Option<PatientRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"))?;
+        let mut rows = stmt.query([id.as_str()])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(read_record(row)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Wards with at least one admitted patient, in natural order (3E before 10E).
     pub fn wards(&self) -> Result<Vec<WardSummary>> {
         let mut stmt = self.conn.prepare(
@@ -210,13 +222,19 @@ impl Store {
     }
 }
 
-fn json(p: &Patient) -> serde_json::Value {
+pub(super) fn json(p: &Patient) -> serde_json::Value {
     serde_json::to_value(p).unwrap_or(serde_json::Value::Null)
 }
 
 /// Inserts a new census patient, or updates (and re-admits) an existing one; `created_*` stay
 /// as first written.
-fn upsert(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result<()> {
+pub(super) fn upsert(
+    tx: &Transaction<'_>,
+    p: &Patient,
+    source: &str,
+    now: &str,
+    actor: &Actor,
+) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed,
          department, allergies, status, source, created_at, created_by, updated_at, updated_by)
@@ -241,7 +259,7 @@ fn upsert(tx: &Transaction<'_>, p: &Patient, now: &str, actor: &Actor) -> Result
         p.location.bed,
         p.department,
         serde_json::to_string(&p.allergies).unwrap_or_else(|_| "[]".into()),
-        SOURCE_CENSUS,
+        source,
         now,
         actor.0
     ])?;

@@ -8,7 +8,7 @@ use chrono::Duration;
 use super::audit::AuditWriter;
 use super::meta::set_meta;
 use super::{Actor, Result, Store, StoreError};
-use crate::domain::LockoutPolicy;
+use crate::domain::{LockoutPolicy, VolumeCategory};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Settings {
@@ -27,6 +27,12 @@ pub struct Settings {
     pub hospital_name: String,
     /// This station's code in page serials (`A1-000123`): give each printing station its own.
     pub station_code: String,
+    /// The same wristband or slip scanned again within this many seconds is a duplicate.
+    pub scan_duplicate_seconds: u32,
+    /// The scan station lets go of the active patient after this many seconds without a scan.
+    pub scan_patient_timeout_seconds: u32,
+    /// Safe paper-order limits per day, by `VolumeCategory` (in `ALL` order); `None`: no limit.
+    pub volume_limits: [Option<u32>; 6],
 }
 
 impl Default for Settings {
@@ -42,12 +48,15 @@ impl Default for Settings {
             backup_interval_minutes: 60,
             hospital_name: "（病院名未設定 hospital.name not set）".to_string(),
             station_code: "A".to_string(),
+            scan_duplicate_seconds: 60,
+            scan_patient_timeout_seconds: 120,
+            volume_limits: VolumeCategory::ALL.map(VolumeCategory::default_limit),
         }
     }
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 17] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -57,7 +66,21 @@ impl Settings {
         "backup.interval_minutes",
         "hospital.name",
         "station.code",
+        "scan.duplicate_seconds",
+        "scan.patient_timeout_seconds",
+        "volume.limit.lab_outpatient",
+        "volume.limit.lab_inpatient",
+        "volume.limit.imaging",
+        "volume.limit.prescription",
+        "volume.limit.injection",
+        "volume.limit.diet",
     ];
+
+    /// The safe daily limit of a category, if one is set.
+    pub fn volume_limit(&self, category: VolumeCategory) -> Option<u32> {
+        let i = VolumeCategory::ALL.iter().position(|c| *c == category).expect("every category is in ALL");
+        self.volume_limits[i]
+    }
 
     pub fn lockout(&self) -> LockoutPolicy {
         LockoutPolicy {
@@ -96,6 +119,14 @@ impl Settings {
                     return Err(format!("station.code must be 1–4 characters A–Z, 0–9 (got '{value}')"));
                 }
                 self.station_code = code;
+            }
+            "scan.duplicate_seconds" => self.scan_duplicate_seconds = number(1, 3600)?,
+            "scan.patient_timeout_seconds" => self.scan_patient_timeout_seconds = number(10, 3600)?,
+            _ if key.starts_with("volume.limit.") => {
+                let category = VolumeCategory::parse(&key["volume.limit.".len()..]).map_err(|e| e.message)?;
+                let i = VolumeCategory::ALL.iter().position(|c| *c == category).expect("in ALL");
+                // 0 removes the limit.
+                self.volume_limits[i] = Some(number(0, 100_000)?).filter(|n| *n > 0);
             }
             _ => return Err(format!("unknown setting '{key}' (known: {})", Self::KEYS.join(", "))),
         }

@@ -6,16 +6,24 @@ use chrono::Local;
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 
 use super::census_screen::CensusScreen;
+use super::episode_screen::EpisodeScreen;
 use super::fonts;
 use super::import_dialog::ImportDialog;
 use super::jobs::Job;
 use super::kit_screen::KitScreen;
-use super::labels::{CENSUS_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON};
+use super::labels::{
+    CENSUS_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON,
+    REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
+};
 use super::login::{FirstRunScreen, LoginScreen};
+use super::register_screen::{RegisterScreen, wristband_dir};
+use super::scan_screen::ScanScreen;
+use super::volume_screen::VolumeScreen;
 use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
 use crate::domain::Permission;
-use crate::store::{Actor, Settings, Store};
+use crate::downtime::{VolumeReport, volume_report};
+use crate::store::{Actor, EpisodeRecord, Settings, Store};
 
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
@@ -25,6 +33,34 @@ const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND
 enum Tab {
     Census,
     Kit,
+    Register,
+    Scan,
+    Volume,
+    Episode,
+}
+
+impl Tab {
+    /// Tabs in order, with their keys (F1…F6: the scan station is reachable without a mouse)
+    /// and the permission each needs.
+    const ALL: [(Tab, &'static str, Key, Option<Permission>); 6] = [
+        (Tab::Census, CENSUS_TAB, Key::F1, None),
+        (Tab::Kit, KIT_TAB, Key::F2, Some(Permission::PrintKit)),
+        (Tab::Register, REGISTER_TAB, Key::F3, Some(Permission::Register)),
+        (Tab::Scan, SCAN_TAB, Key::F4, Some(Permission::ScanStation)),
+        (Tab::Volume, VOLUME_TAB, Key::F5, None),
+        (Tab::Episode, EPISODE_TAB, Key::F6, None),
+    ];
+}
+
+/// What every screen shows about the downtime: the episode and its phase, days over a safe
+/// limit, blocks running low. Read at start, after changes and every few seconds (another
+/// station may change them).
+#[derive(Default)]
+struct DowntimeState {
+    episode: Option<EpisodeRecord>,
+    volume: Option<VolumeReport>,
+    low_blocks: Vec<String>,
+    read_at: f64,
 }
 
 /// Who is at the keyboard.
@@ -44,6 +80,11 @@ pub struct KamikarteApp {
     census: Option<CensusScreen>,
     tab: Tab,
     kit: Option<KitScreen>,
+    register: Option<RegisterScreen>,
+    scan: Option<ScanScreen>,
+    volume: Option<VolumeScreen>,
+    episode: Option<EpisodeScreen>,
+    downtime: DowntimeState,
     import: ImportDialog,
     demo_job: Option<Job<Result<usize, String>>>,
     backup_job: Option<Job<Result<Option<PathBuf>, String>>>,
@@ -70,6 +111,11 @@ impl KamikarteApp {
             census: None,
             tab: Tab::Census,
             kit: None,
+            register: None,
+            scan: None,
+            volume: None,
+            episode: None,
+            downtime: DowntimeState::default(),
             import: ImportDialog::default(),
             demo_job: None,
             backup_job: None,
@@ -139,6 +185,40 @@ impl KamikarteApp {
         if let Some(kit) = &mut self.kit {
             kit.reload(&self.store);
         }
+        self.read_downtime();
+    }
+
+    fn read_downtime(&mut self) {
+        let today = Local::now().date_naive();
+        let station = self.settings.station_code.clone();
+        let read = (|| {
+            let episode = self.store.open_episode()?;
+            let volume = volume_report(&self.store, today, 14)?;
+            let low = self
+                .store
+                .id_blocks()?
+                .into_iter()
+                .filter(|b| b.station == station && b.running_low())
+                .map(|b| format!("{} ({} left)", b.block.describe(), b.remaining()))
+                .collect();
+            Ok::<_, crate::store::StoreError>((episode, volume, low))
+        })();
+        match read {
+            Ok((episode, volume, low)) => {
+                self.downtime.episode = episode;
+                self.downtime.volume = Some(volume);
+                self.downtime.low_blocks = low;
+            }
+            Err(e) => self.error = Some(format!("cannot read the downtime state: {e}")),
+        }
+    }
+
+    /// Logs a session in and opens the screen its role works in (the scan station for nurses).
+    fn enter(&mut self, session: Session) {
+        if session.may(Permission::ScanStation) {
+            self.tab = Tab::Scan;
+        }
+        self.door = Door::In(session);
     }
 
     fn start_demo(&mut self, ctx: &egui::Context) {
@@ -157,6 +237,7 @@ impl KamikarteApp {
             })
             .map_err(|e| e.to_string())?;
             auth::ensure_demo_users(&mut store, &actor).map_err(|e| e.to_string())?;
+            crate::downtime::prepare_demo(&mut store, &actor).map_err(|e| e.to_string())?;
             Ok(counts.inserted + counts.updated + counts.unchanged + counts.readmitted)
         }));
     }
@@ -253,7 +334,7 @@ impl KamikarteApp {
                     });
                 });
                 if let Some(session) = created {
-                    self.door = Door::In(session);
+                    self.enter(session);
                 } else if load_demo {
                     self.start_demo(ui.ctx());
                 }
@@ -266,7 +347,7 @@ impl KamikarteApp {
                 egui::CentralPanel::default()
                     .show(ui, |ui| session = screen.ui(ui, &mut self.store, None, hint));
                 if let Some(session) = session {
-                    self.door = Door::In(session);
+                    self.enter(session);
                 }
             }
             Door::Locked(locked, screen) => {
@@ -308,7 +389,54 @@ impl KamikarteApp {
             self.lock(session);
             return;
         }
-        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui));
+        let now = ui.input(|i| i.time);
+        if now - self.downtime.read_at > 10.0 {
+            self.downtime.read_at = now;
+            self.read_downtime();
+        }
+        let switch = ui.input_mut(|i| {
+            Tab::ALL
+                .iter()
+                .find(|(_, _, key, _)| i.consume_key(Modifiers::NONE, *key))
+                .map(|(t, _, _, need)| (*t, *need))
+        });
+        if let Some((tab, need)) = switch
+            && need.is_none_or(|p| self.may(p))
+        {
+            self.tab = tab;
+        }
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            self.top_bar(ui);
+            self.downtime_banner(ui);
+        });
+        let actor = self.session().map(Session::actor).unwrap_or_else(Actor::from_os);
+        match self.tab {
+            Tab::Register if self.may(Permission::Register) => {
+                let screen = self.register.get_or_insert_with(RegisterScreen::default);
+                screen.ui(ui, &mut self.store, &actor, &wristband_dir(&self.db_path));
+                return;
+            }
+            Tab::Scan if self.may(Permission::ScanStation) => {
+                let screen = self.scan.get_or_insert_with(|| ScanScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &actor);
+                return;
+            }
+            Tab::Volume => {
+                let screen = self.volume.get_or_insert_with(|| VolumeScreen::new(&self.store));
+                screen.ui(ui, &self.store);
+                return;
+            }
+            Tab::Episode => {
+                let (manage, blocks) =
+                    (self.may(Permission::ManageEpisode), self.may(Permission::ManageBlocks));
+                let screen = self.episode.get_or_insert_with(|| EpisodeScreen::new(&self.store));
+                if screen.ui(ui, &mut self.store, &actor, manage, blocks) {
+                    self.read_downtime();
+                }
+                return;
+            }
+            _ => {}
+        }
         if self.tab == Tab::Kit && self.may(Permission::PrintKit) {
             let actor = self.session().map(Session::actor).unwrap_or_else(Actor::from_os);
             let kit = self.kit.get_or_insert_with(|| KitScreen::new(&self.store, &self.db_path));
@@ -343,9 +471,10 @@ impl KamikarteApp {
                 );
             }
             ui.separator();
-            ui.selectable_value(&mut self.tab, Tab::Census, CENSUS_TAB);
-            if self.may(Permission::PrintKit) {
-                ui.selectable_value(&mut self.tab, Tab::Kit, KIT_TAB);
+            for (tab, label, key, need) in Tab::ALL {
+                if need.is_none_or(|p| self.may(p)) {
+                    ui.selectable_value(&mut self.tab, tab, label).on_hover_text(key.name());
+                }
             }
             ui.separator();
             let can_import = self.may(Permission::ImportCensus) && !self.is_busy();
@@ -369,6 +498,56 @@ impl KamikarteApp {
                 ui.label(RichText::new(self.db_path.display().to_string()).small().weak());
             });
         });
+    }
+
+    /// The downtime state, on every screen: the episode and its phase, days over a safe limit,
+    /// blocks running low.
+    fn downtime_banner(&self, ui: &mut egui::Ui) {
+        let white = egui::Color32::WHITE;
+        match &self.downtime.episode {
+            Some(e) => {
+                let since = chrono::DateTime::parse_from_rfc3339(&e.started_at)
+                    .map(|t| t.with_timezone(&Local).format("%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|_| e.started_at.clone());
+                egui::Frame::new().fill(egui::Color32::from_rgb(190, 60, 0)).inner_margin(4.0).show(
+                    ui,
+                    |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.label(
+                            RichText::new(format!(
+                                "ダウンタイム中 DOWNTIME — 第{}段階 Phase {}: {} — since {since} ({})",
+                                e.phase.number(),
+                                e.phase.number(),
+                                e.phase.describe(),
+                                e.reason
+                            ))
+                            .strong()
+                            .color(white),
+                        );
+                    },
+                );
+            }
+            None => {
+                ui.label(RichText::new("平常運用 No downtime episode running").weak());
+            }
+        }
+        if let Some(v) = &self.downtime.volume {
+            for o in &v.over {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!(
+                        "▲ 上限超過 Over the safe limit: {} {} — {} of {} a day",
+                        o.day, o.label, o.count, o.limit
+                    ),
+                );
+            }
+        }
+        for b in &self.downtime.low_blocks {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("▲ ダウンタイムIDの残りが10%未満 Downtime IDs running low: block {b} — ask the EHR team for the next block"),
+            );
+        }
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {

@@ -3,12 +3,17 @@
 
 mod app;
 mod census_screen;
+mod episode_screen;
 mod fonts;
 mod import_dialog;
 mod jobs;
 mod kit_screen;
 pub mod labels;
 mod login;
+mod register_screen;
+mod scan_screen;
+mod volume_screen;
+mod widgets;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,455 @@
+//! Downtime episodes, downtime-ID blocks and registrations. Each write is one transaction with
+//! its audit entries.
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde_json::json;
+
+use super::audit::AuditWriter;
+use super::patients::{SOURCE_DOWNTIME, json as patient_json, upsert};
+use super::{Actor, Result, Store, StoreError, now_text};
+use crate::domain::{IdBlock, Patient, PatientId, Phase};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EpisodeRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub started_by: String,
+    pub reason: String,
+    #[serde(serialize_with = "phase_number")]
+    pub phase: Phase,
+    pub ended_at: Option<String>,
+    pub updated_at: String,
+}
+
+fn phase_number<S: serde::Serializer>(p: &Phase, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u8(p.number())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EpisodeNote {
+    pub at: String,
+    pub by: String,
+    pub text: String,
+}
+
+/// A block and how far the station has drawn from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRecord {
+    pub id: i64,
+    pub station: String,
+    pub block: IdBlock,
+    /// The next number to hand out; `last + 1` once the block is used up.
+    pub next: u64,
+}
+
+impl BlockRecord {
+    pub fn remaining(&self) -> u64 {
+        (self.block.last + 1).saturating_sub(self.next)
+    }
+
+    /// Fewer than 10% of the block left: time to ask the EHR team for the next block.
+    pub fn running_low(&self) -> bool {
+        self.remaining() * 10 < self.block.size()
+    }
+}
+
+/// What a registration adds beside the patient row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegistrationFlags {
+    pub outpatient: bool,
+    pub identity_unknown: bool,
+    pub dob_estimated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationRecord {
+    pub patient_id: PatientId,
+    pub episode_id: i64,
+    pub flags: RegistrationFlags,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+const EPISODE_COLUMNS: &str = "id, started_at, created_by, reason, phase, ended_at, updated_at";
+
+fn read_episode(r: &Row<'_>) -> rusqlite::Result<(EpisodeRecord, i64)> {
+    let phase: i64 = r.get(4)?;
+    Ok((
+        EpisodeRecord {
+            id: r.get(0)?,
+            started_at: r.get(1)?,
+            started_by: r.get(2)?,
+            reason: r.get(3)?,
+            phase: Phase::PastUnknown,
+            ended_at: r.get(5)?,
+            updated_at: r.get(6)?,
+        },
+        phase,
+    ))
+}
+
+fn with_phase((mut e, phase): (EpisodeRecord, i64)) -> Result<EpisodeRecord> {
+    e.phase = u8::try_from(phase).ok().and_then(|p| Phase::from_number(p).ok()).ok_or_else(|| {
+        StoreError::Corrupt {
+            entity: "episode",
+            id: e.id.to_string(),
+            field: "phase",
+            message: format!("{phase} is not a phase 1–4"),
+        }
+    })?;
+    Ok(e)
+}
+
+impl Store {
+    /// The episode running now, if any.
+    pub fn open_episode(&self) -> Result<Option<EpisodeRecord>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE ended_at IS NULL"),
+                [],
+                read_episode,
+            )
+            .optional()?;
+        row.map(with_phase).transpose()
+    }
+
+    /// Every episode, newest first.
+    pub fn episodes(&self) -> Result<Vec<EpisodeRecord>> {
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT {EPISODE_COLUMNS} FROM episodes ORDER BY id DESC"))?;
+        let rows = stmt.query_map([], read_episode)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(with_phase).collect()
+    }
+
+    pub fn start_episode(&mut self, actor: &Actor, reason: &str, phase: Phase) -> Result<EpisodeRecord> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::Refused(
+                "give the reason for the downtime (e.g. 'ransomware', 'power cut')".into(),
+            ));
+        }
+        if let Some(open) = self.open_episode()? {
+            return Err(StoreError::Refused(format!(
+                "episode {} (started {}, {}) is still running: end it before starting another",
+                open.id, open.started_at, open.reason
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        let now = now_text();
+        tx.execute(
+            "INSERT INTO episodes (started_at, reason, phase, created_at, created_by, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?1, ?4, ?1, ?4)",
+            params![now, reason, phase.number(), actor.0],
+        )?;
+        let id = tx.last_insert_rowid();
+        let mut audit = AuditWriter::start(&tx)?;
+        let after = json!({ "reason": reason, "phase": phase.number(), "started_at": now });
+        audit.append(&tx, actor, "start", "episode", &id.to_string(), None, Some(&after))?;
+        tx.commit()?;
+        Ok(self.open_episode()?.expect("just started"))
+    }
+
+    fn require_open(&self) -> Result<EpisodeRecord> {
+        self.open_episode()?.ok_or_else(|| {
+            StoreError::Refused("no downtime episode is running (start one: kamikarte episode start)".into())
+        })
+    }
+
+    pub fn set_phase(&mut self, actor: &Actor, phase: Phase) -> Result<EpisodeRecord> {
+        let open = self.require_open()?;
+        if open.phase == phase {
+            return Ok(open);
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE episodes SET phase = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
+            params![open.id, phase.number(), now_text(), actor.0],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "phase",
+            "episode",
+            &open.id.to_string(),
+            Some(&json!({ "phase": open.phase.number() })),
+            Some(&json!({ "phase": phase.number() })),
+        )?;
+        tx.commit()?;
+        self.require_open()
+    }
+
+    pub fn add_episode_note(&mut self, actor: &Actor, text: &str) -> Result<()> {
+        let open = self.require_open()?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(StoreError::Refused("the note is empty".into()));
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO episode_notes (episode_id, text, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
+            params![open.id, text, now_text(), actor.0],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "note",
+            "episode",
+            &open.id.to_string(),
+            None,
+            Some(&json!({ "text": text })),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn episode_notes(&self, episode_id: i64) -> Result<Vec<EpisodeNote>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT created_at, created_by, text FROM episode_notes WHERE episode_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([episode_id], |r| Ok(EpisodeNote { at: r.get(0)?, by: r.get(1)?, text: r.get(2)? }))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn end_episode(&mut self, actor: &Actor) -> Result<EpisodeRecord> {
+        let open = self.require_open()?;
+        let tx = self.conn.transaction()?;
+        let now = now_text();
+        tx.execute(
+            "UPDATE episodes SET ended_at = ?2, updated_at = ?2, updated_by = ?3 WHERE id = ?1",
+            params![open.id, now, actor.0],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "end",
+            "episode",
+            &open.id.to_string(),
+            None,
+            Some(&json!({ "ended_at": now })),
+        )?;
+        tx.commit()?;
+        Ok(EpisodeRecord { ended_at: Some(now), ..open })
+    }
+
+    /// Every block of every station, oldest first.
+    pub fn id_blocks(&self) -> Result<Vec<BlockRecord>> {
+        let mut stmt =
+            self.conn.prepare("SELECT id, station, prefix, first, last, next FROM id_blocks ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, station, prefix, first, last, next) = row?;
+            let block =
+                IdBlock::new(&prefix, first as u64, last as u64).map_err(|e| StoreError::Corrupt {
+                    entity: "id block",
+                    id: id.to_string(),
+                    field: "range",
+                    message: e.message,
+                })?;
+            out.push(BlockRecord { id, station, block, next: next as u64 });
+        }
+        Ok(out)
+    }
+
+    /// Adds a block for `station`, refusing any overlap with a block already configured — for
+    /// this station or another, used up or not — so no downtime ID can be handed out twice.
+    pub fn add_id_block(&mut self, actor: &Actor, station: &str, block: &IdBlock) -> Result<BlockRecord> {
+        let station = station.trim().to_uppercase();
+        for existing in self.id_blocks()? {
+            if existing.block.overlaps(block) {
+                return Err(StoreError::Refused(format!(
+                    "block {} overlaps block {} of station {}: every station needs its own numbers",
+                    block.describe(),
+                    existing.block.describe(),
+                    existing.station
+                )));
+            }
+            if existing.block.prefix == block.prefix && existing.block.width() != block.width() {
+                return Err(StoreError::Refused(format!(
+                    "prefix {} is used with {}-digit numbers (block {}); a block of {}-digit numbers would make IDs of two lengths",
+                    block.prefix,
+                    existing.block.width(),
+                    existing.block.describe(),
+                    block.width()
+                )));
+            }
+        }
+        let tx = self.conn.transaction()?;
+        let now = now_text();
+        tx.execute(
+            "INSERT INTO id_blocks (station, prefix, first, last, next, created_at, created_by, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?5, ?6)",
+            params![station, block.prefix, block.first as i64, block.last as i64, now, actor.0],
+        )?;
+        let id = tx.last_insert_rowid();
+        let mut audit = AuditWriter::start(&tx)?;
+        let after =
+            json!({ "station": station, "prefix": block.prefix, "first": block.first, "last": block.last });
+        audit.append(&tx, actor, "insert", "id_block", &id.to_string(), None, Some(&after))?;
+        tx.commit()?;
+        Ok(BlockRecord { id, station, block: block.clone(), next: block.first })
+    }
+
+    /// Registers a patient under the next downtime ID of `station`'s blocks, in the open episode,
+    /// in one transaction: the ID drawn, the patient, the registration and the audit entries.
+    /// `make` builds the patient once the ID is known (unknown patients are named after it).
+    pub fn register_patient(
+        &mut self,
+        actor: &Actor,
+        station: &str,
+        flags: RegistrationFlags,
+        make: impl FnOnce(&PatientId) -> Patient,
+    ) -> Result<Patient> {
+        let episode = self.open_episode()?.ok_or_else(|| {
+            StoreError::Refused(
+                "no downtime episode is running: start one before registering under downtime IDs".into(),
+            )
+        })?;
+        let station = station.trim().to_uppercase();
+        let blocks: Vec<BlockRecord> =
+            self.id_blocks()?.into_iter().filter(|b| b.station == station).collect();
+        let Some(block) = blocks.iter().find(|b| b.remaining() > 0) else {
+            return Err(StoreError::Refused(if blocks.is_empty() {
+                format!(
+                    "station {station} has no downtime-ID block: an administrator adds one (kamikarte block add)"
+                )
+            } else {
+                format!(
+                    "every downtime-ID block of station {station} is used up ({}): ask the EHR team for a new block",
+                    blocks.iter().map(|b| b.block.describe()).collect::<Vec<_>>().join(", ")
+                )
+            }));
+        };
+        let id = block.block.id_of(block.next);
+        let patient = make(&id);
+        debug_assert_eq!(patient.id, id);
+        let tx = self.conn.transaction()?;
+        let taken: Option<String> =
+            tx.query_row("SELECT id FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+        if taken.is_some() {
+            return Err(StoreError::Refused(format!(
+                "downtime ID {id} already belongs to a patient in the census: the block overlaps the EHR's numbers"
+            )));
+        }
+        let now = now_text();
+        // Draw the number only if nobody drew it meanwhile (another app window on this database).
+        let drawn = tx.execute(
+            "UPDATE id_blocks SET next = next + 1, updated_at = ?3, updated_by = ?4 WHERE id = ?1 AND next = ?2",
+            params![block.id, block.next as i64, now, actor.0],
+        )?;
+        if drawn != 1 {
+            return Err(StoreError::Refused(
+                "another registration drew this ID at the same moment; try again".into(),
+            ));
+        }
+        upsert(&tx, &patient, SOURCE_DOWNTIME, &now, actor)?;
+        tx.execute(
+            "INSERT INTO registrations (patient_id, episode_id, block_id, number, outpatient, identity_unknown,
+             dob_estimated, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id.as_str(),
+                episode.id,
+                block.id,
+                block.next as i64,
+                flags.outpatient,
+                flags.identity_unknown,
+                flags.dob_estimated,
+                now,
+                actor.0
+            ],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        let mut after = patient_json(&patient);
+        after["episode"] = json!(episode.id);
+        after["outpatient"] = json!(flags.outpatient);
+        after["identity_unknown"] = json!(flags.identity_unknown);
+        after["dob_estimated"] = json!(flags.dob_estimated);
+        audit.append(&tx, actor, "register", "patient", id.as_str(), None, Some(&after))?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    pub fn registration(&self, id: &PatientId) -> Result<Option<RegistrationRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT episode_id, outpatient, identity_unknown, dob_estimated, created_at, created_by
+                 FROM registrations WHERE patient_id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok(RegistrationRecord {
+                        patient_id: id.clone(),
+                        episode_id: r.get(0)?,
+                        flags: RegistrationFlags {
+                            outpatient: r.get(1)?,
+                            identity_unknown: r.get(2)?,
+                            dob_estimated: r.get(3)?,
+                        },
+                        created_at: r.get(4)?,
+                        created_by: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor("admin".into())
+    }
+
+    #[test]
+    fn one_episode_runs_at_a_time_and_its_phase_and_end_are_recorded() {
+        let mut store = Store::open_in_memory().unwrap();
+        assert!(store.open_episode().unwrap().is_none());
+        let e = store.start_episode(&actor(), "ransomware", Phase::PastUnknown).unwrap();
+        assert!(
+            store
+                .start_episode(&actor(), "again", Phase::PastUnknown)
+                .unwrap_err()
+                .to_string()
+                .contains("still running")
+        );
+        assert_eq!(store.set_phase(&actor(), Phase::MinimalOrders).unwrap().phase, Phase::MinimalOrders);
+        store.add_episode_note(&actor(), "lab on paper from 10:00").unwrap();
+        assert_eq!(store.episode_notes(e.id).unwrap()[0].text, "lab on paper from 10:00");
+        let ended = store.end_episode(&actor()).unwrap();
+        assert!(ended.ended_at.is_some());
+        assert!(store.open_episode().unwrap().is_none());
+        assert!(store.set_phase(&actor(), Phase::Recovery).is_err());
+        assert_eq!(store.episodes().unwrap().len(), 1);
+        assert!(store.verify_audit().unwrap().first_broken.is_none());
+    }
+
+    #[test]
+    fn overlapping_blocks_and_mixed_widths_are_refused_across_stations() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.add_id_block(&actor(), "A", &IdBlock::new("DT", 100_000, 100_999).unwrap()).unwrap();
+        let e =
+            store.add_id_block(&actor(), "B", &IdBlock::new("DT", 100_500, 101_499).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("overlaps block DT100000–DT100999 of station A"), "{e}");
+        store.add_id_block(&actor(), "B", &IdBlock::new("DT", 101_000, 101_999).unwrap()).unwrap();
+        store.add_id_block(&actor(), "B", &IdBlock::new("DX", 100_000, 100_999).unwrap()).unwrap();
+        let e = store.add_id_block(&actor(), "C", &IdBlock::new("DT", 1, 999).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("3-digit"), "{e}");
+        assert_eq!(store.id_blocks().unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,189 @@
+//! The downtime episode (start, phase, notes, end) and this database's downtime-ID blocks.
+
+use egui::RichText;
+
+use super::labels::{
+    BLOCK_ADD_BUTTON, BLOCK_FROM_LABEL, BLOCK_PREFIX_LABEL, BLOCK_STATION_LABEL, BLOCK_TO_LABEL,
+    EPISODE_END_BUTTON, EPISODE_NOTE_BUTTON, EPISODE_NOTE_LABEL, EPISODE_REASON_LABEL, EPISODE_START_BUTTON,
+};
+use super::widgets::labelled_text;
+use crate::domain::{IdBlock, Phase};
+use crate::store::{Actor, BlockRecord, EpisodeNote, EpisodeRecord, Store};
+
+#[derive(Default)]
+pub struct EpisodeScreen {
+    reason: String,
+    note: String,
+    prefix: String,
+    from: String,
+    to: String,
+    station: String,
+    confirm_end: bool,
+    episode: Option<EpisodeRecord>,
+    notes: Vec<EpisodeNote>,
+    blocks: Vec<BlockRecord>,
+    message: Option<(bool, String)>,
+}
+
+impl EpisodeScreen {
+    pub fn new(store: &Store) -> Self {
+        let mut me = Self::default();
+        me.reload(store);
+        me
+    }
+
+    pub fn reload(&mut self, store: &Store) {
+        let loaded = store.open_episode().and_then(|e| {
+            let notes = match &e {
+                Some(e) => store.episode_notes(e.id)?,
+                None => Vec::new(),
+            };
+            Ok((e, notes, store.id_blocks()?))
+        });
+        match loaded {
+            Ok((e, notes, blocks)) => {
+                self.episode = e;
+                self.notes = notes;
+                self.blocks = blocks;
+            }
+            Err(e) => self.message = Some((false, e.to_string())),
+        }
+    }
+
+    /// Returns true when the episode changed (the app refreshes its banner).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        store: &mut Store,
+        actor: &Actor,
+        may_manage: bool,
+        may_blocks: bool,
+    ) -> bool {
+        let mut changed = false;
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                ui.heading("ダウンタイム Downtime episode");
+                match self.episode.clone() {
+                    None => {
+                        ui.label("現在ダウンタイムではありません。 No downtime episode is running.");
+                        if may_manage {
+                            ui.horizontal(|ui| {
+                                labelled_text(ui, EPISODE_REASON_LABEL, &mut self.reason, 320.0);
+                                if ui.button(EPISODE_START_BUTTON).clicked() {
+                                    let r = store.start_episode(actor, &self.reason, Phase::PastUnknown);
+                                    changed |= self.done(r.map(|_| "開始しました Episode started".to_string()));
+                                    self.reason.clear();
+                                }
+                            });
+                        }
+                    }
+                    Some(e) => {
+                        ui.label(RichText::new(format!("第{}段階 Phase {}: {}", e.phase.number(), e.phase.number(), e.phase.describe())).size(20.0).strong());
+                        ui.label(format!("開始 since {} — {} ({})", e.started_at, e.reason, e.started_by));
+                        if may_manage {
+                            ui.horizontal(|ui| {
+                                for p in Phase::ALL {
+                                    let text = format!("{} {}", p.number(), p.describe());
+                                    if ui.selectable_label(e.phase == p, text).clicked() && e.phase != p {
+                                        changed |= self.done(store.set_phase(actor, p).map(|_| format!("段階 {} Phase {}", p.number(), p.number())));
+                                    }
+                                }
+                            });
+                            ui.horizontal(|ui| {
+                                labelled_text(ui, EPISODE_NOTE_LABEL, &mut self.note, 420.0);
+                                if ui.button(EPISODE_NOTE_BUTTON).clicked() {
+                                    let r = store.add_episode_note(actor, &self.note);
+                                    if self.done(r.map(|_| "メモを追加しました Note added".to_string())) {
+                                        self.note.clear();
+                                    }
+                                }
+                            });
+                            if self.confirm_end {
+                                ui.horizontal(|ui| {
+                                    ui.label("本当に終了しますか？ End the episode? Everything after this belongs to no episode.");
+                                    if ui.button("終了する Yes, end it").clicked() {
+                                        changed |= self.done(store.end_episode(actor).map(|_| "終了しました Episode ended".to_string()));
+                                        self.confirm_end = false;
+                                    }
+                                    if ui.button("やめる Cancel").clicked() {
+                                        self.confirm_end = false;
+                                    }
+                                });
+                            } else if ui.button(EPISODE_END_BUTTON).clicked() {
+                                self.confirm_end = true;
+                            }
+                        }
+                        for n in &self.notes {
+                            ui.label(format!("{} {}: {}", n.at, n.by, n.text));
+                        }
+                    }
+                }
+                if let Some((good, text)) = &self.message {
+                    let color = if *good { egui::Color32::from_rgb(0, 110, 0) } else { ui.visuals().error_fg_color };
+                    ui.colored_label(color, text);
+                }
+                ui.separator();
+                ui.heading("ダウンタイムID ブロック Downtime-ID blocks");
+                egui::Grid::new("blocks").striped(true).num_columns(4).show(ui, |ui| {
+                    for b in &self.blocks {
+                        ui.label(&b.station);
+                        ui.label(b.block.describe());
+                        ui.label(format!("残り {} / {} left", b.remaining(), b.block.size()));
+                        if b.remaining() == 0 {
+                            ui.colored_label(ui.visuals().error_fg_color, "使用済み used up");
+                        } else if b.running_low() {
+                            ui.colored_label(ui.visuals().warn_fg_color, "▲ 残り10%未満 fewer than 10% left");
+                        } else {
+                            ui.label("");
+                        }
+                        ui.end_row();
+                    }
+                });
+                if may_blocks {
+                    ui.horizontal(|ui| {
+                        labelled_text(ui, BLOCK_PREFIX_LABEL, &mut self.prefix, 60.0);
+                        labelled_text(ui, BLOCK_FROM_LABEL, &mut self.from, 100.0);
+                        labelled_text(ui, BLOCK_TO_LABEL, &mut self.to, 100.0);
+                        labelled_text(ui, BLOCK_STATION_LABEL, &mut self.station, 60.0);
+                        if ui.button(BLOCK_ADD_BUTTON).clicked() {
+                            let r = self.add_block(store, actor);
+                            changed |= self.done(r);
+                        }
+                    });
+                }
+            });
+        });
+        if changed {
+            self.reload(store);
+        }
+        changed
+    }
+
+    fn add_block(&mut self, store: &mut Store, actor: &Actor) -> Result<String, String> {
+        let number = |what: &str, v: &str| {
+            v.trim().parse::<u64>().map_err(|_| format!("{what} '{v}' is not a number"))
+        };
+        let block = IdBlock::new(&self.prefix, number("from", &self.from)?, number("to", &self.to)?)
+            .map_err(|e| e.message)?;
+        let station = if self.station.trim().is_empty() {
+            store.settings().map_err(|e| e.to_string())?.station_code
+        } else {
+            self.station.clone()
+        };
+        let rec = store.add_id_block(actor, &station, &block).map_err(|e| e.to_string())?;
+        Ok(format!("ブロック追加 Block {} added for station {}", rec.block.describe(), rec.station))
+    }
+
+    fn done<E: std::fmt::Display>(&mut self, r: Result<String, E>) -> bool {
+        match r {
+            Ok(m) => {
+                self.message = Some((true, m));
+                true
+            }
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The scan station: works with a keyboard-wedge scanner and no mouse. Scans are read from raw
+//! key events (see `scan::wedge`), so a Japanese IME or full-width mode cannot corrupt them.
+//! Esc lets go of the patient ("next patient"); Ctrl+Enter dismisses a wrong-patient stop (a
+//! scanner never sends Ctrl, so a scan cannot dismiss a stop by accident).
+
+use chrono::{Local, Utc};
+use egui::{Color32, Event, Key, RichText};
+
+use super::labels::{MANUAL_CODE_LABEL, NEXT_PATIENT_BUTTON, STOP_DISMISS_BUTTON};
+use super::widgets::{identity_block, labelled_text};
+use crate::domain::Patient;
+use crate::scan::{Outcome, Station, WedgeInput, WedgeReader, WedgeScan};
+use crate::store::{Actor, ScanEventRecord, ScanKind, Store};
+
+pub struct ScanScreen {
+    station: Result<Station, String>,
+    reader: WedgeReader,
+    manual: String,
+    /// What the last scan did, shown under the patient: (good news, text).
+    message: Option<(bool, String)>,
+    recent: Vec<ScanEventRecord>,
+}
+
+/// The character a key press stands for in a code, if any.
+fn code_char(key: Key) -> Option<char> {
+    match key {
+        Key::Minus => Some('-'),
+        Key::Period => Some('.'),
+        _ => {
+            let name = key.name();
+            let mut chars = name.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c.is_ascii_alphanumeric() => Some(c),
+                _ => None,
+            }
+        }
+    }
+}
+
+impl ScanScreen {
+    pub fn new(store: &Store) -> Self {
+        let station = crate::form::load(None)
+            .map_err(|e| e.to_string())
+            .and_then(|forms| Station::open(store, forms).map_err(|e| e.to_string()));
+        let mut me = Self {
+            station,
+            reader: WedgeReader::default(),
+            manual: String::new(),
+            message: None,
+            recent: Vec::new(),
+        };
+        me.refresh(store);
+        me
+    }
+
+    fn refresh(&mut self, store: &Store) {
+        match store.recent_scans(12) {
+            Ok(r) => self.recent = r,
+            Err(e) => self.message = Some((false, format!("cannot read recent scans: {e}"))),
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+        if let Err(e) = &self.station {
+            let text = format!("スキャンステーションを開けません Cannot open the scan station: {e}");
+            egui::CentralPanel::default().show(ui, |ui| ui.colored_label(ui.visuals().error_fg_color, text));
+            return;
+        }
+        if let Ok(station) = &mut self.station
+            && station.expire(Utc::now())
+        {
+            self.message =
+                Some((true, "時間切れ: 患者の選択を解除しました Patient released after a pause".into()));
+        }
+        // Raw key events, when no text field has the keyboard.
+        let nothing_focused = ui.ctx().memory(|m| m.focused().is_none());
+        let events = ui.input(|i| i.events.clone());
+        let mut scans = Vec::new();
+        let (mut dismiss, mut next) = (false, false);
+        for event in events {
+            match event {
+                Event::Key { key: Key::Enter, pressed: true, modifiers, .. }
+                    if modifiers.command || modifiers.ctrl =>
+                {
+                    dismiss = true;
+                }
+                Event::Key { key: Key::Escape, pressed: true, .. } if nothing_focused => next = true,
+                Event::Key { key, pressed: true, modifiers, .. }
+                    if nothing_focused && !modifiers.command && !modifiers.ctrl && !modifiers.alt =>
+                {
+                    let input = if key == Key::Enter {
+                        Some(WedgeInput::Enter)
+                    } else {
+                        code_char(key).map(WedgeInput::Key)
+                    };
+                    if let Some(scan) = input.and_then(|i| self.reader.push(i)) {
+                        scans.push(scan);
+                    }
+                }
+                Event::Text(t) if nothing_focused => {
+                    self.reader.push(WedgeInput::Text(t));
+                }
+                Event::Ime(egui::ImeEvent::Commit(t)) if nothing_focused => {
+                    self.reader.push(WedgeInput::Text(t));
+                }
+                _ => {}
+            }
+        }
+        for scan in scans {
+            match scan {
+                WedgeScan::Code(code) => self.handle(store, actor, &code),
+                WedgeScan::Unreadable(text) => {
+                    self.message = Some((
+                        false,
+                        format!("読めません Unreadable scan '{text}': switch the IME off or rescan"),
+                    ));
+                }
+            }
+        }
+        if dismiss {
+            self.dismiss(store, actor);
+        }
+        if next
+            && let Ok(station) = &mut self.station
+            && station.stop().is_none()
+        {
+            station.finish_patient();
+            self.message =
+                Some((true, "次の患者のリストバンドをスキャン Scan the next patient's wristband".into()));
+        }
+
+        egui::Panel::bottom("scan_recent")
+            .resizable(true)
+            .default_size(180.0)
+            .show(ui, |ui| self.recent_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.main_ui(ui, store, actor));
+        if let Ok(station) = &self.station
+            && let Some(stop) = station.stop().cloned()
+        {
+            self.stop_ui(
+                ui,
+                store,
+                actor,
+                &stop.active,
+                stop.item_patient.as_ref(),
+                &stop.item_patient_id,
+                &stop.item,
+            );
+        }
+    }
+
+    fn handle(&mut self, store: &mut Store, actor: &Actor, code: &str) {
+        let Ok(station) = &mut self.station else { return };
+        self.message = Some(match station.scan(store, actor, code, Utc::now()) {
+            Ok(Outcome::Identified { patient, again: false }) => (
+                true,
+                format!(
+                    "本人確認: ID・氏名・生年月日を確認 Check ID, name and date of birth of {}",
+                    patient.id
+                ),
+            ),
+            Ok(Outcome::Identified { again: true, .. }) => (true, "同じ患者です Same patient".into()),
+            Ok(Outcome::Recorded { event, what }) => {
+                (true, format!("記録しました Recorded: {} — {what}", event.action))
+            }
+            Ok(Outcome::Duplicate { previous, what }) => (
+                false,
+                format!(
+                    "重複スキャン Duplicate scan: {what} was recorded at {} — not recorded again",
+                    local_time(&previous.at)
+                ),
+            ),
+            Ok(Outcome::WrongPatient(_)) => (false, "患者違い STOP — wrong patient".into()),
+            Ok(Outcome::Refused(reason)) => (false, reason),
+            Ok(Outcome::Ignored) => (
+                false,
+                "患者違いを先に確認してください Dismiss the wrong-patient stop first (Ctrl+Enter)".into(),
+            ),
+            Err(e) => (false, format!("記録できません Not recorded: {e}")),
+        });
+        self.refresh(store);
+    }
+
+    fn main_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+        let Ok(station) = &self.station else { return };
+        ui.heading("スキャンステーション Scan station");
+        ui.label("リストバンドをスキャンし、次に伝票・用紙をスキャン。Esc で次の患者。 Scan a wristband, then the patient's slips and pages. Esc: next patient.");
+        ui.add_space(8.0);
+        match station.active() {
+            Some(active) => {
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(225, 245, 225))
+                    .inner_margin(12.0)
+                    .corner_radius(6.0)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new("対象患者 Active patient").strong());
+                        identity_block(ui, &active.patient, 2.0);
+                        if active.downtime {
+                            ui.label(
+                                RichText::new("ダウンタイムID Downtime ID")
+                                    .color(Color32::from_rgb(150, 60, 0)),
+                            );
+                        }
+                    });
+                if ui.button(NEXT_PATIENT_BUTTON).clicked() {
+                    self.station.as_mut().expect("ok").finish_patient();
+                }
+            }
+            None => {
+                egui::Frame::new()
+                    .fill(ui.visuals().faint_bg_color)
+                    .inner_margin(24.0)
+                    .corner_radius(6.0)
+                    .show(ui, |ui| {
+                        ui.label(
+                            RichText::new("リストバンドをスキャンしてください Scan a wristband").size(28.0),
+                        );
+                    });
+            }
+        }
+        ui.add_space(8.0);
+        if let Some((good, text)) = &self.message {
+            let color = if *good { Color32::from_rgb(0, 110, 0) } else { ui.visuals().error_fg_color };
+            ui.label(RichText::new(text).size(18.0).color(color));
+        }
+        ui.add_space(12.0);
+        ui.horizontal(|ui| {
+            let response = labelled_text(ui, MANUAL_CODE_LABEL, &mut self.manual, 260.0);
+            if response.lost_focus()
+                && ui.input(|i| i.key_pressed(Key::Enter))
+                && !self.manual.trim().is_empty()
+            {
+                let code = std::mem::take(&mut self.manual);
+                self.handle(store, actor, &code);
+            }
+            ui.label(
+                RichText::new("（読めないバーコードは手入力 type a code the scanner cannot read）").weak(),
+            );
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stop_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        store: &mut Store,
+        actor: &Actor,
+        active: &Patient,
+        item_patient: Option<&Patient>,
+        item_patient_id: &str,
+        item: &str,
+    ) {
+        let mut dismiss = false;
+        egui::Modal::new(egui::Id::unique("wrong_patient_stop")).show(ui.ctx(), |ui| {
+            ui.set_width(760.0);
+            egui::Frame::new().fill(Color32::from_rgb(200, 0, 0)).inner_margin(12.0).show(ui, |ui| {
+                ui.label(RichText::new("■ 患者違い STOP — WRONG PATIENT").size(30.0).strong().color(Color32::WHITE));
+            });
+            ui.label(RichText::new(format!("スキャンしたもの Scanned: {item}")).size(16.0));
+            ui.columns(2, |cols| {
+                cols[0].label(RichText::new("対象患者 Active patient").strong());
+                identity_block(&mut cols[0], active, 1.4);
+                cols[1].label(RichText::new("スキャンした物の患者 The item belongs to").strong());
+                match item_patient {
+                    Some(p) => identity_block(&mut cols[1], p, 1.4),
+                    None => {
+                        cols[1].label(RichText::new(format!("ID {item_patient_id}（この端末に登録なし not in this station's census）")).size(20.0));
+                    }
+                }
+            });
+            ui.label("記録は残りません: 正しい患者を確認してから解除してください。Nothing was recorded for the active patient. Check the patient, then dismiss.");
+            dismiss = ui.button(RichText::new(STOP_DISMISS_BUTTON).size(18.0)).clicked();
+        });
+        if dismiss {
+            self.dismiss(store, actor);
+        }
+    }
+
+    fn dismiss(&mut self, store: &mut Store, actor: &Actor) {
+        let Ok(station) = &mut self.station else { return };
+        if station.stop().is_none() {
+            return;
+        }
+        self.message = Some(match station.dismiss(store, actor) {
+            Ok(()) => (true, "患者違いを確認しました Wrong-patient stop dismissed".into()),
+            Err(e) => (false, e.to_string()),
+        });
+        self.refresh(store);
+    }
+
+    fn recent_ui(&self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("最近のスキャン Recent scans").strong());
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("recent_scans").striped(true).num_columns(5).show(ui, |ui| {
+                for e in &self.recent {
+                    ui.label(local_time(&e.at));
+                    ui.label(e.patient_id.as_deref().unwrap_or("-"));
+                    let action = match e.kind {
+                        ScanKind::WrongPatient => RichText::new(&e.action).color(ui.visuals().error_fg_color),
+                        _ => RichText::new(&e.action),
+                    };
+                    ui.label(action);
+                    ui.label(e.serial.as_deref().unwrap_or(""));
+                    ui.label(&e.user);
+                    ui.end_row();
+                }
+            });
+        });
+    }
+}
+
+fn local_time(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}

@@ -1,0 +1,38 @@
+//! Small pieces several screens draw the same way.
+
+use chrono::Local;
+use egui::RichText;
+
+use crate::domain::Patient;
+
+/// A single-line text field with an accessible label (what egui_kittest and screen readers find).
+pub fn labelled_text(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(egui::TextEdit::singleline(value).desired_width(width)).labelled_by(label.id)
+}
+
+/// The identity check of the case hospital: ID, full name (kanji and kana) and date of birth in
+/// the Western calendar, large; then sex, blood type and ward. `scale` 1.0 is body text.
+pub fn identity_block(ui: &mut egui::Ui, p: &Patient, scale: f32) {
+    let big = 18.0 * scale;
+    let today = Local::now().date_naive();
+    ui.label(RichText::new(format!("ID {}", p.id)).size(big * 1.2).strong().monospace());
+    ui.label(RichText::new(p.name.as_str()).size(big).strong());
+    ui.label(RichText::new(p.kana.as_str()).size(big * 0.8));
+    ui.label(
+        RichText::new(format!("生年月日 DOB {}（{}歳 years）", p.dob.iso(), p.dob.age_on(today)))
+            .size(big * 0.9)
+            .strong(),
+    );
+    ui.label(
+        RichText::new(format!(
+            "{} {} ・ 血液型 blood {} ・ {} {}",
+            p.sex.japanese(),
+            p.sex.code(),
+            p.blood.display(),
+            p.location.ward,
+            p.location.bed
+        ))
+        .size(big * 0.7),
+    );
+}

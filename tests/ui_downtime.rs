@@ -1,0 +1,262 @@
+//! The downtime screens. The scan station is driven by simulated keyboard-wedge scanner keystrokes,
+//! as a Japanese PC delivers them: key presses together with the text the IME made of them
+//! (full-width digits, a letter converted to kana), and no mouse. Registration and the volume
+//! flag are driven like a clerk would.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Local;
+use egui::{Event, Key, Modifiers, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kamikarte::auth::ensure_demo_users;
+use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::domain::{FormCode, PageCode, PatientId, Serial};
+use kamikarte::downtime::prepare_demo;
+use kamikarte::store::{Actor, ScanKind, Store};
+use kamikarte::ui::KamikarteApp;
+use kamikarte::ui::labels::{LOGIN_BUTTON, PASSWORD_LABEL, USER_LABEL};
+
+/// How the IME turns a key press into text.
+#[derive(Clone, Copy)]
+enum Ime {
+    /// Off: the text is the character itself.
+    Off,
+    /// Full-width mode: digits and Latin become full-width forms.
+    FullWidth,
+    /// Kana mode: a vowel key becomes hiragana (`A` → `あ`), committed by the IME.
+    Kana,
+}
+
+fn key_of(c: char) -> Key {
+    match c {
+        '-' => Key::Minus,
+        '.' => Key::Period,
+        c => Key::from_name(&c.to_string()).unwrap_or_else(|| panic!("no key for {c}")),
+    }
+}
+
+/// Types `code` as a wedge scanner does, then Enter.
+fn scan(harness: &mut Harness<'_, KamikarteApp>, code: &str, ime: impl Fn(usize, char) -> Ime) {
+    for (i, c) in code.chars().enumerate() {
+        harness.key_down(key_of(c));
+        match ime(i, c) {
+            Ime::Off => harness.event(Event::Text(c.to_string())),
+            Ime::FullWidth => {
+                let wide = char::from_u32(c as u32 + 0xFEE0).unwrap();
+                harness.event(Event::Text(wide.to_string()));
+            }
+            Ime::Kana => {
+                let kana = match c {
+                    'A' => "あ",
+                    'I' => "い",
+                    'U' => "う",
+                    'E' => "え",
+                    'O' => "お",
+                    _ => "ん",
+                };
+                harness.event(Event::Ime(egui::ImeEvent::Commit(kana.to_string())));
+            }
+        }
+        harness.key_up(key_of(c));
+    }
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf, Vec<PatientId>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let mut store = Store::open(&db).unwrap();
+    let actor = Actor("setup".into());
+    let options = DemoOptions { beds: 45, seed: 4, as_of: Local::now().date_naive() };
+    load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
+    ensure_demo_users(&mut store, &actor).unwrap();
+    prepare_demo(&mut store, &actor).unwrap();
+    let ids = store.patients(None, false).unwrap().into_iter().map(|r| r.patient.id).collect();
+    (dir, db, ids)
+}
+
+fn page(form: &str, patient: &PatientId, number: u64) -> String {
+    PageCode {
+        form: FormCode::parse(form).unwrap(),
+        patient: Some(patient.clone()),
+        serial: Serial::new("A", number).unwrap(),
+    }
+    .encode()
+}
+
+fn log_in_as_nurse(db: &Path) -> Harness<'static, KamikarteApp> {
+    let harness = log_in(db, "nurse");
+    assert!(
+        harness.query_by_label_contains("リストバンドをスキャンしてください").is_some(),
+        "a nurse lands on the scan station"
+    );
+    harness
+}
+
+fn events(db: &Path) -> Vec<kamikarte::store::ScanEventRecord> {
+    Store::open(db).unwrap().recent_scans(100).unwrap()
+}
+
+#[test]
+fn right_patient_records_wrong_patient_stops_duplicate_is_recognised() {
+    let (_dir, db, ids) = setup();
+    let (a, b) = (&ids[0], &ids[1]);
+    let mut harness = log_in_as_nurse(&db);
+    assert!(
+        harness.query_by_label_contains("ダウンタイム中 DOWNTIME").is_some(),
+        "the episode shows on every screen"
+    );
+
+    // Wristband of A, digits arriving full-width from the IME.
+    scan(&mut harness, a.as_str(), |_, c| if c.is_ascii_digit() { Ime::FullWidth } else { Ime::Off });
+    assert!(harness.query_by_label(&format!("ID {a}")).is_some(), "A's identity is shown large");
+    assert!(harness.query_by_label_contains("生年月日 DOB").is_some(), "with the date of birth");
+
+    // A's lab slip; the IME turns the 'A' of `LAB` into あ.
+    let slip = page("LAB", a, 11);
+    scan(&mut harness, &slip, |i, c| if c == 'A' && i < 6 { Ime::Kana } else { Ime::Off });
+    assert!(harness.query_by_label_contains("記録しました Recorded: 検体採取").is_some(), "recorded");
+    let recorded = events(&db);
+    assert_eq!(recorded[0].kind, ScanKind::Item);
+    assert_eq!(recorded[0].payload, slip);
+    assert_eq!(recorded[0].patient_id.as_deref(), Some(a.as_str()));
+    assert_eq!(recorded[0].user, "nurse");
+    assert_eq!(recorded[0].volume.as_deref(), Some("lab_inpatient"));
+
+    // The same slip again at once: a duplicate, not recorded twice.
+    scan(&mut harness, &slip, |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("重複スキャン Duplicate scan").is_some());
+    assert_eq!(events(&db).iter().filter(|e| e.payload == slip).count(), 1);
+
+    // B's slip while A is active: the hard stop, with both identities.
+    scan(&mut harness, &page("LAB", b, 12), |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("患者違い STOP — WRONG PATIENT").is_some());
+    // A stays on screen behind the stop, so A's ID shows twice.
+    assert!(harness.query_all_by_label(&format!("ID {a}")).count() >= 2, "A in the stop");
+    assert!(harness.query_by_label(&format!("ID {b}")).is_some(), "B in the stop");
+    let stop = &events(&db)[0];
+    assert_eq!(stop.kind, ScanKind::WrongPatient);
+    assert_eq!(
+        (stop.patient_id.as_deref(), stop.other_patient_id.as_deref()),
+        (Some(a.as_str()), Some(b.as_str()))
+    );
+
+    // A scanner's Enter cannot dismiss it; scans are ignored until a person does.
+    scan(&mut harness, &page("MAR", a, 13), |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("患者違い STOP — WRONG PATIENT").is_some(), "still stopped");
+    assert_eq!(events(&db)[0].id, stop.id, "nothing recorded while stopped");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("患者違い STOP — WRONG PATIENT").is_none(), "dismissed");
+    let dismissed = Store::open(&db).unwrap().scan_event(stop.id).unwrap().unwrap();
+    assert_eq!(dismissed.dismissed_by.as_deref(), Some("nurse"));
+
+    // B's wristband while A is active is a stop too (a label of B on A's tube).
+    scan(&mut harness, b.as_str(), |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("患者違い STOP — WRONG PATIENT").is_some());
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    harness.run_steps(2);
+
+    // Esc: next patient; then B's wristband makes B active.
+    harness.key_press(Key::Escape);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("リストバンドをスキャンしてください").is_some());
+    scan(&mut harness, b.as_str(), |_, _| Ime::Off);
+    assert!(harness.query_by_label(&format!("ID {b}")).is_some());
+    assert!(harness.query_by_label(&format!("ID {a}")).is_none());
+}
+
+#[test]
+fn a_slip_before_any_wristband_and_a_mistyped_downtime_id_are_refused() {
+    let (_dir, db, ids) = setup();
+    let mut harness = log_in_as_nurse(&db);
+    scan(&mut harness, &page("RX", &ids[0], 21), |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("先にリストバンドをスキャン").is_some());
+    // DT100000 with a wrong check character.
+    let block = kamikarte::domain::IdBlock::new("DT", 100_000, 100_999).unwrap();
+    let right = block.id_of(100_000).to_string();
+    let wrong_check = if right.ends_with('0') { "1" } else { "0" };
+    let typo = format!("{}{wrong_check}", &right[..right.len() - 1]);
+    scan(&mut harness, &typo, |_, _| Ime::Off);
+    assert!(harness.query_by_label_contains("wrong check character").is_some());
+    assert!(events(&db).is_empty(), "nothing recorded");
+}
+
+fn log_in(db: &Path, user: &str) -> Harness<'static, KamikarteApp> {
+    let app = KamikarteApp::new(Store::open(db).unwrap(), db.to_path_buf());
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut KamikarteApp| app.show(ui), app);
+    harness.run_steps(2);
+    for (label, text) in [(USER_LABEL, user.to_string()), (PASSWORD_LABEL, format!("kamikarte-demo-{user}"))]
+    {
+        let node = harness.get_by_label(label);
+        node.focus();
+        node.type_text(&text);
+        harness.run_steps(1);
+    }
+    harness.get_by_label(LOGIN_BUTTON).click();
+    harness.run_steps(3);
+    harness
+}
+
+#[test]
+fn a_clerk_registers_with_a_similar_name_warning_and_gets_the_next_downtime_id() {
+    use kamikarte::ui::labels::{
+        REG_DOB_LABEL, REG_KANA_LABEL, REG_SEX_LABEL, REGISTER_ANYWAY_BUTTON, REGISTER_BUTTON,
+    };
+    let (_dir, db, ids) = setup();
+    let known = Store::open(&db).unwrap().patient(&ids[0]).unwrap().unwrap().patient;
+    let mut harness = log_in(&db, "clerk");
+    harness.key_press(Key::F3);
+    harness.run_steps(2);
+    for (label, text) in
+        [(REG_KANA_LABEL, known.kana.as_str()), (REG_DOB_LABEL, "1990-01-01"), (REG_SEX_LABEL, "F")]
+    {
+        let node = harness.get_by_label(label);
+        node.focus();
+        node.type_text(text);
+        harness.run_steps(1);
+    }
+    harness.get_by_label(REGISTER_BUTTON).click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("似た読みの患者がいます").is_some(), "warned before writing");
+    assert!(harness.query_by_label(&format!("ID {}", known.id)).is_some(), "the known patient is shown");
+    assert!(Store::open(&db).unwrap().registration(&ids[0]).unwrap().is_none());
+    harness.get_by_label(REGISTER_ANYWAY_BUTTON).click();
+    harness.run_steps(2);
+    let block = kamikarte::domain::IdBlock::new("DT", 100_000, 100_999).unwrap();
+    let new_id = block.id_of(100_000);
+    assert!(harness.query_by_label(&format!("ID {new_id}")).is_some(), "the new downtime ID is shown");
+    assert!(Store::open(&db).unwrap().registration(&new_id).unwrap().is_some());
+    let band = db.parent().unwrap().join("wristbands").join(format!("register-{new_id}"));
+    assert!(std::fs::read_dir(&band).unwrap().count() == 1, "the wristband was printed");
+}
+
+#[test]
+fn a_day_over_its_limit_is_flagged_on_every_screen() {
+    let (_dir, db, ids) = setup();
+    {
+        let mut store = Store::open(&db).unwrap();
+        store.set_setting(&Actor("admin".into()), "volume.limit.lab_inpatient", "2").unwrap();
+        let mut station =
+            kamikarte::scan::Station::open(&store, kamikarte::form::load(None).unwrap()).unwrap();
+        let actor = Actor("nurse".into());
+        let now = chrono::Utc::now();
+        station.scan(&mut store, &actor, ids[0].as_str(), now).unwrap();
+        for n in 0..3 {
+            station.scan(&mut store, &actor, &page("LAB", &ids[0], 100 + n), now).unwrap();
+        }
+    }
+    let mut harness = log_in(&db, "clerk");
+    assert!(harness.query_by_label_contains("上限超過 Over the safe limit").is_some());
+    harness.key_press(Key::F5);
+    harness.run_steps(2);
+    assert!(
+        harness.query_by_label_contains("上限超過 Over the safe limit").is_some(),
+        "on the volume screen too"
+    );
+    assert!(harness.query_by_label_contains("紙オーダー件数 Paper orders per day").is_some());
+}
