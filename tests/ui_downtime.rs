@@ -251,12 +251,94 @@ fn a_day_over_its_limit_is_flagged_on_every_screen() {
         }
     }
     let mut harness = log_in(&db, "clerk");
-    assert!(harness.query_by_label_contains("上限超過 Over the safe limit").is_some());
+    assert!(harness.query_by_label_contains("上限到達 At or over the safe limit").is_some());
     harness.key_press(Key::F5);
     harness.run_steps(2);
     assert!(
-        harness.query_by_label_contains("上限超過 Over the safe limit").is_some(),
+        harness.query_by_label_contains("上限到達 At or over the safe limit").is_some(),
         "on the volume screen too"
     );
     assert!(harness.query_by_label_contains("紙オーダー件数 Paper orders per day").is_some());
+}
+
+/// The station's rules without the screen: the cases a reviewer asked about.
+mod station_rules {
+    use super::*;
+    use kamikarte::scan::{Outcome, Station};
+
+    fn station(db: &Path) -> (Store, Station) {
+        let store = Store::open(db).unwrap();
+        let station = Station::open(&store, kamikarte::form::load(None).unwrap()).unwrap();
+        (store, station)
+    }
+
+    fn blank(form: &str, number: u64) -> String {
+        PageCode {
+            form: FormCode::parse(form).unwrap(),
+            patient: None,
+            serial: Serial::new("A", number).unwrap(),
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_blank_form_recorded_for_one_patient_stops_when_scanned_for_another() {
+        let (_dir, db, ids) = setup();
+        let (mut store, mut st) = station(&db);
+        let nurse = Actor("nurse".into());
+        let now = chrono::Utc::now();
+        st.scan(&mut store, &nurse, ids[0].as_str(), now).unwrap();
+        let slip = blank("LAB", 500);
+        assert!(matches!(st.scan(&mut store, &nurse, &slip, now).unwrap(), Outcome::Recorded { .. }));
+        st.finish_patient();
+        st.scan(&mut store, &nurse, ids[1].as_str(), now).unwrap();
+        let Outcome::WrongPatient(stop) = st.scan(&mut store, &nurse, &slip, now).unwrap() else {
+            panic!("a sheet already filed for A, scanned for B, must stop");
+        };
+        assert_eq!(stop.item_patient_id, ids[0].as_str());
+    }
+
+    #[test]
+    fn an_id_this_station_does_not_know_still_stops_while_a_patient_is_active() {
+        let (_dir, db, ids) = setup();
+        let (mut store, mut st) = station(&db);
+        let nurse = Actor("nurse".into());
+        let now = chrono::Utc::now();
+        assert!(
+            matches!(st.scan(&mut store, &nurse, "99999999", now).unwrap(), Outcome::Refused(_)),
+            "no one active"
+        );
+        st.scan(&mut store, &nurse, ids[0].as_str(), now).unwrap();
+        let Outcome::WrongPatient(stop) = st.scan(&mut store, &nurse, "99999999", now).unwrap() else {
+            panic!("a label of a patient from another ward must stop");
+        };
+        assert!(stop.item_patient.is_none());
+        assert_eq!(stop.item_patient_id, "99999999");
+    }
+
+    #[test]
+    fn a_slip_is_a_duplicate_forever_but_a_mar_counts_each_dose_after_the_window() {
+        let (_dir, db, ids) = setup();
+        let (mut store, mut st) = station(&db);
+        let nurse = Actor("nurse".into());
+        let t0 = chrono::Utc::now();
+        let later = t0 + chrono::Duration::minutes(30);
+        st.scan(&mut store, &nurse, ids[0].as_str(), t0).unwrap();
+        let (slip, mar) = (page("LAB", &ids[0], 600), page("MAR", &ids[0], 601));
+        assert!(matches!(st.scan(&mut store, &nurse, &slip, t0).unwrap(), Outcome::Recorded { .. }));
+        assert!(matches!(st.scan(&mut store, &nurse, &mar, t0).unwrap(), Outcome::Recorded { .. }));
+        assert!(
+            matches!(st.scan(&mut store, &nurse, &mar, t0).unwrap(), Outcome::Duplicate { .. }),
+            "within the window"
+        );
+        st.scan(&mut store, &nurse, ids[0].as_str(), later).unwrap();
+        assert!(
+            matches!(st.scan(&mut store, &nurse, &slip, later).unwrap(), Outcome::Duplicate { .. }),
+            "one order, once"
+        );
+        assert!(
+            matches!(st.scan(&mut store, &nurse, &mar, later).unwrap(), Outcome::Recorded { .. }),
+            "the next dose"
+        );
+    }
 }

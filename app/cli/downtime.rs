@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Local;
 use clap::{Args, Subcommand};
 
 use super::Invocation;
 use crate::domain::{IdBlock, Permission, Phase};
 use crate::downtime::{self, RegistrationInput};
+use crate::store::IdSupply;
 
 #[derive(Debug, Subcommand)]
 pub enum EpisodeCommand {
@@ -107,8 +108,8 @@ pub struct RegisterArgs {
 
 #[derive(Debug, Args)]
 pub struct VolumeArgs {
-    /// How many days up to today.
-    #[arg(long, default_value_t = 14)]
+    /// How many days up to today (1–366).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
     #[arg(long)]
     pub json: bool,
@@ -241,8 +242,16 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
         identity_unknown: args.unknown,
     };
     let today = Local::now().date_naive();
-    let done = downtime::register(ctx.store, &session.actor(), &input, today, args.wristband.as_deref())
-        .context("registration refused")?;
+    let done = match downtime::register(ctx.store, &session.actor(), &input, today, args.wristband.as_deref())
+    {
+        Ok(done) => done,
+        Err(downtime::RegisterError::Wristband(done, e)) => {
+            // The ID is drawn and the patient registered: say the ID, then the failure.
+            println!("{}", done.patient.id);
+            return Err(downtime::RegisterError::Wristband(done, e).into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("registration refused")),
+    };
     for s in &done.similar {
         eprintln!(
             "warning: similar reading already known: {} {} ({}) born {} — check this is not the same person",
@@ -252,16 +261,10 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
             s.patient.dob.iso()
         );
     }
-    if let Some(block) =
-        ctx.store.id_blocks()?.iter().find(|b| b.block.read(&done.patient.id).ok().flatten().is_some())
-        && block.running_low()
-    {
-        eprintln!(
-            "warning: block {} has {} of {} IDs left: ask the EHR team for the next block",
-            block.block.describe(),
-            block.remaining(),
-            block.block.size()
-        );
+    let station = ctx.store.settings()?.station_code;
+    let supply = IdSupply::of(&ctx.store.id_blocks()?, &station);
+    if supply.running_low() {
+        eprintln!("warning: {}", supply.describe());
     }
     if args.json {
         let out = serde_json::json!({
@@ -301,7 +304,7 @@ pub fn run_volume(ctx: &mut Invocation<'_>, args: &VolumeArgs) -> Result<()> {
         println!("  {}", line.limit.map_or("-".to_string(), |l| l.to_string()));
     }
     for o in &report.over {
-        println!("OVER LIMIT {}: {} {} of {} a day", o.day, o.label, o.count, o.limit);
+        println!("AT OR OVER LIMIT {}: {} {} (limit {} a day)", o.day, o.label, o.count, o.limit);
     }
     Ok(())
 }

@@ -66,8 +66,9 @@ impl IdBlock {
     }
 
     /// Reads a typed or scanned ID of this block's shape: `Ok(None)` when it is not of this
-    /// block's shape at all (another prefix or length: an ordinary record number), `Ok(Some(n))`
-    /// for a right downtime ID, an error when it has this block's shape but a wrong check.
+    /// block's shape at all (another prefix or length: an ordinary record number) or its number
+    /// lies outside the block, `Ok(Some(n))` for a right downtime ID of this block, an error when
+    /// it has this block's shape but a wrong check character.
     pub fn read(&self, id: &PatientId) -> Result<Option<u64>, FieldError> {
         let text = id.as_str();
         let Some(rest) = text.strip_prefix(self.prefix.as_str()) else { return Ok(None) };
@@ -81,7 +82,8 @@ impl IdBlock {
             )));
         }
         let number: u64 = rest[..self.width()].parse().expect("all digits");
-        Ok(Some(number))
+        // A right check but a number outside the range: another block's ID with the same prefix.
+        Ok(Some(number).filter(|n| self.contains(*n)))
     }
 
     pub fn describe(&self) -> String {
@@ -119,6 +121,8 @@ mod tests {
         assert_eq!(id.as_str().len(), 5);
         assert_eq!(b.read(&id).unwrap(), Some(7));
         assert_eq!(block().read(&block().id_of(100_999)).unwrap(), Some(100_999));
+        let other = IdBlock::new("DT", 200_000, 200_999).unwrap().id_of(200_000);
+        assert_eq!(block().read(&other).unwrap(), None, "same prefix, another block's number");
     }
 
     #[test]

@@ -65,6 +65,12 @@ impl RegistrationInput {
     pub fn check(&self, today: NaiveDate) -> Result<CheckedRegistration, InputErrors> {
         let mut errors = Vec::new();
         let unknown = self.identity_unknown || (self.kana.trim().is_empty() && self.name.trim().is_empty());
+        if self.identity_unknown && !(self.kana.trim().is_empty() && self.name.trim().is_empty()) {
+            errors.push((
+                "kana",
+                "a name was typed but 'identity unknown' is ticked: clear the name or untick it".to_string(),
+            ));
+        }
         let kana = if unknown { None } else { take(&mut errors, "kana", KanaName::parse(&self.kana)) };
         let name = if unknown || self.name.trim().is_empty() {
             None
@@ -183,8 +189,10 @@ pub enum RegisterError {
     Input(#[from] InputErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("registered, but the wristband could not be printed: {0}")]
-    Wristband(KitError),
+    /// The patient is registered (the ID is drawn and kept) but the band did not print: print it
+    /// again for that ID, never register the patient again.
+    #[error("{id} registered, but the wristband could not be printed: {1} (print it again: kamikarte kit --patient {id} --forms wristband_adult,wristband_infant --blanks 0)", id = .0.patient.id)]
+    Wristband(Box<Registered>, KitError),
 }
 
 /// A registration done: the patient and, when asked, the wristband's PDF.
@@ -210,11 +218,14 @@ pub fn register(
     let similar = checked.similar_patients(&store.patients(None, true)?);
     let station = store.settings()?.station_code;
     let patient = store.register_patient(actor, &station, checked.flags, |id| checked.patient(id))?;
-    let wristband = match wristband_dir {
-        None => None,
-        Some(dir) => Some(print_wristband(store, actor, &patient.id, dir).map_err(RegisterError::Wristband)?),
-    };
-    Ok(Registered { patient, flags: checked.flags, wristband, similar })
+    let mut done = Registered { patient, flags: checked.flags, wristband: None, similar };
+    if let Some(dir) = wristband_dir {
+        match print_wristband(store, actor, &done.patient.id, dir) {
+            Ok(path) => done.wristband = Some(path),
+            Err(e) => return Err(RegisterError::Wristband(Box::new(done), e)),
+        }
+    }
+    Ok(done)
 }
 
 /// Prints one patient's wristband (adult or infant, by age) and returns the PDF's path.
@@ -255,6 +266,14 @@ mod tests {
         let e = input.check(today()).unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["kana", "sex", "blood", "dob"], "{e}");
+        let contradictory = RegistrationInput {
+            identity_unknown: true,
+            kana: "ヤマダ".into(),
+            sex: "M".into(),
+            estimated_age: Some(40),
+            ..Default::default()
+        };
+        assert!(contradictory.check(today()).unwrap_err().to_string().contains("identity unknown"));
     }
 
     #[test]

@@ -150,6 +150,10 @@ pub struct ScanSpec {
     /// The paper order this slip carries, counted by the volume monitor.
     #[serde(default)]
     pub order: Option<OrderKind>,
+    /// The sheet is scanned again for each use (the MAR: once per dose), so a later scan is a
+    /// new event; without it a second scan is a duplicate, however late.
+    #[serde(default)]
+    pub repeat: bool,
 }
 
 /// The scan-station action of a form that names none.
@@ -304,6 +308,10 @@ impl FormDefinition {
     /// What scanning this form's page means at the scan station.
     pub fn scan_action(&self) -> &str {
         self.scan.as_ref().map_or(DEFAULT_SCAN_ACTION, |s| s.action.as_str())
+    }
+
+    pub fn scan_repeats(&self) -> bool {
+        self.scan.as_ref().is_some_and(|s| s.repeat)
     }
 
     pub fn order_kind(&self) -> Option<OrderKind> {

@@ -12,7 +12,10 @@
 //!    A's tube is exactly the mistake to stop. Moving to the next patient is an explicit Esc.
 //! 5. A page or slip needs an active patient. One printed for another patient is a hard stop;
 //!    a blank form is recorded for the active patient.
-//! 6. The same code recorded within the duplicate window is recognised and not recorded again.
+//! 6. A page already recorded for another patient (a blank form used twice) is a hard stop.
+//! 7. A slip already recorded is a duplicate, whenever it is scanned again; a sheet used again and
+//!    again (the form's `scan.repeat`, e.g. the MAR: one scan per dose) is a duplicate only
+//!    within the duplicate window.
 
 use chrono::{DateTime, Duration, Local, SecondsFormat, Utc};
 
@@ -166,29 +169,24 @@ impl Station {
         if let Err(e) = self.check_id(store, &id)? {
             return Ok(Outcome::Refused(e.message));
         }
+        let payload = id.to_string();
+        // Another patient's ID while one is active stops, whether or not this station knows them
+        // (a label from another ward is as wrong as one from this ward).
+        if let Some(active) = &mut self.active {
+            if active.patient.id == id {
+                active.last_scan = now;
+                let patient = active.patient.clone();
+                return Ok(Outcome::Identified { patient, again: true });
+            }
+            let known = store.patient(&id)?.map(|r| r.patient);
+            let item = "リストバンド/ラベル Wristband or label".to_string();
+            return self.hard_stop(store, actor, &payload, known, id.to_string(), item, None, now);
+        }
         let Some(record) = store.patient(&id)? else {
             return Ok(Outcome::Refused(format!(
                 "患者が見つかりません No patient with ID {id} in this station's census"
             )));
         };
-        let payload = id.to_string();
-        if let Some(active) = &mut self.active {
-            if active.patient.id == id {
-                active.last_scan = now;
-                return Ok(Outcome::Identified { patient: record.patient, again: true });
-            }
-            let item = "リストバンド/ラベル Wristband or label".to_string();
-            return self.hard_stop(
-                store,
-                actor,
-                &payload,
-                Some(record.patient),
-                id.to_string(),
-                item,
-                None,
-                now,
-            );
-        }
         let registration = store.registration(&id)?;
         self.active = Some(Active {
             patient: record.patient.clone(),
@@ -273,8 +271,24 @@ impl Station {
                 now,
             );
         }
+        // A sheet already recorded for someone else (a blank form) is the wrong patient too.
+        let earlier = store.last_item_of(&payload)?;
+        if let Some(e) = &earlier
+            && e.patient_id.as_deref() != Some(active.patient.id.as_str())
+        {
+            let other = e.patient_id.clone().unwrap_or_default();
+            let known = match PatientId::parse(&other) {
+                Ok(id) => store.patient(&id)?.map(|r| r.patient),
+                Err(_) => None,
+            };
+            return self.hard_stop(store, actor, &payload, known, other, what, Some(&code), now);
+        }
+        // A slip is one order: scanned again at any time it is a duplicate. A sheet used again
+        // and again (the MAR: one scan per dose) is a duplicate only within the short window.
+        let repeatable = form.is_some_and(FormDefinition::scan_repeats);
         let since = ts(now - Duration::seconds(self.settings.scan_duplicate_seconds.into()));
-        if let Some(previous) = store.last_scan_of(&payload, &since)? {
+        let duplicate = if repeatable { store.last_scan_of(&payload, &since)? } else { earlier };
+        if let Some(previous) = duplicate {
             self.active.as_mut().expect("checked").last_scan = now;
             return Ok(Outcome::Duplicate { previous, what });
         }

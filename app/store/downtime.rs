@@ -47,9 +47,57 @@ impl BlockRecord {
         (self.block.last + 1).saturating_sub(self.next)
     }
 
-    /// Fewer than 10% of the block left: time to ask the EHR team for the next block.
+    /// Fewer than 10% of the block left (or one ID, for a small block): time to ask the EHR
+    /// team for the next block.
     pub fn running_low(&self) -> bool {
-        self.remaining() * 10 < self.block.size()
+        self.remaining() * 10 < self.block.size() || self.remaining() <= 1
+    }
+}
+
+/// What a station has left to hand out, over all its blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdSupply {
+    pub station: String,
+    pub remaining: u64,
+    /// The block IDs are drawn from now (the oldest with numbers left).
+    pub current: Option<IdBlock>,
+    pub configured: bool,
+}
+
+impl IdSupply {
+    pub fn of(blocks: &[BlockRecord], station: &str) -> Self {
+        let mine: Vec<&BlockRecord> = blocks.iter().filter(|b| b.station == station).collect();
+        Self {
+            station: station.to_string(),
+            remaining: mine.iter().map(|b| b.remaining()).sum(),
+            current: mine.iter().find(|b| b.remaining() > 0).map(|b| b.block.clone()),
+            configured: !mine.is_empty(),
+        }
+    }
+
+    /// A configured station with fewer than 10% of its current block left (or one ID), or none.
+    pub fn running_low(&self) -> bool {
+        match &self.current {
+            _ if !self.configured => false,
+            None => true,
+            Some(b) => self.remaining * 10 < b.size() || self.remaining <= 1,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.current {
+            None => format!(
+                "station {} has no downtime IDs left: registration stops until an administrator adds the next block the EHR reserves",
+                self.station
+            ),
+            Some(b) => format!(
+                "station {} has {} downtime ID{} left (block {}): ask the EHR team for the next block",
+                self.station,
+                self.remaining,
+                if self.remaining == 1 { "" } else { "s" },
+                b.describe()
+            ),
+        }
     }
 }
 
@@ -322,7 +370,7 @@ impl Store {
         let station = station.trim().to_uppercase();
         let blocks: Vec<BlockRecord> =
             self.id_blocks()?.into_iter().filter(|b| b.station == station).collect();
-        let Some(block) = blocks.iter().find(|b| b.remaining() > 0) else {
+        if !blocks.iter().any(|b| b.remaining() > 0) {
             return Err(StoreError::Refused(if blocks.is_empty() {
                 format!(
                     "station {station} has no downtime-ID block: an administrator adds one (kamikarte block add)"
@@ -333,29 +381,43 @@ impl Store {
                     blocks.iter().map(|b| b.block.describe()).collect::<Vec<_>>().join(", ")
                 )
             }));
+        }
+        let tx = self.conn.transaction()?;
+        let now = now_text();
+        let mut audit = AuditWriter::start(&tx)?;
+        // Numbers the EHR already gave a patient in the census are skipped (and audited), so one
+        // clash never stops registration during an outage.
+        let mut drawn = None;
+        for b in blocks.iter().filter(|b| b.remaining() > 0) {
+            let next: i64 = tx.query_row("SELECT next FROM id_blocks WHERE id = ?1", [b.id], |r| r.get(0))?;
+            for number in (next as u64)..=b.block.last {
+                let id = b.block.id_of(number);
+                let taken: Option<String> = tx
+                    .query_row("SELECT id FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0))
+                    .optional()?;
+                tx.execute(
+                    "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
+                    params![b.id, number as i64 + 1, now, actor.0],
+                )?;
+                if taken.is_none() {
+                    drawn = Some((b, number, id));
+                    break;
+                }
+                let skipped = json!({ "block": b.block.describe(), "id": id.as_str(), "reason": "ID already in the census" });
+                audit.append(&tx, actor, "skip", "id_block", &b.id.to_string(), None, Some(&skipped))?;
+            }
+            if drawn.is_some() {
+                break;
+            }
+        }
+        let Some((block, number, id)) = drawn else {
+            tx.commit()?;
+            return Err(StoreError::Refused(format!(
+                "every downtime ID left in the blocks of station {station} is taken by a census patient: ask the EHR team for a new block"
+            )));
         };
-        let id = block.block.id_of(block.next);
         let patient = make(&id);
         debug_assert_eq!(patient.id, id);
-        let tx = self.conn.transaction()?;
-        let taken: Option<String> =
-            tx.query_row("SELECT id FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
-        if taken.is_some() {
-            return Err(StoreError::Refused(format!(
-                "downtime ID {id} already belongs to a patient in the census: the block overlaps the EHR's numbers"
-            )));
-        }
-        let now = now_text();
-        // Draw the number only if nobody drew it meanwhile (another app window on this database).
-        let drawn = tx.execute(
-            "UPDATE id_blocks SET next = next + 1, updated_at = ?3, updated_by = ?4 WHERE id = ?1 AND next = ?2",
-            params![block.id, block.next as i64, now, actor.0],
-        )?;
-        if drawn != 1 {
-            return Err(StoreError::Refused(
-                "another registration drew this ID at the same moment; try again".into(),
-            ));
-        }
         upsert(&tx, &patient, SOURCE_DOWNTIME, &now, actor)?;
         tx.execute(
             "INSERT INTO registrations (patient_id, episode_id, block_id, number, outpatient, identity_unknown,
@@ -364,7 +426,7 @@ impl Store {
                 id.as_str(),
                 episode.id,
                 block.id,
-                block.next as i64,
+                number as i64,
                 flags.outpatient,
                 flags.identity_unknown,
                 flags.dob_estimated,
@@ -372,7 +434,6 @@ impl Store {
                 actor.0
             ],
         )?;
-        let mut audit = AuditWriter::start(&tx)?;
         let mut after = patient_json(&patient);
         after["episode"] = json!(episode.id);
         after["outpatient"] = json!(flags.outpatient);
@@ -451,5 +512,40 @@ mod tests {
         let e = store.add_id_block(&actor(), "C", &IdBlock::new("DT", 1, 999).unwrap()).unwrap_err();
         assert!(e.to_string().contains("3-digit"), "{e}");
         assert_eq!(store.id_blocks().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_number_the_census_already_uses_is_skipped_and_audited() {
+        use crate::domain::{BloodType, DateOfBirth, KanaName, KanjiName, Location, Sex};
+        let mut store = Store::open_in_memory().unwrap();
+        let block = IdBlock::new("DT", 1, 9).unwrap();
+        store.add_id_block(&actor(), "A", &block).unwrap();
+        store.start_episode(&actor(), "drill", Phase::PatientInfo).unwrap();
+        let today = chrono::Local::now().date_naive();
+        let person = |id: &PatientId| Patient {
+            id: id.clone(),
+            name: KanjiName::parse("山田　花子").unwrap(),
+            kana: KanaName::parse("ヤマダ　ハナコ").unwrap(),
+            dob: DateOfBirth::parse("1980-01-01", today).unwrap(),
+            sex: Sex::Female,
+            blood: BloodType::UNKNOWN,
+            location: Location { ward: "OPD".into(), ..Location::default() },
+            department: String::new(),
+            allergies: Vec::new(),
+        };
+        // The EHR gave DT1's number to a patient who is in the census.
+        let clash = person(&block.id_of(1));
+        store
+            .apply_census(&actor(), &[clash], &crate::store::CensusApply::default(), &mut |_, _| {})
+            .unwrap();
+        let p = store.register_patient(&actor(), "A", RegistrationFlags::default(), person).unwrap();
+        assert_eq!(p.id, block.id_of(2));
+        let rec = store.id_blocks().unwrap().remove(0);
+        assert_eq!((rec.next, rec.remaining()), (3, 7));
+        assert!(
+            store.audit_of("id_block", &rec.id.to_string(), 10).unwrap().iter().any(|e| e.action == "skip")
+        );
+        let supply = IdSupply::of(&store.id_blocks().unwrap(), "A");
+        assert_eq!((supply.remaining, supply.running_low()), (7, false));
     }
 }

@@ -20,7 +20,9 @@ use rusqlite::Connection;
 
 pub use audit::{AuditEntry, AuditVerification};
 pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
-pub use downtime::{BlockRecord, EpisodeNote, EpisodeRecord, RegistrationFlags, RegistrationRecord};
+pub use downtime::{
+    BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
+};
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanKind, VolumeCount};

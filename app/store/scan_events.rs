@@ -176,6 +176,21 @@ impl Store {
         row.map(with_kind).transpose()
     }
 
+    /// The latest item recorded with this text, at any time.
+    pub fn last_item_of(&self, payload: &str) -> Result<Option<ScanEventRecord>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM scan_events WHERE payload = ?1 AND kind = 'item' ORDER BY id DESC LIMIT 1"
+                ),
+                [payload],
+                read,
+            )
+            .optional()?;
+        row.map(with_kind).transpose()
+    }
+
     /// The newest scans first.
     pub fn recent_scans(&self, limit: usize) -> Result<Vec<ScanEventRecord>> {
         let mut stmt =

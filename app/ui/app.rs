@@ -23,7 +23,7 @@ use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
 use crate::domain::Permission;
 use crate::downtime::{VolumeReport, volume_report};
-use crate::store::{Actor, EpisodeRecord, Settings, Store};
+use crate::store::{Actor, EpisodeRecord, IdSupply, Settings, Store};
 
 const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
@@ -194,13 +194,8 @@ impl KamikarteApp {
         let read = (|| {
             let episode = self.store.open_episode()?;
             let volume = volume_report(&self.store, today, 14)?;
-            let low = self
-                .store
-                .id_blocks()?
-                .into_iter()
-                .filter(|b| b.station == station && b.running_low())
-                .map(|b| format!("{} ({} left)", b.block.describe(), b.remaining()))
-                .collect();
+            let supply = IdSupply::of(&self.store.id_blocks()?, &station);
+            let low = if supply.running_low() { vec![supply.describe()] } else { Vec::new() };
             Ok::<_, crate::store::StoreError>((episode, volume, low))
         })();
         match read {
@@ -301,9 +296,21 @@ impl KamikarteApp {
         ctx.request_repaint_after(std::time::Duration::from_secs(15));
     }
 
+    /// Locks the screen. The scan station lets go of its patient: whoever unlocks scans the
+    /// wristband again.
     fn lock(&mut self, session: Session) {
+        if let Some(scan) = &mut self.scan {
+            scan.release_patient();
+        }
         let screen = LoginScreen::for_user(session.user.as_str());
         self.door = Door::Locked(session, screen);
+    }
+
+    /// Logs out: the next user starts with no active patient and an empty registration form.
+    fn log_out(&mut self) {
+        self.scan = None;
+        self.register = None;
+        self.door = Door::LoggedOut(LoginScreen::new());
     }
 
     /// Draws the whole app into `ui`; eframe calls it every frame, and so do the UI tests.
@@ -360,7 +367,7 @@ impl KamikarteApp {
                 if let Some(session) = session {
                     self.door = Door::In(session);
                 } else if switch {
-                    self.door = Door::LoggedOut(LoginScreen::new());
+                    self.log_out();
                 }
             }
             Door::In(_) => self.main_ui(ui),
@@ -483,7 +490,7 @@ impl KamikarteApp {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button(LOGOUT_BUTTON).clicked() {
-                    self.door = Door::LoggedOut(LoginScreen::new());
+                    self.log_out();
                     return;
                 }
                 if ui.button(LOCK_BUTTON).clicked()
@@ -531,21 +538,24 @@ impl KamikarteApp {
                 ui.label(RichText::new("平常運用 No downtime episode running").weak());
             }
         }
-        if let Some(v) = &self.downtime.volume {
-            for o in &v.over {
-                ui.colored_label(
-                    ui.visuals().error_fg_color,
-                    format!(
-                        "▲ 上限超過 Over the safe limit: {} {} — {} of {} a day",
-                        o.day, o.label, o.count, o.limit
-                    ),
-                );
-            }
+        // The newest day at or over a limit, and how many more (the volume tab lists them all).
+        if let Some(v) = &self.downtime.volume
+            && let Some(o) = v.over.iter().max_by(|a, b| a.day.cmp(&b.day))
+        {
+            let more = v.over.len() - 1;
+            let more = if more > 0 { format!(" (+{more} more, F5)") } else { String::new() };
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!(
+                    "▲ 上限到達 At or over the safe limit: {} {} — {} (limit {} a day){more}",
+                    o.day, o.label, o.count, o.limit
+                ),
+            );
         }
         for b in &self.downtime.low_blocks {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                format!("▲ ダウンタイムIDの残りが10%未満 Downtime IDs running low: block {b} — ask the EHR team for the next block"),
+                format!("▲ ダウンタイムIDの残りわずか Downtime IDs running low: {b}"),
             );
         }
     }

@@ -69,7 +69,10 @@ impl RegisterScreen {
             ui.heading("ダウンタイム登録 Register a patient under a downtime ID");
             ui.label("分かることだけ入力。身元不明なら性別と推定年齢だけ。 Enter what is known; for an unidentified patient, sex and apparent age are enough.");
             ui.add_space(8.0);
-            egui::Grid::new("register_form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+            // While the clerk decides about a similar patient, the form is what was checked: it
+            // cannot change under the decision.
+            let editable = self.similar.is_empty();
+            ui.add_enabled_ui(editable, |ui| egui::Grid::new("register_form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                 let label = ui.label(REG_UNKNOWN_LABEL);
                 ui.checkbox(&mut self.unknown, "").labelled_by(label.id);
                 ui.end_row();
@@ -88,7 +91,7 @@ impl RegisterScreen {
                     labelled_text(ui, label, value, 320.0);
                     ui.end_row();
                 }
-            });
+            }));
             ui.add_space(8.0);
             if self.similar.is_empty() {
                 if ui.button(RichText::new(REGISTER_BUTTON).size(16.0)).clicked() {
@@ -183,6 +186,13 @@ impl RegisterScreen {
                 *self = Self { done: Some(done), ..Self::default() };
             }
             Err(downtime::RegisterError::Input(e)) => self.errors = e.0,
+            Err(downtime::RegisterError::Wristband(done, e)) => {
+                let id = done.patient.id.clone();
+                *self = Self { done: Some(*done), ..Self::default() };
+                self.error = Some(format!(
+                    "{id} は登録済み、リストバンド印刷に失敗 registered, but the wristband did not print: {e}. Print it from the Kit tab for {id}; do not register again."
+                ));
+            }
             Err(e) => self.error = Some(e.to_string()),
         }
     }

@@ -19,6 +19,8 @@ pub struct ScanScreen {
     /// What the last scan did, shown under the patient: (good news, text).
     message: Option<(bool, String)>,
     recent: Vec<ScanEventRecord>,
+    /// The manual code field: the one widget allowed the keyboard.
+    manual_id: Option<egui::Id>,
 }
 
 /// The character a key press stands for in a code, if any.
@@ -48,9 +50,18 @@ impl ScanScreen {
             manual: String::new(),
             message: None,
             recent: Vec::new(),
+            manual_id: None,
         };
         me.refresh(store);
         me
+    }
+
+    /// Lets go of the active patient (the screen was locked).
+    pub fn release_patient(&mut self) {
+        if let Ok(station) = &mut self.station {
+            station.finish_patient();
+        }
+        self.reader.clear();
     }
 
     fn refresh(&mut self, store: &Store) {
@@ -72,8 +83,22 @@ impl ScanScreen {
             self.message =
                 Some((true, "時間切れ: 患者の選択を解除しました Patient released after a pause".into()));
         }
-        // Raw key events, when no text field has the keyboard.
+        // The keyboard belongs to the scanner: a button must never hold focus here, or a scan's
+        // Enter would press it (dismissing a stop, letting go of the patient). Only the manual
+        // code field may take the keyboard, and Tab does not move focus.
+        let focused = ui.ctx().memory(|m| m.focused());
+        if let Some(id) = focused
+            && Some(id) != self.manual_id
+        {
+            ui.ctx().memory_mut(|m| m.surrender_focus(id));
+        }
         let nothing_focused = ui.ctx().memory(|m| m.focused().is_none());
+        if nothing_focused {
+            ui.input_mut(|i| {
+                i.consume_key(egui::Modifiers::NONE, Key::Tab);
+                i.consume_key(egui::Modifiers::SHIFT, Key::Tab);
+            });
+        }
         let events = ui.input(|i| i.events.clone());
         let mut scans = Vec::new();
         let (mut dismiss, mut next) = (false, false);
@@ -202,7 +227,7 @@ impl ScanScreen {
                             );
                         }
                     });
-                if ui.button(NEXT_PATIENT_BUTTON).clicked() {
+                if ui.button(NEXT_PATIENT_BUTTON).clicked_by(egui::PointerButton::Primary) {
                     self.station.as_mut().expect("ok").finish_patient();
                 }
             }
@@ -226,6 +251,7 @@ impl ScanScreen {
         ui.add_space(12.0);
         ui.horizontal(|ui| {
             let response = labelled_text(ui, MANUAL_CODE_LABEL, &mut self.manual, 260.0);
+            self.manual_id = Some(response.id);
             if response.lost_focus()
                 && ui.input(|i| i.key_pressed(Key::Enter))
                 && !self.manual.trim().is_empty()
@@ -269,7 +295,8 @@ impl ScanScreen {
                 }
             });
             ui.label("記録は残りません: 正しい患者を確認してから解除してください。Nothing was recorded for the active patient. Check the patient, then dismiss.");
-            dismiss = ui.button(RichText::new(STOP_DISMISS_BUTTON).size(18.0)).clicked();
+            // Only a pointer click or Ctrl+Enter: never a key a scanner sends.
+            dismiss = ui.button(RichText::new(STOP_DISMISS_BUTTON).size(18.0)).clicked_by(egui::PointerButton::Primary);
         });
         if dismiss {
             self.dismiss(store, actor);

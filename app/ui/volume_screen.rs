@@ -54,7 +54,7 @@ impl VolumeScreen {
                         self.selected = i;
                     }
                     let today = line.counts.last().copied().unwrap_or(0);
-                    let over = line.limit.is_some_and(|l| today > l);
+                    let over = line.limit.is_some_and(|l| today >= l);
                     let text = RichText::new(today.to_string()).strong();
                     ui.label(if over { text.color(ui.visuals().error_fg_color) } else { text });
                     ui.label(line.limit.map_or("—".to_string(), |l| l.to_string()));
@@ -78,7 +78,7 @@ impl VolumeScreen {
                 .iter()
                 .enumerate()
                 .map(|(i, &c)| {
-                    let over = limit.is_some_and(|l| c > l);
+                    let over = limit.is_some_and(|l| c >= l);
                     let color = if over { Color32::from_rgb(200, 40, 40) } else { Color32::from_rgb(60, 120, 200) };
                     Bar::new(i as f64, f64::from(c)).width(0.7).fill(color).name(&days[i])
                 })
