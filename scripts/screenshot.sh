@@ -31,6 +31,8 @@ sleep "${WAIT:-6}"
 type() { DISPLAY=$display xdotool type --delay 40 "$1"; }
 key() { DISPLAY=$display xdotool key "$@"; }
 log_in() {
+  # No window manager under Xvfb: give the window the keyboard by hand.
+  DISPLAY=$display xdotool search --sync --name kamikarte windowfocus
   type "$1"; key Tab; type "kamikarte-demo-$1"; key Return; sleep 2
 }
 case $scene in

@@ -325,6 +325,7 @@ impl Station {
     ) -> Result<NewScanEvent, StoreError> {
         Ok(NewScanEvent {
             episode_id: store.open_episode()?.map(|e| e.id),
+            at: now,
             day: now.with_timezone(&Local).format("%Y-%m-%d").to_string(),
             station: self.station.clone(),
             kind,

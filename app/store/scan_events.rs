@@ -4,7 +4,9 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
-use super::{Actor, Result, Store, StoreError, now_text};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{Actor, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,10 +38,12 @@ impl ScanKind {
     }
 }
 
-/// A scan to record. `day` is the station's local date (the volume monitor counts by it).
+/// A scan to record: `at` is when it was scanned, `day` the station's local date of it (the
+/// volume monitor counts by day).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScanEvent {
     pub episode_id: Option<i64>,
+    pub at: DateTime<Utc>,
     pub day: String,
     pub station: String,
     pub kind: ScanKind,
@@ -120,7 +124,7 @@ impl Store {
     /// Records one scan with its audit entry; returns the stored event.
     pub fn record_scan(&mut self, actor: &Actor, event: &NewScanEvent) -> Result<ScanEventRecord> {
         let tx = self.conn.transaction()?;
-        let now = now_text();
+        let now = event.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         tx.execute(
             "INSERT INTO scan_events (episode_id, at, day, station, user, kind, action, payload, patient_id,
              other_patient_id, form_code, serial, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -205,7 +209,7 @@ impl Store {
         let changed = tx.execute(
             "UPDATE scan_events SET dismissed_at = ?2, dismissed_by = ?3
              WHERE id = ?1 AND kind = 'wrong_patient' AND dismissed_at IS NULL",
-            params![id, now_text(), actor.0],
+            params![id, super::now_text(), actor.0],
         )?;
         if changed != 1 {
             return Err(StoreError::Refused(format!("scan {id} is no open wrong-patient stop")));

@@ -502,7 +502,6 @@ impl KamikarteApp {
                 if let Some(s) = self.session() {
                     ui.label(RichText::new(format!("{} ({})", s.user, s.role.code())).strong());
                 }
-                ui.label(RichText::new(self.db_path.display().to_string()).small().weak());
             });
         });
     }

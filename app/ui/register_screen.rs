@@ -108,7 +108,8 @@ impl RegisterScreen {
             }
             if let Some(done) = &self.done {
                 ui.add_space(12.0);
-                egui::Frame::new().fill(Color32::from_rgb(225, 245, 225)).inner_margin(12.0).show(ui, |ui| {
+                egui::Frame::new().fill(Color32::from_rgb(0, 95, 45)).inner_margin(12.0).show(ui, |ui| {
+                    ui.visuals_mut().override_text_color = Some(Color32::WHITE);
                     ui.label(RichText::new("登録しました Registered").strong());
                     identity_block(ui, &done.patient, 1.6);
                     if let Some(path) = &done.wristband {
@@ -125,7 +126,8 @@ impl RegisterScreen {
     }
 
     fn similar_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, wristbands: &Path) {
-        egui::Frame::new().fill(Color32::from_rgb(255, 240, 200)).inner_margin(12.0).show(ui, |ui| {
+        egui::Frame::new().fill(Color32::from_rgb(120, 70, 0)).inner_margin(12.0).show(ui, |ui| {
+            ui.visuals_mut().override_text_color = Some(Color32::WHITE);
             ui.label(
                 RichText::new("▲ 似た読みの患者がいます A patient with a similar reading is already known")
                     .size(18.0)

@@ -214,10 +214,12 @@ impl ScanScreen {
         match station.active() {
             Some(active) => {
                 egui::Frame::new()
-                    .fill(Color32::from_rgb(225, 245, 225))
+                    .fill(Color32::from_rgb(0, 95, 45))
                     .inner_margin(12.0)
                     .corner_radius(6.0)
                     .show(ui, |ui| {
+                        // White on dark green reads in the light and the dark theme alike.
+                        ui.visuals_mut().override_text_color = Some(Color32::WHITE);
                         ui.label(RichText::new("対象患者 Active patient").strong());
                         identity_block(ui, &active.patient, 2.0);
                         if active.downtime {
