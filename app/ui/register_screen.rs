@@ -94,7 +94,8 @@ impl RegisterScreen {
             }));
             ui.add_space(8.0);
             if self.similar.is_empty() {
-                if ui.button(RichText::new(REGISTER_BUTTON).size(16.0)).clicked() {
+                let submit = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
+                if ui.button(RichText::new(REGISTER_BUTTON).size(16.0)).clicked() || submit {
                     self.submit(store, actor, wristbands, false);
                 }
             } else {

@@ -35,4 +35,12 @@ pub fn identity_block(ui: &mut egui::Ui, p: &Patient, scale: f32) {
         ))
         .size(big * 0.7),
     );
+    if !p.allergies.is_empty() {
+        ui.label(
+            RichText::new(format!("アレルギー Allergies: {}", p.allergies.join("、")))
+                .size(big * 0.8)
+                .strong()
+                .color(egui::Color32::from_rgb(255, 90, 90)),
+        );
+    }
 }
