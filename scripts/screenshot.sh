@@ -2,7 +2,7 @@
 # A screenshot of the real desktop window under Xvfb, on a scratch demo database.
 # Needs: apt-get install xvfb x11-apps imagemagick libgl1-mesa-dri xdotool poppler-utils zbar-tools
 # Usage: scripts/screenshot.sh [OUT.png] [census|scan|volume]
-#   census  the demo hospital's census (default)
+#   census  the demo hospital's census, as the clerk sees it (default)
 #   scan    a nurse at the scan station: a wristband, then a lab slip printed by `kit` and read
 #           back from the PDF by zbarimg, typed in by xdotool as a keyboard-wedge scanner would
 #   volume  the volume monitor over the demo's synthetic downtime history
@@ -36,6 +36,9 @@ log_in() {
   type "$1"; key Tab; type "kamikarte-demo-$1"; key Return; sleep 2
 }
 case $scene in
+  census)
+    log_in clerk
+    ;;
   scan)
     patient=$(KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" census list --ward 5E --json \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')

@@ -478,12 +478,6 @@ impl KamikarteApp {
                 );
             }
             ui.separator();
-            for (tab, label, key, need) in Tab::ALL {
-                if need.is_none_or(|p| self.may(p)) {
-                    ui.selectable_value(&mut self.tab, tab, label).on_hover_text(key.name());
-                }
-            }
-            ui.separator();
             let can_import = self.may(Permission::ImportCensus) && !self.is_busy();
             if ui.add_enabled(can_import, egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
                 self.import.open();
@@ -503,6 +497,14 @@ impl KamikarteApp {
                     ui.label(RichText::new(format!("{} ({})", s.user, s.role.code())).strong());
                 }
             });
+        });
+        // The tabs on a row of their own: six of them and the account do not fit one row.
+        ui.horizontal(|ui| {
+            for (tab, label, key, need) in Tab::ALL {
+                if need.is_none_or(|p| self.may(p)) {
+                    ui.selectable_value(&mut self.tab, tab, label).on_hover_text(key.name());
+                }
+            }
         });
     }
 

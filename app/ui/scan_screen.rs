@@ -338,8 +338,10 @@ impl ScanScreen {
     }
 }
 
+/// The time of a scan; with its date when it was not today.
 fn local_time(at: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string())
-        .unwrap_or_else(|_| at.to_string())
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(at) else { return at.to_string() };
+    let t = t.with_timezone(&Local);
+    let format = if t.date_naive() == Local::now().date_naive() { "%H:%M:%S" } else { "%m-%d %H:%M:%S" };
+    t.format(format).to_string()
 }
