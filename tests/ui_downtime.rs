@@ -342,3 +342,60 @@ mod station_rules {
         );
     }
 }
+
+#[test]
+fn a_clerk_ends_the_drill_starts_an_episode_and_moves_it_to_phase_three() {
+    use kamikarte::domain::Phase;
+    use kamikarte::ui::labels::{EPISODE_END_BUTTON, EPISODE_REASON_LABEL, EPISODE_START_BUTTON};
+    let (_dir, db, _) = setup();
+    let mut harness = log_in(&db, "clerk");
+    harness.key_press(Key::F6);
+    harness.run_steps(2);
+    harness.get_by_label(EPISODE_END_BUTTON).click();
+    harness.run_steps(2);
+    harness.get_by_label("終了する Yes, end it").click();
+    harness.run_steps(2);
+    assert!(Store::open(&db).unwrap().open_episode().unwrap().is_none());
+    assert!(harness.query_by_label_contains("平常運用 No downtime episode").is_some(), "the banner follows");
+
+    let reason = harness.get_by_label(EPISODE_REASON_LABEL);
+    reason.focus();
+    reason.type_text("ランサムウェア ransomware");
+    harness.run_steps(1);
+    harness.get_by_label(EPISODE_START_BUTTON).click();
+    harness.run_steps(2);
+    harness.get_by_label(&format!("3 {}", Phase::MinimalOrders.describe())).click();
+    harness.run_steps(2);
+    let open = Store::open(&db).unwrap().open_episode().unwrap().expect("running");
+    assert_eq!((open.reason.as_str(), open.phase), ("ランサムウェア ransomware", Phase::MinimalOrders));
+    assert_eq!(
+        harness.query_all_by_label_contains("第3段階 Phase 3").count(),
+        2,
+        "on the screen and in the banner"
+    );
+}
+
+#[test]
+fn an_administrator_adds_a_block_and_an_overlap_is_refused_on_screen() {
+    use kamikarte::ui::labels::{BLOCK_ADD_BUTTON, BLOCK_FROM_LABEL, BLOCK_PREFIX_LABEL, BLOCK_TO_LABEL};
+    let (_dir, db, _) = setup();
+    let mut harness = log_in(&db, "admin");
+    harness.key_press(Key::F6);
+    harness.run_steps(2);
+    let add = |harness: &mut Harness<'static, KamikarteApp>, from: &str, to: &str| {
+        for (label, text) in [(BLOCK_PREFIX_LABEL, "DT"), (BLOCK_FROM_LABEL, from), (BLOCK_TO_LABEL, to)] {
+            let node = harness.get_by_label(label);
+            node.focus();
+            harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+            harness.get_by_label(label).type_text(text);
+            harness.run_steps(1);
+        }
+        harness.get_by_label(BLOCK_ADD_BUTTON).click();
+        harness.run_steps(2);
+    };
+    add(&mut harness, "100500", "101500");
+    assert!(harness.query_by_label_contains("overlaps block DT100000–DT100999").is_some());
+    add(&mut harness, "101000", "101999");
+    assert!(harness.query_by_label_contains("Block DT101000–DT101999 added").is_some());
+    assert_eq!(Store::open(&db).unwrap().id_blocks().unwrap().len(), 2);
+}
