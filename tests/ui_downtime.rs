@@ -341,6 +341,26 @@ mod station_rules {
             "the next dose"
         );
     }
+
+    #[test]
+    fn a_patient_with_a_near_same_reading_is_shown_beside_the_identity() {
+        let (_dir, db, ids) = setup();
+        let (mut store, mut st) = station(&db);
+        let known = store.patient(&ids[0]).unwrap().unwrap().patient;
+        let input = kamikarte::downtime::RegistrationInput {
+            kana: known.kana.as_str().to_string(),
+            dob: "1999-09-09".into(),
+            sex: "U".into(),
+            ..Default::default()
+        };
+        let today = chrono::Local::now().date_naive();
+        let twin =
+            kamikarte::downtime::register(&mut store, &Actor("clerk".into()), &input, today, None).unwrap();
+        st.scan(&mut store, &Actor("nurse".into()), ids[0].as_str(), chrono::Utc::now()).unwrap();
+        let similar: Vec<_> = st.active().unwrap().similar.iter().map(|p| p.id.clone()).collect();
+        assert!(similar.contains(&twin.patient.id), "{similar:?}");
+        assert!(!similar.contains(&ids[0]), "not the patient themself");
+    }
 }
 
 #[test]

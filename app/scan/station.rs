@@ -19,6 +19,7 @@
 
 use chrono::{DateTime, Duration, Local, SecondsFormat, Utc};
 
+use crate::domain::kana::readings_alike;
 use crate::domain::{FieldError, PageCode, Patient, PatientId, Scanned, VolumeCategory, check_typed_id};
 use crate::form::{DEFAULT_SCAN_ACTION, FormDefinition};
 use crate::store::{Actor, NewScanEvent, ScanEventRecord, ScanKind, Settings, Store, StoreError};
@@ -31,6 +32,9 @@ pub struct Active {
     pub downtime: bool,
     pub outpatient: bool,
     pub last_scan: DateTime<Utc>,
+    /// Other patients whose reading is the same or nearly the same (同姓同名): shown beside the
+    /// identity, because a name alone does not tell them apart — the date of birth does.
+    pub similar: Vec<Patient>,
 }
 
 /// A wrong-patient stop on screen: both identities, until a person dismisses it.
@@ -188,11 +192,18 @@ impl Station {
             )));
         };
         let registration = store.registration(&id)?;
+        let similar = store
+            .patients(None, false)?
+            .into_iter()
+            .map(|r| r.patient)
+            .filter(|p| p.id != id && readings_alike(p.kana.as_str(), record.patient.kana.as_str()))
+            .collect();
         self.active = Some(Active {
             patient: record.patient.clone(),
             downtime: registration.is_some(),
             outpatient: registration.is_some_and(|r| r.flags.outpatient),
             last_scan: now,
+            similar,
         });
         let event = self.event(
             ScanKind::Identify,

@@ -222,6 +222,16 @@ impl ScanScreen {
                         ui.visuals_mut().override_text_color = Some(Color32::WHITE);
                         ui.label(RichText::new("対象患者 Active patient").strong());
                         identity_block(ui, &active.patient, 2.0);
+                        for other in &active.similar {
+                            ui.label(
+                                RichText::new(format!(
+                                    "▲ 似た読みの患者 Similar name: {} {} {} 生年月日 DOB {} — 生年月日で確認 check the date of birth",
+                                    other.id, other.name, other.kana, other.dob.iso()
+                                ))
+                                .strong()
+                                .color(Color32::from_rgb(255, 220, 90)),
+                            );
+                        }
                         if active.downtime {
                             ui.label(
                                 RichText::new("ダウンタイムID Downtime ID")
