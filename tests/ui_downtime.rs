@@ -153,13 +153,19 @@ fn right_patient_records_wrong_patient_stops_duplicate_is_recognised() {
     let dismissed = Store::open(&db).unwrap().scan_event(stop.id).unwrap().unwrap();
     assert_eq!(dismissed.dismissed_by.as_deref(), Some("nurse"));
 
+    // Dismissing lets go of A too: the nurse starts again from the wristband in front of her.
+    assert!(harness.query_by_label_contains("リストバンドをスキャンしてください").is_some(), "A released");
+
     // B's wristband while A is active is a stop too (a label of B on A's tube).
+    scan(&mut harness, a.as_str(), |_, _| Ime::Off);
     scan(&mut harness, b.as_str(), |_, _| Ime::Off);
     assert!(harness.query_by_label_contains("患者違い STOP — WRONG PATIENT").is_some());
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
     harness.run_steps(2);
 
     // Esc: next patient; then B's wristband makes B active.
+    scan(&mut harness, a.as_str(), |_, _| Ime::Off);
+    assert!(harness.query_by_label(&format!("ID {a}")).is_some());
     harness.key_press(Key::Escape);
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("リストバンドをスキャンしてください").is_some());

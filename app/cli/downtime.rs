@@ -247,7 +247,13 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
         Ok(done) => done,
         Err(downtime::RegisterError::Wristband(done, e)) => {
             // The ID is drawn and the patient registered: say the ID, then the failure.
-            println!("{}", done.patient.id);
+            if args.json {
+                let out =
+                    serde_json::json!({ "id": done.patient.id.as_str(), "wristband_error": e.to_string() });
+                println!("{out}");
+            } else {
+                println!("{}", done.patient.id);
+            }
             return Err(downtime::RegisterError::Wristband(done, e).into());
         }
         Err(e) => return Err(anyhow::Error::new(e).context("registration refused")),
@@ -260,6 +266,9 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
             s.patient.name,
             s.patient.dob.iso()
         );
+    }
+    if let Some(w) = done.skipped_warning() {
+        eprintln!("warning: {w}");
     }
     let station = ctx.store.settings()?.station_code;
     let supply = IdSupply::of(&ctx.store.id_blocks()?, &station);

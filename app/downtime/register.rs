@@ -191,7 +191,7 @@ pub enum RegisterError {
     Store(#[from] StoreError),
     /// The patient is registered (the ID is drawn and kept) but the band did not print: print it
     /// again for that ID, never register the patient again.
-    #[error("{id} registered, but the wristband could not be printed: {1} (print it again: kamikarte kit --patient {id} --forms wristband_adult,wristband_infant --blanks 0)", id = .0.patient.id)]
+    #[error("{id} registered, but the wristband could not be printed: {1} (print it again: kamikarte kit --out DIR --patient {id} --forms wristband_adult,wristband_infant --blanks 0)", id = .0.patient.id)]
     Wristband(Box<Registered>, KitError),
 }
 
@@ -203,6 +203,22 @@ pub struct Registered {
     pub wristband: Option<PathBuf>,
     /// Known patients with a similar reading (warned about, not refused).
     pub similar: Vec<PatientRecord>,
+    /// Downtime IDs passed over because the census already holds them: the EHR uses numbers of
+    /// the block, and its team must hear of it before downtime records are merged back.
+    pub skipped: Vec<PatientId>,
+}
+
+impl Registered {
+    /// The warning for skipped IDs, if any.
+    pub fn skipped_warning(&self) -> Option<String> {
+        (!self.skipped.is_empty()).then(|| {
+            let ids: Vec<&str> = self.skipped.iter().map(PatientId::as_str).collect();
+            format!(
+                "downtime ID(s) {} already belong to census patients and were skipped: the EHR uses numbers of this block — tell the EHR team before more are handed out",
+                ids.join(", ")
+            )
+        })
+    }
 }
 
 /// Registers under the next downtime ID of this station and, with `wristband_dir`, prints the
@@ -217,8 +233,9 @@ pub fn register(
     let checked = input.check(today)?;
     let similar = checked.similar_patients(&store.patients(None, true)?);
     let station = store.settings()?.station_code;
-    let patient = store.register_patient(actor, &station, checked.flags, |id| checked.patient(id))?;
-    let mut done = Registered { patient, flags: checked.flags, wristband: None, similar };
+    let (patient, skipped) =
+        store.register_patient(actor, &station, checked.flags, |id| checked.patient(id))?;
+    let mut done = Registered { patient, flags: checked.flags, wristband: None, similar, skipped };
     if let Some(dir) = wristband_dir {
         match print_wristband(store, actor, &done.patient.id, dir) {
             Ok(path) => done.wristband = Some(path),

@@ -126,10 +126,13 @@ impl Station {
     }
 
     /// Records that a person looked at the stop and dismissed it.
+    /// The active patient is let go as well: after a wrong-patient stop, the nurse starts again
+    /// from the wristband of the patient in front of them, never from an assumption.
     pub fn dismiss(&mut self, store: &mut Store, actor: &Actor) -> Result<(), StoreError> {
         if let Some(stop) = &self.stop {
             store.dismiss_scan(actor, stop.event_id)?;
             self.stop = None;
+            self.active = None;
         }
         Ok(())
     }
@@ -152,10 +155,16 @@ impl Station {
             }
         };
         self.expire(now);
-        match scanned {
+        let outcome = match scanned {
             Scanned::Patient(id) => self.scan_patient(store, actor, id, now),
             Scanned::Page(code) => self.scan_page(store, actor, code, now),
+        };
+        // A scan that could not be written (a locked or full disk) leaves no patient active: the
+        // next slip must not be recorded for a patient whose stop or check never reached the screen.
+        if outcome.is_err() {
+            self.active = None;
         }
+        outcome
     }
 
     fn check_id(&self, store: &Store, id: &PatientId) -> Result<Result<(), FieldError>, StoreError> {

@@ -355,13 +355,15 @@ impl Store {
     /// Registers a patient under the next downtime ID of `station`'s blocks, in the open episode,
     /// in one transaction: the ID drawn, the patient, the registration and the audit entries.
     /// `make` builds the patient once the ID is known (unknown patients are named after it).
+    /// Returns the patient and the IDs skipped because the census already held them — a sign that
+    /// the EHR uses numbers of this block, which the EHR team must hear about.
     pub fn register_patient(
         &mut self,
         actor: &Actor,
         station: &str,
         flags: RegistrationFlags,
         make: impl FnOnce(&PatientId) -> Patient,
-    ) -> Result<Patient> {
+    ) -> Result<(Patient, Vec<PatientId>)> {
         let episode = self.open_episode()?.ok_or_else(|| {
             StoreError::Refused(
                 "no downtime episode is running: start one before registering under downtime IDs".into(),
@@ -388,6 +390,7 @@ impl Store {
         // Numbers the EHR already gave a patient in the census are skipped (and audited), so one
         // clash never stops registration during an outage.
         let mut drawn = None;
+        let mut skipped = Vec::new();
         for b in blocks.iter().filter(|b| b.remaining() > 0) {
             let next: i64 = tx.query_row("SELECT next FROM id_blocks WHERE id = ?1", [b.id], |r| r.get(0))?;
             for number in (next as u64)..=b.block.last {
@@ -403,8 +406,9 @@ impl Store {
                     drawn = Some((b, number, id));
                     break;
                 }
-                let skipped = json!({ "block": b.block.describe(), "id": id.as_str(), "reason": "ID already in the census" });
-                audit.append(&tx, actor, "skip", "id_block", &b.id.to_string(), None, Some(&skipped))?;
+                let skip = json!({ "block": b.block.describe(), "id": id.as_str(), "reason": "ID already in the census" });
+                audit.append(&tx, actor, "skip", "id_block", &b.id.to_string(), None, Some(&skip))?;
+                skipped.push(id);
             }
             if drawn.is_some() {
                 break;
@@ -441,7 +445,7 @@ impl Store {
         after["dob_estimated"] = json!(flags.dob_estimated);
         audit.append(&tx, actor, "register", "patient", id.as_str(), None, Some(&after))?;
         tx.commit()?;
-        Ok(patient)
+        Ok((patient, skipped))
     }
 
     pub fn registration(&self, id: &PatientId) -> Result<Option<RegistrationRecord>> {
@@ -538,8 +542,10 @@ mod tests {
         store
             .apply_census(&actor(), &[clash], &crate::store::CensusApply::default(), &mut |_, _| {})
             .unwrap();
-        let p = store.register_patient(&actor(), "A", RegistrationFlags::default(), person).unwrap();
+        let (p, skipped) =
+            store.register_patient(&actor(), "A", RegistrationFlags::default(), person).unwrap();
         assert_eq!(p.id, block.id_of(2));
+        assert_eq!(skipped, vec![block.id_of(1)], "the clash is reported");
         let rec = store.id_blocks().unwrap().remove(0);
         assert_eq!((rec.next, rec.remaining()), (3, 7));
         assert!(

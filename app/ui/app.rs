@@ -306,11 +306,18 @@ impl KamikarteApp {
         self.door = Door::Locked(session, screen);
     }
 
-    /// Logs out: the next user starts with no active patient and an empty registration form.
+    /// Logs out: the next user starts from clean screens — no active patient, no form half
+    /// filled, no patient left selected (their own look at a patient is audited afresh).
     fn log_out(&mut self) {
         self.scan = None;
         self.register = None;
+        self.kit = None;
+        self.episode = None;
+        self.volume = None;
+        self.census = None;
+        self.tab = Tab::Census;
         self.door = Door::LoggedOut(LoginScreen::new());
+        self.reload();
     }
 
     /// Draws the whole app into `ui`; eframe calls it every frame, and so do the UI tests.
@@ -375,6 +382,11 @@ impl KamikarteApp {
     }
 
     fn main_ui(&mut self, ui: &mut egui::Ui) {
+        if self.tab == Tab::Scan
+            && let Some(scan) = &self.scan
+        {
+            scan.guard_keyboard(ui.ctx());
+        }
         if self.import.ui(ui.ctx(), &self.db_path, self.session().map(Session::actor)) {
             self.status = Some("患者一覧を取り込みました Census imported".into());
             self.reload();

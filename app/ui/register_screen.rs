@@ -113,6 +113,9 @@ impl RegisterScreen {
                     ui.visuals_mut().override_text_color = Some(Color32::WHITE);
                     ui.label(RichText::new("登録しました Registered").strong());
                     identity_block(ui, &done.patient, 1.6);
+                    if let Some(w) = done.skipped_warning() {
+                        ui.label(RichText::new(format!("▲ {w}")).strong().color(Color32::from_rgb(255, 220, 90)));
+                    }
                     if let Some(path) = &done.wristband {
                         ui.label(format!("リストバンド Wristband: {}", path.display()));
                         if ui.button("リストバンドを開く Open wristband to print").clicked()

@@ -83,33 +83,22 @@ impl ScanScreen {
             self.message =
                 Some((true, "時間切れ: 患者の選択を解除しました Patient released after a pause".into()));
         }
-        // The keyboard belongs to the scanner: a button must never hold focus here, or a scan's
-        // Enter would press it (dismissing a stop, letting go of the patient). Only the manual
-        // code field may take the keyboard, and Tab does not move focus.
-        let focused = ui.ctx().memory(|m| m.focused());
-        if let Some(id) = focused
-            && Some(id) != self.manual_id
-        {
-            ui.ctx().memory_mut(|m| m.surrender_focus(id));
-        }
         let nothing_focused = ui.ctx().memory(|m| m.focused().is_none());
-        if nothing_focused {
-            ui.input_mut(|i| {
-                i.consume_key(egui::Modifiers::NONE, Key::Tab);
-                i.consume_key(egui::Modifiers::SHIFT, Key::Tab);
-            });
-        }
+        // Act on keys in the order they came: a scan, Esc and Ctrl+Enter in one frame must not
+        // swap places. A dismissal counts only for a stop that was on screen when the frame began.
+        let stop_on_screen = self.station.as_ref().ok().and_then(|s| s.stop()).map(|s| s.event_id);
         let events = ui.input(|i| i.events.clone());
-        let mut scans = Vec::new();
-        let (mut dismiss, mut next) = (false, false);
         for event in events {
             match event {
                 Event::Key { key: Key::Enter, pressed: true, modifiers, .. }
                     if modifiers.command || modifiers.ctrl =>
                 {
-                    dismiss = true;
+                    let current = self.station.as_ref().ok().and_then(|s| s.stop()).map(|s| s.event_id);
+                    if current.is_some() && current == stop_on_screen {
+                        self.dismiss(store, actor);
+                    }
                 }
-                Event::Key { key: Key::Escape, pressed: true, .. } if nothing_focused => next = true,
+                Event::Key { key: Key::Escape, pressed: true, .. } if nothing_focused => self.next_patient(),
                 Event::Key { key, pressed: true, modifiers, .. }
                     if nothing_focused && !modifiers.command && !modifiers.ctrl && !modifiers.alt =>
                 {
@@ -118,8 +107,15 @@ impl ScanScreen {
                     } else {
                         code_char(key).map(WedgeInput::Key)
                     };
-                    if let Some(scan) = input.and_then(|i| self.reader.push(i)) {
-                        scans.push(scan);
+                    match input.and_then(|i| self.reader.push(i)) {
+                        Some(WedgeScan::Code(code)) => self.handle(store, actor, &code),
+                        Some(WedgeScan::Unreadable(text)) => {
+                            self.message = Some((
+                                false,
+                                format!("読めません Unreadable scan '{text}': switch the IME off or rescan"),
+                            ));
+                        }
+                        None => {}
                     }
                 }
                 Event::Text(t) if nothing_focused => {
@@ -130,28 +126,6 @@ impl ScanScreen {
                 }
                 _ => {}
             }
-        }
-        for scan in scans {
-            match scan {
-                WedgeScan::Code(code) => self.handle(store, actor, &code),
-                WedgeScan::Unreadable(text) => {
-                    self.message = Some((
-                        false,
-                        format!("読めません Unreadable scan '{text}': switch the IME off or rescan"),
-                    ));
-                }
-            }
-        }
-        if dismiss {
-            self.dismiss(store, actor);
-        }
-        if next
-            && let Ok(station) = &mut self.station
-            && station.stop().is_none()
-        {
-            station.finish_patient();
-            self.message =
-                Some((true, "次の患者のリストバンドをスキャン Scan the next patient's wristband".into()));
         }
 
         egui::Panel::bottom("scan_recent")
@@ -315,13 +289,37 @@ impl ScanScreen {
         }
     }
 
+    /// The keyboard belongs to the scanner: a button must never hold focus on this screen, or a
+    /// scan's Enter would press it (dismissing a stop, letting go of the patient). Only the manual
+    /// code field may keep it. The shell calls this before it draws anything, so no bar or tab
+    /// can hold focus for a frame either.
+    pub fn guard_keyboard(&self, ctx: &egui::Context) {
+        if let Some(id) = ctx.memory(|m| m.focused())
+            && Some(id) != self.manual_id
+        {
+            ctx.memory_mut(|m| m.surrender_focus(id));
+        }
+    }
+
+    fn next_patient(&mut self) {
+        let Ok(station) = &mut self.station else { return };
+        if station.stop().is_none() {
+            station.finish_patient();
+            self.message =
+                Some((true, "次の患者のリストバンドをスキャン Scan the next patient's wristband".into()));
+        }
+    }
+
     fn dismiss(&mut self, store: &mut Store, actor: &Actor) {
         let Ok(station) = &mut self.station else { return };
         if station.stop().is_none() {
             return;
         }
         self.message = Some(match station.dismiss(store, actor) {
-            Ok(()) => (true, "患者違いを確認しました Wrong-patient stop dismissed".into()),
+            Ok(()) => (
+                true,
+                "解除しました。目の前の患者のリストバンドをスキャン Stop dismissed: scan the wristband of the patient in front of you".into(),
+            ),
             Err(e) => (false, e.to_string()),
         });
         self.refresh(store);
