@@ -3,19 +3,20 @@
 //! (full-width digits, a letter converted to kana), and no mouse. Registration and the volume
 //! flag are driven like a clerk would.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::ui::{Screen, type_into};
+
 use chrono::Local;
-use egui::{Event, Key, Modifiers, Vec2};
-use egui_kittest::Harness;
+use egui::{Event, Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
 use kamikarte::census::demo::{DemoOptions, load_demo};
 use kamikarte::domain::{FormCode, PageCode, PatientId, Serial};
 use kamikarte::downtime::prepare_demo;
 use kamikarte::store::{Actor, ScanKind, Store};
-use kamikarte::ui::KamikarteApp;
-use kamikarte::ui::labels::{LOGIN_BUTTON, PASSWORD_LABEL, USER_LABEL};
 
 /// How the IME turns a key press into text.
 #[derive(Clone, Copy)]
@@ -37,7 +38,7 @@ fn key_of(c: char) -> Key {
 }
 
 /// Types `code` as a wedge scanner does, then Enter.
-fn scan(harness: &mut Harness<'_, KamikarteApp>, code: &str, ime: impl Fn(usize, char) -> Ime) {
+fn scan(harness: &mut Screen, code: &str, ime: impl Fn(usize, char) -> Ime) {
     for (i, c) in code.chars().enumerate() {
         harness.key_down(key_of(c));
         match ime(i, c) {
@@ -86,7 +87,7 @@ fn page(form: &str, patient: &PatientId, number: u64) -> String {
     .encode()
 }
 
-fn log_in_as_nurse(db: &Path) -> Harness<'static, KamikarteApp> {
+fn log_in_as_nurse(db: &Path) -> Screen {
     let harness = log_in(db, "nurse");
     assert!(
         harness.query_by_label_contains("リストバンドをスキャンしてください").is_some(),
@@ -119,16 +120,16 @@ fn right_patient_records_wrong_patient_stops_duplicate_is_recognised() {
     scan(&mut harness, &slip, |i, c| if c == 'A' && i < 6 { Ime::Kana } else { Ime::Off });
     assert!(harness.query_by_label_contains("記録しました Recorded: 検体採取").is_some(), "recorded");
     let recorded = events(&db);
-    assert_eq!(recorded[0].kind, ScanKind::Item);
-    assert_eq!(recorded[0].payload, slip);
-    assert_eq!(recorded[0].patient_id.as_deref(), Some(a.as_str()));
+    assert_eq!(recorded[0].facts.kind, ScanKind::Item);
+    assert_eq!(recorded[0].facts.payload, slip);
+    assert_eq!(recorded[0].facts.patient_id.as_deref(), Some(a.as_str()));
     assert_eq!(recorded[0].user, "nurse");
-    assert_eq!(recorded[0].volume.as_deref(), Some("lab_inpatient"));
+    assert_eq!(recorded[0].facts.volume.as_deref(), Some("lab_inpatient"));
 
     // The same slip again at once: a duplicate, not recorded twice.
     scan(&mut harness, &slip, |_, _| Ime::Off);
     assert!(harness.query_by_label_contains("重複スキャン Duplicate scan").is_some());
-    assert_eq!(events(&db).iter().filter(|e| e.payload == slip).count(), 1);
+    assert_eq!(events(&db).iter().filter(|e| e.facts.payload == slip).count(), 1);
 
     // B's slip while A is active: the hard stop, with both identities.
     scan(&mut harness, &page("LAB", b, 12), |_, _| Ime::Off);
@@ -137,9 +138,9 @@ fn right_patient_records_wrong_patient_stops_duplicate_is_recognised() {
     assert!(harness.query_all_by_label(&format!("ID {a}")).count() >= 2, "A in the stop");
     assert!(harness.query_by_label(&format!("ID {b}")).is_some(), "B in the stop");
     let stop = &events(&db)[0];
-    assert_eq!(stop.kind, ScanKind::WrongPatient);
+    assert_eq!(stop.facts.kind, ScanKind::WrongPatient);
     assert_eq!(
-        (stop.patient_id.as_deref(), stop.other_patient_id.as_deref()),
+        (stop.facts.patient_id.as_deref(), stop.facts.other_patient_id.as_deref()),
         (Some(a.as_str()), Some(b.as_str()))
     );
 
@@ -190,22 +191,8 @@ fn a_slip_before_any_wristband_and_a_mistyped_downtime_id_are_refused() {
     assert!(events(&db).is_empty(), "nothing recorded");
 }
 
-fn log_in(db: &Path, user: &str) -> Harness<'static, KamikarteApp> {
-    let app = KamikarteApp::new(Store::open(db).unwrap(), db.to_path_buf());
-    let mut harness = Harness::builder()
-        .with_size(Vec2::new(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut KamikarteApp| app.show(ui), app);
-    harness.run_steps(2);
-    for (label, text) in [(USER_LABEL, user.to_string()), (PASSWORD_LABEL, format!("kamikarte-demo-{user}"))]
-    {
-        let node = harness.get_by_label(label);
-        node.focus();
-        node.type_text(&text);
-        harness.run_steps(1);
-    }
-    harness.get_by_label(LOGIN_BUTTON).click();
-    harness.run_steps(3);
-    harness
+fn log_in(db: &Path, user: &str) -> Screen {
+    common::ui::log_in(db, user, &format!("kamikarte-demo-{user}"))
 }
 
 #[test]
@@ -221,10 +208,7 @@ fn a_clerk_registers_with_a_similar_name_warning_and_gets_the_next_downtime_id()
     for (label, text) in
         [(REG_KANA_LABEL, known.kana.as_str()), (REG_DOB_LABEL, "1990-01-01"), (REG_SEX_LABEL, "F")]
     {
-        let node = harness.get_by_label(label);
-        node.focus();
-        node.type_text(text);
-        harness.run_steps(1);
+        type_into(&mut harness, label, text);
     }
     harness.get_by_label(REGISTER_BUTTON).click();
     harness.run_steps(2);
@@ -384,10 +368,7 @@ fn a_clerk_ends_the_drill_starts_an_episode_and_moves_it_to_phase_three() {
     assert!(Store::open(&db).unwrap().open_episode().unwrap().is_none());
     assert!(harness.query_by_label_contains("平常運用 No downtime episode").is_some(), "the banner follows");
 
-    let reason = harness.get_by_label(EPISODE_REASON_LABEL);
-    reason.focus();
-    reason.type_text("ランサムウェア ransomware");
-    harness.run_steps(1);
+    type_into(&mut harness, EPISODE_REASON_LABEL, "ランサムウェア ransomware");
     harness.get_by_label(EPISODE_START_BUTTON).click();
     harness.run_steps(2);
     harness.get_by_label(&format!("3 {}", Phase::MinimalOrders.describe())).click();
@@ -408,13 +389,9 @@ fn an_administrator_adds_a_block_and_an_overlap_is_refused_on_screen() {
     let mut harness = log_in(&db, "admin");
     harness.key_press(Key::F6);
     harness.run_steps(2);
-    let add = |harness: &mut Harness<'static, KamikarteApp>, from: &str, to: &str| {
+    let add = |harness: &mut Screen, from: &str, to: &str| {
         for (label, text) in [(BLOCK_PREFIX_LABEL, "DT"), (BLOCK_FROM_LABEL, from), (BLOCK_TO_LABEL, to)] {
-            let node = harness.get_by_label(label);
-            node.focus();
-            harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-            harness.get_by_label(label).type_text(text);
-            harness.run_steps(1);
+            type_into(harness, label, text);
         }
         harness.get_by_label(BLOCK_ADD_BUTTON).click();
         harness.run_steps(2);

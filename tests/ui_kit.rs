@@ -1,18 +1,15 @@
 //! The kit screen driven from the keyboard and mouse: choose a ward, see the preview, generate.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::Local;
-use egui::{Key, Modifiers, Vec2};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
 use kamikarte::census::demo::{DemoOptions, load_demo};
 use kamikarte::store::{Actor, Store};
-use kamikarte::ui::KamikarteApp;
-use kamikarte::ui::labels::{
-    KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_TAB, LOGIN_BUTTON, PASSWORD_LABEL, USER_LABEL,
-};
+use kamikarte::ui::labels::{KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_TAB};
 
 #[test]
 fn a_clerk_picks_a_ward_previews_and_generates_its_kit() {
@@ -25,19 +22,7 @@ fn a_clerk_picks_a_ward_previews_and_generates_its_kit() {
         load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
         ensure_demo_users(&mut store, &actor).unwrap();
     }
-    let app = KamikarteApp::new(Store::open(&db).unwrap(), db.clone());
-    let mut harness = Harness::builder()
-        .with_size(Vec2::new(1400.0, 900.0))
-        .build_ui_state(|ui, app: &mut KamikarteApp| app.show(ui), app);
-    harness.run_steps(2);
-    for (label, text) in [(USER_LABEL, "clerk"), (PASSWORD_LABEL, "kamikarte-demo-clerk")] {
-        let node = harness.get_by_label(label);
-        node.focus();
-        node.type_text(text);
-        harness.run_steps(1);
-    }
-    harness.get_by_label(LOGIN_BUTTON).click();
-    harness.run_steps(3);
+    let mut harness = common::ui::log_in(&db, "clerk", "kamikarte-demo-clerk");
     harness.get_by_label(KIT_TAB).click();
     harness.run_steps(3);
 
@@ -49,12 +34,8 @@ fn a_clerk_picks_a_ward_previews_and_generates_its_kit() {
     );
 
     let out = dir.path().join("kit-out");
-    let field = harness.get_by_label(KIT_OUT_LABEL);
-    field.focus();
+    common::ui::type_into(&mut harness, KIT_OUT_LABEL, out.to_str().unwrap());
     harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.get_by_label(KIT_OUT_LABEL).type_text(out.to_str().unwrap());
-    harness.run_steps(2);
     harness.get_by_label(KIT_GENERATE_BUTTON).click();
     let start = Instant::now();
     harness.step();

@@ -551,6 +551,22 @@ export = "TXA-4"
     }
 
     #[test]
+    fn the_scan_spec_is_checked_and_defaults_to_page_received() {
+        assert_eq!(parse(MINIMAL).unwrap().scan_action(), DEFAULT_SCAN_ACTION);
+        let with = |scan: &str| MINIMAL.replace("layout = {", &format!("{scan}\nlayout = {{"));
+        let f = parse(&with(r#"scan = { action = "与薬実施 Dose given", repeat = true }"#)).unwrap();
+        assert!(f.scan_repeats() && f.order_kind().is_none());
+        let f = parse(&with(r#"scan = { action = "検体採取", order = "lab" }"#)).unwrap();
+        assert_eq!(f.order_kind(), Some(OrderKind::Lab));
+        let e = parse(&with(r#"scan = { action = " " }"#)).unwrap_err();
+        assert_eq!((e.file.as_str(), e.key.as_str()), ("forms/test.toml", "scan.action"), "{e}");
+        let e = parse(&with(r#"scan = { action = "x", order = "pizza" }"#)).unwrap_err();
+        assert!(e.key.starts_with("line ") && e.message.contains("pizza"), "{e}");
+        let e = parse(&with(r#"scan = { acton = "x" }"#)).unwrap_err();
+        assert!(e.message.contains("acton"), "{e}");
+    }
+
+    #[test]
     fn an_unknown_key_names_the_file_and_line() {
         let e = parse(&MINIMAL.replace("required = true", "requird = true")).unwrap_err();
         assert_eq!(e.file, "forms/test.toml");

@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, Local, SecondsFormat, Utc};
 use crate::domain::kana::readings_alike;
 use crate::domain::{FieldError, PageCode, Patient, PatientId, Scanned, VolumeCategory, check_typed_id};
 use crate::form::{DEFAULT_SCAN_ACTION, FormDefinition};
-use crate::store::{Actor, NewScanEvent, ScanEventRecord, ScanKind, Settings, Store, StoreError};
+use crate::store::{Actor, NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, Settings, Store, StoreError};
 
 /// The patient being worked on.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,13 +89,13 @@ impl Station {
                 let Some(id) = id.as_deref().and_then(|i| PatientId::parse(i).ok()) else { return Ok(None) };
                 Ok(store.patient(&id)?.map(|r| r.patient))
             };
-            if let Some(active) = lookup(&open.patient_id)? {
+            if let Some(active) = lookup(&open.facts.patient_id)? {
                 me.stop = Some(HardStop {
                     event_id: open.id,
                     active,
-                    item_patient: lookup(&open.other_patient_id)?,
-                    item_patient_id: open.other_patient_id.clone().unwrap_or_default(),
-                    item: open.action.clone(),
+                    item_patient: lookup(&open.facts.other_patient_id)?,
+                    item_patient_id: open.facts.other_patient_id.clone().unwrap_or_default(),
+                    item: open.facts.action.clone(),
                 });
             }
         }
@@ -251,7 +251,7 @@ impl Station {
             now,
             store,
         )?;
-        event.other_patient_id = Some(item_patient_id.clone());
+        event.facts.other_patient_id = Some(item_patient_id.clone());
         let recorded = store.record_scan(actor, &event)?;
         let stop = HardStop { event_id: recorded.id, active, item_patient, item_patient_id, item };
         self.stop = Some(stop.clone());
@@ -294,9 +294,9 @@ impl Station {
         // A sheet already recorded for someone else (a blank form) is the wrong patient too.
         let earlier = store.last_item_of(&payload)?;
         if let Some(e) = &earlier
-            && e.patient_id.as_deref() != Some(active.patient.id.as_str())
+            && e.facts.patient_id.as_deref() != Some(active.patient.id.as_str())
         {
-            let other = e.patient_id.clone().unwrap_or_default();
+            let other = e.facts.patient_id.clone().unwrap_or_default();
             let known = match PatientId::parse(&other) {
                 Ok(id) => store.patient(&id)?.map(|r| r.patient),
                 Err(_) => None,
@@ -347,15 +347,17 @@ impl Station {
             episode_id: store.open_episode()?.map(|e| e.id),
             at: now,
             day: now.with_timezone(&Local).format("%Y-%m-%d").to_string(),
-            station: self.station.clone(),
-            kind,
-            action: action.to_string(),
-            payload: payload.to_string(),
-            patient_id: patient.map(ToString::to_string),
-            other_patient_id: None,
-            form_code: code.map(|c| c.form.as_str().to_string()),
-            serial: code.map(|c| c.serial.to_string()),
-            volume: volume.map(|v| v.code().to_string()),
+            facts: ScanFacts {
+                station: self.station.clone(),
+                kind,
+                action: action.to_string(),
+                payload: payload.to_string(),
+                patient_id: patient.map(ToString::to_string),
+                other_patient_id: None,
+                form_code: code.map(|c| c.form.as_str().to_string()),
+                serial: code.map(|c| c.serial.to_string()),
+                volume: volume.map(|v| v.code().to_string()),
+            },
         })
     }
 }

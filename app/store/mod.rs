@@ -25,7 +25,7 @@ pub use downtime::{
 };
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
 pub use registry::PrintedPage;
-pub use scan_events::{NewScanEvent, ScanEventRecord, ScanKind, VolumeCount};
+pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};
 pub use settings::Settings;
 pub use users::{NewUser, UserRecord};
 

@@ -3,9 +3,9 @@
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::json;
 
-use super::audit::AuditWriter;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::audit::AuditWriter;
 use super::{Actor, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -38,6 +38,23 @@ impl ScanKind {
     }
 }
 
+/// What was scanned, for whom and what it means: the same for a scan about to be recorded and
+/// one read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScanFacts {
+    pub station: String,
+    pub kind: ScanKind,
+    pub action: String,
+    pub payload: String,
+    pub patient_id: Option<String>,
+    /// On a wrong-patient stop: whose item it was.
+    pub other_patient_id: Option<String>,
+    pub form_code: Option<String>,
+    pub serial: Option<String>,
+    /// The volume-monitor category of a paper order.
+    pub volume: Option<String>,
+}
+
 /// A scan to record: `at` is when it was scanned, `day` the station's local date of it (the
 /// volume monitor counts by day).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +62,7 @@ pub struct NewScanEvent {
     pub episode_id: Option<i64>,
     pub at: DateTime<Utc>,
     pub day: String,
-    pub station: String,
-    pub kind: ScanKind,
-    pub action: String,
-    pub payload: String,
-    pub patient_id: Option<String>,
-    pub other_patient_id: Option<String>,
-    pub form_code: Option<String>,
-    pub serial: Option<String>,
-    pub volume: Option<String>,
+    pub facts: ScanFacts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,16 +70,9 @@ pub struct ScanEventRecord {
     pub id: i64,
     pub at: String,
     pub day: String,
-    pub station: String,
     pub user: String,
-    pub kind: ScanKind,
-    pub action: String,
-    pub payload: String,
-    pub patient_id: Option<String>,
-    pub other_patient_id: Option<String>,
-    pub form_code: Option<String>,
-    pub serial: Option<String>,
-    pub volume: Option<String>,
+    #[serde(flatten)]
+    pub facts: ScanFacts,
     pub dismissed_at: Option<String>,
     pub dismissed_by: Option<String>,
 }
@@ -78,32 +80,33 @@ pub struct ScanEventRecord {
 const COLUMNS: &str = "id, at, day, station, user, kind, action, payload, patient_id, other_patient_id, \
                        form_code, serial, volume, dismissed_at, dismissed_by";
 
+/// A row with its kind still as text (checked by `with_kind`).
 fn read(r: &Row<'_>) -> rusqlite::Result<(ScanEventRecord, String)> {
-    let kind: String = r.get(5)?;
-    Ok((
-        ScanEventRecord {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            day: r.get(2)?,
-            station: r.get(3)?,
-            user: r.get(4)?,
-            kind: ScanKind::Item,
-            action: r.get(6)?,
-            payload: r.get(7)?,
-            patient_id: r.get(8)?,
-            other_patient_id: r.get(9)?,
-            form_code: r.get(10)?,
-            serial: r.get(11)?,
-            volume: r.get(12)?,
-            dismissed_at: r.get(13)?,
-            dismissed_by: r.get(14)?,
-        },
-        kind,
-    ))
+    let facts = ScanFacts {
+        station: r.get(3)?,
+        kind: ScanKind::Item,
+        action: r.get(6)?,
+        payload: r.get(7)?,
+        patient_id: r.get(8)?,
+        other_patient_id: r.get(9)?,
+        form_code: r.get(10)?,
+        serial: r.get(11)?,
+        volume: r.get(12)?,
+    };
+    let record = ScanEventRecord {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        day: r.get(2)?,
+        user: r.get(4)?,
+        facts,
+        dismissed_at: r.get(13)?,
+        dismissed_by: r.get(14)?,
+    };
+    Ok((record, r.get(5)?))
 }
 
 fn with_kind((mut e, kind): (ScanEventRecord, String)) -> Result<ScanEventRecord> {
-    e.kind = ScanKind::from_code(&kind).ok_or_else(|| StoreError::Corrupt {
+    e.facts.kind = ScanKind::from_code(&kind).ok_or_else(|| StoreError::Corrupt {
         entity: "scan event",
         id: e.id.to_string(),
         field: "kind",
@@ -125,6 +128,7 @@ impl Store {
     pub fn record_scan(&mut self, actor: &Actor, event: &NewScanEvent) -> Result<ScanEventRecord> {
         let tx = self.conn.transaction()?;
         let now = event.at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let f = &event.facts;
         tx.execute(
             "INSERT INTO scan_events (episode_id, at, day, station, user, kind, action, payload, patient_id,
              other_patient_id, form_code, serial, volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -132,23 +136,23 @@ impl Store {
                 event.episode_id,
                 now,
                 event.day,
-                event.station,
+                f.station,
                 actor.0,
-                event.kind.code(),
-                event.action,
-                event.payload,
-                event.patient_id,
-                event.other_patient_id,
-                event.form_code,
-                event.serial,
-                event.volume
+                f.kind.code(),
+                f.action,
+                f.payload,
+                f.patient_id,
+                f.other_patient_id,
+                f.form_code,
+                f.serial,
+                f.volume
             ],
         )?;
         let id = tx.last_insert_rowid();
         let mut audit = AuditWriter::start(&tx)?;
         let after = json!({
-            "kind": event.kind.code(), "action": event.action, "payload": event.payload,
-            "patient": event.patient_id, "other_patient": event.other_patient_id, "station": event.station,
+            "kind": f.kind.code(), "action": f.action, "payload": f.payload,
+            "patient": f.patient_id, "other_patient": f.other_patient_id, "station": f.station,
         });
         audit.append(&tx, actor, "scan", "scan_event", &id.to_string(), None, Some(&after))?;
         tx.commit()?;

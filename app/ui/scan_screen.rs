@@ -160,7 +160,7 @@ impl ScanScreen {
             ),
             Ok(Outcome::Identified { again: true, .. }) => (true, "同じ患者です Same patient".into()),
             Ok(Outcome::Recorded { event, what }) => {
-                (true, format!("記録しました Recorded: {} — {what}", event.action))
+                (true, format!("記録しました Recorded: {} — {what}", event.facts.action))
             }
             Ok(Outcome::Duplicate { previous, what }) => (
                 false,
@@ -331,13 +331,15 @@ impl ScanScreen {
             egui::Grid::new("recent_scans").striped(true).num_columns(5).show(ui, |ui| {
                 for e in &self.recent {
                     ui.label(local_time(&e.at));
-                    ui.label(e.patient_id.as_deref().unwrap_or("-"));
-                    let action = match e.kind {
-                        ScanKind::WrongPatient => RichText::new(&e.action).color(ui.visuals().error_fg_color),
-                        _ => RichText::new(&e.action),
+                    ui.label(e.facts.patient_id.as_deref().unwrap_or("-"));
+                    let action = match e.facts.kind {
+                        ScanKind::WrongPatient => {
+                            RichText::new(&e.facts.action).color(ui.visuals().error_fg_color)
+                        }
+                        _ => RichText::new(&e.facts.action),
                     };
                     ui.label(action);
-                    ui.label(e.serial.as_deref().unwrap_or(""));
+                    ui.label(e.facts.serial.as_deref().unwrap_or(""));
                     ui.label(&e.user);
                     ui.end_row();
                 }

@@ -1,5 +1,7 @@
-//! Helpers shared by the tests that run the binary.
+//! Helpers shared by the tests that run the binary (and, in `ui`, drive the screens).
 #![allow(dead_code)]
+
+pub mod ui;
 
 use std::path::Path;
 use std::process::{Command, Output};
