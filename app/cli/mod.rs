@@ -6,6 +6,7 @@ mod backup;
 mod census;
 mod downtime;
 mod kit;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ pub enum Command {
     Register(Box<downtime::RegisterArgs>),
     /// Paper orders per day against the safe limits.
     Volume(downtime::VolumeArgs),
+    /// Scanned pages after recovery: import and file them, index the rest, see what is missing.
+    #[command(subcommand)]
+    Scan(scan::ScanCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -121,6 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Block(c) => downtime::run_block(&mut ctx, c),
                 Command::Register(args) => downtime::run_register(&mut ctx, &args),
                 Command::Volume(args) => downtime::run_volume(&mut ctx, &args),
+                Command::Scan(c) => scan::run(&mut ctx, c),
                 Command::User(c) => accounts::run_user(&mut ctx, c),
                 Command::Login { name } => accounts::run_login(&mut ctx, &name),
                 Command::Config(c) => accounts::run_config(&mut ctx, c),

@@ -35,6 +35,8 @@ pub enum Permission {
     ManageBlocks,
     /// Start and end downtime episodes, change their phase, add notes.
     ManageEpisode,
+    /// Import scanned pages and index the pages their barcodes did not file.
+    FilePages,
     Backup,
     VerifyAudit,
 }
@@ -70,10 +72,13 @@ impl Role {
         use Permission::*;
         match self {
             Role::Clerk => {
-                matches!(permission, ViewCensus | ImportCensus | PrintKit | Register | ManageEpisode)
+                matches!(
+                    permission,
+                    ViewCensus | ImportCensus | PrintKit | Register | ManageEpisode | FilePages
+                )
             }
             Role::Nurse => matches!(permission, ViewCensus | ScanStation | Register),
-            Role::Billing => matches!(permission, ViewCensus | BackEntry | Export),
+            Role::Billing => matches!(permission, ViewCensus | BackEntry | Export | FilePages),
             Role::Admin => matches!(
                 permission,
                 ViewCensus
@@ -105,6 +110,7 @@ impl Permission {
             Permission::Configure => "change the configuration",
             Permission::ManageBlocks => "manage downtime-ID blocks",
             Permission::ManageEpisode => "start, change or end a downtime episode",
+            Permission::FilePages => "import and index scanned pages",
             Permission::Backup => "back up and restore the database",
             Permission::VerifyAudit => "verify the audit trail",
         }

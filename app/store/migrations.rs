@@ -7,5 +7,6 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/002_users.sql")),
         M::up(include_str!("sql/003_printed_pages.sql")),
         M::up(include_str!("sql/004_downtime.sql")),
+        M::up(include_str!("sql/005_scanned_pages.sql")),
     ])
 }

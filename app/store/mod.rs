@@ -9,6 +9,7 @@ mod migrations;
 mod patients;
 mod registry;
 mod scan_events;
+mod scanned_pages;
 mod settings;
 mod users;
 
@@ -26,6 +27,10 @@ pub use downtime::{
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};
+pub use scanned_pages::{
+    Assignment, Filing, NewScannedPage, PageSource, PageState, PrintedPageState, Reading, ScannedCounts,
+    ScannedPageRecord, StoredImage,
+};
 pub use settings::Settings;
 pub use users::{NewUser, UserRecord};
 

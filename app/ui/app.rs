@@ -13,9 +13,10 @@ use super::jobs::Job;
 use super::kit_screen::KitScreen;
 use super::labels::{
     CENSUS_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON,
-    REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
+    PAGES_TAB, REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
 };
 use super::login::{FirstRunScreen, LoginScreen};
+use super::pages_screen::PagesScreen;
 use super::register_screen::{RegisterScreen, wristband_dir};
 use super::scan_screen::ScanScreen;
 use super::volume_screen::VolumeScreen;
@@ -37,18 +38,20 @@ enum Tab {
     Scan,
     Volume,
     Episode,
+    Pages,
 }
 
 impl Tab {
-    /// Tabs in order, with their keys (F1…F6: the scan station is reachable without a mouse)
+    /// Tabs in order, with their keys (F1…F7: the scan station is reachable without a mouse)
     /// and the permission each needs.
-    const ALL: [(Tab, &'static str, Key, Option<Permission>); 6] = [
+    const ALL: [(Tab, &'static str, Key, Option<Permission>); 7] = [
         (Tab::Census, CENSUS_TAB, Key::F1, None),
         (Tab::Kit, KIT_TAB, Key::F2, Some(Permission::PrintKit)),
         (Tab::Register, REGISTER_TAB, Key::F3, Some(Permission::Register)),
         (Tab::Scan, SCAN_TAB, Key::F4, Some(Permission::ScanStation)),
         (Tab::Volume, VOLUME_TAB, Key::F5, None),
         (Tab::Episode, EPISODE_TAB, Key::F6, None),
+        (Tab::Pages, PAGES_TAB, Key::F7, Some(Permission::FilePages)),
     ];
 }
 
@@ -84,6 +87,7 @@ pub struct KamikarteApp {
     scan: Option<ScanScreen>,
     volume: Option<VolumeScreen>,
     episode: Option<EpisodeScreen>,
+    pages: Option<PagesScreen>,
     downtime: DowntimeState,
     import: ImportDialog,
     demo_job: Option<Job<Result<usize, String>>>,
@@ -115,6 +119,7 @@ impl KamikarteApp {
             scan: None,
             volume: None,
             episode: None,
+            pages: None,
             downtime: DowntimeState::default(),
             import: ImportDialog::default(),
             demo_job: None,
@@ -155,6 +160,7 @@ impl KamikarteApp {
         self.demo_job.is_some()
             || self.import.is_running()
             || self.kit.as_ref().is_some_and(KitScreen::is_running)
+            || self.pages.as_ref().is_some_and(PagesScreen::is_running)
     }
 
     /// The logged-in session, if the app is unlocked.
@@ -313,6 +319,7 @@ impl KamikarteApp {
         self.register = None;
         self.kit = None;
         self.episode = None;
+        self.pages = None;
         self.volume = None;
         self.census = None;
         self.tab = Tab::Census;
@@ -443,6 +450,11 @@ impl KamikarteApp {
             Tab::Volume => {
                 let screen = self.volume.get_or_insert_with(|| VolumeScreen::new(&self.store));
                 screen.ui(ui, &self.store);
+                return;
+            }
+            Tab::Pages if self.may(Permission::FilePages) => {
+                let screen = self.pages.get_or_insert_with(|| PagesScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &self.db_path, &actor);
                 return;
             }
             Tab::Episode => {

@@ -10,6 +10,7 @@ mod jobs;
 mod kit_screen;
 pub mod labels;
 mod login;
+mod pages_screen;
 mod register_screen;
 mod scan_screen;
 mod volume_screen;

@@ -1,0 +1,104 @@
+//! The page store: scanned page images as files beside the database, each named by the SHA-256
+//! of its bytes. Writing a page twice is harmless, and a file appears under its name only once it
+//! is whole and on disk, so an import killed at any moment leaves at worst an unused file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::store::StoredImage;
+
+#[derive(Debug, Clone)]
+pub struct PageStore {
+    root: PathBuf,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+impl PageStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The store that belongs to a database file: `kamikarte.sqlite` keeps its pages in
+    /// `kamikarte-pages/` beside it.
+    pub fn beside(db: &Path) -> Self {
+        let stem =
+            db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
+        Self::new(db.with_file_name(format!("{stem}-pages")))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path_of(&self, file: &str) -> PathBuf {
+        self.root.join(file)
+    }
+
+    /// Stores a page image (`format` is `png` or `jpeg`) and says where.
+    pub fn put(
+        &self,
+        bytes: &[u8],
+        format: &'static str,
+        width: u32,
+        height: u32,
+    ) -> std::io::Result<StoredImage> {
+        let sha256 = sha256_hex(bytes);
+        let ext = if format == "jpeg" { "jpg" } else { "png" };
+        let file = format!("{}/{sha256}.{ext}", &sha256[..2]);
+        let path = self.root.join(&file);
+        let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if !whole {
+            let dir = path.parent().expect("a stored page has a folder");
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(bytes)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            sync_dir(dir)?;
+        }
+        Ok(StoredImage { sha256, file, format, width, height })
+    }
+
+    pub fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.path_of(file))
+    }
+}
+
+/// Makes a rename durable (on Unix a directory is synced by opening it; Windows has no need).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_stored_once_under_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PageStore::new(dir.path());
+        let a = store.put(b"page bytes", "png", 1, 1).unwrap();
+        let b = store.put(b"page bytes", "png", 1, 1).unwrap();
+        assert_eq!(a, b);
+        assert!(a.file.ends_with(&format!("{}.png", a.sha256)) && a.file.starts_with(&a.sha256[..2]));
+        assert_eq!(store.read(&a.file).unwrap(), b"page bytes");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(&a.sha256[..2])).unwrap().collect();
+        assert_eq!(files.len(), 1, "no temporary file is left behind");
+        assert!(store.put(b"jpeg bytes", "jpeg", 1, 1).unwrap().file.ends_with(".jpg"));
+    }
+
+    #[test]
+    fn a_databases_pages_live_beside_it() {
+        let s = PageStore::beside(Path::new("/data/kamikarte.sqlite"));
+        assert_eq!(s.root(), Path::new("/data/kamikarte-pages"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The scanned image on each page of a scanner's PDF. A scanner writes one image per page:
+//! JPEG (`DCTDecode`) for grey and colour, CCITT Group 4 for black and white, sometimes raw
+//! samples behind `FlateDecode`. The largest image on a page is the scan.
+
+use image::ImageFormat;
+use lopdf::{Document, Object, ObjectId};
+
+use super::pages::{PageImage, SourcePage, checked_size, decode_image, samples_to_luma, unpack_bits};
+
+pub(super) fn pdf_pages(
+    bytes: &[u8],
+    skip: &dyn Fn(u32) -> bool,
+    each: &mut dyn FnMut(u32, SourcePage),
+) -> Result<(), String> {
+    let doc = Document::load_mem(bytes).map_err(|e| format!("not a readable PDF file: {e}"))?;
+    for (number, page_id) in doc.get_pages() {
+        let page = if skip(number) {
+            SourcePage::Skipped
+        } else {
+            match page_image(&doc, page_id) {
+                Ok(image) => SourcePage::Image(image),
+                Err(e) => SourcePage::Unreadable(e),
+            }
+        };
+        each(number, page);
+    }
+    Ok(())
+}
+
+fn page_image(doc: &Document, page_id: ObjectId) -> Result<PageImage, String> {
+    let images = doc.get_page_images(page_id).map_err(|e| format!("cannot list the page's images: {e}"))?;
+    let image = images
+        .iter()
+        .max_by_key(|i| i.width.saturating_mul(i.height))
+        .ok_or("the page holds no scanned image (a printed PDF rather than a scan?)")?;
+    let (width, height) = (u32::try_from(image.width).unwrap_or(0), u32::try_from(image.height).unwrap_or(0));
+    checked_size(width, height)?;
+    let filters: Vec<&str> = image.filters.iter().flatten().map(String::as_str).collect();
+    let dict = image.origin_dict;
+    match filters.as_slice() {
+        ["DCTDecode"] => {
+            let page = decode_image(image.content, ImageFormat::Jpeg)?;
+            Ok(PageImage { original: Some((image.content.to_vec(), "jpeg")), ..page })
+        }
+        ["CCITTFaxDecode"] => ccitt(image.content, dict, width, height),
+        [.., "JPXDecode"] => Err("JPEG 2000 pages are not supported: scan to JPEG, TIFF or PNG".into()),
+        [.., other @ ("DCTDecode" | "CCITTFaxDecode" | "JBIG2Decode")] => {
+            Err(format!("images compressed as {other} behind another filter are not supported"))
+        }
+        _ => {
+            let stream = doc
+                .get_object(image.id)
+                .and_then(Object::as_stream)
+                .map_err(|e| format!("cannot read the page's image: {e}"))?;
+            let limit = width as usize * height as usize * 4 + 1024;
+            let samples = stream
+                .decompressed_content_with_limit(limit)
+                .map_err(|e| format!("cannot decompress the page's image: {e}"))?;
+            raw_samples(doc, &samples, dict, image.bits_per_component, width, height)
+        }
+    }
+}
+
+/// Whether the image's decode array inverts it (`/Decode [1 0]`).
+fn inverted(dict: &lopdf::Dictionary) -> bool {
+    dict.get(b"Decode")
+        .and_then(Object::as_array)
+        .ok()
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_float().ok())
+        .is_some_and(|first| first > 0.5)
+}
+
+fn raw_samples(
+    doc: &Document,
+    samples: &[u8],
+    dict: &lopdf::Dictionary,
+    bits: Option<i64>,
+    width: u32,
+    height: u32,
+) -> Result<PageImage, String> {
+    let mask = dict.get(b"ImageMask").and_then(Object::as_bool).unwrap_or(false);
+    let pixels = width as usize * height as usize;
+    let luma = if mask || bits == Some(1) {
+        // A 1-bit grey image is white where a bit is 1; a stencil mask paints (black) where a
+        // bit is 0 and leaves the paper white where it is 1. A decode array of [1 0] swaps both.
+        unpack_bits(samples, width, height, !inverted(dict))?
+    } else if bits.unwrap_or(8) == 8 {
+        let channels = channels(doc, dict)?;
+        samples_to_luma(samples, channels, pixels, channels == 4)?
+    } else {
+        return Err(format!("images of {} bits per sample are not supported", bits.unwrap_or(0)));
+    };
+    Ok(PageImage { luma, width, height, original: None })
+}
+
+/// Samples per pixel of the image's colour space.
+fn channels(doc: &Document, dict: &lopdf::Dictionary) -> Result<usize, String> {
+    let space = dict.get(b"ColorSpace").map_err(|_| "the image has no colour space")?;
+    let space = match space {
+        Object::Reference(id) => doc.get_object(*id).map_err(|e| e.to_string())?,
+        other => other,
+    };
+    let name = match space {
+        Object::Name(n) => n.as_slice(),
+        Object::Array(a) => a.first().and_then(|o| o.as_name().ok()).unwrap_or(b""),
+        _ => b"",
+    };
+    match name {
+        b"DeviceGray" | b"CalGray" => Ok(1),
+        b"DeviceRGB" | b"CalRGB" => Ok(3),
+        b"DeviceCMYK" => Ok(4),
+        b"ICCBased" => {
+            let n = match space {
+                Object::Array(a) => a
+                    .get(1)
+                    .and_then(|o| o.as_reference().ok())
+                    .and_then(|id| doc.get_object(id).ok())
+                    .and_then(|o| o.as_stream().ok())
+                    .and_then(|s| s.dict.get(b"N").and_then(Object::as_i64).ok()),
+                _ => None,
+            };
+            match n {
+                Some(n @ (1 | 3 | 4)) => Ok(n as usize),
+                _ => Err("an ICC colour space without 1, 3 or 4 components is not supported".into()),
+            }
+        }
+        other => Err(format!("images in colour space {} are not supported", String::from_utf8_lossy(other))),
+    }
+}
+
+/// CCITT Group 4 (what scanners use for black and white); Group 3 is refused by name.
+fn ccitt(data: &[u8], dict: &lopdf::Dictionary, width: u32, height: u32) -> Result<PageImage, String> {
+    // One filter: its parameters are a dictionary, or an array holding one (Pillow writes that).
+    let params = match dict.get(b"DecodeParms") {
+        Ok(Object::Dictionary(d)) => Some(d),
+        Ok(Object::Array(a)) => a.first().and_then(|o| o.as_dict().ok()),
+        _ => None,
+    };
+    let int = |key: &[u8], default: i64| {
+        params.and_then(|p| p.get(key).and_then(Object::as_i64).ok()).unwrap_or(default)
+    };
+    if int(b"K", 0) >= 0 {
+        return Err("CCITT Group 3 pages are not supported: scan black and white as Group 4".into());
+    }
+    let columns = u16::try_from(int(b"Columns", 1728)).map_err(|_| "the CCITT image is too wide")?;
+    let rows = u16::try_from(height).map_err(|_| "the CCITT image is too tall")?;
+    if u32::from(columns) != width {
+        return Err(format!("the CCITT image is {columns} columns wide, its page image says {width}"));
+    }
+    // The filter turns a white run into 1 bits, or into 0 bits with BlackIs1; the image then
+    // paints 0 as black (or as white under a decode array of [1 0]). Pillow writes BlackIs1.
+    let black_is_1 = params.and_then(|p| p.get(b"BlackIs1").and_then(Object::as_bool).ok()).unwrap_or(false);
+    let (black, white) = if black_is_1 != inverted(dict) { (255, 0) } else { (0, 255) };
+    let mut luma = Vec::with_capacity(width as usize * height as usize);
+    fax::decoder::decode_g4(data.iter().copied(), columns, Some(rows), |transitions| {
+        luma.extend(fax::decoder::pels(transitions, columns).map(|c| match c {
+            fax::Color::Black => black,
+            fax::Color::White => white,
+        }));
+    })
+    .ok_or("the CCITT Group 4 data is corrupt")?;
+    luma.truncate(width as usize * height as usize);
+    if luma.len() != width as usize * height as usize {
+        return Err("the CCITT Group 4 data ends early".into());
+    }
+    Ok(PageImage { luma, width, height, original: None })
+}

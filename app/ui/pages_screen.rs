@@ -1,0 +1,520 @@
+//! Scanned pages after recovery: import a scanner's folder (progress bar, live counts, stop),
+//! index by hand the pages whose barcode could not be read (the page image beside the input,
+//! keyboard first, undo), and see what is back and what is missing.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+use egui_extras::{Column, TableBuilder};
+
+use super::jobs::Job;
+use super::labels::{
+    PAGES_CANCEL_BUTTON, PAGES_CHOOSE_BUTTON, PAGES_FOLDER_LABEL, PAGES_IMPORT_BUTTON, PAGES_IMPORT_VIEW,
+    PAGES_QUEUE_VIEW, PAGES_STATUS_VIEW, QUEUE_FILE_BUTTON, QUEUE_FORM_LABEL, QUEUE_NEXT_BUTTON,
+    QUEUE_PATIENT_LABEL, QUEUE_PREVIOUS_BUTTON, QUEUE_REASON_LABEL, QUEUE_SET_ASIDE_BUTTON,
+    QUEUE_UNDO_BUTTON, STATUS_EPISODE_LABEL,
+};
+use crate::form::{self, FormDefinition};
+use crate::scan::{self, Completeness, ImportCounts, ImportReport, ImportRequest, IndexInput, PageStore};
+use crate::store::{Actor, EpisodeRecord, PageState, ScannedPageRecord, Store};
+
+const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+/// Tall enough to read handwriting beside the input, small enough to upload at once.
+const PREVIEW_HEIGHT: u32 = 1100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Import,
+    Queue,
+    Status,
+}
+
+struct Running {
+    job: Job<Result<ImportReport, String>>,
+    counts: Arc<Mutex<ImportCounts>>,
+    cancel: Arc<AtomicBool>,
+}
+
+pub struct PagesScreen {
+    view: View,
+    folder: String,
+    running: Option<Running>,
+    last: Option<ImportReport>,
+    forms: Vec<FormDefinition>,
+    queue: Vec<ScannedPageRecord>,
+    at: usize,
+    image: Option<(i64, egui::TextureHandle)>,
+    patient: String,
+    form: String,
+    reason: String,
+    /// The pages this clerk indexed or set aside, newest last, for undo.
+    undo: Vec<i64>,
+    status: Option<Completeness>,
+    episodes: Vec<EpisodeRecord>,
+    episode: Option<i64>,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+impl PagesScreen {
+    pub fn new(store: &Store) -> Self {
+        let mut screen = Self {
+            view: View::Import,
+            folder: String::new(),
+            running: None,
+            last: None,
+            forms: form::load(None).unwrap_or_default(),
+            queue: Vec::new(),
+            at: 0,
+            image: None,
+            patient: String::new(),
+            form: String::new(),
+            reason: String::new(),
+            undo: Vec::new(),
+            status: None,
+            episodes: Vec::new(),
+            episode: None,
+            message: None,
+            error: None,
+        };
+        screen.reload(store);
+        if !screen.queue.is_empty() {
+            screen.view = View::Queue;
+        }
+        screen
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    fn reload(&mut self, store: &Store) {
+        match store.scanned_pages(Some(PageState::Queued)) {
+            Ok(queue) => self.queue = queue,
+            Err(e) => self.error = Some(e.to_string()),
+        }
+        self.at = self.at.min(self.queue.len().saturating_sub(1));
+        self.episodes = store.episodes().unwrap_or_default();
+        match scan::completeness(store, None, self.episode) {
+            Ok(status) => self.status = Some(status),
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
+        self.poll(store);
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let queued = self.queue.len();
+                ui.selectable_value(&mut self.view, View::Import, PAGES_IMPORT_VIEW);
+                ui.selectable_value(&mut self.view, View::Queue, PAGES_QUEUE_VIEW)
+                    .on_hover_text(format!("{queued} pages wait"));
+                ui.label(RichText::new(format!("({queued})")).strong());
+                ui.selectable_value(&mut self.view, View::Status, PAGES_STATUS_VIEW);
+            });
+            ui.separator();
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            if let Some(m) = &self.message {
+                ui.label(m);
+            }
+            match self.view {
+                View::Import => self.import_ui(ui, db, actor),
+                View::Queue => self.queue_ui(ui, store, db, actor),
+                View::Status => self.status_ui(ui, store),
+            }
+        });
+    }
+
+    fn poll(&mut self, store: &Store) {
+        let Some(running) = &mut self.running else { return };
+        let Some(result) = running.job.poll() else { return };
+        self.running = None;
+        match result.and_then(|r| r) {
+            Ok(report) => {
+                self.error = (!report.problems.is_empty()).then(|| {
+                    report
+                        .problems
+                        .iter()
+                        .map(|p| match p.page {
+                            Some(n) => format!("{} page {n}: {}", p.file, p.message),
+                            None => format!("{}: {}", p.file, p.message),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+                self.message = Some(format!(
+                    "{}取り込み完了 Import finished: {}",
+                    if report.cancelled { "中止 Stopped — " } else { "" },
+                    counts_text(&report.counts)
+                ));
+                self.last = Some(report);
+            }
+            Err(e) => self.error = Some(e),
+        }
+        self.reload(store);
+    }
+
+    fn import_ui(&mut self, ui: &mut egui::Ui, db: &Path, actor: &Actor) {
+        ui.label("スキャナが書き出したフォルダを選んでください（PNG・JPEG・TIFF・PDF）。 Choose the folder the scanner wrote (PNG, JPEG, TIFF, PDF). Pages are filed by their barcode; the rest wait in the indexing queue. Running it again on the same folder files nothing twice.");
+        ui.horizontal(|ui| {
+            let label = ui.label(PAGES_FOLDER_LABEL);
+            ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(420.0)).labelled_by(label.id);
+            if ui.button(PAGES_CHOOSE_BUTTON).clicked()
+                && let Some(dir) = rfd::FileDialog::new().pick_folder()
+            {
+                self.folder = dir.display().to_string();
+            }
+        });
+        if let Some(running) = &self.running {
+            running.job.progress_bar(ui);
+            let counts = running.counts.lock().map(|c| c.clone()).unwrap_or_default();
+            ui.label(counts_text(&counts));
+            if ui.button(PAGES_CANCEL_BUTTON).clicked() {
+                running.cancel.store(true, Ordering::Relaxed);
+            }
+            return;
+        }
+        let ready = !self.folder.trim().is_empty();
+        if ui.add_enabled(ready, egui::Button::new(PAGES_IMPORT_BUTTON)).clicked() {
+            self.start(ui.ctx(), db, actor);
+        }
+        if let Some(report) = &self.last {
+            ui.separator();
+            ui.label(RichText::new(counts_text(&report.counts)).strong());
+            egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+                for p in &report.pages {
+                    let text = match &p.filing {
+                        crate::store::Filing::Filed { warning: Some(w), .. } => {
+                            format!("▲ {} p.{}: {w}", p.file, p.source_page)
+                        }
+                        crate::store::Filing::Queued { reason, .. } => {
+                            format!("■ {} p.{}: {reason}", p.file, p.source_page)
+                        }
+                        crate::store::Filing::Duplicate { of, .. } => {
+                            format!("{} p.{}: 重複 duplicate of page {of}", p.file, p.source_page)
+                        }
+                        crate::store::Filing::SameImage { of } => {
+                            format!("{} p.{}: same image as page {of}", p.file, p.source_page)
+                        }
+                        _ => continue,
+                    };
+                    ui.label(text);
+                }
+            });
+        }
+    }
+
+    fn start(&mut self, ctx: &egui::Context, db: &Path, actor: &Actor) {
+        self.message = None;
+        self.error = None;
+        let counts = Arc::new(Mutex::new(ImportCounts::default()));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let request =
+            ImportRequest { paths: vec![PathBuf::from(self.folder.trim())], forms_dir: None, workers: None };
+        let (db, actor, live, stop) = (db.to_path_buf(), actor.clone(), counts.clone(), cancel.clone());
+        let job = Job::spawn(ctx, "取り込み中 Importing", move |reporter| {
+            let mut store = Store::open(&db).map_err(|e| e.to_string())?;
+            let pages = PageStore::beside(&db);
+            scan::import_pages(
+                &mut store,
+                &actor,
+                &pages,
+                &request,
+                &mut |c| {
+                    if let Ok(mut shown) = live.lock() {
+                        *shown = c.clone();
+                    }
+                    reporter.progress("files", c.files_done, c.files);
+                },
+                &stop,
+            )
+            .map_err(|e| e.to_string())
+        });
+        self.running = Some(Running { job, counts, cancel });
+    }
+
+    fn queue_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
+        if ui.input_mut(|i| i.consume_shortcut(&UNDO)) {
+            self.undo_last(store, actor);
+        }
+        let (next, previous) = ui.input_mut(|i| {
+            (i.consume_key(Modifiers::NONE, Key::PageDown), i.consume_key(Modifiers::NONE, Key::PageUp))
+        });
+        if next {
+            self.move_by(1);
+        }
+        if previous {
+            self.move_by(-1);
+        }
+        ui.horizontal(|ui| {
+            if ui.add_enabled(!self.undo.is_empty(), egui::Button::new(QUEUE_UNDO_BUTTON)).clicked() {
+                self.undo_last(store, actor);
+            }
+            if ui.button(QUEUE_PREVIOUS_BUTTON).clicked() {
+                self.move_by(-1);
+            }
+            if ui.button(QUEUE_NEXT_BUTTON).clicked() {
+                self.move_by(1);
+            }
+        });
+        let Some(page) = self.queue.get(self.at).cloned() else {
+            ui.label("仕分け待ちのページはありません。 No page waits for indexing.");
+            return;
+        };
+        ui.label(format!(
+            "{} / {}   page {} — {} p.{} — {}",
+            self.at + 1,
+            self.queue.len(),
+            page.id,
+            page.source_name,
+            page.source_page,
+            page.reason.as_deref().unwrap_or("")
+        ));
+        ui.columns(2, |cols| {
+            self.page_image(&mut cols[0], db, &page);
+            self.index_form(&mut cols[1], store, actor, &page);
+        });
+    }
+
+    fn move_by(&mut self, step: isize) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let n = self.queue.len() as isize;
+        self.at = ((self.at as isize + step).rem_euclid(n)) as usize;
+        self.patient.clear();
+        self.form.clear();
+    }
+
+    fn page_image(&mut self, ui: &mut egui::Ui, db: &Path, page: &ScannedPageRecord) {
+        if self.image.as_ref().is_none_or(|(id, _)| *id != page.id) {
+            match load_preview(&PageStore::beside(db), page) {
+                Ok(image) => {
+                    let texture =
+                        ui.ctx().load_texture(format!("page-{}", page.id), image, Default::default());
+                    self.image = Some((page.id, texture));
+                }
+                Err(e) => {
+                    self.image = None;
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                    return;
+                }
+            }
+        }
+        if let Some((_, texture)) = &self.image {
+            egui::ScrollArea::both().id_salt("page_image").show(ui, |ui| {
+                let width = ui.available_width();
+                let size = texture.size_vec2();
+                ui.add(egui::Image::new(texture).fit_to_exact_size(size * (width / size.x)));
+            });
+        }
+    }
+
+    fn index_form(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, page: &ScannedPageRecord) {
+        ui.label("患者のリストバンドをスキャンするか、ページ上部のIDを入力してください。 Scan the patient's wristband or type the ID on the page; or type the page code printed under the barcode.");
+        let label = ui.label(QUEUE_PATIENT_LABEL);
+        let patient = ui.add(egui::TextEdit::singleline(&mut self.patient)).labelled_by(label.id);
+        if self.patient.is_empty() && !ui.ctx().memory(|m| m.focused().is_some()) {
+            patient.request_focus();
+        }
+        let label = ui.label(QUEUE_FORM_LABEL);
+        let form = ui.add(egui::TextEdit::singleline(&mut self.form)).labelled_by(label.id);
+        if let Some(code) = &page.form_code {
+            ui.label(format!("バーコードの帳票 Form from the barcode: {code}"));
+        }
+        ui.label(
+            self.forms
+                .iter()
+                .filter(|f| matches!(f.layout, crate::form::Layout::Page))
+                .map(|f| format!("{} {}", f.code.as_str(), f.title))
+                .collect::<Vec<_>>()
+                .join("  "),
+        );
+        let enter = (patient.lost_focus() || form.lost_focus()) && ui.input(|i| i.key_pressed(Key::Enter));
+        if ui.button(QUEUE_FILE_BUTTON).clicked() || enter {
+            let input = IndexInput { patient_or_code: self.patient.clone(), form: self.form.clone() };
+            match scan::index_page(store, actor, &self.forms, page.id, &input) {
+                Ok(filed) => {
+                    self.message = Some(format!(
+                        "page {} filed: {} {}",
+                        filed.id,
+                        filed.patient_id.as_deref().unwrap_or(""),
+                        filed.form_code.as_deref().unwrap_or("")
+                    ));
+                    self.error = None;
+                    self.undo.push(filed.id);
+                    self.patient.clear();
+                    self.form.clear();
+                    self.reload(store);
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        ui.separator();
+        let label = ui.label(QUEUE_REASON_LABEL);
+        ui.add(egui::TextEdit::singleline(&mut self.reason)).labelled_by(label.id);
+        if ui.add_enabled(!self.reason.trim().is_empty(), egui::Button::new(QUEUE_SET_ASIDE_BUTTON)).clicked()
+        {
+            match store.set_page_aside(actor, page.id, &self.reason) {
+                Ok(_) => {
+                    self.message = Some(format!("page {} set aside", page.id));
+                    self.undo.push(page.id);
+                    self.reason.clear();
+                    self.reload(store);
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+    }
+
+    fn undo_last(&mut self, store: &mut Store, actor: &Actor) {
+        let Some(id) = self.undo.pop() else { return };
+        match store.requeue_page(actor, id) {
+            Ok(_) => {
+                self.message = Some(format!("page {id} is back in the queue"));
+                self.error = None;
+                self.reload(store);
+                self.at = self.queue.iter().position(|p| p.id == id).unwrap_or(self.at);
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui, store: &Store) {
+        ui.horizontal(|ui| {
+            let before = self.episode;
+            let label = ui.label(STATUS_EPISODE_LABEL);
+            let shown = match self.episode {
+                None => "全て All kits".to_string(),
+                Some(id) => format!("#{id}"),
+            };
+            egui::ComboBox::from_id_salt("status_episode")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.episode, None, "全て All kits");
+                    for e in &self.episodes {
+                        ui.selectable_value(
+                            &mut self.episode,
+                            Some(e.id),
+                            format!("#{} {} {}", e.id, &e.started_at[..10], e.reason),
+                        );
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            if before != self.episode || ui.button("更新 Refresh").clicked() {
+                self.reload(store);
+            }
+        });
+        let Some(status) = &self.status else { return };
+        ui.label(
+            RichText::new(format!(
+                "印刷 printed {}   回収 back {}   不足 missing {}   仕分け待ち queued {}   重複 duplicates {}   除外 set aside {}   登録外 filed, not in registry {}",
+                status.printed,
+                status.returned,
+                status.missing.len(),
+                status.queued,
+                status.duplicates,
+                status.set_aside,
+                status.filed_not_in_registry
+            ))
+            .strong(),
+        );
+        let fraction = if status.printed == 0 { 0.0 } else { status.returned as f32 / status.printed as f32 };
+        ui.add(egui::ProgressBar::new(fraction).text(format!("{:.0}% back", fraction * 100.0)));
+        ui.columns(2, |cols| {
+            cols[0].label(RichText::new("病棟 Wards").strong());
+            TableBuilder::new(&mut cols[0])
+                .id_salt("wards")
+                .columns(Column::auto().at_least(70.0), 4)
+                .header(20.0, |mut h| {
+                    for t in ["病棟 Ward", "印刷 Printed", "回収 Back", "不足 Missing"] {
+                        h.col(|ui| {
+                            ui.strong(t);
+                        });
+                    }
+                })
+                .body(|mut body| {
+                    for w in &status.wards {
+                        body.row(18.0, |mut row| {
+                            for t in [
+                                w.key.clone(),
+                                w.printed.to_string(),
+                                w.returned.to_string(),
+                                w.missing.to_string(),
+                            ] {
+                                row.col(|ui| {
+                                    ui.label(t);
+                                });
+                            }
+                        });
+                    }
+                });
+            cols[1].label(RichText::new("不足ページ Missing pages").strong());
+            TableBuilder::new(&mut cols[1])
+                .id_salt("missing")
+                .columns(Column::auto().at_least(70.0), 4)
+                .header(20.0, |mut h| {
+                    for t in ["番号 Serial", "帳票 Form", "患者 Patient", "病棟 Ward"] {
+                        h.col(|ui| {
+                            ui.strong(t);
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(18.0, status.missing_pages.len(), |mut row| {
+                        let m = &status.missing_pages[row.index()];
+                        for t in [
+                            m.serial.clone(),
+                            m.form.clone(),
+                            m.patient.clone().unwrap_or_else(|| "白紙 blank".into()),
+                            m.ward.clone(),
+                        ] {
+                            row.col(|ui| {
+                                ui.label(t);
+                            });
+                        }
+                    });
+                });
+        });
+    }
+}
+
+fn counts_text(c: &ImportCounts) -> String {
+    format!(
+        "ファイル files {}/{}   ページ pages {}   仕分け済 filed {}   仕分け待ち queued {}   重複 duplicates {}   取り込み済 already imported {}   読めない unreadable {}",
+        c.files_done,
+        c.files,
+        c.pages,
+        c.filed,
+        c.queued,
+        c.duplicates + c.same_image,
+        c.already_imported,
+        c.unreadable
+    )
+}
+
+/// The stored page, upright and scaled for the screen.
+fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
+    let bytes = pages
+        .read(&page.image_file)
+        .map_err(|e| format!("cannot read page image {}: {e}", page.image_file))?;
+    let image = image::load_from_memory(&bytes).map_err(|e| format!("cannot decode page image: {e}"))?;
+    let mut gray = image.into_luma8();
+    if page.upside_down {
+        image::imageops::rotate180_in_place(&mut gray);
+    }
+    let (w, h) = gray.dimensions();
+    let scaled = if h > PREVIEW_HEIGHT {
+        let width = (w as u64 * PREVIEW_HEIGHT as u64 / h as u64).max(1) as u32;
+        image::imageops::resize(&gray, width, PREVIEW_HEIGHT, image::imageops::FilterType::Triangle)
+    } else {
+        gray
+    };
+    let (w, h) = scaled.dimensions();
+    Ok(egui::ColorImage::from_gray([w as usize, h as usize], scaled.as_raw()))
+}
