@@ -82,9 +82,10 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
                 println!("Episode {} (from {})", e.id, e.started_at);
             }
             println!(
-                "printed {}  scanned back {}  missing {}  filed {} ({} not in the registry)  queued {}  duplicates {}  set aside {}",
+                "printed {}  scanned back {} ({} waiting in the queue)  missing {}  filed {} ({} not in the registry)  queued {}  duplicates {}  set aside {}",
                 report.printed,
                 report.returned,
+                report.returned_not_filed,
                 report.missing.len(),
                 report.filed,
                 report.filed_not_in_registry,

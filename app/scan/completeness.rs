@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::domain::Serial;
 use crate::form::{self, FormError, Layout};
-use crate::store::{ScannedCounts, Store, StoreError};
+use crate::store::{PageState, ScannedCounts, Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {
@@ -59,12 +59,15 @@ pub struct EpisodeScope {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Completeness {
-    /// The episode whose kits are counted; `None` counts every kit.
+    /// The episode whose kits are counted; `None` counts every kit. The queue, duplicate and
+    /// filed counts are always of every scanned page (a page in the queue has no kit yet).
     pub episode: Option<EpisodeScope>,
     /// Pages printed of the forms that come back.
     pub printed: u64,
-    /// Printed pages filed from a scan.
+    /// Printed pages scanned back (filed, or waiting in the queue as blank forms).
     pub returned: u64,
+    /// Of those, the ones still waiting in the queue or set aside (a blank form's patient).
+    pub returned_not_filed: u64,
     /// Scanned pages filed (by barcode or by hand), including pages the registry does not know.
     pub filed: u64,
     pub filed_not_in_registry: u64,
@@ -118,6 +121,7 @@ pub fn completeness(
         episode: scope.clone(),
         printed: 0,
         returned: 0,
+        returned_not_filed: 0,
         filed,
         filed_not_in_registry,
         queued,
@@ -134,9 +138,10 @@ pub fn completeness(
     let mut patients: BTreeMap<String, (String, Tally, BTreeMap<String, Tally>)> = BTreeMap::new();
     for state in store.printed_page_states(&returnable)?.into_iter().filter(|s| in_scope(&s.printed_at)) {
         let p = &state.page;
-        let back = state.filed_as.is_some();
+        let back = state.scanned_as.is_some();
         report.printed += 1;
         report.returned += u64::from(back);
+        report.returned_not_filed += u64::from(state.scanned_as.is_some_and(|(_, s)| s != PageState::Filed));
         wards
             .entry(p.ward.clone())
             .or_insert_with(|| Tally { key: p.ward.clone(), ..Default::default() })

@@ -92,6 +92,8 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+const SYSTEM_FILES: [&str; 3] = ["thumbs.db", "desktop.ini", "ehthumbs.db"];
+
 /// Every file under `paths`, folders walked in name order, hidden entries skipped.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
@@ -103,10 +105,18 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
             .map_err(list)?;
         entries.sort();
         for path in entries {
-            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+            // Hidden files, and the thumbnails and settings Windows leaves in a scanner's folder.
+            if name.starts_with('.') || SYSTEM_FILES.contains(&name.as_str()) {
                 continue;
             }
-            if path.is_dir() { walk(&path, out)? } else { out.push(path) }
+            // Links are not followed: a link back up the tree would never end.
+            let kind = std::fs::symlink_metadata(&path).map_err(list)?.file_type();
+            if kind.is_dir() {
+                walk(&path, out)?
+            } else if kind.is_file() {
+                out.push(path)
+            }
         }
         Ok(())
     }
@@ -177,7 +187,10 @@ impl Worker<'_> {
         let bytes = std::fs::read(&self.files[file]).map_err(|e| format!("cannot read the file: {e}"))?;
         let kind = sniff(&bytes).ok_or("not a PNG, JPEG, TIFF or PDF file")?;
         let source_sha = sha256_hex(&bytes);
-        let skip = |page: u32| self.done_before.contains(&(source_sha.clone(), page));
+        // Once stopped, the remaining pages are not even decoded (and not reported: not seen).
+        let skip = |page: u32| {
+            self.cancel.load(Ordering::Relaxed) || self.done_before.contains(&(source_sha.clone(), page))
+        };
         let mut gone = false;
         for_each_page(&bytes, kind, &skip, &mut |page, source_page| {
             if gone || self.cancel.load(Ordering::Relaxed) {
@@ -200,7 +213,11 @@ impl Worker<'_> {
         page: u32,
         file: usize,
     ) -> Result<NewScannedPage, String> {
-        let reading = find_page_code(&image.luma, image.width, image.height, self.band);
+        // A reader's panic on a strange page leaves the page to a clerk, never loses it.
+        let reading = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            find_page_code(&image.luma, image.width, image.height, self.band)
+        }))
+        .unwrap_or(Reading::Nothing);
         let (bytes, format) = stored_bytes(image)?;
         let stored = self
             .pages

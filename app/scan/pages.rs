@@ -74,6 +74,16 @@ pub fn for_each_page(
     }
 }
 
+/// Decodes one page, turning a decoder's panic on a malformed page into a page error, so the
+/// rest of the file goes on.
+pub(super) fn guarded(decode: impl FnOnce() -> Result<PageImage, String>) -> SourcePage {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(Ok(image)) => SourcePage::Image(image),
+        Ok(Err(e)) => SourcePage::Unreadable(e),
+        Err(_) => SourcePage::Unreadable("the decoder failed on this page (malformed?)".into()),
+    }
+}
+
 pub(super) fn checked_size(width: u32, height: u32) -> Result<(), String> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(format!("a page of {width} × {height} pixels is not a scanned page"));
@@ -84,7 +94,10 @@ pub(super) fn checked_size(width: u32, height: u32) -> Result<(), String> {
 /// A PNG or JPEG (a whole file, or a JPEG out of a PDF) to grey pixels.
 pub(super) fn decode_image(bytes: &[u8], format: ImageFormat) -> Result<PageImage, String> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(image::Limits::default());
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
     let image = reader.decode().map_err(|e| format!("cannot decode the {format:?} image: {e}"))?;
     checked_size(image.width(), image.height())?;
     let luma = image.into_luma8();
@@ -175,9 +188,19 @@ fn tiff_pages(
                 };
                 Ok(PageImage { luma, width, height, original: None })
             };
-            match read() {
-                Ok(image) => SourcePage::Image(image),
-                Err(e) => SourcePage::Unreadable(format!("cannot decode this TIFF page: {e}")),
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut read)) {
+                Ok(Ok(image)) => SourcePage::Image(image),
+                Ok(Err(e)) => SourcePage::Unreadable(format!("cannot decode this TIFF page: {e}")),
+                Err(_) => {
+                    // After a panic the decoder's place in the file is unknown: stop here, saying so.
+                    each(
+                        number,
+                        SourcePage::Unreadable("the decoder failed on this page (malformed?)".into()),
+                    );
+                    return Err(format!(
+                        "TIFF page {number} made the decoder fail; the pages after it were not read"
+                    ));
+                }
             }
         };
         each(number, page);

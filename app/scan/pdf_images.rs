@@ -13,18 +13,31 @@ pub(super) fn pdf_pages(
     each: &mut dyn FnMut(u32, SourcePage),
 ) -> Result<(), String> {
     let doc = Document::load_mem(bytes).map_err(|e| format!("not a readable PDF file: {e}"))?;
-    for (number, page_id) in doc.get_pages() {
+    let pages = doc.get_pages();
+    // lopdf skips page entries it cannot read; a page must never vanish unreported.
+    let declared = doc
+        .catalog()
+        .and_then(|c| c.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|id| doc.get_dictionary(id))
+        .and_then(|d| d.get(b"Count"))
+        .and_then(Object::as_i64)
+        .ok();
+    for (&number, &page_id) in &pages {
         let page = if skip(number) {
             SourcePage::Skipped
         } else {
-            match page_image(&doc, page_id) {
-                Ok(image) => SourcePage::Image(image),
-                Err(e) => SourcePage::Unreadable(e),
-            }
+            super::pages::guarded(|| page_image(&doc, page_id))
         };
         each(number, page);
     }
-    Ok(())
+    match declared {
+        _ if pages.is_empty() => Err("the PDF has no readable pages".into()),
+        Some(n) if n > pages.len() as i64 => {
+            Err(format!("the PDF says it has {n} pages but only {} could be read; rescan it", pages.len()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn page_image(doc: &Document, page_id: ObjectId) -> Result<PageImage, String> {

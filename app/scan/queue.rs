@@ -2,6 +2,8 @@
 //! patient ID (typed or scanned from a wristband) and the form, or by typing the page code
 //! printed under the barcode.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::domain::{FieldError, PageCode, PatientId, check_typed_id};
 use crate::form::FormDefinition;
 use crate::store::{Actor, Assignment, ScannedPageRecord, Store, StoreError};
@@ -45,12 +47,26 @@ pub fn read_input(
             .find(|f| f.code.as_str().eq_ignore_ascii_case(typed) || f.id.eq_ignore_ascii_case(typed))
             .map(|f| f.code.as_str().to_string())
     };
-    if text.starts_with("K1.") || text.starts_with("k1.") {
+    // Scanned behind a Japanese IME the code may arrive full-width: fold before looking.
+    let folded: String = text.nfkc().collect::<String>().to_uppercase();
+    if folded.starts_with("K1.") {
         let code = PageCode::parse(text).map_err(field("page code"))?;
         let patient = code.patient.clone().ok_or_else(|| IndexError::Field {
             field: "page code",
             message: "this is a blank form's code: type the patient ID instead, and the form".into(),
         })?;
+        if let (Some(form), Some(serial)) = (page.form_code.as_deref(), page.serial.as_deref())
+            && (form != code.form.as_str() || serial != code.serial.to_string())
+        {
+            return Err(IndexError::Field {
+                field: "page code",
+                message: format!(
+                    "this page's own barcode says {form} {serial}; the typed code says {} {}",
+                    code.form.as_str(),
+                    code.serial
+                ),
+            });
+        }
         return Ok(Assignment {
             patient_id: patient,
             form_code: code.form.as_str().to_string(),
@@ -75,6 +91,14 @@ pub fn read_input(
             ),
         })?
     };
+    if let Some(own) = page.form_code.as_deref()
+        && own != form_code
+    {
+        return Err(IndexError::Field {
+            field: "form",
+            message: format!("this page's own barcode says it is {own}, not {form_code}"),
+        });
+    }
     Ok(Assignment { patient_id: patient, form_code, serial: None })
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -142,8 +142,9 @@ pub struct Assignment {
 pub struct PrintedPageState {
     pub page: PrintedPage,
     pub printed_at: String,
-    /// The scanned page filed for it, if any.
-    pub filed_as: Option<i64>,
+    /// The scanned page that brought it back (filed, or still waiting in the queue as a blank
+    /// form), if any.
+    pub scanned_as: Option<(i64, PageState)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -252,6 +253,21 @@ fn filing_warning(tx: &Transaction<'_>, code: &PageCode, patient: &PatientId) ->
     if !known {
         warnings.push(format!("patient {patient} is not in the census"));
     }
+    // A sheet indexed by hand without its serial may be this very sheet, scanned again clearer.
+    let by_hand: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM scanned_pages WHERE state = 'filed' AND manual = 1 AND number IS NULL
+               AND patient_id = ?1 AND form_code = ?2 ORDER BY id LIMIT 1",
+            params![patient.as_str(), code.form.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(other) = by_hand {
+        warnings.push(format!(
+            "page {other} ({} for {patient}) was indexed by hand without its serial: check it is not this sheet",
+            code.form.as_str()
+        ));
+    }
     Ok((!warnings.is_empty()).then(|| warnings.join("; ")))
 }
 
@@ -267,7 +283,9 @@ impl Store {
     /// into the manual indexing queue; a second scan of a serial is kept as a duplicate. One
     /// transaction with its audit entry.
     pub fn file_scanned_page(&mut self, actor: &Actor, page: &NewScannedPage) -> Result<Filing> {
-        let tx = self.conn.transaction()?;
+        // Immediate: it reads, then writes; a clerk indexing on another connection meanwhile
+        // must make it wait (busy timeout), not fail it.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(id) = tx
             .query_row(
                 "SELECT id FROM scanned_pages WHERE source_sha256 = ?1 AND source_page = ?2",
@@ -380,7 +398,7 @@ impl Store {
         action: &str,
         change: impl FnOnce(&Transaction<'_>, &ScannedPageRecord) -> Result<()>,
     ) -> Result<ScannedPageRecord> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = tx
             .query_row(&format!("SELECT {COLUMNS} FROM scanned_pages WHERE id = ?1"), [id], read_record)
             .optional()?
@@ -490,9 +508,10 @@ impl Store {
                 )));
             }
             let code = page.barcode.as_deref().and_then(|b| PageCode::parse(b).ok());
-            let reason = match &code {
-                Some(_) => "blank form: assign the patient it was used for",
-                None => "returned to the queue",
+            let reason = match (&code, page.barcode.as_deref()) {
+                (Some(_), _) => "blank form: assign the patient it was used for".to_string(),
+                (None, Some(text)) => format!("barcode '{text}' is not a kamikarte page code"),
+                (None, None) => "no barcode found".to_string(),
             };
             tx.execute(
                 "UPDATE scanned_pages SET state = 'queued', manual = 0, reason = ?2, patient_id = NULL,
@@ -515,9 +534,12 @@ impl Store {
     pub fn printed_page_states(&self, forms: &[String]) -> Result<Vec<PrintedPageState>> {
         let mut stmt = self.conn.prepare(
             "SELECT p.station, p.number, p.form_code, p.form_id, p.patient_id, p.ward, p.file, p.created_at,
-                    (SELECT s.id FROM scanned_pages s
-                      WHERE s.station = p.station AND s.number = p.number AND s.state = 'filed')
-             FROM printed_pages p ORDER BY p.station, p.number",
+                    s.id, s.state
+             FROM printed_pages p
+             LEFT JOIN scanned_pages s ON s.id = (
+                 SELECT id FROM scanned_pages WHERE station = p.station AND number = p.number
+                   AND state <> 'duplicate' ORDER BY state = 'filed' DESC, id LIMIT 1)
+             ORDER BY p.station, p.number",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(PrintedPageState {
@@ -531,7 +553,10 @@ impl Store {
                     file: r.get(6)?,
                 },
                 printed_at: r.get(7)?,
-                filed_as: r.get(8)?,
+                scanned_as: match (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<String>>(9)?) {
+                    (Some(id), Some(state)) => PageState::from_code(&state).map(|s| (id, s)),
+                    _ => None,
+                },
             })
         })?;
         let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -559,5 +584,93 @@ impl Store {
                 })
             },
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FormCode;
+
+    fn actor() -> Actor {
+        Actor("clerk".into())
+    }
+
+    /// A scanned page from source `n`, reading `reading`.
+    fn page(n: u32, reading: Reading) -> NewScannedPage {
+        NewScannedPage {
+            source: PageSource { sha256: format!("src{n}"), page: 1, name: format!("scan-{n}.png") },
+            image: StoredImage {
+                sha256: format!("img{n}"),
+                file: format!("im/img{n}.png"),
+                format: "png",
+                width: 10,
+                height: 10,
+            },
+            reading,
+        }
+    }
+
+    fn blank_pn(number: u64) -> Reading {
+        let code = PageCode {
+            form: FormCode::parse("PN").unwrap(),
+            patient: None,
+            serial: Serial::new("A", number).unwrap(),
+        };
+        Reading::Code { code, upside_down: false }
+    }
+
+    #[test]
+    fn a_blank_form_waits_in_the_queue_and_its_second_scan_is_a_duplicate() {
+        let mut store = Store::open_in_memory().unwrap();
+        let first = store.file_scanned_page(&actor(), &page(1, blank_pn(7))).unwrap();
+        let Filing::Queued { page: id, reason } = first else { panic!("{first:?}") };
+        assert!(reason.contains("blank form"));
+        assert_eq!(
+            store.file_scanned_page(&actor(), &page(2, blank_pn(7))).unwrap(),
+            Filing::Duplicate { page: id + 1, of: id }
+        );
+        assert_eq!(
+            store.file_scanned_page(&actor(), &page(1, blank_pn(7))).unwrap(),
+            Filing::AlreadyImported { page: id }
+        );
+        let mut same = page(3, Reading::Nothing);
+        same.image.sha256 = "img1".into();
+        assert_eq!(store.file_scanned_page(&actor(), &same).unwrap(), Filing::SameImage { of: id });
+        let counts = store.scanned_counts().unwrap();
+        assert_eq!((counts.queued, counts.duplicates, counts.filed), (1, 1, 0));
+    }
+
+    #[test]
+    fn setting_aside_and_requeueing_restore_the_reason_and_a_held_serial_is_refused() {
+        let mut store = Store::open_in_memory().unwrap();
+        let Filing::Queued { page: foreign, .. } =
+            store.file_scanned_page(&actor(), &page(1, Reading::Foreign("INV-1".into()))).unwrap()
+        else {
+            panic!()
+        };
+        assert!(store.set_page_aside(&actor(), foreign, " ").is_err(), "a reason is needed");
+        let aside = store.set_page_aside(&actor(), foreign, "invoice of the lab").unwrap();
+        assert_eq!(aside.state, PageState::SetAside);
+        assert!(store.set_page_aside(&actor(), foreign, "again").is_err(), "only from the queue");
+        let back = store.requeue_page(&actor(), foreign).unwrap();
+        assert_eq!(back.state, PageState::Queued);
+        assert_eq!(back.reason.as_deref(), Some("barcode 'INV-1' is not a kamikarte page code"));
+
+        let Filing::Queued { page: blank, .. } =
+            store.file_scanned_page(&actor(), &page(2, blank_pn(9))).unwrap()
+        else {
+            panic!()
+        };
+        // The assignment's patient must be in the census (none here) and its serial free.
+        let assignment = Assignment {
+            patient_id: PatientId::parse("10000017").unwrap(),
+            form_code: "PN".into(),
+            serial: Some(Serial::new("A", 9).unwrap()),
+        };
+        let e = store.assign_page(&actor(), foreign, &assignment).unwrap_err();
+        assert!(e.to_string().contains("not in the census"), "{e}");
+        assert!(store.requeue_page(&actor(), blank).is_err(), "nothing to undo on a page no one indexed");
+        assert!(store.verify_audit().unwrap().first_broken.is_none());
     }
 }

@@ -185,6 +185,13 @@ impl PagesScreen {
         if let Some(report) = &self.last {
             ui.separator();
             ui.label(RichText::new(counts_text(&report.counts)).strong());
+            for p in &report.problems {
+                let text = match p.page {
+                    Some(n) => format!("読めない unreadable: {} page {n}: {}", p.file, p.message),
+                    None => format!("読めない unreadable: {}: {}", p.file, p.message),
+                };
+                ui.colored_label(ui.visuals().error_fg_color, text);
+            }
             egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
                 for p in &report.pages {
                     let text = match &p.filing {
@@ -238,7 +245,9 @@ impl PagesScreen {
     }
 
     fn queue_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
-        if ui.input_mut(|i| i.consume_shortcut(&UNDO)) {
+        // While the clerk types, Ctrl+Z belongs to the text; on empty fields it undoes a filing.
+        let typing = !(self.patient.is_empty() && self.form.is_empty() && self.reason.is_empty());
+        if !typing && ui.input_mut(|i| i.consume_shortcut(&UNDO)) {
             self.undo_last(store, actor);
         }
         let (next, previous) = ui.input_mut(|i| {
@@ -288,6 +297,7 @@ impl PagesScreen {
         self.at = ((self.at as isize + step).rem_euclid(n)) as usize;
         self.patient.clear();
         self.form.clear();
+        self.reason.clear();
     }
 
     fn page_image(&mut self, ui: &mut egui::Ui, db: &Path, page: &ScannedPageRecord) {
@@ -373,6 +383,10 @@ impl PagesScreen {
 
     fn undo_last(&mut self, store: &mut Store, actor: &Actor) {
         let Some(id) = self.undo.pop() else { return };
+        // What was typed was for another page.
+        self.patient.clear();
+        self.form.clear();
+        self.reason.clear();
         match store.requeue_page(actor, id) {
             Ok(_) => {
                 self.message = Some(format!("page {id} is back in the queue"));
@@ -413,9 +427,10 @@ impl PagesScreen {
         let Some(status) = &self.status else { return };
         ui.label(
             RichText::new(format!(
-                "印刷 printed {}   回収 back {}   不足 missing {}   仕分け待ち queued {}   重複 duplicates {}   除外 set aside {}   登録外 filed, not in registry {}",
+                "印刷 printed {}   回収 back {} (仕分け待ち {} in the queue)   不足 missing {}   仕分け待ち queued {}   重複 duplicates {}   除外 set aside {}   登録外 filed, not in registry {}",
                 status.printed,
                 status.returned,
+                status.returned_not_filed,
                 status.missing.len(),
                 status.queued,
                 status.duplicates,
