@@ -157,20 +157,6 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
     }
 }
 
-fn counts_line(c: &ImportCounts) -> String {
-    format!(
-        "files {}/{}  pages {}  filed {}  queued {}  duplicates {}  already imported {}  unreadable {}",
-        c.files_done,
-        c.files,
-        c.pages,
-        c.filed,
-        c.queued,
-        c.duplicates + c.same_image,
-        c.already_imported,
-        c.unreadable
-    )
-}
-
 fn run_import(
     ctx: &mut Invocation<'_>,
     paths: Vec<PathBuf>,
@@ -183,7 +169,7 @@ fn run_import(
     let live = std::io::stderr().is_terminal();
     let mut progress = |c: &ImportCounts| {
         if live {
-            eprint!("\r{}", counts_line(c));
+            eprint!("\r{}", c.summary());
             let _ = std::io::stderr().flush();
         }
     };
@@ -201,7 +187,7 @@ fn run_import(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", counts_line(&report.counts));
+        println!("{}", report.counts.summary());
         for p in &report.pages {
             match &p.filing {
                 crate::store::Filing::Filed { warning: Some(w), .. } => {

@@ -48,6 +48,23 @@ pub struct ImportCounts {
     pub unreadable: usize,
 }
 
+impl ImportCounts {
+    /// One line for a person: what the import has done so far.
+    pub fn summary(&self) -> String {
+        format!(
+            "files {}/{}  pages {}  filed {}  queued {}  duplicates {}  already imported {}  unreadable {}",
+            self.files_done,
+            self.files,
+            self.pages,
+            self.filed,
+            self.queued,
+            self.duplicates + self.same_image,
+            self.already_imported,
+            self.unreadable
+        )
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PageReport {
     pub file: String,

@@ -179,3 +179,71 @@ fn ccitt(data: &[u8], dict: &lopdf::Dictionary, width: u32, height: u32) -> Resu
     }
     Ok(PageImage { luma, width, height, original: None })
 }
+
+#[cfg(test)]
+mod tests {
+    use lopdf::{Stream, dictionary};
+
+    use super::*;
+
+    /// A one-page PDF holding a 4 × 2 grey image, whose page tree claims `count` pages.
+    fn pdf(count: i64) -> Vec<u8> {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let image = Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 4, "Height" => 2,
+            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+            vec![0, 255, 0, 255, 255, 0, 255, 0],
+        );
+        let image_id = doc.add_object(image);
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id,
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => count },
+            ),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    /// Each page's grey pixels (or its error), and the file's result.
+    type Read = (Vec<(u32, Result<Vec<u8>, String>)>, Result<(), String>);
+
+    fn read(bytes: &[u8]) -> Read {
+        let mut pages = Vec::new();
+        let result = pdf_pages(bytes, &|_| false, &mut |n, page| {
+            pages.push((
+                n,
+                match page {
+                    SourcePage::Image(image) => Ok(image.luma),
+                    SourcePage::Unreadable(e) => Err(e),
+                    SourcePage::Skipped => Err("skipped".into()),
+                },
+            ))
+        });
+        (pages, result)
+    }
+
+    #[test]
+    fn a_pages_raw_grey_image_is_read() {
+        let (pages, result) = read(&pdf(1));
+        assert_eq!(result, Ok(()));
+        assert_eq!(pages, [(1, Ok(vec![0, 255, 0, 255, 255, 0, 255, 0]))]);
+    }
+
+    #[test]
+    fn pages_the_parser_cannot_find_are_reported_not_lost() {
+        let (pages, result) = read(&pdf(3));
+        assert_eq!(pages.len(), 1);
+        assert!(result.unwrap_err().contains("says it has 3 pages but only 1"));
+        let (pages, result) = read(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF");
+        assert!(pages.is_empty() && result.is_err(), "a broken PDF is an error, not a panic");
+    }
+}

@@ -17,6 +17,20 @@ pub struct PrintedPage {
     pub file: String,
 }
 
+/// A printed page from the first seven columns of a row: station, number, form_code, form_id,
+/// patient_id, ward, file.
+pub(super) fn read_printed_page(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrintedPage> {
+    Ok(PrintedPage {
+        station: r.get(0)?,
+        number: r.get::<_, i64>(1)? as u64,
+        form_code: r.get(2)?,
+        form_id: r.get(3)?,
+        patient_id: r.get(4)?,
+        ward: r.get(5)?,
+        file: r.get(6)?,
+    })
+}
+
 impl Store {
     /// Reserves `count` consecutive serial numbers for `station` and returns the first. A
     /// reserved number is never handed out again, printed or not.
@@ -86,17 +100,7 @@ impl Store {
             "SELECT station, number, form_code, form_id, patient_id, ward, file FROM printed_pages
              WHERE (?1 IS NULL OR patient_id = ?1) ORDER BY station, number",
         )?;
-        let rows = stmt.query_map([patient_id], |r| {
-            Ok(PrintedPage {
-                station: r.get(0)?,
-                number: r.get::<_, i64>(1)? as u64,
-                form_code: r.get(2)?,
-                form_id: r.get(3)?,
-                patient_id: r.get(4)?,
-                ward: r.get(5)?,
-                file: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map([patient_id], read_printed_page)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

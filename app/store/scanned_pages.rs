@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params}
 use serde_json::json;
 
 use super::audit::AuditWriter;
+use super::registry::read_printed_page;
 use super::{Actor, PrintedPage, Result, Store, StoreError, now_text};
 use crate::domain::{PageCode, PatientId, Serial};
 
@@ -543,15 +544,7 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(PrintedPageState {
-                page: PrintedPage {
-                    station: r.get(0)?,
-                    number: r.get::<_, i64>(1)? as u64,
-                    form_code: r.get(2)?,
-                    form_id: r.get(3)?,
-                    patient_id: r.get(4)?,
-                    ward: r.get(5)?,
-                    file: r.get(6)?,
-                },
+                page: read_printed_page(r)?,
                 printed_at: r.get(7)?,
                 scanned_as: match (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<String>>(9)?) {
                     (Some(id), Some(state)) => PageState::from_code(&state).map(|s| (id, s)),

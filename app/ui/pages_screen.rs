@@ -149,7 +149,7 @@ impl PagesScreen {
                 self.message = Some(format!(
                     "{}取り込み完了 Import finished: {}",
                     if report.cancelled { "中止 Stopped — " } else { "" },
-                    counts_text(&report.counts)
+                    report.counts.summary()
                 ));
                 self.last = Some(report);
             }
@@ -172,7 +172,7 @@ impl PagesScreen {
         if let Some(running) = &self.running {
             running.job.progress_bar(ui);
             let counts = running.counts.lock().map(|c| c.clone()).unwrap_or_default();
-            ui.label(counts_text(&counts));
+            ui.label(counts.summary());
             if ui.button(PAGES_CANCEL_BUTTON).clicked() {
                 running.cancel.store(true, Ordering::Relaxed);
             }
@@ -184,7 +184,7 @@ impl PagesScreen {
         }
         if let Some(report) = &self.last {
             ui.separator();
-            ui.label(RichText::new(counts_text(&report.counts)).strong());
+            ui.label(RichText::new(report.counts.summary()).strong());
             for p in &report.problems {
                 let text = match p.page {
                     Some(n) => format!("読めない unreadable: {} page {n}: {}", p.file, p.message),
@@ -497,20 +497,6 @@ impl PagesScreen {
                 });
         });
     }
-}
-
-fn counts_text(c: &ImportCounts) -> String {
-    format!(
-        "ファイル files {}/{}   ページ pages {}   仕分け済 filed {}   仕分け待ち queued {}   重複 duplicates {}   取り込み済 already imported {}   読めない unreadable {}",
-        c.files_done,
-        c.files,
-        c.pages,
-        c.filed,
-        c.queued,
-        c.duplicates + c.same_image,
-        c.already_imported,
-        c.unreadable
-    )
 }
 
 /// The stored page, upright and scaled for the screen.
