@@ -82,7 +82,7 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
                 println!("Episode {} (from {})", e.id, e.started_at);
             }
             println!(
-                "printed {}  scanned back {} ({} waiting in the queue)  missing {}  filed {} ({} not in the registry)  queued {}  duplicates {}  set aside {}",
+                "printed {}  scanned back {} ({} in the queue or set aside)  missing {}  filed {} ({} not in the registry)  queued {}  duplicates {}  set aside {}",
                 report.printed,
                 report.returned,
                 report.returned_not_filed,

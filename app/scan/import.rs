@@ -128,7 +128,12 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
                 continue;
             }
             // Links are not followed: a link back up the tree would never end.
-            let kind = std::fs::symlink_metadata(&path).map_err(list)?.file_type();
+            let kind = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => meta.file_type(),
+                // A scanner's temporary file renamed away while we look: not a page.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(list(e)),
+            };
             if kind.is_dir() {
                 walk(&path, out)?
             } else if kind.is_file() {

@@ -34,6 +34,8 @@ pub enum SourceKind {
 /// A scanner page is a few thousand pixels a side; anything far larger is not a page (and would
 /// exhaust memory).
 const MAX_SIDE: u32 = 20_000;
+/// Several workers hold a page each; a limit on pixels bounds the memory an import can take.
+const MAX_PIXELS: u64 = 80_000_000;
 
 pub fn sniff(bytes: &[u8]) -> Option<SourceKind> {
     match bytes {
@@ -85,8 +87,12 @@ pub(super) fn guarded(decode: impl FnOnce() -> Result<PageImage, String>) -> Sou
 }
 
 pub(super) fn checked_size(width: u32, height: u32) -> Result<(), String> {
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(format!("a page of {width} × {height} pixels is not a scanned page"));
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || pixels > MAX_PIXELS {
+        return Err(format!(
+            "a page of {width} × {height} pixels is not a scanned page (at most {} megapixels: A3 at 600 dpi is 70)",
+            MAX_PIXELS / 1_000_000
+        ));
     }
     Ok(())
 }
@@ -179,7 +185,7 @@ fn tiff_pages(
                     (RGB(8), DecodingResult::U8(d)) => samples_to_luma(&d, 3, pixels, false)?,
                     (RGBA(8), DecodingResult::U8(d)) => samples_to_luma(&d, 4, pixels, false)?,
                     (CMYK(8), DecodingResult::U8(d)) => samples_to_luma(&d, 4, pixels, true)?,
-                    (Gray(16), DecodingResult::U16(d)) => {
+                    (Gray(16), DecodingResult::U16(d)) if d.len() >= pixels => {
                         d.iter().take(pixels).map(|v| (v >> 8) as u8).collect()
                     }
                     (other, _) => {
@@ -191,16 +197,9 @@ fn tiff_pages(
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut read)) {
                 Ok(Ok(image)) => SourcePage::Image(image),
                 Ok(Err(e)) => SourcePage::Unreadable(format!("cannot decode this TIFF page: {e}")),
-                Err(_) => {
-                    // After a panic the decoder's place in the file is unknown: stop here, saying so.
-                    each(
-                        number,
-                        SourcePage::Unreadable("the decoder failed on this page (malformed?)".into()),
-                    );
-                    return Err(format!(
-                        "TIFF page {number} made the decoder fail; the pages after it were not read"
-                    ));
-                }
+                // The page chain is read apart from the page's data, so the next page can still
+                // be found (and if it cannot, next_image says so below).
+                Err(_) => SourcePage::Unreadable("the decoder failed on this page (malformed?)".into()),
             }
         };
         each(number, page);

@@ -20,9 +20,11 @@ pub(super) fn pdf_pages(
         .and_then(|c| c.get(b"Pages"))
         .and_then(Object::as_reference)
         .and_then(|id| doc.get_dictionary(id))
-        .and_then(|d| d.get(b"Count"))
+        .and_then(|d| d.get_deref(b"Count", &doc))
         .and_then(Object::as_i64)
         .ok();
+    // A page tree listing one page twice must not make up for a page lost.
+    let distinct = pages.values().collect::<std::collections::BTreeSet<_>>().len();
     for (&number, &page_id) in &pages {
         let page = if skip(number) {
             SourcePage::Skipped
@@ -33,8 +35,8 @@ pub(super) fn pdf_pages(
     }
     match declared {
         _ if pages.is_empty() => Err("the PDF has no readable pages".into()),
-        Some(n) if n > pages.len() as i64 => {
-            Err(format!("the PDF says it has {n} pages but only {} could be read; rescan it", pages.len()))
+        Some(n) if n > distinct as i64 => {
+            Err(format!("the PDF says it has {n} pages but only {distinct} could be read; rescan it"))
         }
         _ => Ok(()),
     }

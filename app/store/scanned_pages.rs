@@ -207,16 +207,28 @@ fn with_state((mut record, state): (ScannedPageRecord, String)) -> Result<Scanne
     Ok(record)
 }
 
-/// The page (not itself a duplicate) that already holds `serial`, if any.
-fn holder_of(tx: &Transaction<'_>, serial: &Serial) -> Result<Option<i64>> {
-    Ok(tx
+/// The page (filed or waiting in the queue) that already holds `serial`: its id, and whether it
+/// is the same sheet as `code` (same barcode, or indexed to the same form and patient).
+fn holder_of(tx: &Transaction<'_>, serial: &Serial, code: Option<&PageCode>) -> Result<Option<(i64, bool)>> {
+    /// id, barcode, form, patient
+    type Holder = (i64, Option<String>, Option<String>, Option<String>);
+    let holder: Option<Holder> = tx
         .query_row(
-            "SELECT id FROM scanned_pages WHERE station = ?1 AND number = ?2 AND state <> 'duplicate'
-             ORDER BY id LIMIT 1",
+            "SELECT id, barcode, form_code, patient_id FROM scanned_pages
+             WHERE station = ?1 AND number = ?2 AND state IN ('filed', 'queued')
+             ORDER BY state = 'filed' DESC, id LIMIT 1",
             params![serial.station, serial.number as i64],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
-        .optional()?)
+        .optional()?;
+    Ok(holder.map(|(id, barcode, form, patient)| {
+        let same = code.is_some_and(|c| {
+            barcode.as_deref() == Some(c.encode().as_str())
+                || (form.as_deref() == Some(c.form.as_str())
+                    && patient.as_deref() == c.patient.as_ref().map(PatientId::as_str))
+        });
+        (id, same)
+    }))
 }
 
 /// Why a page with this code is filed with a warning: the registry or the census does not
@@ -253,21 +265,6 @@ fn filing_warning(tx: &Transaction<'_>, code: &PageCode, patient: &PatientId) ->
         })?;
     if !known {
         warnings.push(format!("patient {patient} is not in the census"));
-    }
-    // A sheet indexed by hand without its serial may be this very sheet, scanned again clearer.
-    let by_hand: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM scanned_pages WHERE state = 'filed' AND manual = 1 AND number IS NULL
-               AND patient_id = ?1 AND form_code = ?2 ORDER BY id LIMIT 1",
-            params![patient.as_str(), code.form.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(other) = by_hand {
-        warnings.push(format!(
-            "page {other} ({} for {patient}) was indexed by hand without its serial: check it is not this sheet",
-            code.form.as_str()
-        ));
     }
     Ok((!warnings.is_empty()).then(|| warnings.join("; ")))
 }
@@ -320,8 +317,17 @@ impl Store {
             ),
             Reading::Code { code, upside_down } => {
                 let text = Some(code.encode());
-                if let Some(of) = holder_of(&tx, &code.serial)? {
+                let holder = holder_of(&tx, &code.serial, Some(code))?;
+                if let Some((of, true)) = holder {
                     ("duplicate", None, None, Some(of), text, Some(code), *upside_down)
+                } else if let Some((other, false)) = holder {
+                    // Another sheet with this serial: two stations printing with one station
+                    // code, or a restored database. Neither sheet may hide the other.
+                    let reason = format!(
+                        "serial {} is already used by page {other}, another sheet (two stations with one station code?)",
+                        code.serial
+                    );
+                    ("queued", Some(reason), None, None, text, Some(code), *upside_down)
                 } else if let Some(patient) = &code.patient {
                     let warning = filing_warning(&tx, code, patient)?;
                     ("filed", None, warning, None, text, Some(code), *upside_down)
@@ -456,21 +462,33 @@ impl Store {
                 )));
             }
             if let Some(serial) = &assignment.serial
-                && let Some(holder) = holder_of(tx, serial)?.filter(|&h| h != id)
+                && let Some((holder, _)) = holder_of(tx, serial, None)?.filter(|&(h, _)| h != id)
             {
                 return Err(StoreError::Refused(format!(
                     "serial {serial} is already filed as page {holder}: this page is a second scan of it"
                 )));
             }
-            let (station, number) = match &assignment.serial {
-                Some(s) => (Some(s.station.clone()), Some(s.number as i64)),
-                None => (None, None),
+            // The page's own serial, unless another sheet already holds it (a serial printed
+            // twice): then this sheet is filed without one, its barcode still on record.
+            let own = match (&page.serial, page.barcode.as_deref().and_then(|b| PageCode::parse(b).ok())) {
+                (Some(_), Some(code)) => holder_of(tx, &code.serial, None)?
+                    .filter(|&(h, _)| h != id)
+                    .is_none()
+                    .then_some(code.serial),
+                _ => None,
             };
+            let serial = assignment.serial.clone().or(own);
             tx.execute(
                 "UPDATE scanned_pages SET state = 'filed', reason = NULL, manual = 1, patient_id = ?2,
-                     form_code = ?3, station = COALESCE(?4, station), number = COALESCE(?5, number)
+                     form_code = ?3, station = ?4, number = ?5
                  WHERE id = ?1",
-                params![id, assignment.patient_id.as_str(), assignment.form_code, station, number],
+                params![
+                    id,
+                    assignment.patient_id.as_str(),
+                    assignment.form_code,
+                    serial.as_ref().map(|s| s.station.clone()),
+                    serial.as_ref().map(|s| s.number as i64)
+                ],
             )?;
             Ok(())
         })
@@ -539,7 +557,9 @@ impl Store {
              FROM printed_pages p
              LEFT JOIN scanned_pages s ON s.id = (
                  SELECT id FROM scanned_pages WHERE station = p.station AND number = p.number
-                   AND state <> 'duplicate' ORDER BY state = 'filed' DESC, id LIMIT 1)
+                   AND state IN ('filed', 'queued', 'set_aside') AND form_code = p.form_code
+                   AND (p.patient_id IS NULL OR patient_id = p.patient_id)
+                 ORDER BY state = 'filed' DESC, id LIMIT 1)
              ORDER BY p.station, p.number",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -632,6 +652,29 @@ mod tests {
         assert_eq!(store.file_scanned_page(&actor(), &same).unwrap(), Filing::SameImage { of: id });
         let counts = store.scanned_counts().unwrap();
         assert_eq!((counts.queued, counts.duplicates, counts.filed), (1, 1, 0));
+    }
+
+    #[test]
+    fn another_sheet_with_a_used_serial_waits_in_the_queue_instead_of_hiding_as_a_duplicate() {
+        let mut store = Store::open_in_memory().unwrap();
+        let for_patient = |patient: &str| {
+            let code = PageCode {
+                form: FormCode::parse("PN").unwrap(),
+                patient: Some(PatientId::parse(patient).unwrap()),
+                serial: Serial::new("A", 5).unwrap(),
+            };
+            Reading::Code { code, upside_down: false }
+        };
+        let Filing::Filed { page: first, .. } =
+            store.file_scanned_page(&actor(), &page(1, for_patient("10000017"))).unwrap()
+        else {
+            panic!()
+        };
+        let other = store.file_scanned_page(&actor(), &page(2, for_patient("10000031"))).unwrap();
+        let Filing::Queued { reason, .. } = other else { panic!("{other:?}") };
+        assert!(reason.contains(&format!("already used by page {first}, another sheet")), "{reason}");
+        let again = store.file_scanned_page(&actor(), &page(3, for_patient("10000017"))).unwrap();
+        assert!(matches!(again, Filing::Duplicate { of, .. } if of == first), "{again:?}");
     }
 
     #[test]

@@ -97,10 +97,8 @@ impl PagesScreen {
         }
         self.at = self.at.min(self.queue.len().saturating_sub(1));
         self.episodes = store.episodes().unwrap_or_default();
-        match scan::completeness(store, None, self.episode) {
-            Ok(status) => self.status = Some(status),
-            Err(e) => self.error = Some(e.to_string()),
-        }
+        // Counted again when the completeness view is next shown, not after every filing.
+        self.status = None;
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
@@ -424,10 +422,16 @@ impl PagesScreen {
                 self.reload(store);
             }
         });
+        if self.status.is_none() {
+            match scan::completeness(store, None, self.episode) {
+                Ok(status) => self.status = Some(status),
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
         let Some(status) = &self.status else { return };
         ui.label(
             RichText::new(format!(
-                "印刷 printed {}   回収 back {} (仕分け待ち {} in the queue)   不足 missing {}   仕分け待ち queued {}   重複 duplicates {}   除外 set aside {}   登録外 filed, not in registry {}",
+                "印刷 printed {}   回収 back {} (仕分け待ち・除外 {} in the queue or set aside)   不足 missing {}   仕分け待ち queued {}   重複 duplicates {}   除外 set aside {}   登録外 filed, not in registry {}",
                 status.printed,
                 status.returned,
                 status.returned_not_filed,

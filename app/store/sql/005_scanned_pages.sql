@@ -40,5 +40,7 @@ CREATE TABLE scanned_pages (
 -- One filed page per printed serial: a second scan of the same page is a duplicate.
 CREATE UNIQUE INDEX scanned_pages_serial ON scanned_pages (station, number)
     WHERE state = 'filed' AND number IS NOT NULL;
+-- Duplicate checks and the completeness report look pages up by serial in every state.
+CREATE INDEX scanned_pages_station_number ON scanned_pages (station, number, state);
 CREATE INDEX scanned_pages_state ON scanned_pages (state);
 CREATE INDEX scanned_pages_patient ON scanned_pages (patient_id, form_code);
