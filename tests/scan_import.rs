@@ -21,14 +21,26 @@ struct Expected {
     patient: Option<String>,
 }
 
-/// Prints a kit for the first `patients` patients of the demo (plus one blank of each form),
-/// renders it alternately at 200 and 300 dpi into `out`, and says what each PNG is.
-fn printed_pages(db: &Path, dir: &Path, patients: usize, out: &Path) -> BTreeMap<String, Expected> {
-    let list = common::list_json(db);
+/// Which patients a kit is printed for.
+enum Whom {
+    /// A whole ward.
+    Ward(&'static str),
+    /// The first N patients of the census.
+    First(usize),
+}
+
+/// Prints a kit (plus one blank of each form), renders it alternately at 200 and 300 dpi into
+/// `out`, and says what each PNG is.
+fn printed_pages(db: &Path, dir: &Path, whom: Whom, out: &Path) -> BTreeMap<String, Expected> {
     let mut args: Vec<String> = vec!["kit".into(), "--out".into(), dir.join("kit").display().to_string()];
-    for p in list.iter().take(patients) {
-        args.push("--patient".into());
-        args.push(p["id"].as_str().unwrap().to_string());
+    match whom {
+        Whom::Ward(ward) => args.extend(["--ward".to_string(), ward.to_string()]),
+        Whom::First(n) => {
+            for p in common::list_json(db).iter().take(n) {
+                args.push("--patient".into());
+                args.push(p["id"].as_str().unwrap().to_string());
+            }
+        }
     }
     args.extend(
         ["--forms", "progress_note,lab_order,vital_signs,charge_slip,labels", "--blanks", "1"]
@@ -154,11 +166,13 @@ fn status_json(db: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn a_kit_scanned_degraded_and_shuffled_is_filed_to_the_right_patient_form_and_serial() {
+fn a_wards_kit_scanned_degraded_and_shuffled_is_filed_to_the_right_patient_form_and_serial() {
     let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path(), "45");
+    // A small demo hospital: one ward (3E) of nine patients, its whole kit.
+    let db = demo_db(dir.path(), "12");
     let clean = dir.path().join("clean");
-    let mut expected = printed_pages(&db, dir.path(), 6, &clean);
+    let mut expected = printed_pages(&db, dir.path(), Whom::Ward("3E"), &clean);
+    assert!(expected.len() >= 40, "the ward's kit: {} pages", expected.len());
     // One progress note never comes back.
     let (removed_name, removed) = expected
         .iter()
@@ -279,7 +293,7 @@ fn a_queued_page_is_indexed_by_hand_and_the_indexing_can_be_undone() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
     let clean = dir.path().join("clean");
-    let expected = printed_pages(&db, dir.path(), 1, &clean);
+    let expected = printed_pages(&db, dir.path(), Whom::First(1), &clean);
     let (blank_name, blank) = expected.iter().find(|(_, e)| e.patient.is_none() && e.form == "PN").unwrap();
     let only = dir.path().join("only");
     std::fs::create_dir_all(&only).unwrap();
@@ -330,7 +344,7 @@ fn an_import_killed_at_any_moment_and_run_again_files_every_page_exactly_once() 
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
     let clean = dir.path().join("clean");
-    let expected = printed_pages(&db, dir.path(), 4, &clean);
+    let expected = printed_pages(&db, dir.path(), Whom::First(4), &clean);
     let scans = dir.path().join("scans");
     degrade(&clean, &scans, 5);
 
