@@ -188,30 +188,13 @@ fn run_import(
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{}", report.counts.summary());
-        for p in &report.pages {
-            match &p.filing {
-                crate::store::Filing::Filed { warning: Some(w), .. } => {
-                    println!("  FILED WITH WARNING {} page {}: {w}", p.file, p.source_page)
-                }
-                crate::store::Filing::Queued { page, reason } => {
-                    println!("  QUEUED {} page {} as page {page}: {reason}", p.file, p.source_page)
-                }
-                crate::store::Filing::Duplicate { of, .. } => {
-                    println!("  DUPLICATE {} page {}: the same serial as page {of}", p.file, p.source_page)
-                }
-                crate::store::Filing::SameImage { of } => {
-                    println!("  DUPLICATE {} page {}: the same image as page {of}", p.file, p.source_page)
-                }
-                _ => {}
-            }
+        for notice in report.pages.iter().filter_map(|p| p.notice()) {
+            println!("  {notice}");
         }
         println!("pages are kept in {}", pages.root().display());
     }
-    for p in &report.problems {
-        match p.page {
-            Some(n) => eprintln!("error: {} page {n}: {}", p.file, p.message),
-            None => eprintln!("error: {}: {}", p.file, p.message),
-        }
+    for problem in &report.problems {
+        eprintln!("error: {problem}");
     }
     if !report.problems.is_empty() {
         return Err(Reported(format!("{} files or pages could not be read", report.problems.len())).into());

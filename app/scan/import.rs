@@ -83,6 +83,30 @@ pub struct Problem {
     pub message: String,
 }
 
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.page {
+            Some(n) => write!(f, "{} page {n}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl PageReport {
+    /// What a person should notice about this page; `None` when it was simply filed or had
+    /// been imported before.
+    pub fn notice(&self) -> Option<String> {
+        let at = format!("{} page {}", self.file, self.source_page);
+        match &self.filing {
+            Filing::Filed { warning: Some(w), .. } => Some(format!("FILED WITH WARNING {at}: {w}")),
+            Filing::Queued { page, reason } => Some(format!("QUEUED {at} as page {page}: {reason}")),
+            Filing::Duplicate { of, .. } => Some(format!("DUPLICATE {at}: the same sheet as page {of}")),
+            Filing::SameImage { of } => Some(format!("DUPLICATE {at}: the same image as page {of}")),
+            Filing::Filed { warning: None, .. } | Filing::AlreadyImported { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {
     pub counts: ImportCounts,

@@ -52,6 +52,13 @@ pub struct NewScannedPage {
     pub reading: Reading,
 }
 
+/// Where a new page goes, decided before its row is written.
+enum Placement {
+    Filed(Option<String>),
+    Queued(String),
+    Duplicate(i64),
+}
+
 /// What became of one page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -302,40 +309,32 @@ impl Store {
         {
             return Ok(Filing::SameImage { of });
         }
-        let (state, reason, warning, duplicate_of, barcode, code, upside_down) = match &page.reading {
-            Reading::Nothing => {
-                ("queued", Some("no barcode found".to_string()), None, None, None, None, false)
+        let (barcode, code, upside_down) = match &page.reading {
+            Reading::Nothing => (None, None, false),
+            Reading::Foreign(text) => (Some(text.clone()), None, false),
+            Reading::Code { code, upside_down } => (Some(code.encode()), Some(code), *upside_down),
+        };
+        let placement = match (&page.reading, code) {
+            (Reading::Foreign(text), _) => {
+                Placement::Queued(format!("barcode '{text}' is not a kamikarte page code"))
             }
-            Reading::Foreign(text) => (
-                "queued",
-                Some(format!("barcode '{text}' is not a kamikarte page code")),
-                None,
-                None,
-                Some(text.clone()),
-                None,
-                false,
-            ),
-            Reading::Code { code, upside_down } => {
-                let text = Some(code.encode());
-                let holder = holder_of(&tx, &code.serial, Some(code))?;
-                if let Some((of, true)) = holder {
-                    ("duplicate", None, None, Some(of), text, Some(code), *upside_down)
-                } else if let Some((other, false)) = holder {
-                    // Another sheet with this serial: two stations printing with one station
-                    // code, or a restored database. Neither sheet may hide the other.
-                    let reason = format!(
-                        "serial {} is already used by page {other}, another sheet (two stations with one station code?)",
-                        code.serial
-                    );
-                    ("queued", Some(reason), None, None, text, Some(code), *upside_down)
-                } else if let Some(patient) = &code.patient {
-                    let warning = filing_warning(&tx, code, patient)?;
-                    ("filed", None, warning, None, text, Some(code), *upside_down)
-                } else {
-                    let reason = "blank form: assign the patient it was used for".to_string();
-                    ("queued", Some(reason), None, None, text, Some(code), *upside_down)
-                }
-            }
+            (_, None) => Placement::Queued("no barcode found".into()),
+            (_, Some(code)) => match (holder_of(&tx, &code.serial, Some(code))?, &code.patient) {
+                (Some((of, true)), _) => Placement::Duplicate(of),
+                // Another sheet with this serial: two stations printing with one station code, or
+                // a restored database. Neither sheet may hide the other.
+                (Some((other, false)), _) => Placement::Queued(format!(
+                    "serial {} is already used by page {other}, another sheet (two stations with one station code?)",
+                    code.serial
+                )),
+                (None, Some(patient)) => Placement::Filed(filing_warning(&tx, code, patient)?),
+                (None, None) => Placement::Queued("blank form: assign the patient it was used for".into()),
+            },
+        };
+        let (state, reason, warning, duplicate_of) = match &placement {
+            Placement::Filed(warning) => ("filed", None, warning.clone(), None),
+            Placement::Queued(reason) => ("queued", Some(reason.clone()), None, None),
+            Placement::Duplicate(of) => ("duplicate", None, None, Some(*of)),
         };
         let now = now_text();
         tx.execute(
@@ -374,10 +373,10 @@ impl Store {
         let mut audit = AuditWriter::start(&tx)?;
         audit.append(&tx, actor, "import", "scanned_page", &id.to_string(), None, Some(&detail))?;
         tx.commit()?;
-        Ok(match state {
-            "filed" => Filing::Filed { page: id, warning },
-            "duplicate" => Filing::Duplicate { page: id, of: duplicate_of.unwrap_or_default() },
-            _ => Filing::Queued { page: id, reason: reason.unwrap_or_default() },
+        Ok(match placement {
+            Placement::Filed(warning) => Filing::Filed { page: id, warning },
+            Placement::Duplicate(of) => Filing::Duplicate { page: id, of },
+            Placement::Queued(reason) => Filing::Queued { page: id, reason },
         })
     }
 

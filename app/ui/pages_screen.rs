@@ -133,17 +133,7 @@ impl PagesScreen {
         self.running = None;
         match result.and_then(|r| r) {
             Ok(report) => {
-                self.error = (!report.problems.is_empty()).then(|| {
-                    report
-                        .problems
-                        .iter()
-                        .map(|p| match p.page {
-                            Some(n) => format!("{} page {n}: {}", p.file, p.message),
-                            None => format!("{}: {}", p.file, p.message),
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                });
+                self.error = None;
                 self.message = Some(format!(
                     "{}取り込み完了 Import finished: {}",
                     if report.cancelled { "中止 Stopped — " } else { "" },
@@ -183,31 +173,14 @@ impl PagesScreen {
         if let Some(report) = &self.last {
             ui.separator();
             ui.label(RichText::new(report.counts.summary()).strong());
-            for p in &report.problems {
-                let text = match p.page {
-                    Some(n) => format!("読めない unreadable: {} page {n}: {}", p.file, p.message),
-                    None => format!("読めない unreadable: {}: {}", p.file, p.message),
-                };
-                ui.colored_label(ui.visuals().error_fg_color, text);
+            // The unreadable files stay listed here until the next import (the scanner's folder may
+            // be emptied meanwhile: these are the pages to rescan).
+            for problem in &report.problems {
+                ui.colored_label(ui.visuals().error_fg_color, format!("読めない unreadable: {problem}"));
             }
             egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-                for p in &report.pages {
-                    let text = match &p.filing {
-                        crate::store::Filing::Filed { warning: Some(w), .. } => {
-                            format!("▲ {} p.{}: {w}", p.file, p.source_page)
-                        }
-                        crate::store::Filing::Queued { reason, .. } => {
-                            format!("■ {} p.{}: {reason}", p.file, p.source_page)
-                        }
-                        crate::store::Filing::Duplicate { of, .. } => {
-                            format!("{} p.{}: 重複 duplicate of page {of}", p.file, p.source_page)
-                        }
-                        crate::store::Filing::SameImage { of } => {
-                            format!("{} p.{}: same image as page {of}", p.file, p.source_page)
-                        }
-                        _ => continue,
-                    };
-                    ui.label(text);
+                for notice in report.pages.iter().filter_map(|p| p.notice()) {
+                    ui.label(notice);
                 }
             });
         }
@@ -447,60 +420,58 @@ impl PagesScreen {
         ui.add(egui::ProgressBar::new(fraction).text(format!("{:.0}% back", fraction * 100.0)));
         ui.columns(2, |cols| {
             cols[0].label(RichText::new("病棟 Wards").strong());
-            TableBuilder::new(&mut cols[0])
-                .id_salt("wards")
-                .columns(Column::auto().at_least(70.0), 4)
-                .header(20.0, |mut h| {
-                    for t in ["病棟 Ward", "印刷 Printed", "回収 Back", "不足 Missing"] {
-                        h.col(|ui| {
-                            ui.strong(t);
-                        });
-                    }
-                })
-                .body(|mut body| {
-                    for w in &status.wards {
-                        body.row(18.0, |mut row| {
-                            for t in [
-                                w.key.clone(),
-                                w.printed.to_string(),
-                                w.returned.to_string(),
-                                w.missing.to_string(),
-                            ] {
-                                row.col(|ui| {
-                                    ui.label(t);
-                                });
-                            }
-                        });
-                    }
-                });
+            text_table(
+                &mut cols[0],
+                "wards",
+                ["病棟 Ward", "印刷 Printed", "回収 Back", "不足 Missing"],
+                status.wards.len(),
+                |i| {
+                    let w = &status.wards[i];
+                    [w.key.clone(), w.printed.to_string(), w.returned.to_string(), w.missing.to_string()]
+                },
+            );
             cols[1].label(RichText::new("不足ページ Missing pages").strong());
-            TableBuilder::new(&mut cols[1])
-                .id_salt("missing")
-                .columns(Column::auto().at_least(70.0), 4)
-                .header(20.0, |mut h| {
-                    for t in ["番号 Serial", "帳票 Form", "患者 Patient", "病棟 Ward"] {
-                        h.col(|ui| {
-                            ui.strong(t);
-                        });
-                    }
-                })
-                .body(|body| {
-                    body.rows(18.0, status.missing_pages.len(), |mut row| {
-                        let m = &status.missing_pages[row.index()];
-                        for t in [
-                            m.serial.clone(),
-                            m.form.clone(),
-                            m.patient.clone().unwrap_or_else(|| "白紙 blank".into()),
-                            m.ward.clone(),
-                        ] {
-                            row.col(|ui| {
-                                ui.label(t);
-                            });
-                        }
-                    });
-                });
+            let headers = ["番号 Serial", "帳票 Form", "患者 Patient", "病棟 Ward"];
+            text_table(&mut cols[1], "missing", headers, status.missing_pages.len(), |i| {
+                let m = &status.missing_pages[i];
+                [
+                    m.serial.clone(),
+                    m.form.clone(),
+                    m.patient.clone().unwrap_or_else(|| "白紙 blank".into()),
+                    m.ward.clone(),
+                ]
+            });
         });
     }
+}
+
+/// A table of text, four columns, `rows` rows drawn lazily (a kit may miss thousands of pages).
+fn text_table(
+    ui: &mut egui::Ui,
+    id: &str,
+    headers: [&str; 4],
+    rows: usize,
+    row: impl Fn(usize) -> [String; 4],
+) {
+    TableBuilder::new(ui)
+        .id_salt(id)
+        .columns(Column::auto().at_least(70.0), 4)
+        .header(20.0, |mut h| {
+            for t in headers {
+                h.col(|ui| {
+                    ui.strong(t);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(18.0, rows, |mut r| {
+                for t in row(r.index()) {
+                    r.col(|ui| {
+                        ui.label(t);
+                    });
+                }
+            });
+        });
 }
 
 /// The stored page, upright and scaled for the screen.
