@@ -3,3 +3,9 @@
 /// BIZ UD PGothic (SIL OFL 1.1, see assets/fonts/OFL.txt): a universal-design Japanese face,
 /// used on screen and embedded (subset) in every printed PDF.
 pub const BIZ_UD_PGOTHIC: &[u8] = include_bytes!("../assets/fonts/BIZUDPGothic-Regular.ttf");
+
+/// Synthetic sample code masters (`kamikarte masters import --samples`, and the demo): made-up
+/// counts and points, for trying back-entry search, not for billing.
+pub const SAMPLE_CHARGES_CSV: &[u8] = include_bytes!("../assets/masters/charges.csv");
+pub const SAMPLE_DRUGS_CSV: &[u8] = include_bytes!("../assets/masters/drugs.csv");
+pub const SAMPLE_LAB_TESTS_CSV: &[u8] = include_bytes!("../assets/masters/lab_tests.csv");

@@ -8,6 +8,7 @@ pub mod census;
 pub mod cli;
 pub mod domain;
 pub mod downtime;
+pub mod entry;
 pub mod form;
 pub mod print;
 pub mod scan;

@@ -113,6 +113,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     let counts = demo::load_demo(ctx.store, &actor, &options, &mut |_, _| {})?;
     let users = auth::ensure_demo_users(ctx.store, &actor)?;
     crate::downtime::prepare_demo(ctx.store, &actor)?;
+    crate::entry::masters::load_missing_samples(ctx.store, &actor)?;
     let history = if args.downtime {
         Some(crate::downtime::demo::fill_history(ctx.store, &actor, today(), 10, args.seed)?)
     } else {

@@ -5,7 +5,9 @@ mod accounts;
 mod backup;
 mod census;
 mod downtime;
+mod entry;
 mod kit;
+mod masters;
 mod scan;
 
 use std::path::PathBuf;
@@ -58,6 +60,14 @@ pub enum Command {
     /// Scanned pages after recovery: import and file them, index the rest, see what is missing.
     #[command(subcommand)]
     Scan(scan::ScanCommand),
+    /// Code masters (charges, drugs, lab tests) for back-entry: import from CSV, search, list.
+    #[command(subcommand)]
+    Masters(masters::MastersCommand),
+    /// The back-entry worklist: every paper page and how far it has got.
+    Worklist(entry::WorklistArgs),
+    /// Map downtime IDs to the restored EHR's record numbers; merge IDs of one person.
+    #[command(subcommand)]
+    Reconcile(entry::ReconcileCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -126,6 +136,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Register(args) => downtime::run_register(&mut ctx, &args),
                 Command::Volume(args) => downtime::run_volume(&mut ctx, &args),
                 Command::Scan(c) => scan::run(&mut ctx, c),
+                Command::Masters(c) => masters::run(&mut ctx, c),
+                Command::Worklist(args) => entry::run_worklist(&mut ctx, &args),
+                Command::Reconcile(c) => entry::run_reconcile(&mut ctx, c),
                 Command::User(c) => accounts::run_user(&mut ctx, c),
                 Command::Login { name } => accounts::run_login(&mut ctx, &name),
                 Command::Config(c) => accounts::run_config(&mut ctx, c),

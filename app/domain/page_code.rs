@@ -57,7 +57,7 @@ impl Serial {
         Ok(Self { station, number })
     }
 
-    fn parse(text: &str) -> Result<Self, FieldError> {
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
         let (station, number) =
             text.split_once('-').ok_or_else(|| FieldError::new(format!("serial '{text}' has no '-'")))?;
         let number = number

@@ -37,6 +37,10 @@ pub enum Permission {
     ManageEpisode,
     /// Import scanned pages and index the pages their barcodes did not file.
     FilePages,
+    /// Import the code masters (lab tests, drugs, charges) that back-entry searches.
+    ManageMasters,
+    /// Map downtime IDs to the EHR's record numbers and merge IDs of one person.
+    Reconcile,
     Backup,
     VerifyAudit,
 }
@@ -74,11 +78,20 @@ impl Role {
             Role::Clerk => {
                 matches!(
                     permission,
-                    ViewCensus | ImportCensus | PrintKit | Register | ManageEpisode | FilePages
+                    ViewCensus
+                        | ImportCensus
+                        | PrintKit
+                        | Register
+                        | ManageEpisode
+                        | FilePages
+                        | BackEntry
+                        | Reconcile
                 )
             }
             Role::Nurse => matches!(permission, ViewCensus | ScanStation | Register),
-            Role::Billing => matches!(permission, ViewCensus | BackEntry | Export | FilePages),
+            Role::Billing => {
+                matches!(permission, ViewCensus | BackEntry | Export | FilePages | ManageMasters)
+            }
             Role::Admin => matches!(
                 permission,
                 ViewCensus
@@ -89,6 +102,7 @@ impl Role {
                     | Configure
                     | ManageBlocks
                     | ManageEpisode
+                    | ManageMasters
                     | Backup
                     | VerifyAudit
             ),
@@ -111,6 +125,8 @@ impl Permission {
             Permission::ManageBlocks => "manage downtime-ID blocks",
             Permission::ManageEpisode => "start, change or end a downtime episode",
             Permission::FilePages => "import and index scanned pages",
+            Permission::ManageMasters => "import code masters (lab tests, drugs, charges)",
+            Permission::Reconcile => "map downtime IDs to the EHR's record numbers",
             Permission::Backup => "back up and restore the database",
             Permission::VerifyAudit => "verify the audit trail",
         }

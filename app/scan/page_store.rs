@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::store::StoredImage;
+use crate::store::{ScannedPageRecord, StoredImage};
 
 #[derive(Debug, Clone)]
 pub struct PageStore {
@@ -66,6 +66,21 @@ impl PageStore {
 
     pub fn read(&self, file: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.path_of(file))
+    }
+
+    /// A stored page in grey, turned upright when it was scanned upside down: what the screens
+    /// show and what the tick boxes are read from.
+    pub fn upright(&self, page: &ScannedPageRecord) -> Result<image::GrayImage, String> {
+        let bytes = self
+            .read(&page.image_file)
+            .map_err(|e| format!("cannot read page image {}: {e}", page.image_file))?;
+        let image = image::load_from_memory(&bytes)
+            .map_err(|e| format!("cannot decode page image {}: {e}", page.image_file))?;
+        let mut gray = image.into_luma8();
+        if page.upside_down {
+            image::imageops::rotate180_in_place(&mut gray);
+        }
+        Ok(gray)
     }
 }
 

@@ -8,5 +8,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/003_printed_pages.sql")),
         M::up(include_str!("sql/004_downtime.sql")),
         M::up(include_str!("sql/005_scanned_pages.sql")),
+        M::up(include_str!("sql/006_masters.sql")),
+        M::up(include_str!("sql/007_entries.sql")),
     ])
 }

@@ -4,9 +4,12 @@
 mod audit;
 mod backup;
 mod downtime;
+mod entries;
+mod masters;
 mod meta;
 mod migrations;
 mod patients;
+mod reconcile;
 mod registry;
 mod scan_events;
 mod scanned_pages;
@@ -24,7 +27,10 @@ pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
 pub use downtime::{
     BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
 };
+pub use entries::{EntryRecord, EntryState, ItemKey, Keying, NewEntry};
+pub use masters::ReplaceCounts;
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
+pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};
 pub use scanned_pages::{

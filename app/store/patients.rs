@@ -59,7 +59,7 @@ pub struct ApplyCounts {
     pub discharged: usize,
 }
 
-const COLUMNS: &str = "id, name, kana, dob, sex, blood_type, ward, room, bed, department, allergies, \
+pub(super) const COLUMNS: &str = "id, name, kana, dob, sex, blood_type, ward, room, bed, department, allergies, \
                        status, updated_at, updated_by";
 
 impl Store {
@@ -282,7 +282,7 @@ fn load_all(tx: &Transaction<'_>) -> Result<Existing> {
 
 /// Reads a row back through the same validation that let it in, so a row edited outside the
 /// program is reported, never shown half-understood.
-fn read_record(row: &Row<'_>) -> Result<PatientRecord> {
+pub(super) fn read_record(row: &Row<'_>) -> Result<PatientRecord> {
     let id: String = row.get(0)?;
     let corrupt = |field: &'static str, message: String| StoreError::Corrupt {
         entity: "patient",

@@ -575,6 +575,18 @@ impl Store {
         Ok(all.into_iter().filter(|p| forms.contains(&p.page.form_id)).collect())
     }
 
+    /// The page filed for a printed serial, if it is back.
+    pub fn filed_page_of(&self, serial: &Serial) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM scanned_pages WHERE station = ?1 AND number = ?2 AND state = 'filed'",
+                params![serial.station, serial.number as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     pub fn scanned_counts(&self) -> Result<ScannedCounts> {
         Ok(self.conn.query_row(
             "SELECT

@@ -33,6 +33,8 @@ pub struct Settings {
     pub scan_patient_timeout_seconds: u32,
     /// Safe paper-order limits per day, by `VolumeCategory` (in `ALL` order); `None`: no limit.
     pub volume_limits: [Option<u32>; 6],
+    /// Charge slips are keyed twice, by two people, and compared before billing gets them.
+    pub double_entry_charges: bool,
 }
 
 impl Default for Settings {
@@ -51,12 +53,13 @@ impl Default for Settings {
             scan_duplicate_seconds: 60,
             scan_patient_timeout_seconds: 120,
             volume_limits: VolumeCategory::ALL.map(VolumeCategory::default_limit),
+            double_entry_charges: false,
         }
     }
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 17] = [
+    pub const KEYS: [&'static str; 18] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -74,6 +77,7 @@ impl Settings {
         "volume.limit.prescription",
         "volume.limit.injection",
         "volume.limit.diet",
+        "entry.double_entry_charges",
     ];
 
     /// The safe daily limit of a category, if one is set.
@@ -122,6 +126,13 @@ impl Settings {
             }
             "scan.duplicate_seconds" => self.scan_duplicate_seconds = number(1, 3600)?,
             "scan.patient_timeout_seconds" => self.scan_patient_timeout_seconds = number(10, 3600)?,
+            "entry.double_entry_charges" => {
+                self.double_entry_charges = match value.trim().to_lowercase().as_str() {
+                    "on" | "true" | "yes" | "1" => true,
+                    "off" | "false" | "no" | "0" => false,
+                    _ => return Err(format!("{key} must be on or off (got '{value}')")),
+                }
+            }
             _ if key.starts_with("volume.limit.") => {
                 let category = VolumeCategory::parse(&key["volume.limit.".len()..]).map_err(|e| e.message)?;
                 let i = VolumeCategory::ALL.iter().position(|c| *c == category).expect("in ALL");

@@ -1,0 +1,11 @@
+//! Back-entry: typing the paper into structured records and charge lines beside the page image,
+//! the code masters it searches, the tick boxes read from the scan, double entry for billing,
+//! the worklist, and downtime IDs reconciled with the EHR's record numbers.
+
+pub mod derive;
+pub mod fields;
+pub mod keying;
+pub mod masters;
+pub mod omr;
+pub mod reconcile;
+pub mod worklist;

@@ -1,0 +1,311 @@
+//! Downtime IDs mapped to the record numbers the restored EHR assigned, and downtime IDs found
+//! to be one person merged. A mapping that contradicts the patient's name or date of birth is
+//! refused unless a reason to override is given; the reason and the contradictions go into the
+//! audit trail with the mapping.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::json;
+
+use super::audit::AuditWriter;
+use super::patients::{COLUMNS as PATIENT_COLUMNS, SOURCE_DOWNTIME, read_record};
+use super::{Actor, PatientRecord, Result, Store, StoreError, now_text};
+
+/// What the EHR says about a record number (from its census or its mapping CSV).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EhrFacts {
+    pub name: Option<String>,
+    pub kana: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub dob: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MrnLink {
+    pub downtime_id: String,
+    pub mrn: String,
+    pub ehr: EhrFacts,
+    pub override_reason: Option<String>,
+    pub linked_at: String,
+    pub linked_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PatientMerge {
+    pub merged_id: String,
+    pub into_id: String,
+    pub reason: String,
+    pub merged_at: String,
+    pub merged_by: String,
+}
+
+/// A patient registered under a downtime ID, with where reconciliation has got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DowntimePatient {
+    pub record: PatientRecord,
+    pub link: Option<MrnLink>,
+    /// The downtime ID this one was merged into.
+    pub merged_into: Option<String>,
+}
+
+fn read_link(r: &rusqlite::Row<'_>) -> rusqlite::Result<MrnLink> {
+    Ok(MrnLink {
+        downtime_id: r.get(0)?,
+        mrn: r.get(1)?,
+        ehr: EhrFacts { name: r.get(2)?, kana: r.get(3)?, dob: r.get(4)? },
+        override_reason: r.get(5)?,
+        linked_at: r.get(6)?,
+        linked_by: r.get(7)?,
+    })
+}
+
+const LINK_COLUMNS: &str =
+    "downtime_id, mrn, ehr_name, ehr_kana, ehr_dob, override_reason, linked_at, linked_by";
+
+fn refuse<T>(message: String) -> Result<T> {
+    Err(StoreError::Refused(message))
+}
+
+fn is_downtime_patient(tx: &rusqlite::Connection, id: &str) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM patients WHERE id = ?1 AND source = ?2",
+            params![id, SOURCE_DOWNTIME],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn merged_into(tx: &rusqlite::Connection, id: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_row("SELECT into_id FROM patient_merges WHERE merged_id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+fn link_of(tx: &rusqlite::Connection, id: &str) -> Result<Option<MrnLink>> {
+    Ok(tx
+        .query_row(&format!("SELECT {LINK_COLUMNS} FROM mrn_links WHERE downtime_id = ?1"), [id], read_link)
+        .optional()?)
+}
+
+impl Store {
+    /// Every patient registered under a downtime ID, with their mapping and merge.
+    pub fn downtime_patients(&self) -> Result<Vec<DowntimePatient>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE source = ?1 ORDER BY id"))?;
+        let records = stmt
+            .query_map([SOURCE_DOWNTIME], |r| Ok(read_record(r)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::new();
+        for record in records {
+            let record = record?;
+            let id = record.patient.id.as_str().to_string();
+            out.push(DowntimePatient {
+                link: link_of(&self.conn, &id)?,
+                merged_into: merged_into(&self.conn, &id)?,
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn mrn_link(&self, downtime_id: &str) -> Result<Option<MrnLink>> {
+        link_of(&self.conn, downtime_id)
+    }
+
+    pub fn merges(&self) -> Result<Vec<PatientMerge>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT merged_id, into_id, reason, merged_at, merged_by FROM patient_merges ORDER BY merged_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PatientMerge {
+                merged_id: r.get(0)?,
+                into_id: r.get(1)?,
+                reason: r.get(2)?,
+                merged_at: r.get(3)?,
+                merged_by: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Maps a downtime ID to the EHR's record number. `contradictions` are what the caller found
+    /// different between our patient and the EHR's facts; with any, `override_reason` is required.
+    pub fn link_mrn(
+        &mut self,
+        actor: &Actor,
+        downtime_id: &str,
+        mrn: &str,
+        ehr: &EhrFacts,
+        contradictions: &[String],
+        override_reason: Option<&str>,
+    ) -> Result<MrnLink> {
+        let reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+        if !contradictions.is_empty() && reason.is_none() {
+            return refuse(format!(
+                "{downtime_id} → {mrn} contradicts the EHR ({}): check the paper; map it only with a reason to override",
+                contradictions.join("; ")
+            ));
+        }
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        if !is_downtime_patient(&tx, downtime_id)? {
+            return refuse(format!("{downtime_id} is not a patient registered under a downtime ID"));
+        }
+        if let Some(into) = merged_into(&tx, downtime_id)? {
+            return refuse(format!("{downtime_id} was merged into {into}: map {into} instead"));
+        }
+        let other: Option<String> = tx
+            .query_row(
+                "SELECT downtime_id FROM mrn_links WHERE mrn = ?1 AND downtime_id <> ?2",
+                params![mrn, downtime_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = other {
+            return refuse(format!(
+                "{mrn} is already the record number of {other}: if they are one person, merge {downtime_id} into {other}"
+            ));
+        }
+        let before = link_of(&tx, downtime_id)?;
+        let now = now_text();
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO mrn_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![downtime_id, mrn, ehr.name, ehr.kana, ehr.dob, reason, now, actor.0],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            if reason.is_some() { "reconcile.link_override" } else { "reconcile.link" },
+            "patient",
+            downtime_id,
+            before.as_ref().map(|b| json!({"mrn": b.mrn})).as_ref(),
+            Some(
+                &json!({"mrn": mrn, "ehr": ehr, "contradictions": contradictions, "override_reason": reason}),
+            ),
+        )?;
+        let link = link_of(&tx, downtime_id)?;
+        tx.commit()?;
+        link.ok_or_else(|| StoreError::Refused(format!("the mapping of {downtime_id} vanished")))
+    }
+
+    /// Takes a mapping back (undo).
+    pub fn unlink_mrn(&mut self, actor: &Actor, downtime_id: &str) -> Result<()> {
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let Some(before) = link_of(&tx, downtime_id)? else {
+            return refuse(format!("{downtime_id} is not mapped"));
+        };
+        tx.execute("DELETE FROM mrn_links WHERE downtime_id = ?1", [downtime_id])?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "reconcile.unlink",
+            "patient",
+            downtime_id,
+            Some(&json!({"mrn": before.mrn})),
+            None,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that `merged` and `into` are one person: `merged`'s paper belongs to `into`.
+    pub fn merge_downtime_ids(
+        &mut self,
+        actor: &Actor,
+        merged: &str,
+        into: &str,
+        reason: &str,
+        contradictions: &[String],
+        override_reason: Option<&str>,
+    ) -> Result<PatientMerge> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return refuse("say why the two IDs are one person (a reason is required)".into());
+        }
+        let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+        if !contradictions.is_empty() && override_reason.is_none() {
+            return refuse(format!(
+                "{into} would take {merged}'s record number, but contradicts the EHR ({}): merge only with a reason to override",
+                contradictions.join("; ")
+            ));
+        }
+        if merged == into {
+            return refuse(format!("{merged} cannot be merged into itself"));
+        }
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        for id in [merged, into] {
+            if !is_downtime_patient(&tx, id)? {
+                return refuse(format!("{id} is not a patient registered under a downtime ID"));
+            }
+            if let Some(other) = merged_into(&tx, id)? {
+                return refuse(format!("{id} was already merged into {other}"));
+            }
+        }
+        let merged_is_target: bool = tx
+            .query_row("SELECT 1 FROM patient_merges WHERE into_id = ?1", [merged], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if merged_is_target {
+            return refuse(format!(
+                "other IDs were merged into {merged}: merge {into} into {merged} instead"
+            ));
+        }
+        let moved = match (link_of(&tx, merged)?, link_of(&tx, into)?) {
+            (Some(a), None) => Some(a.mrn),
+            _ => None,
+        };
+        match (link_of(&tx, merged)?, link_of(&tx, into)?) {
+            (Some(a), Some(b)) if a.mrn != b.mrn => {
+                return refuse(format!(
+                    "{merged} is mapped to {} and {into} to {}: one person has one record number; unmap one first",
+                    a.mrn, b.mrn
+                ));
+            }
+            (Some(_), None) => {
+                // The survivor takes the record number the merged ID had.
+                tx.execute(
+                    "UPDATE mrn_links SET downtime_id = ?2 WHERE downtime_id = ?1",
+                    params![merged, into],
+                )?;
+            }
+            (Some(_), Some(_)) => {
+                tx.execute("DELETE FROM mrn_links WHERE downtime_id = ?1", [merged])?;
+            }
+            _ => {}
+        }
+        let now = now_text();
+        tx.execute(
+            "INSERT INTO patient_merges (merged_id, into_id, reason, merged_at, merged_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![merged, into, reason, now, actor.0],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "reconcile.merge",
+            "patient",
+            merged,
+            None,
+            Some(&json!({
+                "into": into,
+                "reason": reason,
+                "mrn_moved": moved,
+                "contradictions": contradictions,
+                "override_reason": override_reason,
+            })),
+        )?;
+        tx.commit()?;
+        Ok(PatientMerge {
+            merged_id: merged.to_string(),
+            into_id: into.to_string(),
+            reason: reason.to_string(),
+            merged_at: now,
+            merged_by: actor.0.clone(),
+        })
+    }
+}
