@@ -6,17 +6,19 @@ use chrono::Local;
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 
 use super::census_screen::CensusScreen;
+use super::entry_screen::EntryScreen;
 use super::episode_screen::EpisodeScreen;
 use super::fonts;
 use super::import_dialog::ImportDialog;
 use super::jobs::Job;
 use super::kit_screen::KitScreen;
 use super::labels::{
-    CENSUS_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON, LOGOUT_BUTTON,
-    PAGES_TAB, REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
+    CENSUS_TAB, ENTRY_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON,
+    LOGOUT_BUTTON, PAGES_TAB, RECONCILE_TAB, REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
 };
 use super::login::{FirstRunScreen, LoginScreen};
 use super::pages_screen::PagesScreen;
+use super::reconcile_screen::ReconcileScreen;
 use super::register_screen::{RegisterScreen, wristband_dir};
 use super::scan_screen::ScanScreen;
 use super::volume_screen::VolumeScreen;
@@ -39,12 +41,14 @@ enum Tab {
     Volume,
     Episode,
     Pages,
+    Entry,
+    Reconcile,
 }
 
 impl Tab {
-    /// Tabs in order, with their keys (F1…F7: the scan station is reachable without a mouse)
+    /// Tabs in order, with their keys (F1…F9: the scan station is reachable without a mouse)
     /// and the permission each needs.
-    const ALL: [(Tab, &'static str, Key, Option<Permission>); 7] = [
+    const ALL: [(Tab, &'static str, Key, Option<Permission>); 9] = [
         (Tab::Census, CENSUS_TAB, Key::F1, None),
         (Tab::Kit, KIT_TAB, Key::F2, Some(Permission::PrintKit)),
         (Tab::Register, REGISTER_TAB, Key::F3, Some(Permission::Register)),
@@ -52,6 +56,8 @@ impl Tab {
         (Tab::Volume, VOLUME_TAB, Key::F5, None),
         (Tab::Episode, EPISODE_TAB, Key::F6, None),
         (Tab::Pages, PAGES_TAB, Key::F7, Some(Permission::FilePages)),
+        (Tab::Entry, ENTRY_TAB, Key::F8, Some(Permission::BackEntry)),
+        (Tab::Reconcile, RECONCILE_TAB, Key::F9, Some(Permission::Reconcile)),
     ];
 }
 
@@ -88,6 +94,8 @@ pub struct KamikarteApp {
     volume: Option<VolumeScreen>,
     episode: Option<EpisodeScreen>,
     pages: Option<PagesScreen>,
+    entry: Option<EntryScreen>,
+    reconcile: Option<ReconcileScreen>,
     downtime: DowntimeState,
     import: ImportDialog,
     demo_job: Option<Job<Result<usize, String>>>,
@@ -120,6 +128,8 @@ impl KamikarteApp {
             volume: None,
             episode: None,
             pages: None,
+            entry: None,
+            reconcile: None,
             downtime: DowntimeState::default(),
             import: ImportDialog::default(),
             demo_job: None,
@@ -239,6 +249,7 @@ impl KamikarteApp {
             .map_err(|e| e.to_string())?;
             auth::ensure_demo_users(&mut store, &actor).map_err(|e| e.to_string())?;
             crate::downtime::prepare_demo(&mut store, &actor).map_err(|e| e.to_string())?;
+            crate::entry::masters::load_missing_samples(&mut store, &actor).map_err(|e| e.to_string())?;
             Ok(counts.inserted + counts.updated + counts.unchanged + counts.readmitted)
         }));
     }
@@ -320,6 +331,8 @@ impl KamikarteApp {
         self.kit = None;
         self.episode = None;
         self.pages = None;
+        self.entry = None;
+        self.reconcile = None;
         self.volume = None;
         self.census = None;
         self.tab = Tab::Census;
@@ -429,6 +442,13 @@ impl KamikarteApp {
         if let Some((tab, need)) = switch
             && need.is_none_or(|p| self.may(p))
         {
+            // F8 again, from the entry screen, goes back to the worklist.
+            if tab == Tab::Entry
+                && self.tab == Tab::Entry
+                && let Some(entry) = &mut self.entry
+            {
+                entry.show_worklist(&self.store);
+            }
             self.tab = tab;
         }
         egui::Panel::top("top_bar").show(ui, |ui| {
@@ -455,6 +475,17 @@ impl KamikarteApp {
             Tab::Pages if self.may(Permission::FilePages) => {
                 let screen = self.pages.get_or_insert_with(|| PagesScreen::new(&self.store));
                 screen.ui(ui, &mut self.store, &self.db_path, &actor);
+                return;
+            }
+            Tab::Entry if self.may(Permission::BackEntry) => {
+                let masters = self.may(Permission::ManageMasters);
+                let screen = self.entry.get_or_insert_with(|| EntryScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &self.db_path, &actor, masters);
+                return;
+            }
+            Tab::Reconcile if self.may(Permission::Reconcile) => {
+                let screen = self.reconcile.get_or_insert_with(|| ReconcileScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &actor);
                 return;
             }
             Tab::Episode => {

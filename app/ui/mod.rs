@@ -3,6 +3,8 @@
 
 mod app;
 mod census_screen;
+mod entry_form;
+mod entry_screen;
 mod episode_screen;
 mod fonts;
 mod import_dialog;
@@ -10,7 +12,9 @@ mod jobs;
 mod kit_screen;
 pub mod labels;
 mod login;
+mod page_view;
 mod pages_screen;
+mod reconcile_screen;
 mod register_screen;
 mod scan_screen;
 mod volume_screen;

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
-use egui_extras::{Column, TableBuilder};
 
 use super::jobs::Job;
 use super::labels::{
@@ -16,6 +15,7 @@ use super::labels::{
     QUEUE_PATIENT_LABEL, QUEUE_PREVIOUS_BUTTON, QUEUE_REASON_LABEL, QUEUE_SET_ASIDE_BUTTON,
     QUEUE_UNDO_BUTTON, STATUS_EPISODE_LABEL,
 };
+use super::widgets::text_table;
 use crate::form::{self, FormDefinition};
 use crate::scan::{self, Completeness, ImportCounts, ImportReport, ImportRequest, IndexInput, PageStore};
 use crate::store::{Actor, EpisodeRecord, PageState, ScannedPageRecord, Store};
@@ -446,44 +446,9 @@ impl PagesScreen {
 }
 
 /// A table of text, four columns, `rows` rows drawn lazily (a kit may miss thousands of pages).
-fn text_table(
-    ui: &mut egui::Ui,
-    id: &str,
-    headers: [&str; 4],
-    rows: usize,
-    row: impl Fn(usize) -> [String; 4],
-) {
-    TableBuilder::new(ui)
-        .id_salt(id)
-        .columns(Column::auto().at_least(70.0), 4)
-        .header(20.0, |mut h| {
-            for t in headers {
-                h.col(|ui| {
-                    ui.strong(t);
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(18.0, rows, |mut r| {
-                for t in row(r.index()) {
-                    r.col(|ui| {
-                        ui.label(t);
-                    });
-                }
-            });
-        });
-}
-
 /// The stored page, upright and scaled for the screen.
-fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
-    let bytes = pages
-        .read(&page.image_file)
-        .map_err(|e| format!("cannot read page image {}: {e}", page.image_file))?;
-    let image = image::load_from_memory(&bytes).map_err(|e| format!("cannot decode page image: {e}"))?;
-    let mut gray = image.into_luma8();
-    if page.upside_down {
-        image::imageops::rotate180_in_place(&mut gray);
-    }
+pub(super) fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
+    let gray = pages.upright(page)?;
     let (w, h) = gray.dimensions();
     let scaled = if h > PREVIEW_HEIGHT {
         let width = (w as u64 * PREVIEW_HEIGHT as u64 / h as u64).max(1) as u32;

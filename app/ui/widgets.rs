@@ -44,3 +44,33 @@ pub fn identity_block(ui: &mut egui::Ui, p: &Patient, scale: f32) {
         );
     }
 }
+
+/// A table of text, drawn only where it is visible (thousands of rows stay fast).
+pub fn text_table<const N: usize>(
+    ui: &mut egui::Ui,
+    id: &str,
+    headers: [&str; N],
+    rows: usize,
+    row: impl Fn(usize) -> [String; N],
+) {
+    use egui_extras::{Column, TableBuilder};
+    TableBuilder::new(ui)
+        .id_salt(id)
+        .columns(Column::auto().at_least(70.0), N)
+        .header(20.0, |mut h| {
+            for t in headers {
+                h.col(|ui| {
+                    ui.strong(t);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(18.0, rows, |mut r| {
+                for t in row(r.index()) {
+                    r.col(|ui| {
+                        ui.label(t);
+                    });
+                }
+            });
+        });
+}

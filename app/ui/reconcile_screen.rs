@@ -1,0 +1,216 @@
+//! Reconciliation (F9): each downtime ID mapped to the record number the restored EHR assigned,
+//! ours and the EHR's identity side by side; a contradiction needs a reason to override; two
+//! downtime IDs of one person are merged; the EHR's mapping CSV is imported.
+
+use egui::{Key, RichText};
+
+use super::labels::{
+    RECON_FILE_LABEL, RECON_IMPORT_BUTTON, RECON_LINK_BUTTON, RECON_MERGE_BUTTON, RECON_MERGE_INTO_LABEL,
+    RECON_MERGE_REASON_LABEL, RECON_MRN_LABEL, RECON_OVERRIDE_LABEL, RECON_UNLINK_BUTTON,
+};
+use super::widgets::labelled_text;
+use crate::entry::reconcile::{self, ReconcileError};
+use crate::store::{Actor, DowntimePatient, EhrFacts, Store};
+
+#[derive(Default)]
+pub struct ReconcileScreen {
+    patients: Vec<DowntimePatient>,
+    selected: Option<String>,
+    mrn: String,
+    override_reason: String,
+    merge_into: String,
+    merge_reason: String,
+    file: String,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+impl ReconcileScreen {
+    pub fn new(store: &Store) -> Self {
+        let mut s = Self::default();
+        s.reload(store);
+        s
+    }
+
+    fn reload(&mut self, store: &Store) {
+        match store.downtime_patients() {
+            Ok(p) => self.patients = p,
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn select(&mut self, id: String) {
+        self.mrn = self
+            .patients
+            .iter()
+            .find(|p| p.record.patient.id.as_str() == id)
+            .and_then(|p| p.link.as_ref())
+            .map(|l| l.mrn.clone())
+            .unwrap_or_default();
+        self.override_reason.clear();
+        self.merge_into.clear();
+        self.merge_reason.clear();
+        self.selected = Some(id);
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+        egui::Panel::left("recon_list").resizable(true).default_size(460.0).show(ui, |ui| {
+            let left = self.patients.iter().filter(|p| p.link.is_none() && p.merged_into.is_none()).count();
+            ui.label(
+                RichText::new(format!(
+                    "{} downtime IDs — 未照合 not yet mapped: {left}",
+                    self.patients.len()
+                ))
+                .strong(),
+            );
+            let mut pick = None;
+            egui::ScrollArea::vertical().id_salt("recon_scroll").show(ui, |ui| {
+                egui::Grid::new("recon_grid").striped(true).num_columns(4).show(ui, |ui| {
+                    for p in &self.patients {
+                        let id = p.record.patient.id.as_str().to_string();
+                        let state = match (&p.link, &p.merged_into) {
+                            (_, Some(into)) => format!("→ {into} に統合 merged"),
+                            (Some(l), _) => format!(
+                                "= {}{}",
+                                l.mrn,
+                                if l.override_reason.is_some() { " (override)" } else { "" }
+                            ),
+                            _ => "未照合 unmapped".to_string(),
+                        };
+                        if ui.selectable_label(self.selected.as_deref() == Some(&id), &id).clicked() {
+                            pick = Some(id.clone());
+                        }
+                        ui.label(format!(
+                            "{} {}",
+                            p.record.patient.name.as_str(),
+                            p.record.patient.kana.as_str()
+                        ));
+                        ui.label(p.record.patient.dob.to_string());
+                        ui.label(state);
+                        ui.end_row();
+                    }
+                });
+            });
+            ui.separator();
+            ui.horizontal(|ui| {
+                labelled_text(ui, RECON_FILE_LABEL, &mut self.file, 200.0);
+                if ui.button("参照… Browse…").clicked()
+                    && let Some(p) = rfd::FileDialog::new().add_filter("CSV", &["csv", "txt"]).pick_file()
+                {
+                    self.file = p.display().to_string();
+                }
+            });
+            if ui.button(RECON_IMPORT_BUTTON).clicked() {
+                match reconcile::import_links(store, actor, std::path::Path::new(self.file.trim())) {
+                    Ok(r) => {
+                        let mut m = format!(
+                            "{} mapped, {} unchanged, {} left for you to decide",
+                            r.mapped,
+                            r.unchanged,
+                            r.unmapped.len()
+                        );
+                        for u in &r.unmapped {
+                            m.push_str(&format!(
+                                "\nline {}: {} → {}: {}",
+                                u.line, u.downtime_id, u.mrn, u.why
+                            ));
+                        }
+                        self.message = Some(m);
+                        self.error = None;
+                    }
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+                self.reload(store);
+            }
+            if let Some(id) = pick {
+                self.select(id);
+            }
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            } else if let Some(m) = &self.message {
+                ui.label(RichText::new(m).strong());
+            }
+            let Some(id) = self.selected.clone() else {
+                ui.label("左の一覧からダウンタイムIDを選んでください。 Pick a downtime ID on the left.");
+                return;
+            };
+            let Some(p) = self.patients.iter().find(|p| p.record.patient.id.as_str() == id).cloned() else {
+                return;
+            };
+            self.detail_ui(ui, store, actor, &p);
+        });
+    }
+
+    fn detail_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, p: &DowntimePatient) {
+        let ours = &p.record.patient;
+        let mrn = self.mrn.trim().to_string();
+        let ehr: Option<EhrFacts> =
+            if mrn.is_empty() { None } else { reconcile::facts_from_census(store, &mrn).ok().flatten() };
+        egui::Grid::new("side_by_side").num_columns(3).striped(true).show(ui, |ui| {
+            ui.strong("");
+            ui.strong("ダウンタイム Downtime");
+            ui.strong("電子カルテ EHR");
+            ui.end_row();
+            let e = ehr.clone().unwrap_or_default();
+            for (what, a, b) in [
+                ("ID", ours.id.as_str().to_string(), mrn.clone()),
+                ("氏名 Name", ours.name.as_str().to_string(), e.name.unwrap_or_default()),
+                ("カナ Kana", ours.kana.as_str().to_string(), e.kana.unwrap_or_default()),
+                ("生年月日 DOB", ours.dob.to_string(), e.dob.unwrap_or_default()),
+            ] {
+                ui.label(what);
+                ui.label(RichText::new(a).size(16.0));
+                ui.label(RichText::new(b).size(16.0));
+                ui.end_row();
+            }
+        });
+        let problems =
+            if mrn.is_empty() { Vec::new() } else { reconcile::contradictions(ours, &mrn, ehr.as_ref()) };
+        for c in &problems {
+            ui.colored_label(ui.visuals().error_fg_color, format!("▲ {c}"));
+        }
+        let field = labelled_text(ui, RECON_MRN_LABEL, &mut self.mrn, 200.0);
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        // Also used by a merge whose survivor contradicts the record number it takes.
+        labelled_text(ui, RECON_OVERRIDE_LABEL, &mut self.override_reason, 320.0);
+        ui.horizontal(|ui| {
+            if (ui.button(RECON_LINK_BUTTON).clicked() || enter) && !mrn.is_empty() {
+                let reason = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
+                match reconcile::link(store, actor, ours.id.as_str(), &mrn, None, reason) {
+                    Ok((l, _)) => {
+                        self.message = Some(format!("{} → {} mapped", l.downtime_id, l.mrn));
+                        self.error = None;
+                    }
+                    Err(ReconcileError::Store(e)) => self.error = Some(e.to_string()),
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+                self.reload(store);
+            }
+            if p.link.is_some() && ui.button(RECON_UNLINK_BUTTON).clicked() {
+                match store.unlink_mrn(actor, ours.id.as_str()) {
+                    Ok(()) => self.message = Some(format!("{} unmapped", ours.id.as_str())),
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+                self.reload(store);
+            }
+        });
+        ui.separator();
+        ui.label("同じ人に2つのダウンタイムIDが付いた場合 Two downtime IDs for one person:");
+        labelled_text(ui, RECON_MERGE_INTO_LABEL, &mut self.merge_into, 160.0);
+        labelled_text(ui, RECON_MERGE_REASON_LABEL, &mut self.merge_reason, 320.0);
+        if ui.button(RECON_MERGE_BUTTON).clicked() {
+            let into = self.merge_into.trim().to_uppercase();
+            let over = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
+            match reconcile::merge(store, actor, ours.id.as_str(), &into, &self.merge_reason, over) {
+                Ok(_) => {
+                    self.message = Some(format!("{} merged into {into}", ours.id.as_str()));
+                    self.error = None;
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+            self.reload(store);
+        }
+    }
+}
