@@ -13,5 +13,5 @@ pub use encoding::{DecodeError, Encoding, decode};
 pub use export::{export_census_file, write_census_csv};
 pub use import::{ImportError, ImportOptions, ImportReport, Progress, Stage, import_file};
 pub use mapping::{ColumnMapping, DEFAULT_MAPPING, Field};
-pub use parse::{ParsedCensus, RowError, parse_census};
+pub use parse::{ParsedCensus, RowError, csv_reader, parse_census};
 pub use search::CensusIndex;

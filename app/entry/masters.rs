@@ -148,14 +148,7 @@ fn file_error(line: u64, field: &str, message: impl Into<String>) -> MasterRowEr
 }
 
 fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
-    // The csv crate numbers the lines of a CRLF file one short (a record starts before the \n
-    // of the previous line's CRLF is read); Windows files are the usual case here.
-    let text = text.replace("\r\n", "\n");
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::None)
-        .from_reader(text.as_bytes());
+    let mut reader = crate::census::csv_reader(text);
     let mut records = reader.records();
     let csv_error = |e: csv::Error| {
         file_error(e.position().map_or(0, |p| p.line()), "", format!("not readable CSV: {e}"))

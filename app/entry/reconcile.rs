@@ -153,13 +153,13 @@ pub fn import_links(store: &mut Store, actor: &Actor, path: &Path) -> Result<Lin
     let (text, _) = decode(&bytes, Encoding::Auto).map_err(|e| {
         ReconcileError::File(vec![format!("{file}:{}: not valid {:?} text", e.line, e.encoding)])
     })?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| ReconcileError::File(vec![format!("{file}:1: {e}")]))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
+    let mut reader = crate::census::csv_reader(&text);
+    let mut records = reader.records();
+    let headers: Vec<String> = match records.next() {
+        Some(Ok(h)) => h.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()).collect(),
+        Some(Err(e)) => return Err(ReconcileError::File(vec![format!("{file}:1: {e}")])),
+        None => return Err(ReconcileError::File(vec![format!("{file}: the file is empty")])),
+    };
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(c_id), Some(c_mrn)) = (col("downtime_id"), col("mrn")) else {
         return Err(ReconcileError::File(vec![format!(
@@ -171,7 +171,7 @@ pub fn import_links(store: &mut Store, actor: &Actor, path: &Path) -> Result<Lin
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashMap::new();
-    for (i, record) in reader.records().enumerate() {
+    for (i, record) in records.enumerate() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
