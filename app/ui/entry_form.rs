@@ -484,7 +484,9 @@ impl EntryForm {
                     );
                 }
             }
-            Some(Ok(Some(c))) if !area => {
+            // Free text is shown as typed already; dates, times, numbers and codes say what
+            // they were understood as.
+            Some(Ok(Some(c))) if !area && !matches!(field.kind, FieldType::Text { .. }) => {
                 ui.label(RichText::new(format!("→ {}", c.shown)).weak());
             }
             Some(Err(e)) => {

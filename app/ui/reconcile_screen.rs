@@ -171,10 +171,21 @@ impl ReconcileScreen {
         for c in &problems {
             ui.colored_label(ui.visuals().error_fg_color, format!("▲ {c}"));
         }
-        let field = labelled_text(ui, RECON_MRN_LABEL, &mut self.mrn, 200.0);
+        // Fixed ids: the contradictions shown above appear as the MRN is typed, and a field
+        // with a position-based id would lose the keyboard when they do.
+        let label = ui.label(RECON_MRN_LABEL);
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut self.mrn).id_salt("recon_mrn").desired_width(200.0))
+            .labelled_by(label.id);
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
         // Also used by a merge whose survivor contradicts the record number it takes.
-        labelled_text(ui, RECON_OVERRIDE_LABEL, &mut self.override_reason, 320.0);
+        let label = ui.label(RECON_OVERRIDE_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut self.override_reason)
+                .id_salt("recon_override")
+                .desired_width(320.0),
+        )
+        .labelled_by(label.id);
         ui.horizontal(|ui| {
             if (ui.button(RECON_LINK_BUTTON).clicked() || enter) && !mrn.is_empty() {
                 let reason = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
