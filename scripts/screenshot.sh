@@ -41,17 +41,22 @@ log_in() {
   DISPLAY=$display xdotool search --sync --name kamikarte windowfocus
   type "$1"; key Tab; type "kamikarte-demo-$1"; key Return; sleep 2
 }
+# One slip of FORM for ward 5E's first patient, printed by `kit`, rendered at 200 dpi into
+# $tmp/slip.png and its page code read back by zbarimg into $slip ($patient is the patient).
+print_slip() {
+  patient=$(KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" census list --ward 5E --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" kit --out "$tmp/kit" \
+    --patient "$patient" --forms "$1" --blanks 0 >/dev/null
+  pdftoppm -r 200 -gray -png -singlefile "$tmp/kit/5E-slips.pdf" "$tmp/slip"
+  slip=$(zbarimg -q --raw -Sdisable -Scode128.enable "$tmp/slip.png")
+}
 case $scene in
   census)
     log_in clerk
     ;;
   scan)
-    patient=$(KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" census list --ward 5E --json \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-    KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" kit --out "$tmp/kit" \
-      --patient "$patient" --forms lab_order --blanks 0 >/dev/null
-    pdftoppm -r 200 -gray -png -singlefile "$tmp/kit/5E-slips.pdf" "$tmp/slip"
-    slip=$(zbarimg -q --raw -Sdisable -Scode128.enable "$tmp/slip.png")
+    print_slip lab_order
     log_in nurse
     type "$patient"; key Return; sleep 1
     type "$slip"; key Return; sleep 1
@@ -61,12 +66,7 @@ case $scene in
     key F5; sleep 1
     ;;
   entry)
-    patient=$(KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" census list --ward 5E --json \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-    KAMIKARTE_USER=clerk KAMIKARTE_PASSWORD=kamikarte-demo-clerk "$bin" --db "$db" kit --out "$tmp/kit" \
-      --patient "$patient" --forms charge_slip --blanks 0 >/dev/null
-    pdftoppm -r 200 -gray -png -singlefile "$tmp/kit/5E-slips.pdf" "$tmp/slip"
-    slip=$(zbarimg -q --raw -Sdisable -Scode128.enable "$tmp/slip.png")
+    print_slip charge_slip
     # Box centres of A001, D400 and G004 (charge_slip.toml: three columns of eight, 10 mm rows).
     mkdir -p "$tmp/scans"
     python3 tests/peers/tick_slip.py "$tmp/slip.png" "$tmp/scans/slip.png" --seed 5 --rotate 1.2 \
