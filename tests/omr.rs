@@ -307,14 +307,12 @@ fn every_shipped_form_with_tick_boxes_registers_on_its_own_blank() {
     }
 }
 
-/// The measurements behind the thresholds in `entry::omr` (run it to re-measure:
-/// `cargo test --release --test omr -- --ignored --nocapture`): 36 slips at 300 and 200 dpi,
-/// turned up to ±3.5°, shifted up to ±7 mm, with noise and JPEG (quality 50–90) in turn, each
-/// with 15 marks of five kinds and stray dots. Prints the ink per kind and the time per page, and
-/// asserts every page reads exactly.
+/// The scans behind the thresholds in `entry::omr`: 36 slips at 300 and 200 dpi, turned up to
+/// ±3.5°, shifted up to ±7 mm, with noise and JPEG (quality 50–90) in turn, each with 15 marks of
+/// five kinds and stray dots. Every page must read exactly. With `--nocapture` (and `--release`
+/// for the timing) it prints the ink per kind of mark and the time per page.
 #[test]
-#[ignore = "a measurement: about a minute"]
-fn ink_per_kind_of_mark_over_many_scans() {
+fn thirty_six_marked_scans_read_exactly() {
     use std::collections::BTreeMap;
     const KINDS: [&str; 6] = ["check", "x", "scribble", "fill", "slash", "dot"];
     let mut inks: BTreeMap<&str, Vec<f32>> = BTreeMap::new();

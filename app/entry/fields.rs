@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::clean_text;
 use crate::domain::paper_time::{parse_paper_date, parse_paper_date_time, parse_paper_time, show_date};
 use crate::form::{FieldDef, FieldType, FormDefinition};
 
@@ -42,7 +43,7 @@ pub fn check_typed(
     }
     let checked = match &field.kind {
         FieldType::Text { max_chars } => {
-            let clean = clean_line(trimmed);
+            let clean = clean_text(trimmed, "the text").map_err(|e| e.message)?;
             if clean.is_empty() {
                 return Ok(None);
             }
@@ -50,13 +51,8 @@ pub fn check_typed(
             Checked { shown: clean.clone(), value: Value::String(clean) }
         }
         FieldType::Area { .. } => {
-            let clean: String = text
-                .lines()
-                .map(|l| clean_line(l.trim_end()))
-                .collect::<Vec<_>>()
-                .join("\n")
-                .trim_matches('\n')
-                .to_string();
+            let lines: Result<Vec<String>, _> = text.lines().map(|l| clean_text(l, "the note")).collect();
+            let clean = lines.map_err(|e| e.message)?.join("\n").trim_matches('\n').to_string();
             if clean.trim().is_empty() {
                 return Ok(None);
             }
@@ -140,12 +136,6 @@ fn is_empty(value: Option<&Value>) -> bool {
         Some(Value::Bool(b)) => !b,
         Some(_) => false,
     }
-}
-
-/// Control characters out (a pasted tab, a stray escape), the rest kept as typed: display text
-/// is not NFKC-folded (① must stay ①).
-fn clean_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
 }
 
 fn too_long(text: &str, max: Option<u32>) -> Result<(), String> {

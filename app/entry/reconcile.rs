@@ -5,10 +5,9 @@
 
 use std::path::Path;
 
-use unicode_normalization::UnicodeNormalization;
-
 use crate::census::{Encoding, decode};
-use crate::domain::{Patient, PatientId, kana::reading_key};
+use crate::domain::kana::{reading_key, search_key};
+use crate::domain::{Patient, PatientId};
 use crate::store::{Actor, EhrFacts, MrnLink, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +30,6 @@ pub fn facts_from_census(store: &Store, mrn: &str) -> Result<Option<EhrFacts>, R
     }))
 }
 
-fn same_name(a: &str, b: &str) -> bool {
-    let key = |s: &str| s.nfkc().filter(|c| !c.is_whitespace()).collect::<String>();
-    key(a) == key(b)
-}
-
 /// Where our patient and the EHR's record disagree. Unknown EHR facts are a contradiction too:
 /// a mapping no one could compare must be a deliberate decision.
 pub fn contradictions(ours: &Patient, mrn: &str, ehr: Option<&EhrFacts>) -> Vec<String> {
@@ -49,7 +43,7 @@ pub fn contradictions(ours: &Patient, mrn: &str, ehr: Option<&EhrFacts>) -> Vec<
         None => out.push("the EHR's date of birth is unknown".into()),
     }
     // The same reading, not a near one: twins 太郎 and 次郎 read one sound apart.
-    let name_ok = ehr.name.as_deref().is_some_and(|n| same_name(n, ours.name.as_str()));
+    let name_ok = ehr.name.as_deref().is_some_and(|n| search_key(n) == search_key(ours.name.as_str()));
     let kana_ok = ehr.kana.as_deref().is_some_and(|k| reading_key(k) == reading_key(ours.kana.as_str()));
     if !name_ok && !kana_ok {
         out.push(format!(

@@ -24,14 +24,7 @@ pub struct PageView {
 
 impl PageView {
     pub fn new(id: i64, full: &image::GrayImage) -> Self {
-        let (w, h) = full.dimensions();
-        let image = if h > PREVIEW_HEIGHT {
-            let width = (w as u64 * PREVIEW_HEIGHT as u64 / h as u64).max(1) as u32;
-            image::imageops::resize(full, width, PREVIEW_HEIGHT, image::imageops::FilterType::Triangle)
-        } else {
-            full.clone()
-        };
-        Self { image, texture: None, zoom: 1.0, quarter_turns: 0, id }
+        Self { image: fit_height(full, PREVIEW_HEIGHT), texture: None, zoom: 1.0, quarter_turns: 0, id }
     }
 
     fn texture(&mut self, ctx: &egui::Context) -> egui::TextureHandle {
@@ -106,4 +99,14 @@ impl PageView {
             }
         }
     }
+}
+
+/// A scanned page no taller than `max_height`, for the screen (a 300-dpi page is 3508 pixels).
+pub(super) fn fit_height(full: &image::GrayImage, max_height: u32) -> image::GrayImage {
+    let (w, h) = full.dimensions();
+    if h <= max_height {
+        return full.clone();
+    }
+    let width = (w as u64 * max_height as u64 / h as u64).max(1) as u32;
+    image::imageops::resize(full, width, max_height, image::imageops::FilterType::Triangle)
 }

@@ -15,6 +15,7 @@ use super::labels::{
     QUEUE_PATIENT_LABEL, QUEUE_PREVIOUS_BUTTON, QUEUE_REASON_LABEL, QUEUE_SET_ASIDE_BUTTON,
     QUEUE_UNDO_BUTTON, STATUS_EPISODE_LABEL,
 };
+use super::page_view::fit_height;
 use super::widgets::text_table;
 use crate::form::{self, FormDefinition};
 use crate::scan::{self, Completeness, ImportCounts, ImportReport, ImportRequest, IndexInput, PageStore};
@@ -447,15 +448,8 @@ impl PagesScreen {
 
 /// A table of text, four columns, `rows` rows drawn lazily (a kit may miss thousands of pages).
 /// The stored page, upright and scaled for the screen.
-pub(super) fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
-    let gray = pages.upright(page)?;
-    let (w, h) = gray.dimensions();
-    let scaled = if h > PREVIEW_HEIGHT {
-        let width = (w as u64 * PREVIEW_HEIGHT as u64 / h as u64).max(1) as u32;
-        image::imageops::resize(&gray, width, PREVIEW_HEIGHT, image::imageops::FilterType::Triangle)
-    } else {
-        gray
-    };
+fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
+    let scaled = fit_height(&pages.upright(page)?, PREVIEW_HEIGHT);
     let (w, h) = scaled.dimensions();
     Ok(egui::ColorImage::from_gray([w as usize, h as usize], scaled.as_raw()))
 }
