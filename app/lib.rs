@@ -9,6 +9,7 @@ pub mod cli;
 pub mod domain;
 pub mod downtime;
 pub mod entry;
+pub mod export;
 pub mod form;
 pub mod print;
 pub mod scan;

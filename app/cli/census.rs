@@ -23,10 +23,15 @@ pub struct DemoArgs {
     /// The day the census is taken, YYYY-MM-DD (default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<NaiveDate>,
-    /// Also fill a synthetic downtime history: ten days of downtime registrations and paper
-    /// orders scanned at the station (for trying the scan log and the volume monitor).
+    /// Also fill a synthetic downtime episode: ten days of downtime registrations and paper
+    /// orders scanned at the station (the scan log and the volume monitor), then a kit printed,
+    /// pages scanned and keyed at every stage, and downtime IDs mapped and merged (back-entry,
+    /// reconciliation and the hand-off).
     #[arg(long)]
     pub downtime: bool,
+    /// With --downtime: key charge slips until this many charge lines exist.
+    #[arg(long, value_name = "N", default_value_t = 300, requires = "downtime")]
+    pub charges: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -114,10 +119,25 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     let users = auth::ensure_demo_users(ctx.store, &actor)?;
     crate::downtime::prepare_demo(ctx.store, &actor)?;
     crate::entry::masters::load_missing_samples(ctx.store, &actor)?;
-    let history = if args.downtime {
-        Some(crate::downtime::demo::fill_history(ctx.store, &actor, today(), 10, args.seed)?)
+    let (history, episode) = if args.downtime {
+        let history = crate::downtime::demo::fill_history(ctx.store, &actor, today(), 10, args.seed)?;
+        // The kit's PDFs and the scanned images beside the database, as the app keeps them.
+        let db = ctx.store.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kamikarte.sqlite"));
+        let stem =
+            db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
+        let kit_dir = db.with_file_name(format!("{stem}-demo-kit"));
+        let pages = crate::scan::PageStore::beside(&db);
+        let options = crate::entry::demo::EpisodeOptions {
+            today: today(),
+            days: 10,
+            seed: args.seed,
+            charge_lines: args.charges,
+            kit_dir: &kit_dir,
+            pages: &pages,
+        };
+        (Some(history), Some(crate::entry::demo::fill_episode(ctx.store, &options)?))
     } else {
-        None
+        (None, None)
     };
     let wards = ctx.store.wards()?;
     let admitted: usize = wards.iter().map(|w| w.admitted).sum();
@@ -127,6 +147,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             "admitted": admitted, "wards": wards.len(), "changes": counts,
             "users_created": users.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
             "downtime_history": history,
+            "downtime_episode": episode,
         });
         println!("{out}");
     } else {
@@ -146,6 +167,10 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
                 "  downtime history: {} registrations, {} paper orders over 10 days",
                 h.registered, h.orders
             );
+        }
+        if let Some(e) = &episode {
+            println!("  {}", e.line());
+            println!("  kit PDFs: {}", e.kit_dir);
         }
         if !users.is_empty() {
             println!(

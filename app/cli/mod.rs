@@ -6,6 +6,7 @@ mod backup;
 mod census;
 mod downtime;
 mod entry;
+mod handoff;
 mod kit;
 mod masters;
 mod scan;
@@ -68,6 +69,16 @@ pub enum Command {
     /// Map downtime IDs to the restored EHR's record numbers; merge IDs of one person.
     #[command(subcommand)]
     Reconcile(entry::ReconcileCommand),
+    /// Hand everything entered to the restored EHR: HL7 v2.5 files, the SS-MIX2 storage, FHIR
+    /// R4 bundles or CSV for billing.
+    Export(handoff::ExportArgs),
+    /// Send the HL7 messages over MLLP, each waiting for its acknowledgement.
+    #[command(subcommand)]
+    Send(handoff::SendCommand),
+    /// What the hand-off did (exported, sent, acknowledged, rejected), beside the worklist; take
+    /// a refused message out of the queue.
+    #[command(subcommand)]
+    Handoff(handoff::HandoffCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -139,6 +150,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Masters(c) => masters::run(&mut ctx, c),
                 Command::Worklist(args) => entry::run_worklist(&mut ctx, &args),
                 Command::Reconcile(c) => entry::run_reconcile(&mut ctx, c),
+                Command::Export(args) => handoff::run_export(&mut ctx, &args),
+                Command::Send(c) => handoff::run_send(&mut ctx, c),
+                Command::Handoff(c) => handoff::run_handoff(&mut ctx, c),
                 Command::User(c) => accounts::run_user(&mut ctx, c),
                 Command::Login { name } => accounts::run_login(&mut ctx, &name),
                 Command::Config(c) => accounts::run_config(&mut ctx, c),

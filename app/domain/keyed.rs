@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// Where a charge line came from on the slip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LineOrigin {
     /// A tick box printed with the code.
@@ -22,7 +22,7 @@ impl LineOrigin {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChargeLine {
     pub service_date: String,
     pub code: String,
@@ -46,7 +46,7 @@ impl ChargeLine {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     ProgressNote,
@@ -77,7 +77,7 @@ impl RecordKind {
 }
 
 /// One row of a paper page made structured: a vital-sign round, a dose, a drug line, a note.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaperRecord {
     pub kind: RecordKind,
     /// The row of the paper (`1`…), empty for the page as a whole.

@@ -16,7 +16,7 @@ pub enum Stage {
     Scanned,
     Entered,
     Verified,
-    /// Handed to the restored EHR (the export; nothing reaches it until export is built).
+    /// Handed to the restored EHR: written by an export or sent.
     Exported,
     /// The EHR acknowledged it.
     Acknowledged,
@@ -211,6 +211,24 @@ pub fn worklist(
         item.note = note;
         if let Some(day) = current.event_at.as_deref().and_then(|d| d.get(..10)) {
             item.day = day.to_string();
+        }
+    }
+    // How far the hand-off got with the keying that counts now (a correction made after an
+    // export is back at entered or verified until it is exported again).
+    let handoffs = store.item_handoffs()?;
+    for item in items.values_mut() {
+        let Some(h) = handoffs.get(&item.item.describe()) else { continue };
+        if item.stage < Stage::Entered || h.entry_id != item.entry_id {
+            continue;
+        }
+        if h.acknowledged {
+            item.stage = Stage::Acknowledged;
+            item.note = None;
+        } else if h.exported {
+            item.stage = Stage::Exported;
+            item.note = h
+                .refused
+                .then(|| "EHRが受け付けず rejected by the EHR (see the hand-off report)".to_string());
         }
     }
     let in_scope = |item: &WorkItem| match (episode, &item.printed_at) {

@@ -5,7 +5,7 @@
 //! are still what the clerk's screen assumed: two stations keying the same slip cannot both
 //! become "the first keying".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde_json::{Value, json};
@@ -431,62 +431,100 @@ impl Store {
         self.entry(id)?.ok_or_else(|| StoreError::Refused(format!("entry {id} vanished")))
     }
 
-    /// The charge lines of one keying: (line number, line, master name).
+    /// The charge lines of one keying, with their master names.
     pub fn charge_lines_of(&self, entry_id: i64) -> Result<Vec<(ChargeLine, Option<String>)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT service_date, code, quantity, department, doctor, origin, name
-             FROM charge_lines WHERE entry_id = ?1 ORDER BY line_no",
-        )?;
-        let rows = stmt.query_map([entry_id], |r| {
-            let origin: String = r.get(5)?;
-            Ok((
-                ChargeLine {
-                    service_date: r.get(0)?,
-                    code: r.get(1)?,
-                    quantity: r.get(2)?,
-                    department: r.get(3)?,
-                    doctor: r.get(4)?,
-                    origin: if origin == "tick" {
-                        crate::domain::LineOrigin::Tick
-                    } else {
-                        crate::domain::LineOrigin::Typed
-                    },
-                },
-                r.get(6)?,
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {LINE_COLUMNS} FROM charge_lines WHERE entry_id = ?1 ORDER BY line_no"
+        ))?;
+        let rows = stmt.query_map([entry_id], read_line)?;
+        Ok(rows.map(|r| r.map(|(_, line, name)| (line, name))).collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The charge lines of every keying that still counts, by keying: one query for the
+    /// hand-off, which reads them all.
+    pub fn live_charge_lines(&self) -> Result<HashMap<i64, Vec<NamedLine>>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {LINE_COLUMNS} FROM charge_lines
+             WHERE entry_id IN (SELECT id FROM entries WHERE state <> 'superseded')
+             ORDER BY entry_id, line_no"
+        ))?;
+        let mut by_entry: HashMap<i64, Vec<NamedLine>> = HashMap::new();
+        for row in stmt.query_map([], read_line)? {
+            let (entry, line, name) = row?;
+            by_entry.entry(entry).or_default().push((line, name));
+        }
+        Ok(by_entry)
     }
 
     /// The records of one keying.
     pub fn records_of(&self, entry_id: i64) -> Result<Vec<PaperRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, row_label, event_at, values_json FROM clinical_records WHERE entry_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map([entry_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(kind, row, event_at, values)| {
-                let corrupt = |field, message: String| StoreError::Corrupt {
-                    entity: "clinical record",
-                    id: format!("{entry_id}/{row}"),
-                    field,
-                    message,
-                };
-                let kind = crate::domain::RecordKind::from_code(&kind)
-                    .ok_or_else(|| corrupt("kind", format!("unknown kind '{kind}'")))?;
-                let values =
-                    serde_json::from_str(&values).map_err(|e| corrupt("values_json", e.to_string()))?;
-                Ok(PaperRecord { kind, row, event_at, values })
-            })
-            .collect()
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM clinical_records WHERE entry_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([entry_id], read_record_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(finish_record).map(|r| r.map(|(_, rec)| rec)).collect()
     }
+
+    /// The records of every keying that still counts, by keying.
+    pub fn live_records(&self) -> Result<HashMap<i64, Vec<PaperRecord>>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM clinical_records
+             WHERE entry_id IN (SELECT id FROM entries WHERE state <> 'superseded')
+             ORDER BY entry_id, id"
+        ))?;
+        let rows = stmt.query_map([], read_record_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut by_entry: HashMap<i64, Vec<PaperRecord>> = HashMap::new();
+        for row in rows {
+            let (entry, record) = finish_record(row)?;
+            by_entry.entry(entry).or_default().push(record);
+        }
+        Ok(by_entry)
+    }
+}
+
+/// A charge line with the name the master gave its code when it was keyed.
+pub type NamedLine = (ChargeLine, Option<String>);
+
+const LINE_COLUMNS: &str = "entry_id, service_date, code, quantity, department, doctor, origin, name";
+
+fn read_line(r: &Row<'_>) -> rusqlite::Result<(i64, ChargeLine, Option<String>)> {
+    let origin: String = r.get(6)?;
+    Ok((
+        r.get(0)?,
+        ChargeLine {
+            service_date: r.get(1)?,
+            code: r.get(2)?,
+            quantity: r.get(3)?,
+            department: r.get(4)?,
+            doctor: r.get(5)?,
+            origin: if origin == "tick" {
+                crate::domain::LineOrigin::Tick
+            } else {
+                crate::domain::LineOrigin::Typed
+            },
+        },
+        r.get(7)?,
+    ))
+}
+
+const RECORD_COLUMNS: &str = "entry_id, kind, row_label, event_at, values_json";
+
+type RecordRow = (i64, String, String, Option<String>, String);
+
+fn read_record_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// A record row re-validated: a row edited outside the program is reported, never half-read.
+fn finish_record((entry_id, kind, row, event_at, values): RecordRow) -> Result<(i64, PaperRecord)> {
+    let corrupt = |field, message: String| StoreError::Corrupt {
+        entity: "clinical record",
+        id: format!("{entry_id}/{row}"),
+        field,
+        message,
+    };
+    let kind = crate::domain::RecordKind::from_code(&kind)
+        .ok_or_else(|| corrupt("kind", format!("unknown kind '{kind}'")))?;
+    let values = serde_json::from_str(&values).map_err(|e| corrupt("values_json", e.to_string()))?;
+    Ok((entry_id, PaperRecord { kind, row, event_at, values }))
 }

@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod downtime;
 mod entries;
+mod handoff;
 mod masters;
 mod meta;
 mod migrations;
@@ -28,6 +29,10 @@ pub use downtime::{
     BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
 };
 pub use entries::{EntryRecord, EntryState, ItemKey, Keying, NewEntry};
+pub use handoff::{
+    CurrentItem, HandoffRecord, HandoffRun, ItemHandoff, OutboxMessage, OutboxState, StagedItem,
+    StagedMessage,
+};
 pub use masters::ReplaceCounts;
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
 pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};

@@ -198,6 +198,12 @@ impl Store {
         let Some(before) = link_of(&tx, downtime_id)? else {
             return refuse(format!("{downtime_id} is not mapped"));
         };
+        if super::handoff::subject_delivered(&tx, &format!("link:{downtime_id}"))? {
+            return refuse(format!(
+                "the mapping of {downtime_id} to {} was handed to the EHR (its ADT^A40 merge); undo it in the EHR (A37), not here",
+                before.mrn
+            ));
+        }
         tx.execute("DELETE FROM mrn_links WHERE downtime_id = ?1", [downtime_id])?;
         let mut audit = AuditWriter::start(&tx)?;
         audit.append(
@@ -245,6 +251,11 @@ impl Store {
             if let Some(other) = merged_into(&tx, id)? {
                 return refuse(format!("{id} was already merged into {other}"));
             }
+        }
+        if super::handoff::subject_delivered(&tx, &format!("link:{merged}"))? {
+            return refuse(format!(
+                "{merged}'s mapping to its record number was handed to the EHR already: merge the records in the EHR instead"
+            ));
         }
         let merged_is_target: bool = tx
             .query_row("SELECT 1 FROM patient_merges WHERE into_id = ?1", [merged], |_| Ok(()))

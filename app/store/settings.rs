@@ -25,6 +25,9 @@ pub struct Settings {
     pub backup_interval_minutes: u32,
     /// Printed on every page and wristband.
     pub hospital_name: String,
+    /// The 10-digit medical institution code (医療機関コード): the sending facility of HL7
+    /// messages and part of the FHIR identifier systems.
+    pub hospital_code: String,
     /// This station's code in page serials (`A1-000123`): give each printing station its own.
     pub station_code: String,
     /// The same wristband or slip scanned again within this many seconds is a duplicate.
@@ -49,6 +52,7 @@ impl Default for Settings {
             backup_keep: 24,
             backup_interval_minutes: 60,
             hospital_name: "（病院名未設定 hospital.name not set）".to_string(),
+            hospital_code: "0000000000".to_string(),
             station_code: "A".to_string(),
             scan_duplicate_seconds: 60,
             scan_patient_timeout_seconds: 120,
@@ -59,7 +63,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 18] = [
+    pub const KEYS: [&'static str; 19] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -68,6 +72,7 @@ impl Settings {
         "backup.keep",
         "backup.interval_minutes",
         "hospital.name",
+        "hospital.code",
         "station.code",
         "scan.duplicate_seconds",
         "scan.patient_timeout_seconds",
@@ -116,6 +121,15 @@ impl Settings {
                     return Err("hospital.name must be 1 to 60 characters".into());
                 }
                 self.hospital_name = name.to_string();
+            }
+            "hospital.code" => {
+                let code = value.trim();
+                if code.len() != 10 || !code.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(format!(
+                        "hospital.code must be the 10-digit medical institution code (got '{value}')"
+                    ));
+                }
+                self.hospital_code = code.to_string();
             }
             "station.code" => {
                 let code = value.trim().to_uppercase();

@@ -1,0 +1,270 @@
+//! `export …`, `send mllp …` and `handoff report`: everything entered, to the restored EHR.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Invocation;
+use crate::domain::Permission;
+use crate::export::billing_csv::ColumnMapping;
+use crate::export::hl7::Charset;
+use crate::export::mllp::{self, SendError, SendOptions, SendStep};
+use crate::export::report::report;
+use crate::export::run::{ExportOptions, Format, Site, export};
+use crate::form;
+use crate::scan::PageStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// HL7 v2.5 messages, one file each, in sending order.
+    Hl7,
+    /// The SS-MIX2 standardized (and extended) storage tree.
+    Ssmix2,
+    /// FHIR R4 transaction bundles following JP Core, one per patient.
+    Fhir,
+    /// Charges for the billing system.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub format: ExportFormat,
+    /// The folder to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this downtime episode's paper and registrations.
+    #[arg(long, value_name = "ID")]
+    pub episode: Option<i64>,
+    /// HL7 and SS-MIX2 files in UTF-8 instead of ISO-2022-JP.
+    #[arg(long)]
+    pub utf8: bool,
+    /// Write everything in scope again, not only what this format has not had.
+    #[arg(long)]
+    pub all: bool,
+    /// CSV: the billing system's columns (TOML; README, "Charges for billing").
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub forms_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SendCommand {
+    /// Send the HL7 messages not yet acknowledged to HOST:PORT over MLLP, in order.
+    Mllp(MllpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MllpArgs {
+    /// The receiver, e.g. 10.0.0.5:2575.
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+    /// Send UTF-8 instead of ISO-2022-JP.
+    #[arg(long)]
+    pub utf8: bool,
+    /// Seconds to wait for each acknowledgement.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub ack_timeout: u64,
+    /// Tries per message before giving up (waiting 1 s, 2 s, 4 s … between them).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub attempts: u32,
+    /// Send only what is in the outbox already; by default what is ready is prepared first,
+    /// as an export does.
+    #[arg(long)]
+    pub outbox_only: bool,
+    #[arg(long, value_name = "DIR")]
+    pub forms_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandoffCommand {
+    /// Per episode: what was exported, sent, acknowledged and rejected, beside the worklist.
+    Report {
+        #[arg(long, value_name = "ID")]
+        episode: Option<i64>,
+        #[arg(long, value_name = "DIR")]
+        forms_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a message out of the sending queue for good (the receiver refuses it and the
+    /// hospital settles it another way), with the reason; audited.
+    Withdraw {
+        #[arg(value_name = "CONTROL_ID")]
+        control_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn page_root(ctx: &Invocation<'_>) -> Result<PathBuf> {
+    let db = ctx.store.path().context("the database has no file; pages are kept beside it")?;
+    Ok(PageStore::beside(db).root().to_path_buf())
+}
+
+pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
+    let actor = ctx.authenticate(Permission::Export)?.actor();
+    let forms = form::load(args.forms_dir.as_deref())?;
+    let mapping = match &args.mapping {
+        Some(path) if args.format == ExportFormat::Csv => {
+            Some(ColumnMapping::load(path).map_err(anyhow::Error::msg)?)
+        }
+        Some(_) => anyhow::bail!("--mapping applies to csv only"),
+        None => None,
+    };
+    let options = ExportOptions {
+        format: match args.format {
+            ExportFormat::Hl7 => Format::Hl7,
+            ExportFormat::Ssmix2 => Format::Ssmix2,
+            ExportFormat::Fhir => Format::Fhir,
+            ExportFormat::Csv => Format::Csv,
+        },
+        out: args.out.clone(),
+        episode: args.episode,
+        charset: if args.utf8 { Charset::Utf8 } else { Charset::Iso2022Jp },
+        all: args.all,
+        mapping,
+    };
+    let root = page_root(ctx)?;
+    let site = Site { forms: &forms, page_root: &root };
+    let quiet = args.json;
+    let report = export(ctx.store, &actor, &site, &options, &mut |stage, done, total| {
+        if !quiet && total > 2000 && (done == 0 || done == total) {
+            eprintln!("{stage}: {done}/{total}");
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let p = &report.prepared;
+    println!(
+        "{}: {} files, {} {} written to {} (run {})",
+        report.format,
+        report.files,
+        report.records,
+        match options.format {
+            Format::Csv => "charge lines",
+            Format::Fhir => "resources",
+            _ => "messages",
+        },
+        report.out,
+        report.run_id
+    );
+    println!(
+        "  prepared: {} new, {} changed, {} unchanged ({} HL7 messages added to the outbox)",
+        p.new, p.updated, p.unchanged, p.messages
+    );
+    for (subject, why) in &report.prepared.failed {
+        eprintln!("  not handed off: {subject}: {why}");
+    }
+    let held: usize = report.held.values().sum();
+    if held > 0 {
+        println!("  not handed off yet: {held} paper items (see `kamikarte handoff report`)");
+    }
+    for (what, n) in &report.substitutions {
+        println!("  ISO-2022-JP cannot hold: {what} ({n}×); export with --utf8 to keep them");
+    }
+    Ok(())
+}
+
+pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
+    let SendCommand::Mllp(args) = command;
+    let actor = ctx.authenticate(Permission::Export)?.actor();
+    let charset = if args.utf8 { Charset::Utf8 } else { Charset::Iso2022Jp };
+    if !args.outbox_only {
+        let forms = form::load(args.forms_dir.as_deref())?;
+        let root = page_root(ctx)?;
+        let site = Site { forms: &forms, page_root: &root };
+        let prepared = crate::export::run::prepare(ctx.store, &actor, &site, None)?;
+        for (subject, why) in &prepared.failed {
+            eprintln!("not sent: {subject}: {why}");
+        }
+    }
+    let options = SendOptions {
+        charset,
+        ack_timeout: Duration::from_secs(args.ack_timeout.max(1)),
+        max_attempts: args.attempts.max(1),
+        ..SendOptions::default()
+    };
+    let quiet = args.json;
+    let result = mllp::send(ctx.store, &actor, &args.target, &options, &mut |p| {
+        if quiet {
+            return;
+        }
+        match &p.step {
+            SendStep::Sending
+                if p.attempt == 1 && (p.index == 1 || p.index % 100 == 0 || p.index == p.total) =>
+            {
+                eprintln!("sending {}/{}: {} {}", p.index, p.total, p.control_id, p.message_type);
+            }
+            SendStep::Failed { error, retry_in_ms } => match retry_in_ms {
+                Some(ms) => eprintln!(
+                    "  {} try {}: {error}; again in {:.1} s",
+                    p.control_id,
+                    p.attempt,
+                    *ms as f64 / 1000.0
+                ),
+                None => eprintln!("  {} try {}: {error}", p.control_id, p.attempt),
+            },
+            _ => {}
+        }
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(SendError::Undelivered { report }) => *report,
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if report.nothing_to_send {
+        println!("nothing to send: every message is acknowledged (run {})", report.run_id);
+    } else {
+        println!(
+            "{}: {} sent, {} acknowledged, {} rejected, {} errors, {} retries, {} not reached (run {})",
+            report.target,
+            report.sent,
+            report.acknowledged,
+            report.rejected,
+            report.errors,
+            report.retries,
+            report.not_sent,
+            report.run_id
+        );
+    }
+    match &report.stopped {
+        Some(stop) => {
+            eprintln!("{stop}");
+            Err(super::Reported(stop.to_string()).into())
+        }
+        None => Ok(()),
+    }
+}
+
+pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<()> {
+    let (episode, forms_dir, json) = match command {
+        HandoffCommand::Report { episode, forms_dir, json } => (episode, forms_dir, json),
+        HandoffCommand::Withdraw { control_id, reason } => {
+            let actor = ctx.authenticate(Permission::Export)?.actor();
+            ctx.store.withdraw_message(&actor, &control_id, &reason)?;
+            println!("{control_id} withdrawn: it will not be sent");
+            return Ok(());
+        }
+    };
+    ctx.authenticate(Permission::Export)?;
+    let forms = form::load(forms_dir.as_deref())?;
+    let root = page_root(ctx)?;
+    let r = report(ctx.store, &forms, &root, episode)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        print!("{}", r.to_text());
+    }
+    Ok(())
+}

@@ -1,0 +1,1095 @@
+//! A whole synthetic downtime episode for the demo hospital, after `downtime::demo::fill_history`:
+//! a kit printed for a dozen patients, some of its pages scanned (images drawn here, filed by
+//! the real scan import from their barcodes), pages of every returnable form keyed and most of
+//! them verified by a second user, one double-entry mismatch, downtime IDs mapped to the record
+//! numbers the EHR would have given them (one pair merged, some left), and charge slips keyed
+//! until the charge lines asked for exist — so a new user can try back-entry and the hand-off,
+//! and the export benchmark has data. Everything goes through the workflows and the store's
+//! public API; nothing here writes SQL. All data is synthetic.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{Days, NaiveDate};
+use image::ImageEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use serde_json::Value;
+
+use super::derive;
+use super::fields::{self, Values};
+use super::keying::{self, KeyingError, MasterSet, Plan, Saved, Sheet};
+use super::reconcile::{self, ReconcileError};
+use super::worklist::{Stage, worklist};
+use crate::domain::{MasterKind, PageCode, Patient, PatientId, RecordKind, Role, Serial};
+use crate::downtime::{RegisterError, RegistrationInput, register};
+use crate::form::{self, FieldDef, FieldType, FormDefinition, FormError, Layout};
+use crate::print::{KitError, KitRequest, QUIET_ZONE_MODULES, code128, generate_kit};
+use crate::scan::{ImportError, ImportRequest, PageStore, import_pages};
+use crate::store::{Actor, EhrFacts, ItemKey, PrintedPage, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keying(#[from] KeyingError),
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Kit(#[from] KitError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
+    Form(#[from] FormError),
+}
+
+/// What the episode fill needs from its caller.
+#[derive(Debug, Clone, Copy)]
+pub struct EpisodeOptions<'a> {
+    /// The last day of the downtime; the paper is dated over the `days` before it.
+    pub today: NaiveDate,
+    pub days: u32,
+    pub seed: u64,
+    /// Charge lines to have in all (the slips keyed with the kit's pages count too).
+    pub charge_lines: usize,
+    /// Where the demo kit's PDFs are written.
+    pub kit_dir: &'a Path,
+    /// Where the scanned page images are kept (beside the database).
+    pub pages: &'a PageStore,
+}
+
+/// What the episode fill made, for the summary line and `demo --json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EpisodeSummary {
+    pub downtime_ids: usize,
+    pub mapped: usize,
+    /// Mapped although the EHR's facts contradict ours, with a reason.
+    pub mapped_with_override: usize,
+    pub merged: usize,
+    pub unmapped: usize,
+    pub patients_with_pages: usize,
+    pub pages_printed: usize,
+    /// Filed by the scan import from their barcodes.
+    pub pages_scanned: usize,
+    /// Scanned pages whose barcode was not read (waiting in the indexing queue).
+    pub pages_queued: usize,
+    /// Kit pages keyed (the bulk charge slips not counted).
+    pub pages_keyed: usize,
+    pub mismatches: usize,
+    /// Worklist items per stage after the fill, bulk charge slips included.
+    pub stages: BTreeMap<String, usize>,
+    pub charge_slips: usize,
+    pub charge_lines: usize,
+    pub kit_dir: String,
+}
+
+impl EpisodeSummary {
+    pub fn line(&self) -> String {
+        let stage = |s: Stage| self.stages.get(s.code()).copied().unwrap_or(0);
+        format!(
+            "downtime episode: {} of {} downtime IDs mapped ({} with an override), {} merged, {} unmapped; \
+             {} pages printed for {} patients, {} scanned, {} keyed ({} mismatch); worklist: {} printed, \
+             {} scanned, {} entered, {} verified; {} charge lines on {} slips",
+            self.mapped,
+            self.downtime_ids,
+            self.mapped_with_override,
+            self.merged,
+            self.unmapped,
+            self.pages_printed,
+            self.patients_with_pages,
+            self.pages_scanned,
+            self.pages_keyed,
+            self.mismatches,
+            stage(Stage::Printed),
+            stage(Stage::Scanned),
+            stage(Stage::Entered),
+            stage(Stage::Verified),
+            self.charge_lines,
+            self.charge_slips
+        )
+    }
+}
+
+/// The demo users who do the work (their names are their roles' codes, as
+/// `auth::ensure_demo_users` creates them). Only clerks and billing may back-enter.
+fn demo_actor(role: Role) -> Actor {
+    Actor(role.code().to_string())
+}
+
+/// Inpatients whose kit pages are worked on.
+const INPATIENTS_WITH_PAGES: usize = 8;
+/// Aimed-at share of the kit's pages that come back through the scanner.
+const EXTRA_SCAN_SHARE: f64 = 0.12;
+/// Record numbers the restored EHR hands out: above every demo census ID (which stay below
+/// 10,000,000 + 13 × patients), so a new MRN never names a census patient.
+const FIRST_NEW_MRN: u64 = 19_000_001;
+/// Scanned images are drawn at this resolution: enough for the page barcode, small and fast.
+const SCAN_DPI: f32 = 100.0;
+
+/// What happens to one printed page of the demo kit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Printed,
+    Scanned,
+    Keyed {
+        scanned: bool,
+        verify: bool,
+    },
+    /// Keyed twice under double entry, differently.
+    Mismatch,
+}
+
+/// Fills the episode. Refused unless the database is a demo with its history and nothing keyed
+/// or mapped yet: it is for a fresh demo, like the history before it.
+pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<EpisodeSummary, DemoError> {
+    if !store.live_entries_all()?.is_empty() {
+        return Err(DemoError::Refused(
+            "this database has keyed pages already; the demo episode goes only into a fresh demo".into(),
+        ));
+    }
+    let downtime = store.downtime_patients()?;
+    if downtime.iter().any(|p| p.link.is_some() || p.merged_into.is_some()) {
+        return Err(DemoError::Refused(
+            "this database has reconciled downtime IDs already; the demo episode goes only into a fresh demo"
+                .into(),
+        ));
+    }
+    if downtime.len() < 4 {
+        return Err(DemoError::Refused(
+            "the demo episode needs the downtime history first (demo --downtime)".into(),
+        ));
+    }
+    let forms = form::load(None)?;
+    let mut rng = fastrand::Rng::with_seed(options.seed ^ 0x6b61_6d69);
+    let (clerk, billing, admin) =
+        (demo_actor(Role::Clerk), demo_actor(Role::Billing), demo_actor(Role::Admin));
+    let mut summary = EpisodeSummary { kit_dir: options.kit_dir.display().to_string(), ..Default::default() };
+
+    // One person registered twice at two desks: the duplicate the reconciliation merges.
+    let original = downtime[rng.usize(0..downtime.len())].record.patient.clone();
+    let again = RegistrationInput {
+        kana: original.kana.as_str().to_string(),
+        name: original.name.as_str().to_string(),
+        dob: original.dob.iso(),
+        sex: original.sex.code().to_string(),
+        ..RegistrationInput::default()
+    };
+    let duplicate = register(store, &clerk, &again, options.today, None)?.patient;
+
+    // The patients whose paper is followed: inpatients from across the wards, and downtime
+    // patients who will end up mapped, merged and unmapped (the hand-off must handle each).
+    let downtime_ids: HashSet<String> =
+        store.downtime_patients()?.iter().map(|p| p.record.patient.id.as_str().to_string()).collect();
+    let census: Vec<Patient> = store
+        .patients(None, false)?
+        .into_iter()
+        .map(|r| r.patient)
+        .filter(|p| !downtime_ids.contains(p.id.as_str()))
+        .collect();
+    // Spread over the wards (the census is in ward order); a tiny hospital gives what it has.
+    let step = (census.len() / INPATIENTS_WITH_PAGES).max(1);
+    let inpatients: Vec<Patient> = census.iter().step_by(step).take(INPATIENTS_WITH_PAGES).cloned().collect();
+    let others: Vec<Patient> = store
+        .downtime_patients()?
+        .into_iter()
+        .map(|p| p.record.patient)
+        .filter(|p| p.id != original.id && p.id != duplicate.id)
+        .collect();
+    let (kept_mapped, left_unmapped) = (others[0].clone(), others[others.len() - 1].clone());
+    // Downtime patients first, interleaved, so the fixed fates below fall on them too.
+    let downtime_with_pages =
+        [original.clone(), duplicate.clone(), kept_mapped.clone(), left_unmapped.clone()];
+    let mut with_pages = Vec::new();
+    for i in 0..inpatients.len().max(downtime_with_pages.len()) {
+        with_pages.extend(downtime_with_pages.get(i).cloned());
+        with_pages.extend(inpatients.get(i).cloned());
+    }
+    summary.patients_with_pages = with_pages.len();
+
+    // Printed: the real kit, every returnable form for each of them.
+    let returnable: Vec<&FormDefinition> = forms.iter().filter(|f| is_returnable(f)).collect();
+    let request = KitRequest {
+        out_dir: options.kit_dir.to_path_buf(),
+        patients: with_pages.iter().map(|p| p.id.as_str().to_string()).collect(),
+        forms: returnable.iter().map(|f| f.id.clone()).collect(),
+        blanks: 0,
+        ..KitRequest::default()
+    };
+    let before: HashSet<(String, u64)> =
+        store.printed_pages(None)?.into_iter().map(|p| (p.station, p.number)).collect();
+    generate_kit(store, &clerk, &request, &mut |_, _| {})?;
+    let printed: Vec<PrintedPage> = store
+        .printed_pages(None)?
+        .into_iter()
+        .filter(|p| !before.contains(&(p.station.clone(), p.number)))
+        .collect();
+    summary.pages_printed = printed.len();
+
+    // What becomes of each page: a few fixed fates per form so every stage and every form is
+    // there whatever the seed, the rest at random.
+    let rank: HashMap<&str, usize> = with_pages.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    let mut fates: Vec<(PrintedPage, Fate, NaiveDate)> = Vec::new();
+    let mut mismatch_left = 1;
+    for page in printed {
+        let Some(form) = returnable.iter().find(|f| f.id == page.form_id) else { continue };
+        let j = page.patient_id.as_deref().and_then(|p| rank.get(p).copied()).unwrap_or(usize::MAX);
+        let fate = match j {
+            0 => Fate::Keyed { scanned: true, verify: true },
+            1 => Fate::Keyed { scanned: false, verify: true },
+            2 => Fate::Keyed { scanned: rng.bool(), verify: rng.u8(0..3) > 0 },
+            3 => Fate::Scanned,
+            4 if derive::makes_charges(form) && mismatch_left > 0 => {
+                mismatch_left -= 1;
+                Fate::Mismatch
+            }
+            _ => {
+                let scanned = rng.f64() < EXTRA_SCAN_SHARE;
+                if rng.f64() < 0.3 {
+                    Fate::Keyed { scanned, verify: rng.f64() < 0.85 }
+                } else if scanned {
+                    Fate::Scanned
+                } else {
+                    Fate::Printed
+                }
+            }
+        };
+        fates.push((page, fate, paper_day(options.today, options.days, &mut rng)));
+    }
+
+    // The values each keyed page will get, decided before scanning so the scans' tick boxes
+    // show what the clerks then key.
+    let mut values_for = Vec::with_capacity(fates.len());
+    let keyer = ValueMaker::load(store, options.today)?;
+    for (page, fate, day) in &fates {
+        let form = form_of(&forms, &page.form_id)?;
+        let patient = with_pages.iter().find(|p| Some(p.id.as_str()) == page.patient_id.as_deref());
+        let values = match (fate, patient) {
+            (Fate::Printed | Fate::Scanned, _) | (_, None) => None,
+            (_, Some(p)) => Some(keyer.page(form, p, *day, None, &mut rng)?),
+        };
+        values_for.push(values);
+    }
+
+    // Scanned: images drawn with the page barcode where the form prints it, filed by the import.
+    let scans = tempfile::tempdir().map_err(|e| DemoError::Refused(format!("no temporary folder: {e}")))?;
+    let mut drawn = 0;
+    for ((page, fate, _), values) in fates.iter().zip(&values_for) {
+        if !matches!(fate, Fate::Scanned | Fate::Keyed { scanned: true, .. }) {
+            continue;
+        }
+        let form = form_of(&forms, &page.form_id)?;
+        let png =
+            scanned_image(form, &page_code(page)?, values.as_ref(), SCAN_DPI).map_err(DemoError::Refused)?;
+        drawn += 1;
+        let file = scans.path().join(format!("scan-{drawn:03}.png"));
+        std::fs::write(&file, png)
+            .map_err(|e| DemoError::Refused(format!("cannot write {}: {e}", file.display())))?;
+    }
+    if drawn > 0 {
+        let request = ImportRequest { paths: vec![scans.path().to_path_buf()], ..ImportRequest::default() };
+        let report =
+            import_pages(store, &clerk, options.pages, &request, &mut |_| {}, &AtomicBool::new(false))?;
+        summary.pages_scanned = report.counts.filed;
+        summary.pages_queued = report.counts.queued;
+    }
+
+    // Keyed from the paper in hand or beside its scan, by a clerk or billing, and verified by
+    // the other; one charge slip keyed twice under double entry, differently.
+    let keyers = [&clerk, &billing];
+    for (i, ((page, fate, _), values)) in fates.iter().zip(&values_for).enumerate() {
+        let Some(values) = values else { continue };
+        let (by, other) = (keyers[i % 2], keyers[(i + 1) % 2]);
+        let sheet = keying::sheet_from_code(store, &forms, &page_code(page)?, None)?;
+        match fate {
+            Fate::Keyed { verify, .. } => {
+                let plan = keying::plan(store, &sheet, by)?;
+                let saved = keying::save(store, by, &sheet, values, &plan)?;
+                if *verify {
+                    accept(store, other, &sheet, values, &saved)?;
+                }
+            }
+            Fate::Mismatch => {
+                let before = store.settings()?.double_entry_charges;
+                store.set_setting(&admin, "entry.double_entry_charges", "on")?;
+                let twice = |store: &mut Store| -> Result<Saved, KeyingError> {
+                    let plan = keying::plan(store, &sheet, by)?;
+                    keying::save(store, by, &sheet, values, &plan)?;
+                    let plan = keying::plan(store, &sheet, other)?;
+                    keying::save(store, other, &sheet, &misread(&sheet.form, values), &plan)
+                };
+                let saved = twice(store);
+                // The hospital's own setting comes back whatever the keyings did.
+                store.set_setting(&admin, "entry.double_entry_charges", if before { "on" } else { "off" })?;
+                if matches!(saved?, Saved::Mismatch(..)) {
+                    summary.mismatches += 1;
+                }
+            }
+            Fate::Printed | Fate::Scanned => continue,
+        }
+        summary.pages_keyed += 1;
+    }
+    // The lines the kit's slips made, whether verified yet or not: the bulk slips add the rest.
+    for e in store.live_entries_all()? {
+        summary.charge_lines += store.charge_lines_of(e.id)?.len();
+    }
+
+    // Reconciled: the duplicate merged into the first registration, most downtime IDs mapped to
+    // the record numbers the EHR gave them, some left for a person to do in the app.
+    reconcile::merge(
+        store,
+        &clerk,
+        duplicate.id.as_str(),
+        original.id.as_str(),
+        "demo: registered twice at two desks (same name, date of birth and wristband photo)",
+        None,
+    )?;
+    summary.merged = 1;
+    let mut next_mrn = FIRST_NEW_MRN;
+    let mut override_left = 1;
+    let candidates: Vec<Patient> = store
+        .downtime_patients()?
+        .into_iter()
+        .filter(|p| p.merged_into.is_none())
+        .map(|p| p.record.patient)
+        .collect();
+    summary.downtime_ids = candidates.len() + summary.merged;
+    for patient in &candidates {
+        let must_map = patient.id == original.id || patient.id == kept_mapped.id;
+        if patient.id == left_unmapped.id || (!must_map && rng.f64() < 0.35) {
+            summary.unmapped += 1;
+            continue;
+        }
+        let mrn = free_mrn(store, &mut next_mrn)?;
+        let mut ehr = EhrFacts {
+            name: Some(patient.name.as_str().to_string()),
+            kana: Some(patient.kana.as_str().to_string()),
+            dob: Some(patient.dob.iso()),
+        };
+        let mut reason = None;
+        // One date of birth misheard at the desk: the EHR has the right one, a clerk confirmed it.
+        if !must_map && override_left > 0 {
+            override_left -= 1;
+            ehr.dob = patient.dob.date().checked_add_days(Days::new(1)).map(|d| d.to_string());
+            reason = Some("demo: date of birth misheard at arrival; confirmed with the patient");
+        }
+        let (_, found) = reconcile::link(store, &clerk, patient.id.as_str(), &mrn, Some(ehr), reason)?;
+        summary.mapped += 1;
+        summary.mapped_with_override += usize::from(!found.is_empty());
+    }
+
+    // Charge slips until the lines asked for exist.
+    let wanted = options.charge_lines.saturating_sub(summary.charge_lines);
+    if wanted > 0 {
+        let charges = ChargeOptions {
+            lines: wanted,
+            last_day: options.today,
+            days: options.days,
+            seed: options.seed,
+            ..ChargeOptions::default()
+        };
+        let keyed = key_charge_lines(store, &charges)?;
+        summary.charge_slips += keyed.slips;
+        summary.charge_lines += keyed.lines;
+    }
+    summary.charge_slips += fates
+        .iter()
+        .filter(|(p, f, _)| {
+            matches!(f, Fate::Keyed { .. })
+                && returnable.iter().any(|r| r.id == p.form_id && derive::makes_charges(r))
+        })
+        .count();
+
+    for item in worklist(store, &forms, None)? {
+        *summary.stages.entry(item.stage.code().to_string()).or_default() += 1;
+    }
+    Ok(summary)
+}
+
+/// The forms that come back on paper and are keyed: pages with fields.
+fn is_returnable(form: &FormDefinition) -> bool {
+    matches!(form.layout, Layout::Page) && !form.fields.is_empty()
+}
+
+fn form_of<'a>(forms: &'a [FormDefinition], id: &str) -> Result<&'a FormDefinition, DemoError> {
+    forms.iter().find(|f| f.id == id).ok_or_else(|| DemoError::Refused(format!("no form '{id}'")))
+}
+
+fn page_code(page: &PrintedPage) -> Result<String, DemoError> {
+    let bad = |e: crate::domain::FieldError| DemoError::Refused(format!("printed page: {}", e.message));
+    Ok(PageCode {
+        form: crate::domain::FormCode::parse(&page.form_code).map_err(bad)?,
+        patient: page.patient_id.as_deref().map(PatientId::parse).transpose().map_err(bad)?,
+        serial: Serial::new(&page.station, page.number).map_err(bad)?,
+    }
+    .encode())
+}
+
+/// A day of the downtime, the paper's own date.
+fn paper_day(last: NaiveDate, days: u32, rng: &mut fastrand::Rng) -> NaiveDate {
+    let back = rng.u32(0..days.max(1));
+    last.checked_sub_days(Days::new(u64::from(back))).unwrap_or(last)
+}
+
+/// The next record number the EHR could have given: never a census patient's or a downtime ID.
+fn free_mrn(store: &Store, next: &mut u64) -> Result<String, DemoError> {
+    for _ in 0..10_000 {
+        let text = next.to_string();
+        *next += 1 + (*next % 3);
+        let id = PatientId::parse(&text).map_err(|e| DemoError::Refused(e.message))?;
+        if store.patient(&id)?.is_none() && store.registration(&id)?.is_none() {
+            return Ok(text);
+        }
+    }
+    Err(DemoError::Refused(format!("no free record number near {next}")))
+}
+
+/// Makes a keying count: a second person verifies it, or keys it again under double entry.
+fn accept(
+    store: &mut Store,
+    other: &Actor,
+    sheet: &Sheet,
+    values: &Values,
+    saved: &Saved,
+) -> Result<(), DemoError> {
+    match saved {
+        Saved::Entered(e) | Saved::Corrected(e) => {
+            store.verify_entry(other, e.id)?;
+        }
+        Saved::WaitingForSecond(_) => {
+            let plan = keying::plan(store, sheet, other)?;
+            keying::save(store, other, sheet, values, &plan)?;
+        }
+        Saved::Agreed(_) | Saved::Mismatch(..) | Saved::Resolved(_) => {}
+    }
+    Ok(())
+}
+
+/// The second keyer's misreading of a slip: one quantity off by one, or a tick box missed (or
+/// one too many when only one was ticked).
+fn misread(form: &FormDefinition, values: &Values) -> Values {
+    let mut misread = values.clone();
+    let quantity = form.fields.iter().find(|f| {
+        f.export.as_deref() == Some("FT1-10") && values.get(&f.key).and_then(Value::as_f64).is_some()
+    });
+    if let Some(q) = quantity {
+        let n = values.get(&q.key).and_then(Value::as_f64).unwrap_or(1.0);
+        misread.insert(q.key.clone(), serde_json::json!(if n >= 2.0 { n - 1.0 } else { n + 1.0 }));
+        return misread;
+    }
+    for field in &form.fields {
+        let FieldType::Ticks { options, .. } = &field.kind else { continue };
+        let mut codes: Vec<Value> = match values.get(&field.key) {
+            Some(Value::Array(codes)) => codes.clone(),
+            _ => Vec::new(),
+        };
+        if codes.len() > 1 {
+            codes.remove(0);
+        } else if let Some(extra) = options.iter().find(|o| !codes.contains(&Value::from(o.code.as_str()))) {
+            codes.push(Value::from(extra.code.as_str()));
+        } else {
+            continue;
+        }
+        misread.insert(field.key.clone(), Value::Array(codes));
+        break;
+    }
+    misread
+}
+
+/// How the bulk charge slips are made.
+#[derive(Debug, Clone, Copy)]
+pub struct ChargeOptions {
+    /// Charge lines to key.
+    pub lines: usize,
+    /// The slips are dated over the `days` days up to `last_day`.
+    pub last_day: NaiveDate,
+    pub days: u32,
+    pub seed: u64,
+    /// Lines on one slip, at least and at most (a slip holds its tick boxes plus its code rows).
+    pub lines_per_slip: (usize, usize),
+    /// Verified by a second person (what the export takes by default); else left entered.
+    pub verify: bool,
+}
+
+impl Default for ChargeOptions {
+    fn default() -> Self {
+        Self {
+            lines: 300,
+            last_day: keying::today(),
+            days: 10,
+            seed: 1,
+            lines_per_slip: (3, 12),
+            verify: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChargeCounts {
+    pub slips: usize,
+    pub lines: usize,
+}
+
+/// Keys charge slips for the admitted patients until `options.lines` charge lines were added.
+///
+/// The fastest correct path the workflows allow, for the export benchmark: the slips are
+/// registered as printed in one transaction (`reserve_serials` + `record_kit`: the kit's own
+/// registry path, without rendering PDFs nobody prints), then each slip is one `keying::save`
+/// (its own transaction: the store checks the item's keyings and the double-entry rule inside
+/// it) and, with `verify`, one `verify_entry` (or, under double entry, the agreeing second
+/// keying) — two transactions a slip, the store's minimum for a verified keying.
+pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<ChargeCounts, DemoError> {
+    let forms = form::load(None)?;
+    let form = forms
+        .iter()
+        .find(|f| is_returnable(f) && derive::makes_charges(f))
+        .ok_or_else(|| DemoError::Refused("no charge slip form is defined".into()))?;
+    let patients: Vec<Patient> = store.patients(None, false)?.into_iter().map(|r| r.patient).collect();
+    if patients.is_empty() {
+        return Err(DemoError::Refused("no admitted patients to key charge slips for".into()));
+    }
+    let maker = ValueMaker::load(store, options.last_day)?;
+    let most = maker.most_lines(form).max(1);
+    let (low, high) = options.lines_per_slip;
+    let (low, high) = (low.clamp(1, most), high.clamp(1, most).max(low.clamp(1, most)));
+    let mut rng = fastrand::Rng::with_seed(options.seed ^ 0x6368_6172);
+
+    // Every slip decided first: how many are printed is known before anything is written.
+    let mut slips: Vec<(&Patient, Values, usize)> = Vec::new();
+    let mut left = options.lines;
+    while left > 0 {
+        let lines = rng.usize(low..=high).min(left);
+        let patient = &patients[rng.usize(0..patients.len())];
+        let day = paper_day(options.last_day, options.days, &mut rng);
+        let values = maker.page(form, patient, day, Some(lines), &mut rng)?;
+        let made = derive::charge_lines(form, &values).len();
+        if made == 0 {
+            return Err(DemoError::Refused("a demo charge slip made no charge lines".into()));
+        }
+        left = left.saturating_sub(made);
+        slips.push((patient, values, made));
+    }
+    let clerk = demo_actor(Role::Clerk);
+    let station = store.settings()?.station_code;
+    let first = store.reserve_serials(&station, slips.len() as u64)?;
+    let printed: Vec<PrintedPage> = slips
+        .iter()
+        .zip(first..)
+        .map(|((patient, ..), number)| PrintedPage {
+            station: station.clone(),
+            number,
+            form_code: form.code.as_str().to_string(),
+            form_id: form.id.clone(),
+            patient_id: Some(patient.id.as_str().to_string()),
+            ward: patient.location.ward.clone(),
+            file: "(demo charge slips: registered, not rendered)".into(),
+        })
+        .collect();
+    store.record_kit(&clerk, "(demo charge slips: registered, not rendered)", 0, &printed)?;
+
+    // A fresh slip's keying is always the first, so the plan is known without asking the store
+    // per slip; the store still refuses it inside the save if that were not so.
+    let double = keying::needs_double_entry(form, store.settings()?.double_entry_charges);
+    let keyers = [clerk, demo_actor(Role::Billing)];
+    let mut counts = ChargeCounts::default();
+    for (i, ((patient, values, made), page)) in slips.iter().zip(&printed).enumerate() {
+        let (by, other) = (&keyers[i % 2], &keyers[(i + 1) % 2]);
+        let serial = Serial::new(&page.station, page.number).map_err(|e| DemoError::Refused(e.message))?;
+        let sheet = Sheet {
+            form: form.clone(),
+            patient_id: patient.id.as_str().to_string(),
+            item: ItemKey::Serial(serial),
+            scanned_page: None,
+        };
+        let saved = keying::save(store, by, &sheet, values, &Plan::First { double })?;
+        if options.verify || double {
+            accept(store, other, &sheet, values, &saved)?;
+        }
+        counts.slips += 1;
+        counts.lines += made;
+    }
+    Ok(counts)
+}
+
+/// Typed values for a form's fields, each checked by the same `fields::check_typed` the entry
+/// screen uses, so a demo keying is one a clerk could have typed.
+struct ValueMaker {
+    masters: MasterSet,
+    /// Codes of each master, most used first.
+    codes: HashMap<String, Vec<String>>,
+    today: NaiveDate,
+}
+
+/// Vital-sign rounds, as the wards take them.
+const ROUNDS: [&str; 6] = ["06:00", "10:00", "14:00", "18:00", "22:00", "02:00"];
+/// Staff who sign the paper: common surnames, as the demo census combines them (no real person).
+const STAFF: [&str; 10] = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤"];
+const DEPARTMENTS: [&str; 6] = ["内科", "外科", "整形外科", "循環器内科", "呼吸器内科", "消化器内科"];
+
+impl ValueMaker {
+    fn load(store: &Store, today: NaiveDate) -> Result<Self, DemoError> {
+        let mut codes = HashMap::new();
+        for kind in MasterKind::ALL {
+            let mut items = store.master_items(kind.code())?;
+            items.sort_by(|a, b| b.uses.cmp(&a.uses).then_with(|| a.code.cmp(&b.code)));
+            codes.insert(kind.code().to_string(), items.into_iter().map(|i| i.code).collect());
+        }
+        Ok(Self { masters: MasterSet::load(store)?, codes, today })
+    }
+
+    /// The most charge lines one slip of `form` can hold.
+    fn most_lines(&self, form: &FormDefinition) -> usize {
+        form.fields
+            .iter()
+            .filter(|f| f.export.as_deref() == Some("FT1-7"))
+            .map(|f| match &f.kind {
+                FieldType::Ticks { options, .. } => options.len(),
+                _ => 1,
+            })
+            .sum()
+    }
+
+    /// One keyed page of `form` for `patient`, written on `day`; a charge slip with `lines`
+    /// charge lines when given.
+    fn page(
+        &self,
+        form: &FormDefinition,
+        patient: &Patient,
+        day: NaiveDate,
+        lines: Option<usize>,
+        rng: &mut fastrand::Rng,
+    ) -> Result<Values, DemoError> {
+        let rows = form.fields.iter().filter_map(|f| derive::row_of(&f.key).parse::<usize>().ok()).max();
+        let rows_filled = rows.map_or(0, |n| {
+            // A vital-sign sheet has most of the day's rounds; order slips a few lines.
+            let least = if derive::record_kind(form) == RecordKind::Observation { 3 } else { 1 };
+            rng.usize(least.min(n)..=(n * 2 / 3).max(least.min(n)))
+        });
+        let charges = derive::makes_charges(form);
+        let (ticked, code_rows) = if charges {
+            let most = self.most_lines(form);
+            let code_fields = form
+                .fields
+                .iter()
+                .filter(|f| f.export.as_deref() == Some("FT1-7") && matches!(f.kind, FieldType::Code { .. }))
+                .count();
+            let lines = lines.unwrap_or_else(|| rng.usize(2..=8)).clamp(1, most.max(1));
+            let boxes = most - code_fields;
+            let mut typed = rng.usize(0..=code_fields.min(lines).min(3));
+            typed = typed.max(lines.saturating_sub(boxes)).min(code_fields);
+            (lines - typed, typed)
+        } else {
+            (0, 0)
+        };
+        let mut values = Values::new();
+        let mut code_rows_done = 0;
+        let mut rows_with_code = HashSet::new();
+        for field in &form.fields {
+            let row = derive::row_of(&field.key);
+            let export = field.export.as_deref().unwrap_or("");
+            if charges && export == "FT1-7" {
+                match &field.kind {
+                    FieldType::Ticks { options, .. } => {
+                        let mut codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
+                        rng.shuffle(&mut codes);
+                        codes.truncate(ticked);
+                        // In the slip's order, as the boxes are read down the columns.
+                        codes.sort_by_key(|c| options.iter().position(|o| o.code == *c));
+                        if !codes.is_empty() {
+                            values.insert(field.key.clone(), Value::from(codes));
+                        }
+                    }
+                    FieldType::Code { master } if code_rows_done < code_rows => {
+                        let code = self.code(master, rng)?;
+                        self.put(&mut values, field, &code)?;
+                        code_rows_done += 1;
+                        rows_with_code.insert(row.to_string());
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if charges && export == "FT1-10" {
+                if rows_with_code.contains(row) {
+                    self.put(&mut values, field, &rng.u32(1..=3).to_string())?;
+                }
+                continue;
+            }
+            if !row.is_empty() && row.parse::<usize>().is_ok_and(|n| n > rows_filled) {
+                continue;
+            }
+            let optional = !field.required;
+            match &field.kind {
+                FieldType::Tick => {
+                    if self.ticked(field, patient, rng) {
+                        values.insert(field.key.clone(), Value::Bool(true));
+                    }
+                }
+                FieldType::Ticks { options, .. } => {
+                    let n = match base_key(&field.key) {
+                        "tests" => rng.usize(3..=7),
+                        _ => 1,
+                    }
+                    .min(options.len());
+                    if n == 0 || (optional && rng.u8(0..5) == 0) {
+                        continue;
+                    }
+                    let mut picked: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
+                    rng.shuffle(&mut picked);
+                    picked.truncate(n);
+                    picked.sort_by_key(|c| options.iter().position(|o| o.code == *c));
+                    values.insert(field.key.clone(), Value::from(picked));
+                }
+                _ => {
+                    // Header fields a clerk sometimes leaves empty; in a row, only remarks.
+                    let skip = match row {
+                        "" => optional && rng.u8(0..5) == 0,
+                        _ => matches!(base_key(&field.key), "comment" | "memo") && rng.u8(0..3) > 0,
+                    };
+                    if skip {
+                        continue;
+                    }
+                    let text = self.typed_text(field, patient, day, row, rng)?;
+                    self.put(&mut values, field, &text)?;
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// Checks `text` as the entry screen does and keeps what it stores.
+    fn put(&self, values: &mut Values, field: &FieldDef, text: &str) -> Result<(), DemoError> {
+        match fields::check_typed(field, text, self.today, &self.masters) {
+            Ok(Some(checked)) => {
+                values.insert(field.key.clone(), checked.value);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(DemoError::Refused(format!("demo value '{text}' for {}: {e}", field.key))),
+        }
+    }
+
+    fn code(&self, master: &str, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
+        let codes = self.codes.get(master).filter(|c| !c.is_empty()).ok_or_else(|| {
+            DemoError::Refused(format!("the {master} master is empty: load the sample masters first"))
+        })?;
+        // The most used codes most often, as on a real ward.
+        let top = codes.len().min(20);
+        Ok(if rng.u8(0..4) > 0 { &codes[rng.usize(0..top)] } else { &codes[rng.usize(0..codes.len())] }
+            .clone())
+    }
+
+    fn ticked(&self, field: &FieldDef, patient: &Patient, rng: &mut fastrand::Rng) -> bool {
+        match base_key(&field.key) {
+            "done" | "given" => rng.u8(0..10) > 0,
+            "outpatient" => patient.location.ward == crate::downtime::OUTPATIENT_WARD,
+            "contrast" | "allergy_checked" => rng.u8(0..4) == 0,
+            _ => rng.u8(0..6) == 0,
+        }
+    }
+
+    /// What a clerk types into a text-like field; checked afterwards by `put`.
+    fn typed_text(
+        &self,
+        field: &FieldDef,
+        patient: &Patient,
+        day: NaiveDate,
+        row: &str,
+        rng: &mut fastrand::Rng,
+    ) -> Result<String, DemoError> {
+        let pick = |rng: &mut fastrand::Rng, items: &[&str]| items[rng.usize(0..items.len())].to_string();
+        let staff = |rng: &mut fastrand::Rng| STAFF[rng.usize(0..STAFF.len())].to_string();
+        let key = base_key(&field.key);
+        Ok(match &field.kind {
+            FieldType::Date => day.format("%Y-%m-%d").to_string(),
+            FieldType::Time => match row.parse::<usize>() {
+                Ok(n) if key == "time" && n >= 1 => ROUNDS[(n - 1) % ROUNDS.len()].to_string(),
+                _ => format!("{:02}:{:02}", rng.u32(8..20), rng.u32(0..12) * 5),
+            },
+            FieldType::Code { master } => self.code(master, rng)?,
+            FieldType::Number { min, max, decimals, .. } => {
+                let (lo, hi) = match key {
+                    "temp" => (36.0, 38.4),
+                    "pulse" => (58.0, 108.0),
+                    "bp_sys" => (98.0, 162.0),
+                    "bp_dia" => (55.0, 95.0),
+                    "resp" => (12.0, 24.0),
+                    "spo2" => (92.0, 100.0),
+                    "days" => (3.0, 14.0),
+                    "qty" => (1.0, 3.0),
+                    "energy_kcal" => (1200.0, 2000.0),
+                    "salt_g" => (5.0, 7.0),
+                    "protein_g" => (40.0, 70.0),
+                    "creatinine" => (0.5, 1.4),
+                    _ => {
+                        let lo = min.unwrap_or(0.0);
+                        let hi = max.unwrap_or(lo + 10.0);
+                        (lo, lo + (hi - lo) / 4.0)
+                    }
+                };
+                let (lo, hi) = (lo.max(min.unwrap_or(f64::MIN)), hi.min(max.unwrap_or(f64::MAX)));
+                let value = lo + rng.f64() * (hi - lo).max(0.0);
+                format!("{value:.*}", *decimals as usize)
+            }
+            FieldType::Area { .. } => match key {
+                "note" => pick(
+                    rng,
+                    &[
+                        "S) 夜間よく眠れた。疼痛の訴えなし。\nO) 体温36.8℃、創部発赤なし。\nA) 経過良好。\nP) 現治療継続。",
+                        "S) 食後に軽い嘔気あり。\nO) 腹部平坦・軟、圧痛なし。\nA) 一過性と考える。\nP) 経過観察、症状続けば医師へ報告。",
+                        "S) 歩行時に右膝の痛み。\nO) 腫脹軽度、熱感なし。\nA) 術後経過として妥当。\nP) リハビリ継続、鎮痛薬頓用。",
+                    ],
+                ),
+                "clinical_info" => pick(rng, &["発熱精査", "肺炎疑い", "術前検査", "経過観察", "胸痛精査"]),
+                "food_allergy" => pick(rng, &["なし", "卵", "そば"]),
+                "comment" => pick(rng, &["特になし", "刻み食", "とろみ付き"]),
+                _ => "デモ記入 (synthetic)".to_string(),
+            },
+            FieldType::Text { max_chars } => {
+                let text = match key {
+                    "department" if !patient.department.is_empty() => patient.department.clone(),
+                    "department" => pick(rng, &DEPARTMENTS),
+                    "doctor" => format!("{}医師", staff(rng)),
+                    "author" | "signature" | "done_by" | "initials" | "clerk" => staff(rng),
+                    "profession" => pick(rng, &["医師", "看護師"]),
+                    "dose" => pick(rng, &["1錠", "2錠", "1包", "1A", "500mL", "5mL"]),
+                    "frequency" => {
+                        pick(rng, &["1日3回 毎食後", "1日2回 朝夕食後", "1日1回 朝食後", "疼痛時 頓用"])
+                    }
+                    "route" => pick(rng, &["PO", "IV", "DIV", "SC", "IM"]),
+                    "rate" => pick(rng, &["60mL/h", "80mL/h", "100mL/h"]),
+                    "comment" => pick(rng, &["一包化", "粉砕"]),
+                    "specimen" => pick(rng, &["血液", "血清", "尿"]),
+                    "region" => pick(rng, &["胸部正面", "腹部", "右膝関節", "頭部"]),
+                    "memo" => pick(rng, &["発熱あり", "疼痛の訴えあり", "入眠中"]),
+                    "intake_output" => format!("IN {} / OUT {}", rng.u32(12..20) * 100, rng.u32(9..16) * 100),
+                    _ => "デモ".to_string(),
+                };
+                match max_chars {
+                    Some(max) => text.chars().take(*max as usize).collect(),
+                    None => text,
+                }
+            }
+            FieldType::Tick | FieldType::Ticks { .. } => String::new(),
+        })
+    }
+}
+
+/// The field's name without its paper row: `temp_3` → `temp`.
+fn base_key(key: &str) -> &str {
+    match derive::row_of(key) {
+        "" => key,
+        row => key.strip_suffix(row).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
+    }
+}
+
+/// A scanned page as the scanner would deliver it: white A4 in grey at `dpi`, the form's field
+/// outlines and tick boxes (ticked as keyed), and the page barcode where the form prints it.
+/// Returns the PNG bytes.
+pub fn scanned_image(
+    form: &FormDefinition,
+    code: &str,
+    values: Option<&Values>,
+    dpi: f32,
+) -> Result<Vec<u8>, String> {
+    let px = dpi / 25.4;
+    let (width, height) = ((form.width_mm * px).round() as u32, (form.height_mm * px).round() as u32);
+    if width == 0 || height == 0 || width > 10_000 || height > 10_000 {
+        return Err(format!("{}: a page of {width} × {height} pixels cannot be drawn", form.id));
+    }
+    let mut luma = vec![255u8; width as usize * height as usize];
+    let mut fill = |x0: f32, y0: f32, x1: f32, y1: f32, ink: u8| {
+        let clamp = |v: f32, max: u32| (v.round().max(0.0) as u32).min(max);
+        let (x0, x1) = (clamp(x0, width), clamp(x1, width));
+        let (y0, y1) = (clamp(y0, height), clamp(y1, height));
+        if x1 <= x0 {
+            return;
+        }
+        for y in y0..y1 {
+            let row = y as usize * width as usize;
+            luma[row + x0 as usize..row + x1 as usize].fill(ink);
+        }
+    };
+    let outline = |fill: &mut dyn FnMut(f32, f32, f32, f32, u8), x: f32, y: f32, w: f32, h: f32, ink: u8| {
+        let (x0, y0, x1, y1) = (x * px, y * px, (x + w) * px, (y + h) * px);
+        fill(x0, y0, x1, y0 + 1.0, ink);
+        fill(x0, y1 - 1.0, x1, y1, ink);
+        fill(x0, y0, x0 + 1.0, y1, ink);
+        fill(x1 - 1.0, y0, x1, y1, ink);
+    };
+    for field in &form.fields {
+        let boxes = field.tick_boxes();
+        if boxes.is_empty() {
+            outline(&mut fill, field.x_mm, field.y_mm, field.width_mm, field.height_mm, 170);
+            continue;
+        }
+        let ticked: Vec<&str> = match values.and_then(|v| v.get(&field.key)) {
+            Some(Value::Array(codes)) => codes.iter().filter_map(Value::as_str).collect(),
+            Some(Value::Bool(true)) => vec![field.key.as_str()],
+            _ => Vec::new(),
+        };
+        for b in boxes {
+            outline(&mut fill, b.x_mm, b.y_mm, b.size_mm, b.size_mm, 40);
+            if ticked.contains(&b.code.as_str()) {
+                let inset = b.size_mm * 0.25;
+                fill(
+                    (b.x_mm + inset) * px,
+                    (b.y_mm + inset) * px,
+                    (b.x_mm + b.size_mm - inset) * px,
+                    (b.y_mm + b.size_mm - inset) * px,
+                    30,
+                );
+            }
+        }
+    }
+    let spec = form.barcode.as_ref().ok_or_else(|| format!("{} prints no page barcode", form.id))?;
+    let modules = code128(code)?;
+    // Whole pixels per bar: a scanner resolves the printed modules no finer than this.
+    let module_px = (spec.module_mm * px).round().max(1.0);
+    let x0 = ((spec.x_mm + QUIET_ZONE_MODULES as f32 * spec.module_mm) * px).round();
+    let right = x0 + (modules.len() + QUIET_ZONE_MODULES) as f32 * module_px;
+    if right > width as f32 {
+        return Err(format!("{}: the page barcode runs off a page drawn at {dpi} dpi", form.id));
+    }
+    let (y0, y1) = (spec.y_mm * px, (spec.y_mm + spec.height_mm) * px);
+    for (i, bar) in modules.iter().enumerate() {
+        if *bar {
+            let x = x0 + i as f32 * module_px;
+            fill(x, y0, x + module_px, y1, 0);
+        }
+    }
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(&luma, width, height, image::ExtendedColorType::L8)
+        .map_err(|e| format!("cannot encode the page as PNG: {e}"))?;
+    Ok(png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::census::demo::{DemoOptions, load_demo};
+    use crate::scan::locate::{SearchBand, find_page_code};
+    use crate::store::Reading;
+
+    fn demo_store(beds: u32) -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        let setup = Actor("setup".into());
+        let options = DemoOptions { beds, seed: 5, as_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap() };
+        load_demo(&mut store, &setup, &options, &mut |_, _| {}).unwrap();
+        crate::entry::masters::load_samples(&mut store, &setup).unwrap();
+        store
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    #[test]
+    fn a_drawn_scan_is_read_back_as_its_page_code_by_the_import_reader() {
+        let forms = form::built_in();
+        let band = SearchBand::from_forms(&forms);
+        for form in forms.iter().filter(|f| is_returnable(f)) {
+            let code = PageCode {
+                form: form.code.clone(),
+                patient: Some(PatientId::parse("10000123").unwrap()),
+                serial: Serial::new("A", 123_456).unwrap(),
+            };
+            let png = scanned_image(form, &code.encode(), None, SCAN_DPI).unwrap();
+            let page = image::load_from_memory(&png).unwrap().to_luma8();
+            let reading = find_page_code(page.as_raw(), page.width(), page.height(), &band);
+            assert_eq!(reading, Reading::Code { code: code.clone(), upside_down: false }, "{}", form.id);
+        }
+    }
+
+    #[test]
+    fn every_returnable_form_gets_values_the_entry_screen_accepts() {
+        let store = demo_store(45);
+        let maker = ValueMaker::load(&store, today()).unwrap();
+        let patient = store.patients(None, false).unwrap().remove(0).patient;
+        let mut rng = fastrand::Rng::with_seed(3);
+        for form in form::built_in().iter().filter(|f| is_returnable(f)) {
+            for _ in 0..20 {
+                let values = maker.page(form, &patient, today(), None, &mut rng).unwrap();
+                assert!(fields::missing(form, &values).is_empty(), "{}: {values:?}", form.id);
+                assert!(derive::row_problems(form, &values).is_empty(), "{}: {values:?}", form.id);
+                let made = derive::charge_lines(form, &values).len() + derive::records(form, &values).len();
+                assert!(made > 0, "{} keyed nothing: {values:?}", form.id);
+            }
+        }
+    }
+
+    #[test]
+    fn charge_slips_carry_exactly_the_lines_asked_for() {
+        let store = demo_store(45);
+        let maker = ValueMaker::load(&store, today()).unwrap();
+        let forms = form::built_in();
+        let slip = forms.iter().find(|f| derive::makes_charges(f)).unwrap();
+        let patient = store.patients(None, false).unwrap().remove(0).patient;
+        let mut rng = fastrand::Rng::with_seed(9);
+        for lines in 1..=maker.most_lines(slip) {
+            let values = maker.page(slip, &patient, today(), Some(lines), &mut rng).unwrap();
+            assert_eq!(derive::charge_lines(slip, &values).len(), lines, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn bulk_charge_keying_reaches_the_line_count_verified_by_someone_else() {
+        let mut store = demo_store(45);
+        let options = ChargeOptions { lines: 157, last_day: today(), ..ChargeOptions::default() };
+        let counts = key_charge_lines(&mut store, &options).unwrap();
+        assert_eq!(counts.lines, 157);
+        let entries = store.live_entries_all().unwrap();
+        assert_eq!(entries.len(), counts.slips);
+        let mut lines = 0;
+        for e in &entries {
+            assert_eq!(e.state, crate::store::EntryState::Verified, "{e:?}");
+            assert_ne!(e.verified_by.as_deref(), Some(e.entered_by.as_str()));
+            lines += store.charge_lines_of(e.id).unwrap().len();
+        }
+        assert_eq!(lines, 157, "the lines counted are the lines stored");
+        let items = worklist(&store, &form::built_in(), None).unwrap();
+        assert_eq!(items.iter().filter(|i| i.stage == Stage::Verified).count(), counts.slips);
+        assert!(items.iter().all(|i| !i.ward.is_empty()), "every slip is a printed page of a ward");
+    }
+
+    #[test]
+    fn bulk_charge_keying_under_double_entry_verifies_by_the_agreeing_second_keying() {
+        let mut store = demo_store(45);
+        store.set_setting(&Actor("admin".into()), "entry.double_entry_charges", "on").unwrap();
+        let options = ChargeOptions { lines: 40, last_day: today(), ..ChargeOptions::default() };
+        let counts = key_charge_lines(&mut store, &options).unwrap();
+        let entries = store.live_entries_all().unwrap();
+        assert_eq!(entries.len(), counts.slips);
+        assert!(entries.iter().all(|e| e.state == crate::store::EntryState::Verified && e.pass == 2));
+    }
+
+    #[test]
+    fn the_episode_fill_is_refused_without_the_downtime_history() {
+        let mut store = demo_store(45);
+        let dir = tempfile::tempdir().unwrap();
+        let pages = PageStore::new(dir.path().join("pages"));
+        let options = EpisodeOptions {
+            today: today(),
+            days: 10,
+            seed: 1,
+            charge_lines: 10,
+            kit_dir: &dir.path().join("kit"),
+            pages: &pages,
+        };
+        let refused = fill_episode(&mut store, &options).unwrap_err();
+        assert!(refused.to_string().contains("downtime history"), "{refused}");
+    }
+
+    #[test]
+    fn row_fields_lose_their_row_number_and_others_keep_their_name() {
+        assert_eq!(base_key("temp_3"), "temp");
+        assert_eq!(base_key("bp_sys_10"), "bp_sys");
+        assert_eq!(base_key("order_date"), "order_date");
+        assert_eq!(base_key("salt_g"), "salt_g");
+    }
+}

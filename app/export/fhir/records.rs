@@ -1,0 +1,679 @@
+//! From a keyed page (its records and charge lines) or a scanned page to FHIR resources. What a
+//! field means comes from its `export` key, as in `entry::derive`, never from the form's name, so
+//! a hospital's own version of a form maps the same way. Whatever on the paper has no element of
+//! its own goes into the resource's notes as `label: value`: nothing keyed is dropped.
+
+use serde_json::{Map, Value, json};
+
+use super::encode::{self, has_time};
+use super::{Builder, FhirError, Owner, code_system, item_system};
+use crate::domain::{OrderKind, PaperRecord, RecordKind};
+use crate::entry::derive::row_of;
+use crate::entry::fields::value_as_text;
+use crate::export::content::{ChargeOut, HandoffItem, Keyed, Page};
+use crate::form::{FieldDef, FieldType, FormDefinition};
+
+const LOINC: &str = "http://loinc.org";
+const SNOMED: &str = "http://snomed.info/sct";
+const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+const MEDICATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/medicationrequest-category";
+const IMAGE_SHA256: &str = "http://kamikarte.example/fhir/image-sha256";
+
+/// The LOINC codes of FHIR's vital-signs profile: only these get the `vital-signs` category,
+/// which obliges the resource to that profile.
+const VITAL_SIGNS: [&str; 13] = [
+    "85353-1", "9279-1", "8867-4", "2708-6", "59408-5", "8310-5", "8302-2", "9843-4", "29463-7", "39156-5",
+    "85354-9", "8480-6", "8462-4",
+];
+const SYSTOLIC: &str = "8480-6";
+const DIASTOLIC: &str = "8462-4";
+
+/// One keyed page and what its resources share.
+struct Sheet<'k> {
+    subject: &'k str,
+    keyed: &'k Keyed,
+    form: &'k FormDefinition,
+    outpatient: bool,
+    hospital_code: &'k str,
+}
+
+impl<'k> Sheet<'k> {
+    fn err(&self, row: &str, message: impl Into<String>) -> FhirError {
+        let message = message.into();
+        if row.is_empty() {
+            FhirError::new(self.subject, message)
+        } else {
+            FhirError::new(self.subject, format!("row {row}: {message}"))
+        }
+    }
+
+    /// The fields of `values` in the form's reading order, with their export keys.
+    fn fields<'v>(&self, values: &'v Map<String, Value>) -> Vec<(&'k FieldDef, &'v Value)> {
+        self.form.fields.iter().filter_map(|f| values.get(&f.key).map(|v| (f, v))).collect()
+    }
+
+    fn with_export<'v>(
+        &self,
+        values: &'v Map<String, Value>,
+        export: &str,
+    ) -> Vec<(&'k FieldDef, &'v Value)> {
+        self.fields(values).into_iter().filter(|(f, _)| export_of(f) == export).collect()
+    }
+
+    /// The texts of the fields with this export key, joined (a progress note's author and
+    /// profession are both `TXA-5`).
+    fn text(&self, values: &Map<String, Value>, export: &str) -> Option<String> {
+        let parts: Vec<String> = self
+            .with_export(values, export)
+            .into_iter()
+            .map(|(f, v)| display(f, v))
+            .filter(|t| !t.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    fn ticked(&self, values: &Map<String, Value>, export: &str) -> bool {
+        self.with_export(values, export).iter().any(|(_, v)| v.as_bool() == Some(true))
+    }
+
+    fn number(&self, values: &Map<String, Value>, export: &str) -> Option<f64> {
+        self.with_export(values, export).iter().find_map(|(_, v)| v.as_f64())
+    }
+
+    /// What has no element of its own: free comments (`NTE-3`) as written, anything else as
+    /// `label: value`. Dates and times are already in the resource's times.
+    fn notes(&self, values: &Map<String, Value>, used: impl Fn(&str) -> bool) -> Vec<Value> {
+        self.fields(values)
+            .into_iter()
+            .filter(|(f, _)| !matches!(f.kind, FieldType::Date | FieldType::Time) && !used(export_of(f)))
+            .filter_map(|(f, v)| {
+                let text = display(f, v);
+                if text.is_empty() {
+                    None
+                } else if export_of(f) == "NTE-3" {
+                    Some(json!({ "text": text }))
+                } else {
+                    Some(json!({ "text": format!("{}: {text}", label(f)) }))
+                }
+            })
+            .collect()
+    }
+
+    /// The page's own values, which go with every row (who ordered, the department); for a form
+    /// without rows the one record already has them.
+    fn with_page(&self, rec: &PaperRecord) -> Map<String, Value> {
+        let mut all = Map::new();
+        if !rec.row.is_empty()
+            && let Some(page) = self.keyed.records.iter().find(|r| r.row.is_empty())
+        {
+            all.extend(page.values.clone());
+        }
+        all.extend(rec.values.clone());
+        all
+    }
+
+    fn when(&self, rec: &PaperRecord) -> Result<Option<String>, FhirError> {
+        match rec.event_at.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(at) => encode::date_time(at).map(Some).ok_or_else(|| {
+                self.err(&rec.row, format!("time '{at}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM"))
+            }),
+        }
+    }
+
+    /// The code system of a code field's value: its master's, or for a tick list the master of a
+    /// code field with the same export key (the lab slip's ticks and its free code are both
+    /// lab-test codes), else the tick list's own.
+    fn system_for(&self, field: &FieldDef) -> String {
+        let master_of = |f: &FieldDef| match &f.kind {
+            FieldType::Code { master } => Some(master.clone()),
+            _ => None,
+        };
+        let master = master_of(field).or_else(|| {
+            self.form.fields.iter().filter(|f| export_of(f) == export_of(field)).find_map(master_of)
+        });
+        match master {
+            Some(m) => code_system(self.hospital_code, &m),
+            None => {
+                code_system(self.hospital_code, &format!("form/{}/{}", self.form.id, base_key(&field.key)))
+            }
+        }
+    }
+
+    /// The codes a field holds, each as a CodeableConcept with the name the master or the
+    /// printed tick box gives it.
+    fn concepts(&self, field: &FieldDef, value: &Value) -> Vec<(String, Value)> {
+        let system = self.system_for(field);
+        let codes: Vec<String> = match value {
+            Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Value::String(s) if !s.trim().is_empty() => vec![s.trim().to_string()],
+            // A single tick box is its own code (as `derive::charge_lines` reads it).
+            Value::Bool(true) => vec![field.key.clone()],
+            _ => Vec::new(),
+        };
+        codes
+            .into_iter()
+            .map(|code| {
+                let name = option_label(field, &code).or_else(|| self.keyed.code_names.get(&code).cloned());
+                let concept = json!({
+                    "coding": [{ "system": system, "code": code, "display": name }],
+                    "text": name.clone().unwrap_or_else(|| code.clone()),
+                });
+                (code, concept)
+            })
+            .collect()
+    }
+}
+
+fn export_of(field: &FieldDef) -> &str {
+    field.export.as_deref().unwrap_or("")
+}
+
+/// `temp_3` → `temp`: the field a resource came from, the same on every row.
+fn base_key(key: &str) -> &str {
+    match row_of(key) {
+        "" => key,
+        n => key.strip_suffix(n).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
+    }
+}
+
+/// A row field's label without its row number (`体温1 Temp ℃` → `体温 Temp ℃`): the resource
+/// already says which row it is, and the name should read the same on every row.
+fn label(field: &FieldDef) -> String {
+    let row = row_of(&field.key);
+    let text = field.label.trim();
+    let (first, rest) = text.find(char::is_whitespace).map_or((text, ""), |i| text.split_at(i));
+    match first.strip_suffix(row) {
+        Some(stem) if !row.is_empty() && !stem.is_empty() => format!("{stem}{rest}"),
+        _ => text.to_string(),
+    }
+}
+
+fn option_label(field: &FieldDef, code: &str) -> Option<String> {
+    match &field.kind {
+        FieldType::Ticks { options, .. } => options.iter().find(|o| o.code == code).map(|o| o.label.clone()),
+        _ => None,
+    }
+}
+
+/// A value as a reader of the record wants it: ticked options by their printed labels.
+fn display(field: &FieldDef, value: &Value) -> String {
+    match (&field.kind, value) {
+        (FieldType::Ticks { .. }, Value::Array(codes)) => codes
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|c| option_label(field, c).unwrap_or_else(|| c.to_string()))
+            .collect::<Vec<_>>()
+            .join("、"),
+        _ => value_as_text(field, value).trim().to_string(),
+    }
+}
+
+fn display_ref(text: Option<String>) -> Value {
+    json!({ "display": text })
+}
+
+pub(super) fn keyed(b: &mut Builder, item: &HandoffItem, k: &Keyed) -> Result<(), FhirError> {
+    let form = b.ctx.forms.iter().find(|f| f.id == k.form_id).ok_or_else(|| {
+        FhirError::new(&item.subject, format!("form '{}' is not among the form definitions", k.form_id))
+    })?;
+    let sheet = Sheet {
+        subject: &item.subject,
+        keyed: k,
+        form,
+        outpatient: item.patient.outpatient,
+        hospital_code: b.ctx.hospital_code,
+    };
+    for line in &k.lines {
+        charge(b, &sheet, line)?;
+    }
+    let has_rows = form.fields.iter().any(|f| !row_of(&f.key).is_empty());
+    for rec in &k.records {
+        // On a page of rows the page's own record only adds to its rows (see `with_page`).
+        let a_row = !has_rows || !rec.row.is_empty();
+        match rec.kind {
+            RecordKind::Observation => observations(b, &sheet, rec)?,
+            RecordKind::ProgressNote => progress_note(b, &sheet, rec)?,
+            RecordKind::Administration if a_row => administration(b, &sheet, rec)?,
+            RecordKind::Administration => {}
+            RecordKind::Order => match form.order_kind() {
+                Some(OrderKind::Prescription) if a_row => medication(b, &sheet, rec, false)?,
+                Some(OrderKind::Injection) if a_row => medication(b, &sheet, rec, true)?,
+                Some(OrderKind::Prescription | OrderKind::Injection) => {}
+                Some(kind @ (OrderKind::Lab | OrderKind::Imaging)) => service_requests(b, &sheet, rec, kind)?,
+                Some(OrderKind::Diet) => nutrition_order(b, &sheet, rec)?,
+                None => {
+                    return Err(sheet.err(
+                        &rec.row,
+                        format!(
+                            "form '{}' names no order kind (scan.order), so what to send is not known",
+                            form.id
+                        ),
+                    ));
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+/// One Observation per measured value; systolic and diastolic on one row make one blood-pressure
+/// panel, as FHIR's vital-signs profile wants them.
+fn observations(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
+    let when = s.when(rec)?;
+    let performer = s.text(&Map::from_iter(s.keyed.values.clone()), "OBX-16");
+    let notes = s.notes(&s.with_page(rec), |ex| ex.starts_with("OBX-5") || ex == "OBX-16");
+    let measured: Vec<(&FieldDef, &Value, Option<&str>)> = s
+        .fields(&rec.values)
+        .into_iter()
+        .filter_map(|(f, v)| {
+            let ex = export_of(f);
+            (ex == "OBX-5" || ex.starts_with("OBX-5:")).then(|| (f, v, ex.strip_prefix("OBX-5:")))
+        })
+        .collect();
+    let loinc_value = |code: &str| measured.iter().find(|(_, _, c)| *c == Some(code));
+    let panel = loinc_value(SYSTOLIC).zip(loinc_value(DIASTOLIC));
+    let base = |code: Option<&str>, label: &str| {
+        let vital = code.is_some_and(|c| VITAL_SIGNS.contains(&c));
+        json!({
+            "status": if s.keyed.verified_at.is_some() { "final" } else { "preliminary" },
+            "category": if vital { json!([{ "coding": [{ "system": OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs" }] }]) } else { Value::Null },
+            "code": {
+                "coding": code.map(|c| json!([{ "system": LOINC, "code": c }])),
+                "text": label,
+            },
+            "subject": b.subject(),
+            "encounter": b.encounter_ref(),
+            "effectiveDateTime": when,
+            "performer": [display_ref(performer.clone())],
+            "note": notes,
+        })
+    };
+    let mut made = Vec::new();
+    if let Some(((sys_f, sys_v, _), (dia_f, dia_v, _))) = panel {
+        let mut obs = base(Some("85354-9"), "血圧 Blood pressure");
+        obs["component"] = json!([
+            { "code": { "coding": [{ "system": LOINC, "code": SYSTOLIC }], "text": label(sys_f) }, "valueQuantity": quantity(sys_f, sys_v) },
+            { "code": { "coding": [{ "system": LOINC, "code": DIASTOLIC }], "text": label(dia_f) }, "valueQuantity": quantity(dia_f, dia_v) },
+        ]);
+        made.push(("bp".to_string(), Some("85354-9"), obs));
+    }
+    for (f, v, code) in &measured {
+        if panel.is_some() && matches!(*code, Some(SYSTOLIC | DIASTOLIC)) {
+            continue;
+        }
+        let mut obs = base(*code, &label(f));
+        match v {
+            Value::Number(_) => obs["valueQuantity"] = quantity(f, v),
+            Value::Bool(yes) => obs["valueBoolean"] = json!(yes),
+            _ => obs["valueString"] = json!(display(f, v)),
+        }
+        made.push((base_key(&f.key).to_string(), *code, obs));
+    }
+    for (part, code, obs) in made {
+        if when.is_none() && code.is_some_and(|c| VITAL_SIGNS.contains(&c)) {
+            return Err(s.err(&rec.row, "a vital sign without a date"));
+        }
+        let id = b.item_ident(s.subject, &rec.row, Some(&part));
+        b.add(s.subject, "Observation", &id, Owner::Kamikarte, obs)?;
+    }
+    Ok(())
+}
+
+fn quantity(field: &FieldDef, value: &Value) -> Value {
+    let unit = match &field.kind {
+        FieldType::Number { unit, .. } => unit.as_deref(),
+        _ => None,
+    };
+    match value.as_f64() {
+        Some(n) => encode::quantity(n, unit),
+        None => Value::Null,
+    }
+}
+
+/// A prescription or injection row: a MedicationRequest, and for an injection marked done a
+/// MedicationAdministration that fulfils it.
+fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) -> Result<(), FhirError> {
+    let all = s.with_page(rec);
+    let (drug_field, drug_value) = s
+        .with_export(&rec.values, "RXE-2")
+        .into_iter()
+        .find(|(_, v)| v.as_str().is_some_and(|c| !c.trim().is_empty()))
+        .ok_or_else(|| s.err(&rec.row, "a row with no drug"))?;
+    let medicine = s.concepts(drug_field, drug_value).into_iter().next().map(|(_, c)| c);
+    let when = s.when(rec)?;
+    let dose = s.text(&all, "RXE-3");
+    let route = s.text(&all, "RXR-1");
+    let rate = s.text(&all, "RXE-21");
+    let days = s.number(&all, "RXE-10");
+    let instruction: Vec<String> =
+        [dose.clone(), s.text(&all, "TQ1-3"), days.map(|d| format!("{d}日分")), route.clone(), rate.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
+    let done_by = s.text(&all, "RXA-10");
+    let done = injection && (s.ticked(&all, "RAS") || done_by.is_some());
+    let category = if s.ticked(&all, "ORC-29") {
+        "discharge"
+    } else if s.outpatient {
+        "outpatient"
+    } else {
+        "inpatient"
+    };
+    let request = json!({
+        "status": if done { "completed" } else { "active" },
+        "intent": "order",
+        "category": [{ "coding": [{ "system": MEDICATION_CATEGORY, "code": category }] }],
+        "medicationCodeableConcept": medicine,
+        "subject": b.subject(),
+        "encounter": b.encounter_ref(),
+        "authoredOn": rec.event_at.as_deref().and_then(encode::date_only),
+        "requester": display_ref(s.text(&all, "ORC-12")),
+        "dosageInstruction": [{
+            "text": instruction.join(" "),
+            "timing": {
+                "event": [when.clone().filter(|w| injection && has_time(w))],
+                "repeat": { "boundsDuration": days.map(|d| json!({ "value": d, "unit": "d", "system": encode::UCUM, "code": "d" })) },
+            },
+            "route": { "text": route },
+        }],
+        "note": s.notes(&all, |ex| matches!(ex,
+            "RXE-2" | "RXE-3" | "TQ1-3" | "RXE-10" | "RXR-1" | "RXE-21" | "ORC-12" | "ORC-29" | "RAS" | "RXA-10")),
+    });
+    let id = b.item_ident(s.subject, &rec.row, None);
+    let request_url = b.add(s.subject, "MedicationRequest", &id, Owner::Kamikarte, request)?;
+    if done {
+        let when = when.ok_or_else(|| s.err(&rec.row, "an injection given with no date"))?;
+        let dosage = [dose, rate].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let given = json!({
+            "status": "completed",
+            "medicationCodeableConcept": medicine,
+            "subject": b.subject(),
+            "context": b.encounter_ref(),
+            "effectiveDateTime": when,
+            "performer": [{ "actor": display_ref(done_by) }],
+            "request": { "reference": request_url },
+            "dosage": {
+                "text": dosage,
+                "route": { "text": route },
+            },
+        });
+        b.add(s.subject, "MedicationAdministration", &id, Owner::Kamikarte, given)?;
+    }
+    Ok(())
+}
+
+/// A row of the MAR: the dose given (completed) or, with the box left empty, not given.
+fn administration(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
+    let all = s.with_page(rec);
+    let (drug_field, drug_value) = s
+        .with_export(&rec.values, "RXA-5")
+        .into_iter()
+        .find(|(_, v)| v.as_str().is_some_and(|c| !c.trim().is_empty()))
+        .ok_or_else(|| s.err(&rec.row, "a row with no drug"))?;
+    let medicine = s.concepts(drug_field, drug_value).into_iter().next().map(|(_, c)| c);
+    let when = s.when(rec)?.ok_or_else(|| s.err(&rec.row, "a dose with no date"))?;
+    let given = s.ticked(&all, "RXA-20");
+    let resource = json!({
+        "status": if given { "completed" } else { "not-done" },
+        "medicationCodeableConcept": medicine,
+        "subject": b.subject(),
+        "context": b.encounter_ref(),
+        "effectiveDateTime": when,
+        "performer": [{ "actor": display_ref(s.text(&all, "RXA-10")) }],
+        "dosage": { "text": s.text(&all, "RXA-6"), "route": { "text": s.text(&all, "RXR-1") } },
+        "note": s.notes(&all, |ex| matches!(ex, "RXA-5" | "RXA-6" | "RXR-1" | "RXA-20" | "RXA-10")),
+    });
+    let id = b.item_ident(s.subject, &rec.row, None);
+    b.add(s.subject, "MedicationAdministration", &id, Owner::Kamikarte, resource)?;
+    Ok(())
+}
+
+/// A lab or imaging slip: one ServiceRequest per test or examination ticked, grouped by the slip
+/// (`requisition`), as FHIR asks for several things ordered together.
+fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKind) -> Result<(), FhirError> {
+    let all = s.with_page(rec);
+    let ordered: Vec<(String, Value)> =
+        s.with_export(&all, "OBR-4").into_iter().flat_map(|(f, v)| s.concepts(f, v)).collect();
+    if ordered.is_empty() {
+        return Err(s.err(&rec.row, "nothing ticked or written to order"));
+    }
+    let when = s.when(rec)?;
+    let category = match kind {
+        OrderKind::Imaging => {
+            json!({ "coding": [{ "system": SNOMED, "code": "363679005", "display": "Imaging" }] })
+        }
+        _ => {
+            json!({ "coding": [{ "system": SNOMED, "code": "108252007", "display": "Laboratory procedure" }] })
+        }
+    };
+    let base = json!({
+        "requisition": { "system": item_system(s.hospital_code), "value": s.subject },
+        "status": "active",
+        "intent": "order",
+        "category": [category],
+        "priority": if s.ticked(&all, "TQ1-9") { "urgent" } else { "routine" },
+        "subject": b.subject(),
+        "encounter": b.encounter_ref(),
+        // A time on a lab slip is when the specimen is taken; a date alone is when it was ordered.
+        "occurrenceDateTime": when.clone().filter(|w| has_time(w)),
+        "authoredOn": rec.event_at.as_deref().and_then(encode::date_only),
+        "requester": display_ref(s.text(&all, "ORC-12")),
+        "reasonCode": [{ "text": s.text(&all, "OBR-13") }],
+        "bodySite": [{ "text": s.text(&all, "OBR-15") }],
+        "note": s.notes(&all, |ex| matches!(ex, "OBR-4" | "TQ1-9" | "ORC-12" | "OBR-13" | "OBR-15")),
+    });
+    for (code, concept) in ordered {
+        let mut request = base.clone();
+        request["code"] = concept;
+        let id = b.item_ident(s.subject, &rec.row, Some(&code));
+        b.add(s.subject, "ServiceRequest", &id, Owner::Kamikarte, request)?;
+    }
+    Ok(())
+}
+
+/// A diet order is a NutritionOrder, FHIR's resource for diets (ServiceRequest leaves them to it).
+fn nutrition_order(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
+    let all = s.with_page(rec);
+    let diets: Vec<Value> = s
+        .with_export(&all, "ODS-3")
+        .into_iter()
+        .flat_map(|(f, v)| s.concepts(f, v))
+        .map(|(_, c)| c)
+        .collect();
+    if diets.is_empty() {
+        return Err(s.err(&rec.row, "no diet ticked"));
+    }
+    let when = s.when(rec)?.ok_or_else(|| s.err(&rec.row, "a diet order with no start date"))?;
+    let nutrients: Vec<Value> = s
+        .with_export(&all, "ODS-4")
+        .into_iter()
+        .filter(|(_, v)| v.is_number())
+        .map(|(f, v)| json!({ "modifier": { "text": label(f) }, "amount": quantity(f, v) }))
+        .collect();
+    let first_meal = s
+        .with_export(&all, "TQ1-7")
+        .into_iter()
+        .map(|(f, v)| format!("{}: {}", label(f), display(f, v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let order = json!({
+        "status": "active",
+        "intent": "order",
+        "patient": b.subject(),
+        "encounter": b.encounter_ref(),
+        "dateTime": when,
+        "orderer": display_ref(s.text(&all, "ORC-12")),
+        "excludeFoodModifier": [{ "text": s.text(&all, "AL1-3") }],
+        "oralDiet": {
+            "type": diets,
+            "schedule": [{ "repeat": { "boundsPeriod": { "start": encode::date_only(&when) } } }],
+            "nutrient": nutrients,
+            "instruction": first_meal,
+        },
+        "note": s.notes(&all, |ex| matches!(ex, "ODS-3" | "ODS-4" | "TQ1-7" | "AL1-3" | "ORC-12")),
+    });
+    let id = b.item_ident(s.subject, &rec.row, None);
+    b.add(s.subject, "NutritionOrder", &id, Owner::Kamikarte, order)?;
+    Ok(())
+}
+
+/// A progress note as a DocumentReference holding its text (a Composition would need sections
+/// and an author the paper names only by hand).
+fn progress_note(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
+    let all = s.with_page(rec);
+    let mut text: Vec<String> =
+        s.with_export(&all, "OBX-5").into_iter().map(|(f, v)| display(f, v)).collect();
+    text.retain(|t| !t.is_empty());
+    if text.is_empty() {
+        return Err(s.err(&rec.row, "a progress note without its text"));
+    }
+    text.extend(
+        s.notes(&all, |ex| matches!(ex, "OBX-5" | "TXA-5" | "TXA-22"))
+            .into_iter()
+            .filter_map(|n| n["text"].as_str().map(str::to_string)),
+    );
+    let when = s.when(rec)?;
+    let note = text.join("\n");
+    let resource = json!({
+        "status": "current",
+        "docStatus": if s.keyed.verified_at.is_some() { "final" } else { "preliminary" },
+        "type": { "coding": [{ "system": LOINC, "code": "11506-3", "display": "Progress note" }], "text": s.form.title },
+        "subject": b.subject(),
+        // `date` is an instant: only a note with its time written has one.
+        "date": when.clone().filter(|w| has_time(w)),
+        "author": [display_ref(s.text(&all, "TXA-5"))],
+        "authenticator": display_ref(s.text(&all, "TXA-22")),
+        "description": format!("{} {}", s.form.title, s.keyed.item),
+        "content": [{ "attachment": {
+            "contentType": "text/plain; charset=utf-8",
+            "language": "ja",
+            "data": encode::base64(note.as_bytes()),
+            "title": s.form.title,
+            "creation": when,
+        } }],
+        "context": { "encounter": [b.encounter_ref()], "period": { "start": when } },
+    });
+    let id = b.item_ident(s.subject, &rec.row, None);
+    b.add(s.subject, "DocumentReference", &id, Owner::Kamikarte, resource)?;
+    Ok(())
+}
+
+/// One charge line as a ChargeItem, coded in the hospital's charge master.
+fn charge(b: &mut Builder, s: &Sheet, line: &ChargeOut) -> Result<(), FhirError> {
+    let row = line.line_no.to_string();
+    let code_field = s.form.fields.iter().find(|f| export_of(f) == "FT1-7");
+    let system = match code_field {
+        Some(f) => s.system_for(f),
+        None => code_system(s.hospital_code, "charges"),
+    };
+    let code = line.line.code.trim();
+    if code.is_empty() {
+        return Err(s.err(&row, "a charge line without a code"));
+    }
+    let name = line.name.clone().or_else(|| code_field.and_then(|f| option_label(f, code)));
+    let occurrence = match line.line.service_date.trim() {
+        "" => None,
+        d => Some(
+            encode::date_time(d)
+                .ok_or_else(|| s.err(&row, format!("service date '{d}' is not YYYY-MM-DD")))?,
+        ),
+    };
+    let department_label = s
+        .form
+        .fields
+        .iter()
+        .find(|f| export_of(f) == "FT1-13")
+        .map_or("診療科 Department", |f| f.label.as_str());
+    let resource = json!({
+        "status": "billable",
+        "code": {
+            "coding": [{ "system": system, "code": code, "display": name }],
+            "text": name.clone().unwrap_or_else(|| code.to_string()),
+        },
+        "subject": b.subject(),
+        "context": b.encounter_ref(),
+        "occurrenceDateTime": occurrence,
+        "quantity": encode::quantity(line.line.quantity, line.unit.as_deref()),
+        "performer": [{ "actor": display_ref(line.line.doctor.clone()) }],
+        "note": [{ "text": line.line.department.as_ref().map(|d| format!("{department_label}: {d}")) }],
+    });
+    let id = b.item_ident(s.subject, &row, None);
+    b.add(s.subject, "ChargeItem", &id, Owner::Kamikarte, resource)?;
+    Ok(())
+}
+
+/// A scanned page as a DocumentReference holding the image. FHIR's `attachment.hash` is SHA-1,
+/// which kamikarte does not compute; the SHA-256 the page is filed under is an identifier instead.
+pub(super) fn page(b: &mut Builder, item: &HandoffItem, p: &Page) -> Result<(), FhirError> {
+    let err = |m: String| FhirError::new(&item.subject, m);
+    let bytes = std::fs::read(&p.image_path)
+        .map_err(|e| err(format!("cannot read the page image {}: {e}", p.image_path)))?;
+    let sha = encode::sha256_hex(&bytes);
+    // A file replaced on disk after filing must not go out as that page.
+    if !sha.eq_ignore_ascii_case(p.image_sha256.trim()) {
+        return Err(err(format!(
+            "the image {} is not the page that was filed (its SHA-256 differs)",
+            p.image_path
+        )));
+    }
+    let content_type = match p.image_format.trim().to_ascii_lowercase().as_str() {
+        "png" => "image/png",
+        "jpeg" | "jpg" => "image/jpeg",
+        other => return Err(err(format!("page image format '{other}' is not png or jpeg"))),
+    };
+    let form = p.form_code.as_deref().and_then(|code| b.ctx.forms.iter().find(|f| f.code.as_str() == code));
+    let title = form.map_or_else(|| p.form_code.clone().unwrap_or_default(), |f| f.title.clone());
+    let description = format!("{title} {}", p.item).trim().to_string();
+    let id = b.item_ident(&item.subject, "", None);
+    let resource = json!({
+        "identifier": [id.json(), { "system": IMAGE_SHA256, "value": sha }],
+        "status": "current",
+        "type": { "text": "スキャン文書 Scanned paper page" },
+        "subject": b.subject(),
+        "description": description,
+        "content": [{ "attachment": {
+            "contentType": content_type,
+            "data": encode::base64(&bytes),
+            "size": bytes.len(),
+            "title": p.item,
+        } }],
+        "context": { "encounter": [b.encounter_ref()] },
+    });
+    b.add(&item.subject, "DocumentReference", &id, Owner::Kamikarte, resource)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::form::built_in;
+
+    fn field(form: &str, key: &str) -> FieldDef {
+        let forms = built_in();
+        let form = forms.iter().find(|f| f.id == form).unwrap();
+        form.fields.iter().find(|f| f.key == key).unwrap().clone()
+    }
+
+    #[test]
+    fn row_labels_lose_their_row_number_and_keep_the_rest() {
+        assert_eq!(label(&field("vital_signs", "temp_3")), "体温 Temp ℃");
+        assert_eq!(label(&field("vital_signs", "spo2_2")), "SpO2 %");
+        assert_eq!(label(&field("prescription", "dose_1")), "1回量 Dose");
+        assert_eq!(label(&field("vital_signs", "signature")), field("vital_signs", "signature").label);
+    }
+
+    #[test]
+    fn a_row_field_is_named_by_its_key_without_the_row() {
+        assert_eq!(base_key("temp_3"), "temp");
+        assert_eq!(base_key("bp_sys_12"), "bp_sys");
+        assert_eq!(base_key("signature"), "signature");
+    }
+
+    #[test]
+    fn ticked_options_read_as_their_printed_labels() {
+        let diet = field("diet_order", "diet");
+        assert_eq!(display(&diet, &json!(["REG", "LOWSALT"])), "常食 Regular、減塩食 Low salt");
+        assert_eq!(display(&diet, &json!(["UNKNOWN"])), "UNKNOWN");
+    }
+}

@@ -1,0 +1,445 @@
+//! Orders written on paper: prescriptions and injections (RDE^O11), doses given (RAS^O17), lab
+//! (OML^O33), imaging (OMG^O19) and diet (OMD^O03) orders. Each order on a page keeps its placer
+//! number across versions, so a correction replaces (`XO`) or cancels (`CA`) exactly the orders
+//! the EHR already has.
+
+use super::er7::{self, Seg, comps, esc, join, subs};
+use super::paper::{Paper, value_text};
+use super::{Draft, Hl7Context};
+use crate::export::HandoffItem;
+use crate::form::FieldType;
+
+const DRUGS: &str = "99KKD";
+const LAB_TESTS: &str = "99KKL";
+const IMAGING: &str = "99KKI";
+const DIETS: &str = "99KKN";
+const FORM_ITEMS: &str = "99KKF";
+
+/// HL7's null: the field is required and the paper does not say.
+const NULL: &str = "\"\"";
+
+/// The placer order number of the order `key` (a row, a test code) on the page.
+fn placer_id(paper: &Paper, key: &str) -> String {
+    if key.is_empty() { paper.item().to_string() } else { format!("{}-{key}", paper.item()) }
+}
+
+fn patient(item: &HandoffItem, outpatient: bool) -> Vec<Seg> {
+    vec![er7::pid(&item.patient, true), er7::pv1(&item.patient, outpatient)]
+}
+
+/// The hospital as XON: name, and its facility code as the organization identifier (XON-10).
+fn hospital(ctx: &Hl7Context) -> String {
+    let mut parts = vec![esc(ctx.hospital_name)];
+    parts.resize(9, String::new());
+    parts.push(esc(ctx.sending_facility));
+    join('^', &parts)
+}
+
+fn order_type(outpatient: bool) -> String {
+    if outpatient { er7::coded("O", "外来", "HL70482") } else { er7::coded("I", "入院", "HL70482") }
+}
+
+/// The ORC every order and administration starts with.
+fn orc(paper: &Paper, item: &HandoffItem, control: &str, key: &str, ctx: &Hl7Context) -> Seg {
+    let k = paper.keyed;
+    Seg::new("ORC")
+        .raw(1, control)
+        .raw(2, er7::placer(&placer_id(paper, key)))
+        .raw(4, er7::placer(paper.item()))
+        .opt(9, paper.event())
+        .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user))
+        .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(er7::user))
+        .opt(12, paper.text("ORC-12", "").map(|d| er7::person(&d)))
+        .opt(17, paper.text("ORC-17", "").map(|d| comps(&["", &d])))
+        .raw(21, hospital(ctx))
+        .raw(29, order_type(item.patient.outpatient))
+}
+
+/// Labels for an order that is new, one a delivered version had, and one a correction removed.
+struct Actions {
+    new: &'static str,
+    kept: &'static str,
+    removed: &'static str,
+}
+
+const ORDER_CONTROL: Actions = Actions { new: "NW", kept: "XO", removed: "CA" };
+/// RXA-21: administrations are added, updated or deleted, under ORC-1 `RE`.
+const ADMIN_ACTION: Actions = Actions { new: "A", kept: "U", removed: "D" };
+
+/// The groups of every order on the page, then a removal for each order of the delivered
+/// version that the page no longer has (built from that version, which is what the EHR holds).
+fn groups<'p>(
+    paper: &Paper<'p>,
+    before: Option<&Paper<'p>>,
+    actions: &Actions,
+    keys: impl Fn(&Paper<'p>) -> Vec<String>,
+    mut group: impl FnMut(&Paper<'p>, &str, &'static str) -> Vec<Seg>,
+) -> Vec<Seg> {
+    let now = keys(paper);
+    let old = before.map(&keys).unwrap_or_default();
+    let mut segs = Vec::new();
+    for key in &now {
+        segs.extend(group(paper, key, if old.contains(key) { actions.kept } else { actions.new }));
+    }
+    if let Some(before) = before {
+        for key in old.iter().filter(|k| !now.contains(k)) {
+            segs.extend(group(before, key, actions.removed));
+        }
+    }
+    segs
+}
+
+/// A drug: code, the master's name, local drug codes.
+fn drug(paper: &Paper, code: &str) -> String {
+    er7::coded(code, &paper.name_of(code), DRUGS)
+}
+
+/// Route words on paper to HL7 table 0162, else the word as text.
+fn route(text: Option<String>) -> String {
+    let Some(text) = text else { return NULL.to_string() };
+    let upper = text.to_uppercase();
+    let code = match upper.as_str() {
+        "IV" | "静注" | "静脈注射" | "点滴" | "点滴静注" | "DIV" => Some(("IV", "静脈内")),
+        "IM" | "筋注" | "筋肉注射" => Some(("IM", "筋肉内")),
+        "SC" | "皮下" | "皮下注" | "皮下注射" => Some(("SC", "皮下")),
+        "ID" | "皮内" | "皮内注射" => Some(("ID", "皮内")),
+        "PO" | "内服" | "経口" => Some(("PO", "経口")),
+        "SL" | "舌下" => Some(("SL", "舌下")),
+        "PR" | "坐剤" | "直腸" => Some(("PR", "直腸")),
+        "TP" | "外用" | "塗布" => Some(("TP", "局所")),
+        "IH" | "吸入" => Some(("IH", "吸入")),
+        _ => None,
+    };
+    match code {
+        Some((code, name)) => er7::coded(code, &format!("{name}({text})"), "HL70162"),
+        None => comps(&["", &text]),
+    }
+}
+
+fn rxr(route_text: Option<String>) -> Seg {
+    Seg::new("RXR").raw(1, route(route_text))
+}
+
+/// RXE for the drug row `row`: the drug, the dose split into amount and unit.
+fn rxe(paper: &Paper, row: &str, code: &str) -> Seg {
+    let dose = paper.text("RXE-3", row);
+    let split = dose.as_deref().and_then(er7::amount);
+    let seg = Seg::new("RXE").raw(2, drug(paper, code));
+    let seg = match (&split, &dose) {
+        (Some((n, unit)), _) => {
+            seg.raw(3, n.clone()).raw(5, if unit.is_empty() { NULL.to_string() } else { comps(&["", unit]) })
+        }
+        // Not a number (`適量`): no amount to give, the words as the instructions.
+        (None, Some(text)) => seg.raw(5, NULL).raw(7, comps(&["", text])),
+        (None, None) => seg.raw(5, NULL),
+    };
+    match paper.text("RXE-21", row) {
+        Some(rate) => match er7::amount(&rate) {
+            Some((n, unit)) if !unit.is_empty() => seg.raw(23, esc(&n)).raw(24, comps(&["", &unit])),
+            _ => seg.raw(21, comps(&["", &rate])),
+        },
+        None => seg,
+    }
+}
+
+fn nte(set: usize, text: &str) -> Seg {
+    Seg::new("NTE").raw(1, set.to_string()).text(3, text)
+}
+
+/// TQ1 of a drug row: frequency as text (RPT's CWE, text only), the days as the service
+/// duration, when it starts.
+fn rx_timing(paper: &Paper, row: &str, start: Option<String>) -> Seg {
+    let days = paper.text("RXE-10", row).or_else(|| paper.text("TQ1-6", row));
+    Seg::new("TQ1")
+        .raw(1, "1")
+        .opt(3, paper.text("TQ1-3", row).map(|f| subs(&["", &f])))
+        .opt(6, days.and_then(|d| er7::amount(&d)).map(|(n, _)| join('^', &[n, subs(&["d", "日", "UCUM"])])))
+        .opt(7, start)
+}
+
+/// RDE^O11: ORC, RXE, NTE, TQ1, RXR per drug row.
+fn rde(
+    item: &HandoffItem,
+    paper: &Paper,
+    before: Option<&Paper>,
+    ctx: &Hl7Context,
+    injection: bool,
+) -> Option<Draft> {
+    let discharge = paper.ticked("ORC-29", "");
+    let orders = groups(
+        paper,
+        before,
+        &ORDER_CONTROL,
+        |p| p.rows_with("RXE-2"),
+        |p, row, control| {
+            let Some(code) = p.text("RXE-2", row) else { return Vec::new() };
+            let mut orc = orc(p, item, control, row, ctx);
+            if discharge {
+                orc = orc.raw(29, er7::coded("I", "退院時処方", "HL70482"));
+            }
+            let mut segs = vec![orc, rxe(p, row, &code)];
+            if let Some(comment) = p.text("NTE-3", row) {
+                segs.push(nte(1, &comment));
+            }
+            let start = if injection { p.row_at(row) } else { None };
+            segs.push(rx_timing(p, row, start));
+            segs.push(rxr(if injection { p.text("RXR-1", row) } else { None }));
+            segs
+        },
+    );
+    if orders.is_empty() {
+        return None;
+    }
+    let mut segs = patient(item, item.patient.outpatient);
+    segs.extend(orders);
+    Some(Draft::new("RDE^O11^RDE_O11", segs))
+}
+
+pub fn prescription(
+    item: &HandoffItem,
+    paper: &Paper,
+    before: Option<&Paper>,
+    ctx: &Hl7Context,
+) -> Vec<Draft> {
+    rde(item, paper, before, ctx, false).into_iter().collect()
+}
+
+/// RAS^O17: ORC (`RE`), RXA, RXR per row. `given` says whether a row was given (RXA-20 `CP`)
+/// or not (`NA`, amount 0): a row nobody ticked is never reported as given.
+fn ras(
+    item: &HandoffItem,
+    paper: &Paper,
+    before: Option<&Paper>,
+    ctx: &Hl7Context,
+    rows: fn(&Paper) -> Vec<String>,
+    drug_key: &'static str,
+    given: fn(&Paper, &str) -> bool,
+) -> Option<Draft> {
+    let admins = groups(paper, before, &ADMIN_ACTION, rows, |p, row, action| {
+        let Some(code) = p.text(drug_key, row) else { return Vec::new() };
+        let was_given = given(p, row);
+        let dose = p.text("RXA-6", row).or_else(|| p.text("RXE-3", row));
+        let split = dose.as_deref().and_then(er7::amount);
+        let at = p.row_at(row).or_else(|| er7::stamp(&p.keyed.entered_at)).unwrap_or_default();
+        let (amount, unit) = match (&split, was_given) {
+            (_, false) => ("0".to_string(), NULL.to_string()),
+            (Some((n, u)), true) if !u.is_empty() => (n.clone(), comps(&["", u])),
+            (Some((n, _)), true) => (n.clone(), NULL.to_string()),
+            // HL7's "amount unknown": the dose was not a number; the words go to RXA-9.
+            (None, true) => ("999".to_string(), NULL.to_string()),
+        };
+        let rxa = Seg::new("RXA")
+            .raw(1, "0")
+            .raw(2, "1")
+            .raw(3, at.clone())
+            .raw(4, at)
+            .raw(5, drug(p, &code))
+            .raw(6, amount)
+            .raw(7, unit)
+            .opt(9, dose.filter(|_| split.is_none()).map(|d| comps(&["", &d])))
+            .opt(10, p.text("RXA-10", row).map(|by| er7::person(&by)))
+            .raw(20, if was_given { "CP" } else { "NA" })
+            .raw(21, action)
+            .opt(22, er7::stamp(&p.keyed.entered_at));
+        vec![orc(p, item, "RE", row, ctx), rxa, rxr(p.text("RXR-1", row))]
+    });
+    if admins.is_empty() {
+        return None;
+    }
+    let mut segs = patient(item, item.patient.outpatient);
+    segs.extend(admins);
+    Some(Draft::new("RAS^O17^RAS_O17", segs))
+}
+
+/// Injection orders: the drug rows as RDE^O11, then what was given as RAS^O17 — the rows ticked
+/// done or signed by whoever gave them.
+pub fn injection(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
+    fn done_rows(p: &Paper) -> Vec<String> {
+        p.rows_with("RXE-2")
+            .into_iter()
+            .filter(|r| p.ticked("RAS", r) || p.text("RXA-10", r).is_some())
+            .collect()
+    }
+    let mut drafts: Vec<Draft> = rde(item, paper, before, ctx, true).into_iter().collect();
+    drafts.extend(ras(item, paper, before, ctx, done_rows, "RXE-2", |p, r| p.ticked("RAS", r)));
+    drafts
+}
+
+/// The MAR: one administration per row with a drug.
+pub fn mar(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
+    ras(item, paper, before, ctx, |p| p.rows_with("RXA-5"), "RXA-5", |p, r| p.ticked("RXA-20", r))
+        .into_iter()
+        .collect()
+}
+
+fn priority(paper: &Paper) -> String {
+    if paper.ticked("TQ1-9", "") {
+        er7::coded("S", "至急", "HL70485")
+    } else {
+        er7::coded("R", "通常", "HL70485")
+    }
+}
+
+/// OBR for an ordered service.
+fn obr(paper: &Paper, set: usize, key: &str, service: String) -> Seg {
+    Seg::new("OBR")
+        .raw(1, set.to_string())
+        .raw(2, er7::placer(&placer_id(paper, key)))
+        .raw(4, service)
+        .opt(16, paper.text("ORC-12", "").map(|d| er7::person(&d)))
+}
+
+/// OML^O33: the specimen (SPM), then ORC, TQ1, OBR and the clinical information per test.
+pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
+    let collected = er7::paper_at(paper.date().as_deref(), paper.text("SPM-17", "").as_deref())
+        .filter(|_| paper.text("SPM-17", "").is_some());
+    let mut set = 0;
+    let orders = groups(
+        paper,
+        before,
+        &ORDER_CONTROL,
+        |p| p.codes("OBR-4", ""),
+        |p, code, control| {
+            set += 1;
+            let mut segs = vec![
+                orc(p, item, control, code, ctx),
+                Seg::new("TQ1").raw(1, "1").raw(9, priority(p)),
+                obr(p, set, code, er7::coded(code, &p.name_of(code), LAB_TESTS)).opt(7, collected.clone()),
+            ];
+            if let Some(info) = p.text("NTE-3", "") {
+                segs.push(nte(1, &info));
+            }
+            segs
+        },
+    );
+    if orders.is_empty() {
+        return Vec::new();
+    }
+    let specimen = paper.text("SPM-4", "").map_or_else(|| NULL.to_string(), |s| comps(&["", &s]));
+    let mut segs = patient(item, item.patient.outpatient || paper.ticked("PV1-2", ""));
+    segs.push(Seg::new("SPM").raw(1, "1").raw(4, specimen).opt(17, collected.clone()));
+    segs.extend(orders);
+    vec![Draft::new("OML^O33^OML_O33", segs)]
+}
+
+/// OBX for the page's own observations exported as `OBX-5` (a tick is sent only when ticked:
+/// an empty box says nothing).
+fn page_observations(paper: &Paper) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for field in paper.fields("OBX-5", "") {
+        let Some(value) = paper.value(field) else { continue };
+        let label = Paper::short_label(field);
+        let code = er7::coded(&field.key, &label, FORM_ITEMS);
+        let seg = Seg::new("OBX").raw(1, (out.len() + 1).to_string()).raw(3, code).raw(11, "F");
+        let seg = match (&field.kind, value) {
+            (FieldType::Tick, serde_json::Value::Bool(true)) => {
+                seg.raw(2, "CE").raw(5, er7::coded("Y", "はい", "HL70136"))
+            }
+            (FieldType::Tick, _) => continue,
+            (FieldType::Number { unit, .. }, v) => {
+                let Some(n) = value_text(v) else { continue };
+                let unit = unit.as_deref().unwrap_or("");
+                seg.raw(2, "NM")
+                    .text(5, &n)
+                    .opt(6, (!unit.is_empty()).then(|| er7::coded(unit, unit, "UCUM")))
+            }
+            (_, v) => {
+                let Some(t) = value_text(v) else { continue };
+                seg.raw(2, "ST").text(5, &t)
+            }
+        };
+        out.push(seg);
+    }
+    out
+}
+
+/// OMG^O19: ORC, TQ1, OBR per modality, with the clinical question, the region, portable and
+/// contrast, and the page's observations (contrast allergy checked, creatinine).
+pub fn imaging(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
+    let mut set = 0;
+    let orders = groups(
+        paper,
+        before,
+        &ORDER_CONTROL,
+        |p| p.codes("OBR-4", ""),
+        |p, code, control| {
+            set += 1;
+            let region = p
+                .text("OBR-15", "")
+                .map(|r| join('^', &[String::new(), String::new(), String::new(), subs(&["", &r])]));
+            let obr = obr(p, set, code, er7::coded(code, &p.name_of(code), IMAGING))
+                .opt(13, p.text("OBR-13", "").map(|t| esc(&t)))
+                .opt(15, region)
+                .opt(30, p.ticked("OBR-30", "").then(|| "PORT".to_string()))
+                .opt(46, p.ticked("OBR-46", "").then(|| comps(&["CONTRAST", "造影あり"])));
+            let mut segs =
+                vec![orc(p, item, control, code, ctx), Seg::new("TQ1").raw(1, "1").raw(9, priority(p)), obr];
+            segs.extend(page_observations(p));
+            segs
+        },
+    );
+    if orders.is_empty() {
+        return Vec::new();
+    }
+    let mut segs = patient(item, item.patient.outpatient);
+    segs.extend(orders);
+    vec![Draft::new("OMG^O19^OMG_O19", segs)]
+}
+
+/// OMD^O03: food allergies (AL1, in the patient group), then ORC, TQ1 (start date, first meal),
+/// ODS (diets, and the nutrient limits as text) and the comment.
+pub fn diet(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
+    let order = groups(
+        paper,
+        before,
+        &ORDER_CONTROL,
+        |_| vec![String::new()],
+        |p, key, control| {
+            let diets: Vec<String> =
+                p.codes("ODS-3", "").iter().map(|c| er7::coded(c, &p.name_of(c), DIETS)).collect();
+            let meals: Vec<String> = p
+                .codes("TQ1-7", "")
+                .iter()
+                .map(|c| p.name_of(c).split_whitespace().next().unwrap_or(c).to_string())
+                .collect();
+            let limits: Vec<String> = p
+                .fields("ODS-4", "")
+                .filter_map(|f| {
+                    let value = p.value(f).and_then(value_text)?;
+                    let unit = match &f.kind {
+                        FieldType::Number { unit: Some(u), .. } => u.as_str(),
+                        _ => "",
+                    };
+                    Some(esc(&format!("{} {value}{unit}", Paper::short_label(f))))
+                })
+                .collect();
+            let start = p.text("ODS-1", "").and_then(|d| er7::paper(&d)).or_else(|| p.event());
+            let tq1 = Seg::new("TQ1")
+                .raw(1, "1")
+                .opt(7, start)
+                .opt(11, (!meals.is_empty()).then(|| esc(&format!("開始食: {}", meals.join("・")))));
+            let ods = Seg::new("ODS")
+                .raw(1, "D")
+                .raw(3, if diets.is_empty() { NULL.to_string() } else { diets.join("~") })
+                .raw(4, limits.join("~"));
+            let mut segs = vec![orc(p, item, control, key, ctx), tq1, ods];
+            if let Some(comment) = p.text("NTE-3", "") {
+                segs.push(nte(1, &comment));
+            }
+            segs
+        },
+    );
+    let mut segs = patient(item, item.patient.outpatient);
+    let allergies = paper.text("AL1-3", "").unwrap_or_default();
+    let allergens = allergies.split(['\n', '\r', '、', ',', '，']).map(str::trim).filter(|a| !a.is_empty());
+    for (i, allergen) in allergens.enumerate() {
+        segs.push(
+            Seg::new("AL1")
+                .raw(1, (i + 1).to_string())
+                .raw(2, er7::coded("FA", "食物アレルギー", "HL70127"))
+                .raw(3, comps(&["", allergen])),
+        );
+    }
+    segs.extend(order);
+    vec![Draft::new("OMD^O03^OMD_O03", segs)]
+}

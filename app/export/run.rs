@@ -1,0 +1,436 @@
+//! One export run: gather what is ready, keep its versions and messages, write the files of one
+//! format, and only then record what was delivered — so a run killed half-way is simply run
+//! again (files are written under a temporary name and renamed, and the same version always
+//! gets the same file name).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+
+use super::billing_csv::{self, ColumnMapping};
+use super::content::{Content, HandoffItem};
+use super::fhir::{self, FhirContext};
+use super::gather::{Scope, gather};
+use super::hl7::{Charset, Hl7Context, encode};
+use super::ssmix2::{FileFacts, storage_path, supersede_older};
+use super::stage::{ExportError, StageCounts, stage};
+use crate::form::FormDefinition;
+use crate::store::{Actor, HandoffRecord, OutboxState, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Hl7,
+    Ssmix2,
+    Fhir,
+    Csv,
+}
+
+impl Format {
+    pub fn code(self) -> &'static str {
+        match self {
+            Format::Hl7 => "hl7",
+            Format::Ssmix2 => "ssmix2",
+            Format::Fhir => "fhir",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+pub struct ExportOptions {
+    pub format: Format,
+    pub out: PathBuf,
+    pub episode: Option<i64>,
+    /// HL7 files and SS-MIX2: ISO-2022-JP (the default) or UTF-8.
+    pub charset: Charset,
+    /// Write everything in scope again, not only what this format has not written yet.
+    pub all: bool,
+    /// CSV: the billing system's columns.
+    pub mapping: Option<ColumnMapping>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ExportReport {
+    pub format: String,
+    pub out: String,
+    pub run_id: i64,
+    pub prepared: StageCounts,
+    /// Things in scope that have a current version.
+    pub items: usize,
+    pub files: usize,
+    /// CSV rows, HL7 messages written, or FHIR resources.
+    pub records: usize,
+    /// Worklist items not handed off yet, by reason.
+    pub held: BTreeMap<String, usize>,
+    /// Characters ISO-2022-JP cannot hold and what was written instead, with how often.
+    pub substitutions: BTreeMap<String, usize>,
+}
+
+/// Where the hand-off reads its settings from.
+pub struct Site<'a> {
+    pub forms: &'a [FormDefinition],
+    /// Where the scanned page images are kept.
+    pub page_root: &'a Path,
+}
+
+pub fn export(
+    store: &mut Store,
+    actor: &Actor,
+    site: &Site<'_>,
+    options: &ExportOptions,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<ExportReport, ExportError> {
+    let settings = store.settings()?;
+    let episode = match options.episode {
+        Some(id) => Some(
+            store
+                .episodes()?
+                .into_iter()
+                .find(|e| e.id == id)
+                .ok_or_else(|| ExportError::Refused(format!("there is no episode {id}")))?,
+        ),
+        None => None,
+    };
+    progress("reading", 0, 0);
+    let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
+    let hl7 = hl7_context(&settings, site);
+    progress("preparing", 0, gathered.items.len());
+    let prepared = stage(store, actor, &gathered, &hl7)?;
+    let in_scope: HashSet<&str> = gathered.items.iter().map(|i| i.subject.as_str()).collect();
+    let records: Vec<HandoffRecord> =
+        store.handoff_records()?.into_iter().filter(|r| in_scope.contains(r.subject.as_str())).collect();
+    std::fs::create_dir_all(&options.out)
+        .map_err(|source| ExportError::Write { path: options.out.clone(), source })?;
+    let run_id = store.start_handoff_run(
+        actor,
+        options.format.code(),
+        &options.out.to_string_lossy(),
+        episode.as_ref().map(|e| e.id),
+    )?;
+    let mut report = ExportReport {
+        format: options.format.code().to_string(),
+        out: options.out.to_string_lossy().into_owned(),
+        run_id,
+        prepared,
+        items: records.len(),
+        ..Default::default()
+    };
+    for (_, reason) in &gathered.held {
+        *report.held.entry(reason.clone()).or_default() += 1;
+    }
+    // FHIR and CSV are written from what was gathered now: the same content as the version
+    // kept (unchanged content is not re-versioned), with the patient as resolved today — a
+    // downtime ID mapped since its page was prepared is billed and linked under the MRN.
+    let current: HashMap<&str, &HandoffItem> =
+        gathered.items.iter().map(|i| (i.subject.as_str(), i)).collect();
+    let delivered = match options.format {
+        Format::Hl7 | Format::Ssmix2 => {
+            write_messages(store, options, &records, &current, &mut report, progress)?
+        }
+        Format::Fhir => write_fhir(options, &settings, site, &records, &current, &mut report, progress)?,
+        Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
+    };
+    sync_dir(&options.out);
+    let counts = serde_json::to_value(&report).unwrap_or_default();
+    store.finish_handoff_run(actor, run_id, &delivered, &counts)?;
+    Ok(report)
+}
+
+/// Gathers and prepares what is ready (versions and HL7 messages) without writing anything:
+/// what `send mllp` does before sending.
+pub fn prepare(
+    store: &mut Store,
+    actor: &Actor,
+    site: &Site<'_>,
+    episode: Option<i64>,
+) -> Result<StageCounts, ExportError> {
+    let settings = store.settings()?;
+    let episode = match episode {
+        Some(id) => Some(
+            store
+                .episodes()?
+                .into_iter()
+                .find(|e| e.id == id)
+                .ok_or_else(|| ExportError::Refused(format!("there is no episode {id}")))?,
+        ),
+        None => None,
+    };
+    let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site))
+}
+
+fn hl7_context<'a>(settings: &'a crate::store::Settings, site: &Site<'a>) -> Hl7Context<'a> {
+    Hl7Context {
+        sending_facility: &settings.hospital_code,
+        hospital_name: &settings.hospital_name,
+        receiving_application: "EHR",
+        receiving_facility: &settings.hospital_code,
+        forms: site.forms,
+        now: chrono::Utc::now(),
+    }
+}
+
+/// What a kept version says: the item gathered now (the same content, or the version would have
+/// changed), looked up by its subject.
+fn item_of<'a>(
+    current: &HashMap<&str, &'a HandoffItem>,
+    record: &HandoffRecord,
+) -> Result<&'a HandoffItem, ExportError> {
+    current.get(record.subject.as_str()).copied().ok_or_else(|| {
+        ExportError::Message(format!(
+            "{} (version {}) is not among what was gathered",
+            record.subject, record.version
+        ))
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file, so a reader never sees half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let err = |source| ExportError::Write { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("part");
+    let mut file = std::fs::File::create(&tmp).map_err(err)?;
+    file.write_all(bytes).map_err(err)?;
+    file.sync_data().map_err(err)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn sync_dir(dir: &Path) {
+    // Best effort: makes the renames durable where the platform allows opening a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn write_messages(
+    store: &Store,
+    options: &ExportOptions,
+    records: &[HandoffRecord],
+    current: &HashMap<&str, &HandoffItem>,
+    report: &mut ExportReport,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<i64>, ExportError> {
+    let format = options.format.code();
+    let by_id: HashMap<i64, &HandoffRecord> = records.iter().map(|r| (r.id, r)).collect();
+    let messages: Vec<_> = store
+        .outbox(false)?
+        .into_iter()
+        .filter(|m| !m.superseded && m.state != OutboxState::Withdrawn)
+        .filter_map(|m| by_id.get(&m.handoff_item).map(|r| (m, *r)))
+        .collect();
+    // A version with no message (a slip with nothing billable on it) is handed off by being
+    // accounted for, or it would wait in the worklist for good.
+    let with_messages: HashSet<i64> = messages.iter().map(|(_, r)| r.id).collect();
+    let mut delivered: Vec<i64> = records
+        .iter()
+        .filter(|r| !with_messages.contains(&r.id) && !r.delivered.iter().any(|d| d == format))
+        .map(|r| r.id)
+        .collect();
+    let messages: Vec<_> = messages
+        .into_iter()
+        .filter(|(_, r)| options.all || !r.delivered.iter().any(|d| d == format))
+        .collect();
+    let total = messages.len();
+    // Encoded and named first, then written in parallel: each file is synced before its rename,
+    // and the sync, not the CPU, is what takes the time.
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(total);
+    let mut superseding = Vec::new();
+    for (message, record) in &messages {
+        let (bytes, substituted) = encode(&message.body, options.charset);
+        for (c, with) in substituted {
+            *report.substitutions.entry(format!("{c} → {with}")).or_default() += 1;
+        }
+        let path = match options.format {
+            Format::Ssmix2 => {
+                let item = item_of(current, record)?;
+                let (form_id, day) = match &item.content {
+                    Content::Keyed(k) => (
+                        Some(k.form_id.as_str()),
+                        k.event_at
+                            .as_deref()
+                            .or_else(|| k.lines.first().map(|l| l.line.service_date.as_str())),
+                    ),
+                    Content::Page(p) => (None, Some(p.imported_at.as_str())),
+                    _ => (None, None),
+                };
+                let facts = FileFacts {
+                    patient_id: &message.patient_id,
+                    message_type: &message.message_type,
+                    form_id,
+                    day,
+                    subject_number: record.subject_number,
+                    prepared_at: &record.created_at,
+                    department: None,
+                    current: true,
+                };
+                let place = storage_path(&facts).ok_or_else(|| {
+                    ExportError::Message(format!("{}: its preparation time cannot be read", record.subject))
+                })?;
+                let path = options.out.join(place.relative());
+                // Only a later version has earlier files to mark superseded.
+                if record.version > 1 {
+                    superseding.push(place);
+                }
+                path
+            }
+            _ => options.out.join(format!("{:08}_{}.hl7", message.id, message.control_id)),
+        };
+        files.push((path, bytes));
+        delivered.push(record.id);
+    }
+    let written = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let results: Vec<Result<(), ExportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let written = &written;
+                scope.spawn(move || {
+                    for (path, bytes) in part {
+                        write_file(path, bytes)?;
+                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(ExportError::Message("a writer thread failed".into()))))
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    progress("writing", written.into_inner(), total);
+    for place in &superseding {
+        supersede_older(&options.out, place)
+            .map_err(|source| ExportError::Write { path: options.out.join(place.relative()), source })?;
+    }
+    report.records += files.len();
+    report.files += files.len();
+    progress("writing", total, total);
+    delivered.sort_unstable();
+    delivered.dedup();
+    Ok(delivered)
+}
+
+fn write_fhir(
+    options: &ExportOptions,
+    settings: &crate::store::Settings,
+    site: &Site<'_>,
+    records: &[HandoffRecord],
+    current: &HashMap<&str, &HandoffItem>,
+    report: &mut ExportReport,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<Vec<i64>, ExportError> {
+    let ctx = FhirContext {
+        hospital_code: &settings.hospital_code,
+        hospital_name: &settings.hospital_name,
+        forms: site.forms,
+    };
+    // A bundle per patient holds everything of theirs: conditional creates make it safe to
+    // send again, so a new page means the patient's whole bundle, not a fragment.
+    let mut by_patient: BTreeMap<String, Vec<(i64, HandoffItem)>> = BTreeMap::new();
+    for r in records {
+        let item = item_of(current, r)?.clone();
+        by_patient.entry(item.patient.id.clone()).or_default().push((r.id, item));
+    }
+    let wanted = |items: &[(i64, HandoffItem)]| {
+        options.all
+            || records
+                .iter()
+                .any(|r| items.iter().any(|(id, _)| *id == r.id) && !r.delivered.iter().any(|d| d == "fhir"))
+    };
+    let mut delivered = Vec::new();
+    let total = by_patient.len();
+    for (n, (patient, items)) in by_patient.iter().enumerate() {
+        if n % 50 == 0 {
+            progress("writing", n, total);
+        }
+        if !wanted(items) {
+            continue;
+        }
+        // The bundle's patient is the survivor: not a downtime ID merged into another.
+        let merged: HashSet<&str> = items
+            .iter()
+            .filter_map(|(_, i)| match &i.content {
+                Content::Merge { merged_id, .. } => Some(merged_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let survivor =
+            |i: &HandoffItem| !i.patient.downtime_id.as_deref().is_some_and(|d| merged.contains(d));
+        let Some((_, first)) = items
+            .iter()
+            .find(|(_, i)| matches!(i.content, Content::Registration { .. }) && survivor(i))
+            .or_else(|| items.iter().find(|(_, i)| survivor(i)))
+            .or(items.first())
+        else {
+            continue;
+        };
+        let refs: Vec<&HandoffItem> = items.iter().map(|(_, i)| i).collect();
+        let bundle = fhir::bundle(&first.patient, &refs, &ctx)
+            .map_err(|e| ExportError::Message(format!("patient {patient}: {e}")))?;
+        report.records += bundle["entry"].as_array().map_or(0, Vec::len);
+        let text = serde_json::to_vec_pretty(&bundle).map_err(|e| ExportError::Message(e.to_string()))?;
+        write_file(&options.out.join(format!("{patient}.json")), &text)?;
+        report.files += 1;
+        delivered.extend(items.iter().map(|(id, _)| *id));
+    }
+    progress("writing", total, total);
+    Ok(delivered)
+}
+
+fn write_csv(
+    store: &Store,
+    options: &ExportOptions,
+    records: &[HandoffRecord],
+    current: &HashMap<&str, &HandoffItem>,
+    report: &mut ExportReport,
+) -> Result<Vec<i64>, ExportError> {
+    // A billing system imports a file once: each run writes only the slips it has not had (a
+    // corrected slip comes again with its next version, after the reversal of what billing had).
+    let billed = store.delivered_versions("csv")?;
+    let mut items = Vec::new();
+    let mut credits = Vec::new();
+    let mut delivered = Vec::new();
+    let fresh = |r: &&HandoffRecord| options.all || !r.delivered.iter().any(|d| d == "csv");
+    for r in records.iter().filter(|r| r.kind == "keyed").filter(fresh) {
+        let item = item_of(current, r)?;
+        delivered.push(r.id);
+        if let Some((old_id, old_version)) = billed.get(&r.subject).filter(|(id, _)| *id != r.id) {
+            let json = store.handoff_content(*old_id)?.unwrap_or_default();
+            let old: HandoffItem = serde_json::from_str(&json).map_err(|e| {
+                ExportError::Message(format!(
+                    "{} (version {old_version}) cannot be read back: {e}",
+                    r.subject
+                ))
+            })?;
+            credits.push((old, *old_version));
+        }
+        if matches!(&item.content, Content::Keyed(k) if !k.lines.is_empty()) {
+            items.push((item, r.version));
+        }
+    }
+    let credit_refs: Vec<(&HandoffItem, u32)> = credits.iter().map(|(i, v)| (i, *v)).collect();
+    let mapping = options.mapping.clone().unwrap_or_else(ColumnMapping::layout);
+    let (bytes, rows) = billing_csv::write(&items, &credit_refs, &mapping).map_err(ExportError::Refused)?;
+    // Named by what it holds: a run killed before it was recorded writes the same file again
+    // when it is run again, never a second file billing would import too.
+    let mut held: Vec<String> = items.iter().map(|(i, v)| format!("{}@{v}", i.subject)).collect();
+    held.extend(credits.iter().map(|(i, v)| format!("-{}@{v}", i.subject)));
+    held.sort();
+    let digest = sha2::Sha256::digest(held.join("\n").as_bytes());
+    let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    if rows > 0 {
+        write_file(&options.out.join(format!("charges-{name}.csv")), &bytes)?;
+        report.files = 1;
+    }
+    report.records = rows;
+    Ok(delivered)
+}

@@ -1,0 +1,236 @@
+//! The SS-MIX2 standardized storage: one HL7 message per file, in a tree by patient, day and
+//! data type, named so that a reader finds the current version without an index.
+//!
+//! ```text
+//! DIR/standard/<ID 1–3>/<ID 4–6>/<ID>/<day>/<data type>/<ID>_<day>_<data type>_<order no>_<timestamp>_<dept>_<flag>
+//! ```
+//!
+//! * `<ID>` is the patient as sent (the MRN once mapped). The two folders above it are its first
+//!   three characters and the next three; an ID shorter than six characters is padded on the left
+//!   with `0` for those two folders only.
+//! * `<day>` is the day of care `YYYYMMDD` (the paper's date); `-` for the patient's basic
+//!   information, which belongs to no day.
+//! * Data types of the standard: `ADT-00` patient basic information (our registration, A04 and
+//!   A08 alike: it carries the demographics), `OMP-01` prescription order, `OMP-02` injection
+//!   order, `OMP-11` administration of prescribed drugs (the MAR), `OMP-12` injections given,
+//!   `OML-01` lab order, `OMG-01` imaging order, `OMD` diet order.
+//! * `<order no>` is 15 digits: the subject's own number (stable across versions) zero-padded;
+//!   `-` for the patient's basic information.
+//! * `<timestamp>` is 17 digits `YYYYMMDDHHMMSSfff` (JST): when the version was prepared, so
+//!   exporting again writes the same name.
+//! * `<dept>` is the department code when it is one (ASCII letters and digits), else `-`.
+//! * `<flag>` is the condition flag: `1` for the current version, `0` for one a later version
+//!   superseded — the earlier file is renamed, never deleted.
+//!
+//! Messages the standard has no data type for (ADT^A40 merges, ORU^R01 vital signs, MDM^T02
+//! notes and scanned pages, DFT^P03 charges) go to the extended storage, `DIR/extended/`, with
+//! the same tree and names and the message type as the data type (`ADT-A40`, `ORU-R01`, …).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+/// Where a message's file goes and what it is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoragePath {
+    /// Relative to the export folder.
+    pub folder: PathBuf,
+    pub file_name: String,
+}
+
+impl StoragePath {
+    pub fn relative(&self) -> PathBuf {
+        self.folder.join(&self.file_name)
+    }
+}
+
+/// What names one message's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts<'a> {
+    pub patient_id: &'a str,
+    /// `HL7 type^event`, e.g. `RDE^O11`.
+    pub message_type: &'a str,
+    pub form_id: Option<&'a str>,
+    /// The day of care, `YYYY-MM-DD…`.
+    pub day: Option<&'a str>,
+    pub subject_number: i64,
+    /// When the version was prepared (RFC 3339 UTC).
+    pub prepared_at: &'a str,
+    pub department: Option<&'a str>,
+    pub current: bool,
+}
+
+/// The standard's data type for a message, or `None` when it belongs to the extended storage.
+pub fn standard_data_type(message_type: &str, form_id: Option<&str>) -> Option<&'static str> {
+    let event = message_type.split('^').take(2).collect::<Vec<_>>().join("^");
+    Some(match (event.as_str(), form_id) {
+        ("ADT^A04" | "ADT^A08", _) => "ADT-00",
+        ("RDE^O11", Some("injection_order")) => "OMP-02",
+        ("RDE^O11", _) => "OMP-01",
+        ("RAS^O17", Some("mar")) => "OMP-11",
+        ("RAS^O17", _) => "OMP-12",
+        ("OML^O33", _) => "OML-01",
+        ("OMG^O19", _) => "OMG-01",
+        ("OMD^O03", _) => "OMD",
+        _ => return None,
+    })
+}
+
+fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("a valid offset")
+}
+
+/// `YYYYMMDDHHMMSSfff` in JST, from RFC 3339.
+pub fn timestamp17(rfc3339: &str) -> Option<String> {
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(rfc3339).ok()?.with_timezone(&Utc);
+    Some(at.with_timezone(&jst()).format("%Y%m%d%H%M%S%3f").to_string())
+}
+
+fn day_text(day: Option<&str>) -> String {
+    // A time the program stamped (UTC, RFC 3339) is a day in Japan; the paper's own date is
+    // already local.
+    let local =
+        day.and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|t| t.with_timezone(&jst()).date_naive());
+    let paper = || day.and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok());
+    match local.or_else(paper) {
+        Some(d) => d.format("%Y%m%d").to_string(),
+        None => "-".to_string(),
+    }
+}
+
+/// The folder and file name of one message (`None` when the preparation time cannot be read,
+/// which the store never writes).
+pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
+    let standard = standard_data_type(facts.message_type, facts.form_id);
+    let data_type = match standard {
+        Some(t) => t.to_string(),
+        // A replaced document (T10) is a later version of the same document: one folder, so
+        // the later file supersedes the earlier.
+        None if facts.message_type.starts_with("MDM^") => "MDM-T02".to_string(),
+        None => facts.message_type.split('^').take(2).collect::<Vec<_>>().join("-"),
+    };
+    let basic_information = data_type == "ADT-00";
+    let day = if basic_information { "-".to_string() } else { day_text(facts.day) };
+    let order = if basic_information { "-".to_string() } else { format!("{:015}", facts.subject_number) };
+    let department = facts
+        .department
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or("-");
+    let id = facts.patient_id;
+    let padded = format!("{id:0>6}");
+    let folder = PathBuf::from(if standard.is_some() { "standard" } else { "extended" })
+        .join(&padded[..3])
+        .join(&padded[3..6])
+        .join(id)
+        .join(&day)
+        .join(&data_type);
+    let file_name = format!(
+        "{id}_{day}_{data_type}_{order}_{}_{department}_{}",
+        timestamp17(facts.prepared_at)?,
+        if facts.current { 1 } else { 0 }
+    );
+    Some(StoragePath { folder, file_name })
+}
+
+/// Marks as superseded (condition flag 0) every current file of the same patient, data type and
+/// order number older than `keep` — wherever its day folder is, since a correction can change
+/// the day. Returns how many were renamed.
+pub fn supersede_older(root: &Path, keep: &StoragePath) -> std::io::Result<usize> {
+    let Some(patient_dir) = keep.folder.parent().and_then(Path::parent) else { return Ok(0) };
+    let Some((prefix, keep_stamp)) = name_key(&keep.file_name) else { return Ok(0) };
+    let mut renamed = 0;
+    let dir = root.join(patient_dir);
+    let Ok(days) = std::fs::read_dir(&dir) else { return Ok(0) };
+    for day in days.flatten() {
+        let Some(data_type) = keep.folder.file_name() else { continue };
+        let folder = day.path().join(data_type);
+        let Ok(files) = std::fs::read_dir(&folder) else { continue };
+        for file in files.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name == keep.file_name || !name.ends_with("_1") {
+                continue;
+            }
+            if let Some((p, stamp)) = name_key(&name)
+                && p == prefix
+                && stamp < keep_stamp
+            {
+                let superseded = format!("{}0", &name[..name.len() - 1]);
+                std::fs::rename(file.path(), folder.join(superseded))?;
+                renamed += 1;
+            }
+        }
+    }
+    Ok(renamed)
+}
+
+/// (ID, data type and order number; timestamp) of a file name: what identifies the order, and
+/// what orders its versions.
+fn name_key(name: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = name.split('_').collect();
+    if parts.len() != 7 {
+        return None;
+    }
+    Some((format!("{}_{}_{}", parts[0], parts[2], parts[3]), parts[4].to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(message_type: &'a str, form: Option<&'a str>) -> FileFacts<'a> {
+        FileFacts {
+            patient_id: "0012345678",
+            message_type,
+            form_id: form,
+            day: Some("2026-11-05T09:30"),
+            subject_number: 42,
+            prepared_at: "2026-11-20T01:02:03.456Z",
+            department: Some("01"),
+            current: true,
+        }
+    }
+
+    #[test]
+    fn paths_follow_the_standards_tree_and_names() {
+        let p = storage_path(&facts("RDE^O11^RDE_O11", Some("prescription"))).unwrap();
+        assert_eq!(
+            p.relative(),
+            PathBuf::from(
+                "standard/001/234/0012345678/20261105/OMP-01/0012345678_20261105_OMP-01_000000000000042_20261120100203456_01_1"
+            )
+        );
+        let adt = storage_path(&facts("ADT^A08^ADT_A01", None)).unwrap();
+        assert_eq!(adt.file_name, "0012345678_-_ADT-00_-_20261120100203456_01_1");
+        assert!(adt.folder.ends_with("0012345678/-/ADT-00"));
+        let vitals = storage_path(&facts("ORU^R01^ORU_R01", Some("vital_signs"))).unwrap();
+        assert!(vitals.folder.starts_with("extended/001/234/0012345678/20261105/ORU-R01"));
+        let mut short = facts("OMD^O03^OMD_O03", Some("diet_order"));
+        short.patient_id = "D12";
+        short.department = Some("内科");
+        let s = storage_path(&short).unwrap();
+        assert!(s.folder.starts_with("standard/000/D12/D12/20261105/OMD"), "{:?}", s.folder);
+        assert!(s.file_name.ends_with("_-_1"));
+    }
+
+    #[test]
+    fn a_later_version_renames_the_earlier_file_to_flag_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = facts("OML^O33^OML_O33", Some("lab_order"));
+        let old = storage_path(&first).unwrap();
+        std::fs::create_dir_all(dir.path().join(&old.folder)).unwrap();
+        std::fs::write(dir.path().join(old.relative()), b"v1").unwrap();
+        // The correction moved the paper's day.
+        first.day = Some("2026-11-06");
+        first.prepared_at = "2026-11-21T00:00:00.000Z";
+        let new = storage_path(&first).unwrap();
+        std::fs::create_dir_all(dir.path().join(&new.folder)).unwrap();
+        std::fs::write(dir.path().join(new.relative()), b"v2").unwrap();
+        assert_eq!(supersede_older(dir.path(), &new).unwrap(), 1);
+        let renamed =
+            dir.path().join(&old.folder).join(format!("{}0", &old.file_name[..old.file_name.len() - 1]));
+        assert_eq!(std::fs::read(renamed).unwrap(), b"v1");
+        assert!(dir.path().join(new.relative()).exists());
+        assert_eq!(supersede_older(dir.path(), &new).unwrap(), 0, "nothing twice");
+    }
+}

@@ -1,0 +1,117 @@
+//! Keeping what was handed off: each thing gathered gets a new version only when what it says
+//! changed, with its HL7 messages made once and kept in the outbox. An unchanged thing keeps its
+//! messages and their control IDs, so exporting or sending again repeats nothing new; a changed
+//! one that the EHR already has is sent as an update (a new order state, a credit and re-charge).
+
+use sha2::{Digest, Sha256};
+
+use super::content::{Content, HandoffItem};
+use super::gather::Gathered;
+use super::hl7::{self, Hl7Context};
+use crate::store::{Actor, StagedItem, StagedMessage, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Message(String),
+    #[error("cannot write {path}: {source}")]
+    Write { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a preparation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StageCounts {
+    /// Things seen for the first time.
+    pub new: usize,
+    /// Things that changed since their last version (sent as updates when already delivered).
+    pub updated: usize,
+    pub unchanged: usize,
+    /// HL7 messages added to the outbox.
+    pub messages: usize,
+    /// Things left out because no HL7 message could be made of them (subject: why); the rest
+    /// goes on.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The canonical text of what an item says, and its hash.
+pub fn fingerprint(item: &HandoffItem) -> String {
+    // serde_json's maps are ordered by key, so the same content is the same text.
+    let text = item.basis().to_string();
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds a version, with its HL7 messages, for every gathered item that is new or changed — one
+/// transaction for all of them.
+pub fn stage(
+    store: &mut Store,
+    actor: &Actor,
+    gathered: &Gathered,
+    ctx: &Hl7Context<'_>,
+) -> Result<StageCounts, ExportError> {
+    let current = store.current_handoff()?;
+    let mut counts = StageCounts::default();
+    let mut staged = Vec::new();
+    for item in &gathered.items {
+        let sha = fingerprint(item);
+        let existing = current.get(&item.subject);
+        if existing.is_some_and(|c| c.content_sha256 == sha) {
+            counts.unchanged += 1;
+            continue;
+        }
+        let version = existing.map_or(1, |c| c.version + 1);
+        // An update of the latest version the EHR may have (not merely the latest made: a
+        // version nobody received, or one the EHR refused, is replaced as if it had never been).
+        let base = existing.and_then(|c| c.hl7_base);
+        let previous: Option<Content> = match base {
+            Some(id) => {
+                let json = store.handoff_content(id)?.unwrap_or_default();
+                let old: HandoffItem = serde_json::from_str(&json).map_err(|e| {
+                    ExportError::Message(format!(
+                        "{} (an earlier version) cannot be read back: {e}",
+                        item.subject
+                    ))
+                })?;
+                Some(old.content)
+            }
+            None => None,
+        };
+        let messages = match hl7::messages(item, version, previous.as_ref(), ctx) {
+            Ok(m) => m,
+            Err(e) => {
+                counts.failed.push((item.subject.clone(), e.to_string()));
+                continue;
+            }
+        };
+        if existing.is_some() {
+            counts.updated += 1;
+        } else {
+            counts.new += 1;
+        }
+        counts.messages += messages.len();
+        staged.push(StagedItem {
+            subject: item.subject.clone(),
+            version,
+            kind: item.content.kind(),
+            // An update of a registration goes to the record the EHR keeps now.
+            patient_id: if previous.is_some() { item.patient.id.clone() } else { item.sent_as().to_string() },
+            item: item.item().map(str::to_string),
+            content_sha256: sha,
+            content_json: serde_json::to_string(item).map_err(|e| ExportError::Message(e.to_string()))?,
+            base,
+            messages: messages
+                .into_iter()
+                .map(|m| StagedMessage {
+                    control_id: m.control_id,
+                    message_type: m.message_type,
+                    body: m.body,
+                })
+                .collect(),
+        });
+    }
+    store.save_handoff(actor, &staged)?;
+    Ok(counts)
+}

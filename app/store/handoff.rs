@@ -1,0 +1,676 @@
+//! The hand-off's own records: versions of what was prepared for the EHR, the HL7 outbox with
+//! its acknowledgements, and which run wrote or sent what. Preparing a run and recording what it
+//! delivered are each one transaction, so a killed export or send leaves the outbox as it was
+//! before the message in flight.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde_json::json;
+
+use super::audit::AuditWriter;
+use super::{Actor, Result, Store, StoreError, now_text};
+
+/// The current (not superseded) version of a subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentItem {
+    pub id: i64,
+    pub version: u32,
+    pub content_sha256: String,
+    /// The latest version the EHR may have as HL7 (written to files, acknowledged, or sent with
+    /// no answer yet): a new version updates that one. A version it refused does not count.
+    pub hl7_base: Option<i64>,
+}
+
+/// A message made for a new version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedMessage {
+    pub control_id: String,
+    pub message_type: String,
+    pub body: String,
+}
+
+/// A new version of a subject, with its HL7 messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedItem {
+    pub subject: String,
+    /// 1 for a new subject, else the current version + 1.
+    pub version: u32,
+    pub kind: &'static str,
+    pub patient_id: String,
+    pub item: Option<String>,
+    pub content_sha256: String,
+    pub content_json: String,
+    /// The delivered version this one updates (`CurrentItem::hl7_base` as read), checked again
+    /// inside the save: a send or export in between refuses the preparation.
+    pub base: Option<i64>,
+    pub messages: Vec<StagedMessage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Pending,
+    Acknowledged,
+    Rejected,
+    Error,
+    Withdrawn,
+}
+
+impl OutboxState {
+    pub fn code(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Acknowledged => "acknowledged",
+            OutboxState::Rejected => "rejected",
+            OutboxState::Error => "error",
+            OutboxState::Withdrawn => "withdrawn",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        [Self::Pending, Self::Acknowledged, Self::Rejected, Self::Error, Self::Withdrawn]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+}
+
+impl serde::Serialize for OutboxState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// One HL7 message of the outbox.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub handoff_item: i64,
+    pub subject: String,
+    pub version: u32,
+    pub seq: u32,
+    pub kind: String,
+    pub patient_id: String,
+    pub item: Option<String>,
+    pub control_id: String,
+    pub message_type: String,
+    #[serde(skip)]
+    pub body: String,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub last_sent_at: Option<String>,
+    pub ack_code: Option<String>,
+    pub ack_text: Option<String>,
+    pub ack_at: Option<String>,
+    pub last_error: Option<String>,
+    /// A later version of the subject exists.
+    pub superseded: bool,
+    /// (format, run) of every run that wrote or sent its item.
+    pub delivered: Vec<String>,
+}
+
+/// A version of a subject that is current, as the exports read it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffRecord {
+    pub id: i64,
+    pub subject: String,
+    pub version: u32,
+    pub kind: String,
+    pub patient_id: String,
+    pub item: Option<String>,
+    pub created_at: String,
+    /// The subject's own number (its first version's row): stable for good, so it serves as
+    /// the order number in SS-MIX2 file names.
+    pub subject_number: i64,
+    /// Formats that delivered this version.
+    pub delivered: Vec<String>,
+}
+
+/// An export or sending run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HandoffRun {
+    pub id: i64,
+    pub format: String,
+    pub target: String,
+    pub episode_id: Option<i64>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub started_by: String,
+    pub counts: Option<serde_json::Value>,
+}
+
+/// How a worklist item stands in the hand-off (its current keyed version).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemHandoff {
+    /// Written to a file or sent in any format.
+    pub exported: bool,
+    /// Every HL7 message of it acknowledged with AA.
+    pub acknowledged: bool,
+    /// A message of it was rejected (AR) or failed (AE).
+    pub refused: bool,
+    /// The keying the handed-off version was made from: a later correction is not handed off
+    /// until it is exported again.
+    pub entry_id: Option<i64>,
+}
+
+/// Counts as "the EHR may have it" for HL7: written as HL7 or SS-MIX2 files, acknowledged, or
+/// sent without an answer yet.
+const HL7_DELIVERED: &str = "(EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id
+                              AND d.format IN ('hl7', 'ssmix2', 'mllp'))
+     OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
+                AND (o.state = 'acknowledged' OR (o.state = 'pending' AND o.attempts > 0))))";
+
+fn hl7_bases(conn: &rusqlite::Connection) -> Result<HashMap<String, i64>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT h.subject, h.id FROM handoff_items h WHERE {HL7_DELIVERED} ORDER BY h.version"
+    ))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+}
+
+fn hl7_base_of(conn: &rusqlite::Connection, subject: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT h.id FROM handoff_items h WHERE h.subject = ?1 AND {HL7_DELIVERED}
+                 ORDER BY h.version DESC LIMIT 1"
+            ),
+            [subject],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Whether anything of `subject` may have reached the EHR (any format): a mapping or a merge
+/// the EHR has cannot simply be taken back here.
+pub(super) fn subject_delivered(conn: &rusqlite::Connection, subject: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE h.subject = ?1 AND
+            (EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
+             OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0)))",
+        [subject],
+        |r| r.get(0),
+    )?)
+}
+
+const OUTBOX_COLUMNS: &str = "o.id, o.handoff_item, h.subject, h.version, o.seq, h.kind, h.patient_id, \
+     h.item, o.control_id, o.message_type, o.body, o.state, o.attempts, o.last_sent_at, o.ack_code, \
+     o.ack_text, o.ack_at, o.last_error, h.superseded_by IS NOT NULL, \
+     (SELECT group_concat(format, ',') FROM deliveries d WHERE d.handoff_item = h.id)";
+
+fn read_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let state: String = r.get(11)?;
+    let delivered: Option<String> = r.get(19)?;
+    Ok(OutboxMessage {
+        id: r.get(0)?,
+        handoff_item: r.get(1)?,
+        subject: r.get(2)?,
+        version: r.get(3)?,
+        seq: r.get(4)?,
+        kind: r.get(5)?,
+        patient_id: r.get(6)?,
+        item: r.get(7)?,
+        control_id: r.get(8)?,
+        message_type: r.get(9)?,
+        body: r.get(10)?,
+        state: OutboxState::from_code(&state).unwrap_or(OutboxState::Pending),
+        attempts: r.get(12)?,
+        last_sent_at: r.get(13)?,
+        ack_code: r.get(14)?,
+        ack_text: r.get(15)?,
+        ack_at: r.get(16)?,
+        last_error: r.get(17)?,
+        superseded: r.get(18)?,
+        delivered: delivered.map(|d| d.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    })
+}
+
+impl Store {
+    /// The current version of every subject handed off so far.
+    pub fn current_handoff(&self) -> Result<HashMap<String, CurrentItem>> {
+        let bases = hl7_bases(&self.conn)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT h.id, h.subject, h.version, h.content_sha256
+             FROM handoff_items h WHERE h.superseded_by IS NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let subject: String = r.get(1)?;
+            let hl7_base = bases.get(&subject).copied();
+            Ok((
+                subject,
+                CurrentItem { id: r.get(0)?, version: r.get(2)?, content_sha256: r.get(3)?, hl7_base },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    /// The latest version of each subject a format delivered (`csv`, …): what a correction in
+    /// that format must take back.
+    pub fn delivered_versions(&self, format: &str) -> Result<HashMap<String, (i64, u32)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h.subject, h.id, h.version FROM handoff_items h JOIN deliveries d ON d.handoff_item = h.id
+             WHERE d.format = ?1 ORDER BY h.version",
+        )?;
+        let rows =
+            stmt.query_map([format], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)?, r.get(2)?))))?;
+        // Ordered by version: the last one per subject wins.
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    /// Withdraws an unacknowledged message by hand (the receiver refuses it for good and the
+    /// hospital settles it another way), with the reason, audited: sending goes on past it.
+    pub fn withdraw_message(&mut self, actor: &Actor, control_id: &str, reason: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Refused("give the reason for withdrawing the message".into()));
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM outbox WHERE control_id = ?1", [control_id], |r| r.get(0))
+            .optional()?;
+        match state.as_deref() {
+            None => return Err(StoreError::Refused(format!("no message has control ID {control_id}"))),
+            Some("acknowledged") => {
+                return Err(StoreError::Refused(format!(
+                    "{control_id} was acknowledged; there is nothing to withdraw"
+                )));
+            }
+            Some("withdrawn") => {
+                return Err(StoreError::Refused(format!("{control_id} is withdrawn already")));
+            }
+            Some(_) => {}
+        }
+        tx.execute(
+            "UPDATE outbox SET state = 'withdrawn', last_error = ?2 WHERE control_id = ?1",
+            params![control_id, format!("withdrawn by hand: {}", reason.trim())],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "handoff.withdraw",
+            "message",
+            control_id,
+            Some(&json!({"state": state})),
+            Some(&json!({"state": "withdrawn", "reason": reason.trim()})),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What a version said (`HandoffItem` as JSON), read when a later version must update it.
+    pub fn handoff_content(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT content_json FROM handoff_items WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Saves new versions and their messages in one transaction, in the order given (which is
+    /// the sending order). An earlier version is superseded; its messages that were never sent
+    /// nor written are withdrawn. Refused, with nothing saved, when another run made a version
+    /// of one of the subjects since `current_handoff` was read.
+    pub fn save_handoff(&mut self, actor: &Actor, items: &[StagedItem]) -> Result<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_text();
+        {
+            let mut current = tx.prepare_cached(
+                "SELECT id, version FROM handoff_items WHERE subject = ?1 AND superseded_by IS NULL",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO handoff_items (subject, version, kind, patient_id, item, content_sha256,
+                     content_json, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut supersede =
+                tx.prepare_cached("UPDATE handoff_items SET superseded_by = ?2 WHERE id = ?1")?;
+            // What the EHR never took — never sent nor written, or refused — is replaced by the
+            // new version; what it may have (sent without an answer yet) stays, to be settled.
+            let mut withdraw = tx.prepare_cached(
+                "UPDATE outbox SET state = 'withdrawn'
+                 WHERE handoff_item = ?1
+                   AND (state IN ('rejected', 'error')
+                        OR (state = 'pending' AND attempts = 0
+                            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = ?1)))",
+            )?;
+            let mut message = tx.prepare_cached(
+                "INSERT INTO outbox (handoff_item, seq, control_id, message_type, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for item in items {
+                let previous: Option<(i64, u32)> =
+                    current.query_row([&item.subject], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                let expected = previous.map_or(1, |(_, v)| v + 1);
+                if item.version != expected
+                    || (item.version > 1 && hl7_base_of(&tx, &item.subject)? != item.base)
+                {
+                    return Err(StoreError::Refused(format!(
+                        "{} changed while this export was being prepared (another export ran); run it again",
+                        item.subject
+                    )));
+                }
+                insert.execute(params![
+                    item.subject,
+                    item.version,
+                    item.kind,
+                    item.patient_id,
+                    item.item,
+                    item.content_sha256,
+                    item.content_json,
+                    now,
+                    actor.0
+                ])?;
+                let id = tx.last_insert_rowid();
+                if let Some((old, _)) = previous {
+                    supersede.execute(params![old, id])?;
+                    withdraw.execute([old])?;
+                }
+                for (seq, m) in item.messages.iter().enumerate() {
+                    message.execute(params![id, seq as i64, m.control_id, m.message_type, m.body]).map_err(
+                        |e| match e {
+                            rusqlite::Error::SqliteFailure(f, _)
+                                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                            {
+                                StoreError::Refused(format!(
+                                    "message control ID {} of {} is already used by another message",
+                                    m.control_id, item.subject
+                                ))
+                            }
+                            other => StoreError::Sql(other),
+                        },
+                    )?;
+                }
+            }
+        }
+        // One audit entry per preparation: the outbox itself is the detailed record.
+        let mut audit = AuditWriter::start(&tx)?;
+        let messages: usize = items.iter().map(|i| i.messages.len()).sum();
+        audit.append(
+            &tx,
+            actor,
+            "prepare",
+            "handoff",
+            &items.len().to_string(),
+            None,
+            Some(&json!({
+                "versions": items.len(),
+                "messages": messages,
+                "new": items.iter().filter(|i| i.version == 1).count(),
+                "updated": items.iter().filter(|i| i.version > 1).count(),
+            })),
+        )?;
+        tx.commit()?;
+        Ok(items.len())
+    }
+
+    /// Current versions (not superseded), in the order they were made.
+    pub fn handoff_records(&self) -> Result<Vec<HandoffRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h.id, h.subject, h.version, h.kind, h.patient_id, h.item, h.created_at,
+                    (SELECT group_concat(format, ',') FROM deliveries d WHERE d.handoff_item = h.id),
+                    (SELECT min(f.id) FROM handoff_items f WHERE f.subject = h.subject)
+             FROM handoff_items h WHERE h.superseded_by IS NULL ORDER BY h.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let delivered: Option<String> = r.get(7)?;
+            Ok(HandoffRecord {
+                id: r.get(0)?,
+                subject: r.get(1)?,
+                version: r.get(2)?,
+                kind: r.get(3)?,
+                patient_id: r.get(4)?,
+                item: r.get(5)?,
+                created_at: r.get(6)?,
+                subject_number: r.get(8)?,
+                delivered: delivered.map(|d| d.split(',').map(str::to_string).collect()).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The messages of the outbox in sending order; `unsettled` keeps only those still to send
+    /// (pending, rejected or failed; not withdrawn) whose version is current or was sent before.
+    pub fn outbox(&self, unsettled: bool) -> Result<Vec<OutboxMessage>> {
+        let filter = if unsettled { "WHERE o.state IN ('pending', 'rejected', 'error')" } else { "" };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN handoff_items h ON h.id = o.handoff_item {filter}
+             ORDER BY o.id"
+        ))?;
+        let rows = stmt.query_map([], read_outbox)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn outbox_message(&self, control_id: &str) -> Result<Option<OutboxMessage>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN handoff_items h ON h.id = o.handoff_item
+                     WHERE o.control_id = ?1"
+                ),
+                [control_id],
+                read_outbox,
+            )
+            .optional()?)
+    }
+
+    /// Starts a run (its row says what was attempted even if the process dies during it).
+    pub fn start_handoff_run(
+        &mut self,
+        actor: &Actor,
+        format: &str,
+        target: &str,
+        episode_id: Option<i64>,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO handoff_runs (format, target, episode_id, started_at, started_by)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![format, target, episode_id, now_text(), actor.0],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records that a run wrote these versions (after the files are safely on disk), and ends
+    /// the run with its counts — one transaction with its audit entry.
+    pub fn finish_handoff_run(
+        &mut self,
+        actor: &Actor,
+        run_id: i64,
+        delivered: &[i64],
+        counts: &serde_json::Value,
+    ) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_text();
+        let format: String =
+            tx.query_row("SELECT format FROM handoff_runs WHERE id = ?1", [run_id], |r| r.get(0))?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO deliveries (handoff_item, format, run_id, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (handoff_item, format) DO UPDATE SET run_id = excluded.run_id, at = excluded.at",
+            )?;
+            for id in delivered {
+                stmt.execute(params![id, format, run_id, now])?;
+            }
+        }
+        tx.execute(
+            "UPDATE handoff_runs SET finished_at = ?2, counts_json = ?3 WHERE id = ?1",
+            params![run_id, now, counts.to_string()],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(&tx, actor, "export", "handoff_run", &run_id.to_string(), None, Some(counts))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn handoff_runs(&self) -> Result<Vec<HandoffRun>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, format, target, episode_id, started_at, finished_at, started_by, counts_json
+             FROM handoff_runs ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let counts: Option<String> = r.get(7)?;
+            Ok(HandoffRun {
+                id: r.get(0)?,
+                format: r.get(1)?,
+                target: r.get(2)?,
+                episode_id: r.get(3)?,
+                started_at: r.get(4)?,
+                finished_at: r.get(5)?,
+                started_by: r.get(6)?,
+                counts: counts.and_then(|c| serde_json::from_str(&c).ok()),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Records that a message is about to go on the wire (so a crash right after is known to
+    /// have possibly delivered it; the receiver drops the repeat by its control ID).
+    /// Refused when the message was settled meanwhile (withdrawn by a new version or by hand,
+    /// or acknowledged by another run): it must not go out.
+    pub fn record_send_attempt(&mut self, id: i64) -> Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_sent_at = ?2
+             WHERE id = ?1 AND state IN ('pending', 'rejected', 'error')",
+            params![id, now_text()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Refused(format!(
+                "message {id} was settled by another run (withdrawn or acknowledged) while this one was sending; send again"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records the receiver's answer (MSA-1 and its text) and, for an acceptance, the delivery
+    /// of the message's item over MLLP — one transaction.
+    pub fn record_ack(
+        &mut self,
+        run_id: i64,
+        id: i64,
+        code: &str,
+        text: Option<&str>,
+    ) -> Result<OutboxState> {
+        let state = match code {
+            "AA" | "CA" => OutboxState::Acknowledged,
+            "AR" | "CR" => OutboxState::Rejected,
+            _ => OutboxState::Error,
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_text();
+        tx.execute(
+            "UPDATE outbox SET state = ?2, ack_code = ?3, ack_text = ?4, ack_at = ?5, last_error = NULL
+             WHERE id = ?1",
+            params![id, state.code(), code, text, now],
+        )?;
+        if state == OutboxState::Acknowledged {
+            tx.execute(
+                "INSERT INTO deliveries (handoff_item, format, run_id, at)
+                 SELECT handoff_item, 'mllp', ?2, ?3 FROM outbox WHERE id = ?1
+                 ON CONFLICT (handoff_item, format) DO UPDATE SET run_id = excluded.run_id, at = excluded.at",
+                params![id, run_id, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(state)
+    }
+
+    /// Records a failed attempt (no answer, a dropped connection) without changing the state.
+    pub fn record_send_error(&mut self, id: i64, error: &str) -> Result<()> {
+        self.conn.execute("UPDATE outbox SET last_error = ?2 WHERE id = ?1", params![id, error])?;
+        Ok(())
+    }
+
+    /// Hand-off state of every worklist item with a current keyed version.
+    pub fn item_handoffs(&self) -> Result<HashMap<String, ItemHandoff>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h.item,
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
+                      OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0),
+                    NOT EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
+                                AND o.state <> 'acknowledged')
+                      AND EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id),
+                    EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
+                            AND o.state IN ('rejected', 'error')),
+                    json_extract(h.content_json, '$.content.entry_id')
+             FROM handoff_items h
+             WHERE h.superseded_by IS NULL AND h.kind = 'keyed' AND h.item IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ItemHandoff {
+                    exported: r.get(1)?,
+                    acknowledged: r.get(2)?,
+                    refused: r.get(3)?,
+                    entry_id: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(subject: &str, version: u32, sha: &str) -> StagedItem {
+        StagedItem {
+            subject: subject.to_string(),
+            version,
+            kind: "keyed",
+            patient_id: "P1".to_string(),
+            item: Some("A-000001".to_string()),
+            content_sha256: sha.to_string(),
+            content_json: "{}".to_string(),
+            base: None,
+            messages: vec![StagedMessage {
+                control_id: format!("C{subject}{version}"),
+                message_type: "DFT^P03".to_string(),
+                body: "MSH|^~\\&|".to_string(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_new_version_supersedes_and_withdraws_what_was_never_sent() {
+        let mut store = Store::open_in_memory().unwrap();
+        let actor = Actor("test".into());
+        store.save_handoff(&actor, &[staged("keyed:A", 1, "x")]).unwrap();
+        assert_eq!(store.outbox(true).unwrap().len(), 1);
+        store.save_handoff(&actor, &[staged("keyed:A", 2, "y")]).unwrap();
+        let all = store.outbox(false).unwrap();
+        assert_eq!(all[0].state, OutboxState::Withdrawn);
+        assert!(all[0].superseded);
+        assert_eq!(store.outbox(true).unwrap().len(), 1);
+        let current = store.current_handoff().unwrap();
+        assert_eq!(current["keyed:A"].version, 2);
+        // A stale preparation (made from version 1) is refused whole.
+        let err =
+            store.save_handoff(&actor, &[staged("keyed:B", 1, "z"), staged("keyed:A", 2, "w")]).unwrap_err();
+        assert!(err.to_string().contains("keyed:A"), "{err}");
+        assert!(!store.current_handoff().unwrap().contains_key("keyed:B"), "nothing half-saved");
+    }
+
+    #[test]
+    fn acknowledgements_mark_delivery_and_item_state() {
+        let mut store = Store::open_in_memory().unwrap();
+        let actor = Actor("test".into());
+        store.save_handoff(&actor, &[staged("keyed:A", 1, "x")]).unwrap();
+        let run = store.start_handoff_run(&actor, "mllp", "127.0.0.1:1", None).unwrap();
+        let m = &store.outbox(true).unwrap()[0];
+        store.record_send_attempt(m.id).unwrap();
+        assert_eq!(
+            store.record_ack(run, m.id, "AR", Some("unknown patient")).unwrap(),
+            OutboxState::Rejected
+        );
+        let states = store.item_handoffs().unwrap();
+        assert!(
+            states["A-000001"].exported && states["A-000001"].refused && !states["A-000001"].acknowledged
+        );
+        assert_eq!(store.record_ack(run, m.id, "AA", None).unwrap(), OutboxState::Acknowledged);
+        assert!(store.outbox(true).unwrap().is_empty());
+        assert!(store.item_handoffs().unwrap()["A-000001"].acknowledged);
+    }
+}

@@ -1,0 +1,350 @@
+//! The hand-off end to end, on the demo's synthetic downtime episode: every format written by the
+//! binary and read by checkers not written here (hl7apy strict and python-hl7, fhir.resources,
+//! the SS-MIX2 rules read back with python-hl7), the report adding up to the worklist, a second
+//! export writing nothing twice, and a corrected slip going out again as an update.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{BILLING, CLERK, run_as, stderr, stdout};
+use kamikarte::entry::keying::{self, Sheet};
+use kamikarte::store::{Actor, EntryState, Store};
+
+fn demo_episode(dir: &Path) -> std::path::PathBuf {
+    let db = dir.join("k.sqlite");
+    let out = common::run(&db, &["demo", "--beds", "60", "--downtime"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+fn export(db: &Path, format: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["export", format, "--out", dir.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    json(&run_as(db, BILLING, &args))
+}
+
+fn peer(script: &str, dir: &Path) -> String {
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(script))
+        .arg(dir)
+        .output()
+        .expect("python3 runs (CI installs hl7apy, hl7 and fhir.resources)");
+    assert!(
+        out.status.success(),
+        "{script} refused {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn files_in(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            n += files_in(&entry.path());
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+
+    let hl7_dir = dir.path().join("hl7");
+    let hl7 = export(&db, "hl7", &hl7_dir, &[]);
+    let messages = hl7["records"].as_u64().unwrap() as usize;
+    assert!(messages > 100, "{hl7}");
+    assert_eq!(files_in(&hl7_dir), messages);
+    peer("hl7_check.py", &hl7_dir);
+    // Each file is one message whose control ID is in its name; ISO-2022-JP by default.
+    let one = std::fs::read_dir(&hl7_dir).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&one).unwrap();
+    assert!(bytes.is_ascii(), "ISO-2022-JP is 7-bit");
+    let again = export(&db, "hl7", &hl7_dir, &[]);
+    assert_eq!((again["files"].as_u64(), again["prepared"]["new"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    let ss_dir = dir.path().join("ssmix2");
+    let ss = export(&db, "ssmix2", &ss_dir, &[]);
+    assert_eq!(ss["files"].as_u64().unwrap() as usize, messages, "one file per message: {ss}");
+    assert_eq!(files_in(&ss_dir), messages, "no file overwrote another");
+    let summary: serde_json::Value = serde_json::from_str(&peer("ssmix2_check.py", &ss_dir)).unwrap();
+    for data_type in ["ADT-00", "OMP-01", "OMP-02", "OMP-11", "OMP-12", "OML-01", "OMG-01", "OMD"] {
+        assert!(summary["by_type"][data_type].as_u64().unwrap_or(0) > 0, "no {data_type}: {summary}");
+    }
+
+    let fhir_dir = dir.path().join("fhir");
+    let fhir = export(&db, "fhir", &fhir_dir, &[]);
+    assert!(fhir["files"].as_u64().unwrap() > 10, "{fhir}");
+    peer("fhir_check.py", &fhir_dir);
+
+    let csv_dir = dir.path().join("csv");
+    let csv = export(&db, "csv", &csv_dir, &[]);
+    let rows = csv["records"].as_u64().unwrap();
+    let file = std::fs::read_dir(&csv_dir).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("patient_id,downtime_id,patient_kana,service_date,code,name,quantity,"));
+    assert_eq!(text.lines().count() as u64, rows + 1);
+    let nothing = export(&db, "csv", &csv_dir, &[]);
+    assert_eq!(nothing["records"].as_u64(), Some(0), "a billing file is not written twice: {nothing}");
+
+    // The report and the worklist agree, and what was written is what was prepared.
+    let report = json(&run_as(&db, BILLING, &["handoff", "report", "--json"]));
+    let stages: Vec<(String, u64)> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s[0].as_str().unwrap().to_string(), s[1].as_u64().unwrap()))
+        .collect();
+    let total: u64 = stages.iter().map(|s| s.1).sum();
+    assert_eq!(total, report["paper_items"].as_u64().unwrap());
+    let worklist = json(&run_as(&db, BILLING, &["worklist", "--json"]));
+    let items = worklist["items"].as_array().unwrap();
+    assert_eq!(items.len() as u64, total);
+    for (stage, n) in &stages {
+        let listed = items.iter().filter(|i| i["stage"] == stage.as_str()).count() as u64;
+        assert_eq!(listed, *n, "stage {stage}");
+    }
+    let exported = stages.iter().find(|s| s.0 == "exported").unwrap().1;
+    assert_eq!(exported, report["prepared"]["keyed"].as_u64().unwrap(), "{report}");
+    assert_eq!(report["delivered"]["hl7"]["keyed"], report["prepared"]["keyed"]);
+    let held: u64 = report["held"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(held + exported, total, "every paper item is handed off or held with a reason");
+}
+
+#[test]
+fn a_corrected_slip_goes_out_again_as_an_update_and_supersedes_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let hl7_dir = dir.path().join("hl7");
+    let ss_dir = dir.path().join("ssmix2");
+    export(&db, "hl7", &hl7_dir, &[]);
+    export(&db, "ssmix2", &ss_dir, &[]);
+
+    // A billing clerk finds a wrong quantity on an exported slip and corrects it; a second
+    // person verifies the correction.
+    let (serial, entry_id) = {
+        let mut store = Store::open(&db).unwrap();
+        let forms = kamikarte::form::load(None).unwrap();
+        let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
+        let entry = store
+            .live_entries_all()
+            .unwrap()
+            .into_iter()
+            .find(|e| {
+                e.form_id == "charge_slip"
+                    && e.state == EntryState::Verified
+                    && e.values.contains_key("qty_1")
+            })
+            .expect("a verified slip with a typed line");
+        let sheet = Sheet {
+            form: slip.clone(),
+            patient_id: entry.patient_id.clone(),
+            item: entry.item.clone(),
+            scanned_page: entry.scanned_page,
+        };
+        let mut values = entry.values.clone();
+        let qty = values["qty_1"].as_f64().unwrap();
+        values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
+        let billing = Actor(BILLING.0.into());
+        let plan = keying::plan(&store, &sheet, &billing).unwrap();
+        let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
+        store.verify_entry(&Actor(CLERK.0.into()), saved.entry().id).unwrap();
+        (entry.item.describe(), entry.id)
+    };
+    let worklist = json(&run_as(&db, BILLING, &["worklist", "--json"]));
+    let item =
+        worklist["items"].as_array().unwrap().iter().find(|i| i["item"] == serial.as_str()).unwrap().clone();
+    assert_eq!(item["stage"], "verified", "a correction is not handed off until exported again: {item}");
+    assert_ne!(item["entry_id"].as_i64(), Some(entry_id));
+
+    let update = export(&db, "hl7", &hl7_dir, &[]);
+    assert_eq!(
+        (update["prepared"]["updated"].as_u64(), update["files"].as_u64()),
+        (Some(1), Some(1)),
+        "{update}"
+    );
+    let newest = std::fs::read_dir(&hl7_dir).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let text = String::from_utf8(std::fs::read(&newest).unwrap()).unwrap();
+    let ft1: Vec<&str> = text.split('\r').filter(|s| s.starts_with("FT1|")).collect();
+    assert!(ft1.iter().any(|s| s.split('|').nth(6) == Some("CD")), "the old lines are credited: {text}");
+    assert!(ft1.iter().any(|s| s.split('|').nth(6) == Some("CG")), "and charged anew: {text}");
+    peer("hl7_check.py", &hl7_dir);
+
+    let ss = export(&db, "ssmix2", &ss_dir, &[]);
+    assert_eq!(ss["files"].as_u64(), Some(1), "{ss}");
+    peer("ssmix2_check.py", &ss_dir);
+    let mut flags = Vec::new();
+    let mut stack = vec![ss_dir.join("extended")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains("DFT-P03") {
+                flags.push(p.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let order_of = |name: &str| name.split('_').nth(3).unwrap().to_string();
+    let newest = flags.iter().max_by_key(|n| n.split('_').nth(4).unwrap().to_string()).unwrap();
+    let versions: Vec<&String> = flags.iter().filter(|n| order_of(n) == order_of(newest)).collect();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert!(versions.iter().any(|n| n.ends_with("_0")) && versions.iter().any(|n| n.ends_with("_1")));
+
+    let worklist = json(&run_as(&db, BILLING, &["worklist", "--json"]));
+    let item =
+        worklist["items"].as_array().unwrap().iter().find(|i| i["item"] == serial.as_str()).unwrap().clone();
+    assert_eq!(item["stage"], "exported");
+}
+
+#[test]
+fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let mapping = dir.path().join("billing.toml");
+    std::fs::write(
+        &mapping,
+        "encoding = \"cp932\"\n[[column]]\nfrom = \"patient_id\"\nheader = \"患者番号\"\n\
+         [[column]]\nfrom = \"service_date\"\nheader = \"診療日\"\nformat = \"yyyymmdd\"\n\
+         [[column]]\nfrom = \"code\"\nheader = \"診療行為コード\"\n[[column]]\nfrom = \"quantity\"\nheader = \"回数\"\n\
+         [[column]]\nheader = \"入外\"\nvalue = \"1\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("csv");
+    let report = export(&db, "csv", &out, &["--mapping", mapping.to_str().unwrap()]);
+    assert!(report["records"].as_u64().unwrap() > 0);
+    let file = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(file).unwrap();
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!bad);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("患者番号,診療日,診療行為コード,回数,入外"));
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(first[1].len(), 8, "compact date: {first:?}");
+    assert_eq!(first[4], "1");
+
+    std::fs::write(&mapping, "[[column]]\nfrom = \"patinet_id\"\nheader = \"x\"\n").unwrap();
+    let bad = run_as(
+        &db,
+        BILLING,
+        &["export", "csv", "--out", out.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("billing.toml") && stderr(&bad).contains("patinet_id"), "{}", stderr(&bad));
+    let nurse =
+        run_as(&db, ("nurse", "kamikarte-demo-nurse"), &["export", "csv", "--out", out.to_str().unwrap()]);
+    assert_eq!(nurse.status.code(), Some(1), "a nurse does not export");
+}
+
+/// Corrects the first verified slip with a typed line: its first quantity goes up by one; a
+/// second person verifies. Returns the slip's serial.
+fn correct_a_slip(db: &Path, serial: Option<&str>) -> String {
+    let mut store = Store::open(db).unwrap();
+    let forms = kamikarte::form::load(None).unwrap();
+    let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
+    let entry = store
+        .live_entries_all()
+        .unwrap()
+        .into_iter()
+        .find(|e| {
+            e.form_id == "charge_slip"
+                && e.state == EntryState::Verified
+                && e.values.contains_key("qty_1")
+                && serial.is_none_or(|s| e.item.describe() == s)
+        })
+        .expect("a verified slip with a typed line");
+    let sheet = Sheet {
+        form: slip.clone(),
+        patient_id: entry.patient_id.clone(),
+        item: entry.item.clone(),
+        scanned_page: None,
+    };
+    let mut values = entry.values.clone();
+    let qty = values["qty_1"].as_f64().unwrap();
+    values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
+    let billing = Actor(BILLING.0.into());
+    let plan = keying::plan(&store, &sheet, &billing).unwrap();
+    let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
+    store.verify_entry(&Actor(CLERK.0.into()), saved.entry().id).unwrap();
+    entry.item.describe()
+}
+
+#[test]
+fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let csv_dir = dir.path().join("csv");
+    export(&db, "hl7", &dir.path().join("hl7"), &[]);
+    export(&db, "csv", &csv_dir, &[]);
+    let serial = correct_a_slip(&db, None);
+    let forms = kamikarte::form::load(None).unwrap();
+    let pages = dir.path().join("k-pages");
+    let site = kamikarte::export::run::Site { forms: &forms, page_root: &pages };
+    {
+        let mut store = Store::open(&db).unwrap();
+        let prepared =
+            kamikarte::export::run::prepare(&mut store, &Actor("admin".into()), &site, None).unwrap();
+        assert_eq!(prepared.updated, 1);
+    }
+    // Corrected again before anything of version 2 went out.
+    correct_a_slip(&db, Some(&serial));
+    let mut store = Store::open(&db).unwrap();
+    let prepared = kamikarte::export::run::prepare(&mut store, &Actor("admin".into()), &site, None).unwrap();
+    assert_eq!(prepared.updated, 1);
+    let outbox = store.outbox(false).unwrap();
+    let of_slip: Vec<_> = outbox.iter().filter(|m| m.item.as_deref() == Some(serial.as_str())).collect();
+    assert_eq!(of_slip.len(), 3, "{of_slip:?}");
+    assert_eq!(of_slip[1].state, kamikarte::store::OutboxState::Withdrawn, "version 2 never left");
+    let v3 = &of_slip[2].body;
+    assert!(
+        v3.split('\r').any(|s| s.starts_with("FT1|") && s.split('|').nth(6) == Some("CD")),
+        "version 3 credits version 1, which the EHR has: {v3}"
+    );
+    drop(store);
+    // Billing had version 1: the new file takes its lines back before charging version 3.
+    let csv = export(&db, "csv", &csv_dir, &[]);
+    assert!(csv["records"].as_u64().unwrap() >= 2, "{csv}");
+    let newest = std::fs::read_dir(&csv_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .unwrap();
+    let text = std::fs::read_to_string(newest).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r[12] == serial));
+    assert!(rows.iter().any(|r| r[6].starts_with('-') && r[16] == "1"), "credits of version 1: {text}");
+    assert!(rows.iter().any(|r| !r[6].starts_with('-') && r[16] == "3"), "charges of version 3: {text}");
+}
+
+#[test]
+fn a_mapping_the_ehr_has_cannot_be_taken_back_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let mapped = json(&run_as(&db, CLERK, &["reconcile", "list", "--json"]));
+    let id = mapped
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["mrn"].is_string())
+        .and_then(|p| p["downtime_id"].as_str())
+        .expect("a mapped downtime ID")
+        .to_string();
+    export(&db, "hl7", &dir.path().join("hl7"), &[]);
+    let unmap = run_as(&db, CLERK, &["reconcile", "unmap", &id]);
+    assert_eq!(unmap.status.code(), Some(1));
+    assert!(stderr(&unmap).contains("handed to the EHR"), "{}", stderr(&unmap));
+}

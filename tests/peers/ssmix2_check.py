@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Checks an SS-MIX2 storage tree against the standard's folder and file-name rules, reading each
+file with python-hl7 (after decoding ISO-2022-JP per MSH-18) to compare what the name says with
+what the message is.
+
+    ssmix2_check.py DIR
+
+DIR holds `standard/` and `extended/`. Exit 0 with a JSON summary on stdout, 1 naming the first
+files that break a rule.
+"""
+import datetime
+import json
+import os
+import re
+import sys
+
+import hl7
+
+# Data types of the SS-MIX2 standardized storage and the message each one holds.
+STANDARD = {
+    "ADT-00": {"ADT^A04", "ADT^A08"},
+    "OMP-01": {"RDE^O11"},
+    "OMP-02": {"RDE^O11"},
+    "OMP-11": {"RAS^O17"},
+    "OMP-12": {"RAS^O17"},
+    "OML-01": {"OML^O33"},
+    "OMG-01": {"OMG^O19"},
+    "OMD": {"OMD^O03"},
+}
+NAME = re.compile(
+    r"^(?P<id>[A-Za-z0-9-]+)_(?P<day>\d{8}|-)_(?P<type>[A-Z]{3}(-[A-Z0-9]{2,3})?)_"
+    r"(?P<order>\d{15}|-)_(?P<stamp>\d{17})_(?P<dept>[A-Za-z0-9]+|-)_(?P<flag>[01])$"
+)
+
+
+def decode(raw: bytes) -> str:
+    if b"\x1b$B" in raw or b"\x1b(B" in raw:
+        return raw.decode("iso2022_jp")
+    return raw.decode("utf-8")
+
+
+def main() -> int:
+    root = sys.argv[1]
+    problems = []
+    counts = {}
+    current = {}
+    files = 0
+    for storage in ("standard", "extended"):
+        base = os.path.join(root, storage)
+        for folder, _, names in os.walk(base):
+            for name in names:
+                files += 1
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, base).split(os.sep)
+                where = f"{storage}/{'/'.join(rel)}"
+                if len(rel) != 6:
+                    problems.append(f"{where}: expected <id3>/<id3>/<id>/<day>/<type>/<file>")
+                    continue
+                a, b, pid, day, dtype, _ = rel
+                m = NAME.match(name)
+                if not m:
+                    problems.append(f"{where}: the file name does not follow the naming rule")
+                    continue
+                padded = pid.rjust(6, "0")
+                if (a, b) != (padded[:3], padded[3:6]):
+                    problems.append(f"{where}: folders {a}/{b} are not the ID's first six characters")
+                if m["id"] != pid or m["day"] != day or m["type"] != dtype:
+                    problems.append(f"{where}: name and folders disagree (ID, day or data type)")
+                if m["day"] != "-":
+                    try:
+                        datetime.datetime.strptime(m["day"], "%Y%m%d")
+                    except ValueError:
+                        problems.append(f"{where}: day {m['day']} is not a date")
+                try:
+                    datetime.datetime.strptime(m["stamp"][:14], "%Y%m%d%H%M%S")
+                except ValueError:
+                    problems.append(f"{where}: timestamp {m['stamp']} is not a time")
+                if storage == "standard" and dtype not in STANDARD:
+                    problems.append(f"{where}: {dtype} is not a data type of the standardized storage")
+                if dtype == "ADT-00" and (m["day"] != "-" or m["order"] != "-"):
+                    problems.append(f"{where}: patient basic information has no day and no order number")
+                if dtype != "ADT-00" and m["order"] == "-":
+                    problems.append(f"{where}: an order without its 15-digit order number")
+                with open(path, "rb") as f:
+                    raw = f.read()
+                try:
+                    text = decode(raw)
+                    msg = hl7.parse(text.replace("\n", "\r"))
+                    mtype = f"{msg.segment('MSH')[9][0][0]}^{msg.segment('MSH')[9][0][1]}"
+                    pid3 = str(msg.segment("PID")[3][0][0])
+                except Exception as e:  # noqa: BLE001 - any failure is the file's problem
+                    problems.append(f"{where}: cannot be read as HL7: {e}")
+                    continue
+                if dtype in STANDARD and mtype not in STANDARD[dtype]:
+                    problems.append(f"{where}: holds {mtype}, which does not belong in {dtype}")
+                if storage == "extended" and dtype != mtype.replace("^", "-") and not (
+                    dtype == "MDM-T02" and mtype.startswith("MDM^")
+                ):
+                    problems.append(f"{where}: extended data type {dtype} is not the message type {mtype}")
+                if pid3 != pid:
+                    problems.append(f"{where}: PID-3 is {pid3}, the folder says {pid}")
+                counts[dtype] = counts.get(dtype, 0) + 1
+                if m["flag"] == "1":
+                    key = (storage, pid, dtype, m["order"])
+                    current.setdefault(key, []).append(where)
+    for key, paths in current.items():
+        if len(paths) > 1 and key[3] != "-":
+            problems.append(f"{len(paths)} current (flag 1) versions of one order: {', '.join(paths)}")
+    if problems:
+        for p in problems[:50]:
+            print(p, file=sys.stderr)
+        return 1
+    print(json.dumps({"files": files, "by_type": counts}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
