@@ -48,6 +48,7 @@ fn outbox_of_six() -> Store {
                 kind: "registration",
                 patient_id: patient.clone(),
                 item: None,
+                entry_id: None,
                 content_sha256: format!("sha{i}"),
                 content_json: "{}".to_string(),
                 base: None,

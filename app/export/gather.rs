@@ -170,7 +170,7 @@ pub fn gather(
         });
     }
 
-    let entries: HashMap<i64, EntryRecord> =
+    let mut entries: HashMap<i64, EntryRecord> =
         store.live_entries_all()?.into_iter().map(|e| (e.id, e)).collect();
     let masters = MasterSet::load(store)?;
     let mut all_lines = store.live_charge_lines()?;
@@ -195,7 +195,8 @@ pub fn gather(
         if let Some(page_id) = work.scanned_page {
             pages.push((page_id, item_text.clone()));
         }
-        let Some(entry) = work.entry_id.and_then(|id| entries.get(&id)) else {
+        // Each keying belongs to one item: taken, not copied.
+        let Some(entry) = work.entry_id.and_then(|id| entries.remove(&id)) else {
             held.push((item_text, format!("not keyed yet ({})", work.stage.code())));
             continue;
         };
@@ -233,22 +234,22 @@ pub fn gather(
         keyed.push(HandoffItem {
             subject: format!("keyed:{}", subject_key(&work.item)),
             patient: identities.facts(&record, out),
-            recorded_patient: entry.patient_id.clone(),
+            recorded_patient: entry.patient_id,
             content: Content::Keyed(Keyed {
                 entry_id: entry.id,
-                form_id: entry.form_id.clone(),
-                form_code: entry.form_code.clone(),
+                form_id: entry.form_id,
+                form_code: entry.form_code,
                 item: item_text,
                 scanned_page: entry.scanned_page,
-                values: entry.values.clone(),
-                event_at: entry.event_at.clone(),
+                values: entry.values,
+                event_at: entry.event_at,
                 records: all_records.remove(&entry.id).unwrap_or_default(),
                 lines,
                 code_names,
-                entered_at: entry.entered_at.clone(),
-                entered_by: entry.entered_by.clone(),
-                verified_at: entry.verified_at.clone(),
-                verified_by: entry.verified_by.clone(),
+                entered_at: entry.entered_at,
+                entered_by: entry.entered_by,
+                verified_at: entry.verified_at,
+                verified_by: entry.verified_by,
             }),
         });
     }

@@ -846,6 +846,7 @@ mod tests {
             kind: "registration",
             patient_id: "P1".into(),
             item: None,
+            entry_id: None,
             content_sha256: "x".into(),
             content_json: "{}".into(),
             base: None,

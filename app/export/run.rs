@@ -98,6 +98,7 @@ pub fn export(
     let hl7 = hl7_context(&settings, site);
     progress("preparing", 0, gathered.items.len());
     let prepared = stage(store, actor, &gathered, &hl7)?;
+    progress("listing", 0, 0);
     let in_scope: HashSet<&str> = gathered.items.iter().map(|i| i.subject.as_str()).collect();
     let records: Vec<HandoffRecord> =
         store.handoff_records()?.into_iter().filter(|r| in_scope.contains(r.subject.as_str())).collect();
@@ -125,6 +126,7 @@ pub fn export(
     // downtime ID mapped since its page was prepared is billed and linked under the MRN.
     let current: HashMap<&str, &HandoffItem> =
         gathered.items.iter().map(|i| (i.subject.as_str(), i)).collect();
+    progress("writing", 0, 0);
     let delivered = match options.format {
         Format::Hl7 | Format::Ssmix2 => {
             write_messages(store, options, &records, &current, &mut report, progress)?
@@ -133,6 +135,7 @@ pub fn export(
         Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
     };
     sync_dir(&options.out);
+    progress("recording", 0, 0);
     let counts = serde_json::to_value(&report).unwrap_or_default();
     store.finish_handoff_run(actor, run_id, &delivered, &counts)?;
     Ok(report)

@@ -3,8 +3,6 @@
 //! messages and their control IDs, so exporting or sending again repeats nothing new; a changed
 //! one that the EHR already has is sent as an update (a new order state, a credit and re-charge).
 
-use sha2::{Digest, Sha256};
-
 use super::content::{Content, HandoffItem};
 use super::gather::Gathered;
 use super::hl7::{self, Hl7Context};
@@ -37,11 +35,9 @@ pub struct StageCounts {
     pub failed: Vec<(String, String)>,
 }
 
-/// The canonical text of what an item says, and its hash.
+/// The hash of what an item says (`HandoffItem::fingerprint`).
 pub fn fingerprint(item: &HandoffItem) -> String {
-    // serde_json's maps are ordered by key, so the same content is the same text.
-    let text = item.basis().to_string();
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    item.fingerprint()
 }
 
 /// Adds a version, with its HL7 messages, for every gathered item that is new or changed — one
@@ -54,7 +50,9 @@ pub fn stage(
 ) -> Result<StageCounts, ExportError> {
     let current = store.current_handoff()?;
     let mut counts = StageCounts::default();
-    let mut staged = Vec::new();
+    // What changed, with what the EHR may have of it, read first (the store is not shared
+    // across threads); then the messages are made on every core.
+    let mut jobs = Vec::new();
     for item in &gathered.items {
         let sha = fingerprint(item);
         let existing = current.get(&item.subject);
@@ -79,29 +77,81 @@ pub fn stage(
             }
             None => None,
         };
-        let messages = match hl7::messages(item, version, previous.as_ref(), ctx) {
-            Ok(m) => m,
-            Err(e) => {
-                counts.failed.push((item.subject.clone(), e.to_string()));
-                continue;
-            }
-        };
         if existing.is_some() {
             counts.updated += 1;
         } else {
             counts.new += 1;
         }
-        counts.messages += messages.len();
-        staged.push(StagedItem {
+        jobs.push(Job { item, sha, version, base, previous });
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let made: Vec<Result<StagedItem, (String, String)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|j| j.make(ctx)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(("(a worker)".into(), "failed".into()))]))
+            .collect()
+    });
+    let mut staged = Vec::with_capacity(made.len());
+    for result in made {
+        match result {
+            Ok(item) => {
+                counts.messages += item.messages.len();
+                staged.push(item);
+            }
+            Err((subject, why)) => {
+                if let Some(job) = jobs.iter().find(|j| j.item.subject == subject) {
+                    if job.version > 1 {
+                        counts.updated -= 1;
+                    } else {
+                        counts.new -= 1;
+                    }
+                }
+                counts.failed.push((subject, why));
+            }
+        }
+    }
+    store.save_handoff(actor, &staged)?;
+    Ok(counts)
+}
+
+/// One new version to make.
+struct Job<'a> {
+    item: &'a HandoffItem,
+    sha: String,
+    version: u32,
+    base: Option<i64>,
+    previous: Option<Content>,
+}
+
+impl Job<'_> {
+    fn make(&self, ctx: &Hl7Context<'_>) -> Result<StagedItem, (String, String)> {
+        let item = self.item;
+        let fail = |why: String| (item.subject.clone(), why);
+        let messages = hl7::messages(item, self.version, self.previous.as_ref(), ctx)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(StagedItem {
             subject: item.subject.clone(),
-            version,
+            version: self.version,
             kind: item.content.kind(),
             // An update of a registration goes to the record the EHR keeps now.
-            patient_id: if previous.is_some() { item.patient.id.clone() } else { item.sent_as().to_string() },
+            patient_id: if self.previous.is_some() {
+                item.patient.id.clone()
+            } else {
+                item.sent_as().to_string()
+            },
             item: item.item().map(str::to_string),
-            content_sha256: sha,
-            content_json: serde_json::to_string(item).map_err(|e| ExportError::Message(e.to_string()))?,
-            base,
+            entry_id: match &item.content {
+                Content::Keyed(k) => Some(k.entry_id),
+                _ => None,
+            },
+            content_sha256: self.sha.clone(),
+            content_json: serde_json::to_string(item).map_err(|e| fail(e.to_string()))?,
+            base: self.base,
             messages: messages
                 .into_iter()
                 .map(|m| StagedMessage {
@@ -110,8 +160,6 @@ pub fn stage(
                     body: m.body,
                 })
                 .collect(),
-        });
+        })
     }
-    store.save_handoff(actor, &staged)?;
-    Ok(counts)
 }

@@ -39,6 +39,8 @@ pub struct StagedItem {
     pub kind: &'static str,
     pub patient_id: String,
     pub item: Option<String>,
+    /// The keying a keyed page's version was made from.
+    pub entry_id: Option<i64>,
     pub content_sha256: String,
     pub content_json: String,
     /// The delivered version this one updates (`CurrentItem::hl7_base` as read), checked again
@@ -319,9 +321,9 @@ impl Store {
                 "SELECT id, version FROM handoff_items WHERE subject = ?1 AND superseded_by IS NULL",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO handoff_items (subject, version, kind, patient_id, item, content_sha256,
-                     content_json, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO handoff_items (subject, version, kind, patient_id, item, entry_id,
+                     content_sha256, content_json, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut supersede =
                 tx.prepare_cached("UPDATE handoff_items SET superseded_by = ?2 WHERE id = ?1")?;
@@ -356,6 +358,7 @@ impl Store {
                     item.kind,
                     item.patient_id,
                     item.item,
+                    item.entry_id,
                     item.content_sha256,
                     item.content_json,
                     now,
@@ -592,7 +595,7 @@ impl Store {
                       AND EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id),
                     EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
                             AND o.state IN ('rejected', 'error')),
-                    json_extract(h.content_json, '$.content.entry_id')
+                    h.entry_id
              FROM handoff_items h
              WHERE h.superseded_by IS NULL AND h.kind = 'keyed' AND h.item IS NOT NULL",
         )?;
@@ -622,6 +625,7 @@ mod tests {
             kind: "keyed",
             patient_id: "P1".to_string(),
             item: Some("A-000001".to_string()),
+            entry_id: None,
             content_sha256: sha.to_string(),
             content_json: "{}".to_string(),
             base: None,

@@ -13,8 +13,10 @@ CREATE TABLE handoff_items (
                     CHECK (kind IN ('registration', 'link', 'merge', 'keyed', 'page')),
     -- The patient as sent when this version was made (the MRN once mapped).
     patient_id      TEXT NOT NULL,
-    -- The worklist item it carries ('A-000123', 'page 45'), NULL for patient-level items.
+    -- The worklist item it carries ('A-000123', 'page 45'), NULL for patient-level items, and
+    -- the keying it was made from (a keyed page).
     item            TEXT,
+    entry_id        INTEGER,
     content_sha256  TEXT NOT NULL,
     content_json    TEXT NOT NULL,
     created_at      TEXT NOT NULL,
