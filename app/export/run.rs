@@ -83,16 +83,7 @@ pub fn export(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ExportReport, ExportError> {
     let settings = store.settings()?;
-    let episode = match options.episode {
-        Some(id) => Some(
-            store
-                .episodes()?
-                .into_iter()
-                .find(|e| e.id == id)
-                .ok_or_else(|| ExportError::Refused(format!("there is no episode {id}")))?,
-        ),
-        None => None,
-    };
+    let episode = find_episode(store, options.episode)?;
     progress("reading", 0, 0);
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     let hl7 = hl7_context(&settings, site);
@@ -150,18 +141,16 @@ pub fn prepare(
     episode: Option<i64>,
 ) -> Result<StageCounts, ExportError> {
     let settings = store.settings()?;
-    let episode = match episode {
-        Some(id) => Some(
-            store
-                .episodes()?
-                .into_iter()
-                .find(|e| e.id == id)
-                .ok_or_else(|| ExportError::Refused(format!("there is no episode {id}")))?,
-        ),
-        None => None,
-    };
+    let episode = find_episode(store, episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     stage(store, actor, &gathered, &hl7_context(&settings, site))
+}
+
+/// The episode asked for, refused by name when there is none.
+fn find_episode(store: &Store, id: Option<i64>) -> Result<Option<crate::store::EpisodeRecord>, ExportError> {
+    let Some(id) = id else { return Ok(None) };
+    let found = store.episodes()?.into_iter().find(|e| e.id == id);
+    found.map(Some).ok_or_else(|| ExportError::Refused(format!("there is no downtime episode {id}")))
 }
 
 fn hl7_context<'a>(settings: &'a crate::store::Settings, site: &Site<'a>) -> Hl7Context<'a> {
