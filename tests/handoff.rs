@@ -136,35 +136,7 @@ fn a_corrected_slip_goes_out_again_as_an_update_and_supersedes_its_file() {
 
     // A billing clerk finds a wrong quantity on an exported slip and corrects it; a second
     // person verifies the correction.
-    let (serial, entry_id) = {
-        let mut store = Store::open(&db).unwrap();
-        let forms = kamikarte::form::load(None).unwrap();
-        let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
-        let entry = store
-            .live_entries_all()
-            .unwrap()
-            .into_iter()
-            .find(|e| {
-                e.form_id == "charge_slip"
-                    && e.state == EntryState::Verified
-                    && e.values.contains_key("qty_1")
-            })
-            .expect("a verified slip with a typed line");
-        let sheet = Sheet {
-            form: slip.clone(),
-            patient_id: entry.patient_id.clone(),
-            item: entry.item.clone(),
-            scanned_page: entry.scanned_page,
-        };
-        let mut values = entry.values.clone();
-        let qty = values["qty_1"].as_f64().unwrap();
-        values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
-        let billing = Actor(BILLING.0.into());
-        let plan = keying::plan(&store, &sheet, &billing).unwrap();
-        let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
-        store.verify_entry(&Actor(CLERK.0.into()), saved.entry().id).unwrap();
-        (entry.item.describe(), entry.id)
-    };
+    let (serial, entry_id) = correct_a_slip(&db, None);
     let worklist = json(&run_as(&db, BILLING, &["worklist", "--json"]));
     let item =
         worklist["items"].as_array().unwrap().iter().find(|i| i["item"] == serial.as_str()).unwrap().clone();
@@ -251,8 +223,8 @@ fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
 }
 
 /// Corrects the first verified slip with a typed line: its first quantity goes up by one; a
-/// second person verifies. Returns the slip's serial.
-fn correct_a_slip(db: &Path, serial: Option<&str>) -> String {
+/// second person verifies. Returns the slip's serial and the keying it replaced.
+fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
     let mut store = Store::open(db).unwrap();
     let forms = kamikarte::form::load(None).unwrap();
     let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
@@ -280,7 +252,7 @@ fn correct_a_slip(db: &Path, serial: Option<&str>) -> String {
     let plan = keying::plan(&store, &sheet, &billing).unwrap();
     let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
     store.verify_entry(&Actor(CLERK.0.into()), saved.entry().id).unwrap();
-    entry.item.describe()
+    (entry.item.describe(), entry.id)
 }
 
 #[test]
@@ -290,7 +262,7 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
     let csv_dir = dir.path().join("csv");
     export(&db, "hl7", &dir.path().join("hl7"), &[]);
     export(&db, "csv", &csv_dir, &[]);
-    let serial = correct_a_slip(&db, None);
+    let (serial, _) = correct_a_slip(&db, None);
     let forms = kamikarte::form::load(None).unwrap();
     let pages = dir.path().join("k-pages");
     let site = kamikarte::export::run::Site { forms: &forms, page_root: &pages };
