@@ -217,6 +217,10 @@ fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
     );
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("billing.toml") && stderr(&bad).contains("patinet_id"), "{}", stderr(&bad));
+    let no_episode =
+        run_as(&db, BILLING, &["export", "csv", "--out", out.to_str().unwrap(), "--episode", "999"]);
+    assert_eq!(no_episode.status.code(), Some(1));
+    assert!(stderr(&no_episode).contains("there is no downtime episode 999"), "{}", stderr(&no_episode));
     let nurse =
         run_as(&db, ("nurse", "kamikarte-demo-nurse"), &["export", "csv", "--out", out.to_str().unwrap()]);
     assert_eq!(nurse.status.code(), Some(1), "a nurse does not export");

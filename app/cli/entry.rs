@@ -48,16 +48,7 @@ pub fn run_worklist(ctx: &mut Invocation<'_>, args: &WorklistArgs) -> Result<()>
         })?),
     };
     let forms = form::load(args.forms_dir.as_deref())?;
-    let episode = match args.episode {
-        None => None,
-        Some(id) => Some(
-            ctx.store
-                .episodes()?
-                .into_iter()
-                .find(|e| e.id == id)
-                .ok_or_else(|| anyhow::anyhow!("there is no downtime episode {id}"))?,
-        ),
-    };
+    let episode = ctx.store.episode_named(args.episode)?;
     let filter = WorklistFilter {
         ward: args.ward.clone(),
         patient: args.patient.clone(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Invocation;
@@ -14,7 +14,6 @@ use crate::export::mllp::{self, SendError, SendOptions, SendStep};
 use crate::export::report::report;
 use crate::export::run::{ExportOptions, Format, Site, export};
 use crate::form;
-use crate::scan::PageStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -104,8 +103,7 @@ pub enum HandoffCommand {
 }
 
 fn page_root(ctx: &Invocation<'_>) -> Result<PathBuf> {
-    let db = ctx.store.path().context("the database has no file; pages are kept beside it")?;
-    Ok(PageStore::beside(db).root().to_path_buf())
+    Ok(super::scan::page_store(ctx.store)?.root().to_path_buf())
 }
 
 pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {

@@ -63,7 +63,8 @@ pub enum ScanCommand {
     Requeue { page: i64 },
 }
 
-fn page_store(store: &Store) -> Result<PageStore> {
+/// Where the scanned page images of this database are kept: beside it.
+pub(super) fn page_store(store: &Store) -> Result<PageStore> {
     let db = store.path().context("the database has no file; pages are kept beside it")?;
     Ok(PageStore::beside(db))
 }

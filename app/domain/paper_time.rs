@@ -3,10 +3,16 @@
 //! today: paper is written before it is typed, so a date more than a month ahead of today is
 //! last year's.
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
+use chrono::{Datelike, Duration, FixedOffset, NaiveDate, NaiveTime};
 use unicode_normalization::UnicodeNormalization;
 
 use super::FieldError;
+
+/// Japan Standard Time (UTC+9, no daylight saving): the time the paper was written in and the
+/// time the EHR's messages and file names carry.
+pub fn japan_time() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("UTC+9 is inside ±24 hours")
+}
 
 /// How far ahead of today a typed date may lie before it is read as last year's (a slip dated
 /// for tomorrow's test is real; one dated next month is almost always last December's).

@@ -301,9 +301,7 @@ impl HandoffItem {
 /// of version `version` of `subject`: the same message always gets the same ID, so a receiver
 /// can drop a message it has already taken.
 pub fn control_id(subject: &str, version: u32, seq: u32) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(subject.as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02X}")).collect();
+    let hex = crate::scan::page_store::sha256_hex(subject.as_bytes())[..12].to_uppercase();
     let mut id = format!("K{hex}{version}");
     if seq > 0 {
         id.push('-');

@@ -47,16 +47,7 @@ pub fn report(
     page_root: &Path,
     episode: Option<i64>,
 ) -> Result<HandoffReport> {
-    let episode_record = match episode {
-        Some(id) => store.episodes()?.into_iter().find(|e| e.id == id),
-        None => None,
-    };
-    if episode.is_some() && episode_record.is_none() {
-        return Err(crate::store::StoreError::Refused(format!(
-            "there is no episode {}",
-            episode.unwrap_or(0)
-        )));
-    }
+    let episode_record = store.episode_named(episode)?;
     let gathered = gather(store, forms, page_root, Scope { episode: episode_record.as_ref() })?;
     let mut report = HandoffReport { episode, paper_items: gathered.worklist.len(), ..Default::default() };
     for stage in Stage::ALL {

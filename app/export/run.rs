@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 use super::billing_csv::{self, ColumnMapping};
@@ -83,7 +81,7 @@ pub fn export(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ExportReport, ExportError> {
     let settings = store.settings()?;
-    let episode = find_episode(store, options.episode)?;
+    let episode = store.episode_named(options.episode)?;
     progress("reading", 0, 0);
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     let hl7 = hl7_context(&settings, site);
@@ -141,16 +139,9 @@ pub fn prepare(
     episode: Option<i64>,
 ) -> Result<StageCounts, ExportError> {
     let settings = store.settings()?;
-    let episode = find_episode(store, episode)?;
+    let episode = store.episode_named(episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     stage(store, actor, &gathered, &hl7_context(&settings, site))
-}
-
-/// The episode asked for, refused by name when there is none.
-fn find_episode(store: &Store, id: Option<i64>) -> Result<Option<crate::store::EpisodeRecord>, ExportError> {
-    let Some(id) = id else { return Ok(None) };
-    let found = store.episodes()?.into_iter().find(|e| e.id == id);
-    found.map(Some).ok_or_else(|| ExportError::Refused(format!("there is no downtime episode {id}")))
 }
 
 fn hl7_context<'a>(settings: &'a crate::store::Settings, site: &Site<'a>) -> Hl7Context<'a> {
@@ -417,8 +408,7 @@ fn write_csv(
     let mut held: Vec<String> = items.iter().map(|(i, v)| format!("{}@{v}", i.subject)).collect();
     held.extend(credits.iter().map(|(i, v)| format!("-{}@{v}", i.subject)));
     held.sort();
-    let digest = sha2::Sha256::digest(held.join("\n").as_bytes());
-    let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let name = &crate::scan::page_store::sha256_hex(held.join("\n").as_bytes())[..12];
     if rows > 0 {
         write_file(&options.out.join(format!("charges-{name}.csv")), &bytes)?;
         report.files = 1;

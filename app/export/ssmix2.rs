@@ -28,7 +28,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::domain::paper_time::japan_time;
 
 /// Where a message's file goes and what it is called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,21 +78,18 @@ pub fn standard_data_type(message_type: &str, form_id: Option<&str>) -> Option<&
     })
 }
 
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("a valid offset")
-}
-
 /// `YYYYMMDDHHMMSSfff` in JST, from RFC 3339.
 pub fn timestamp17(rfc3339: &str) -> Option<String> {
     let at: DateTime<Utc> = DateTime::parse_from_rfc3339(rfc3339).ok()?.with_timezone(&Utc);
-    Some(at.with_timezone(&jst()).format("%Y%m%d%H%M%S%3f").to_string())
+    Some(at.with_timezone(&japan_time()).format("%Y%m%d%H%M%S%3f").to_string())
 }
 
 fn day_text(day: Option<&str>) -> String {
     // A time the program stamped (UTC, RFC 3339) is a day in Japan; the paper's own date is
     // already local.
-    let local =
-        day.and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|t| t.with_timezone(&jst()).date_naive());
+    let local = day
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+        .map(|t| t.with_timezone(&japan_time()).date_naive());
     let paper = || day.and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok());
     match local.or_else(paper) {
         Some(d) => d.format("%Y%m%d").to_string(),

@@ -162,6 +162,15 @@ impl Store {
         row.map(with_phase).transpose()
     }
 
+    /// The episode a command names, refused by name when there is none; `None` asks for none.
+    pub fn episode_named(&self, id: Option<i64>) -> Result<Option<EpisodeRecord>> {
+        let Some(id) = id else { return Ok(None) };
+        match self.episodes()?.into_iter().find(|e| e.id == id) {
+            Some(e) => Ok(Some(e)),
+            None => Err(StoreError::Refused(format!("there is no downtime episode {id}"))),
+        }
+    }
+
     /// Every episode, newest first.
     pub fn episodes(&self) -> Result<Vec<EpisodeRecord>> {
         let mut stmt =

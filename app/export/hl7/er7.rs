@@ -1,9 +1,10 @@
 //! Writing ER7 (HL7's pipe-and-hat text): escaping data, segments with numbered fields,
 //! components, times, and the segments every message shares (MSH, EVN, PID, PV1).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::Hl7Context;
+use crate::domain::paper_time::japan_time;
 use crate::export::PatientFacts;
 
 /// Namespace of the placer numbers and document numbers this program assigns.
@@ -144,14 +145,9 @@ pub fn body(segments: &[Seg]) -> String {
     out
 }
 
-pub fn jst() -> FixedOffset {
-    // 9 hours is always a valid offset; the fallback is never taken.
-    FixedOffset::east_opt(9 * 3600).unwrap_or(Utc.fix())
-}
-
 /// A moment as HL7 writes it, in Japan time: `YYYYMMDDHHMMSS+0900`.
 pub fn ts(at: DateTime<Utc>) -> String {
-    at.with_timezone(&jst()).format("%Y%m%d%H%M%S%z").to_string()
+    at.with_timezone(&japan_time()).format("%Y%m%d%H%M%S%z").to_string()
 }
 
 /// A stamp this program wrote (RFC 3339, UTC) in Japan time; a paper time is passed on.

@@ -69,6 +69,7 @@ mod paper;
 mod results;
 
 pub use charset::{Charset, decode, encode};
+pub use results::base64;
 
 use crate::export::{Content, HandoffItem, Keyed, control_id};
 use crate::form::FormDefinition;
