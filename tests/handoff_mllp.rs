@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kamikarte::export::mllp::{Charset, Outcome, SendOptions, SendReport, StopKind, send};
-use kamikarte::store::{Actor, OutboxState, StagedItem, StagedMessage, Store};
+use kamikarte::store::{Actor, OutboxState, PackedContent, StagedItem, StagedMessage, Store};
 
 const IDS: [&str; 6] = ["KMLLP01", "KMLLP02", "KMLLP03", "KMLLP04", "KMLLP05", "KMLLP06"];
 const NAMES: [(&str, &str); 6] = [
@@ -50,7 +50,7 @@ fn outbox_of_six() -> Store {
                 item: None,
                 entry_id: None,
                 content_sha256: format!("sha{i}"),
-                content_json: "{}".to_string(),
+                content: PackedContent::pack("{}"),
                 base: None,
                 messages: vec![StagedMessage {
                     control_id: id.to_string(),

@@ -848,7 +848,7 @@ mod tests {
             item: None,
             entry_id: None,
             content_sha256: "x".into(),
-            content_json: "{}".into(),
+            content: crate::store::PackedContent::pack("{}"),
             base: None,
             messages: vec![StagedMessage {
                 control_id: "KSILENT1".into(),

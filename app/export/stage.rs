@@ -6,7 +6,7 @@
 use super::content::{Content, HandoffItem};
 use super::gather::Gathered;
 use super::hl7::{self, Hl7Context};
-use crate::store::{Actor, StagedItem, StagedMessage, Store, StoreError};
+use crate::store::{Actor, PackedContent, StagedItem, StagedMessage, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -52,9 +52,9 @@ pub fn stage(
     let mut counts = StageCounts::default();
     // What changed, with what the EHR may have of it, read first (the store is not shared
     // across threads); then the messages are made on every core.
+    let shas = on_every_core(&gathered.items, fingerprint);
     let mut jobs = Vec::new();
-    for item in &gathered.items {
-        let sha = fingerprint(item);
+    for (item, sha) in gathered.items.iter().zip(shas) {
         let existing = current.get(&item.subject);
         if existing.is_some_and(|c| c.content_sha256 == sha) {
             counts.unchanged += 1;
@@ -84,17 +84,9 @@ pub fn stage(
         }
         jobs.push(Job { item, sha, version, base, previous });
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = jobs.len().div_ceil(threads).max(1);
-    let made: Vec<Result<StagedItem, (String, String)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|j| j.make(ctx)).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(("(a worker)".into(), "failed".into()))]))
-            .collect()
+    let made: Vec<Result<StagedItem, (String, String)>> = on_every_core(&jobs, |j| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| j.make(ctx)))
+            .unwrap_or_else(|_| Err((j.item.subject.clone(), "making its messages failed".into())))
     });
     let mut staged = Vec::with_capacity(made.len());
     for result in made {
@@ -117,6 +109,22 @@ pub fn stage(
     }
     store.save_handoff(actor, &staged)?;
     Ok(counts)
+}
+
+/// `f` of each of `items`, in their order, computed in one chunk per core.
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        // Each worker catches what can fail in it, so a join fails only if `f` itself panicked:
+        // then so does this, as it would have on one thread.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }
 
 /// One new version to make.
@@ -150,7 +158,7 @@ impl Job<'_> {
                 _ => None,
             },
             content_sha256: self.sha.clone(),
-            content_json: serde_json::to_string(item).map_err(|e| fail(e.to_string()))?,
+            content: PackedContent::pack(&serde_json::to_string(item).map_err(|e| fail(e.to_string()))?),
             base: self.base,
             messages: messages
                 .into_iter()

@@ -30,8 +30,8 @@ pub use downtime::{
 };
 pub use entries::{EntryRecord, EntryState, ItemKey, Keying, NewEntry};
 pub use handoff::{
-    CurrentItem, HandoffRecord, HandoffRun, ItemHandoff, OutboxMessage, OutboxState, StagedItem,
-    StagedMessage,
+    CurrentItem, HandoffRecord, HandoffRun, ItemHandoff, OutboxMessage, OutboxState, PackedContent,
+    StagedItem, StagedMessage,
 };
 pub use masters::ReplaceCounts;
 pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};

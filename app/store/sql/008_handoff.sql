@@ -18,7 +18,8 @@ CREATE TABLE handoff_items (
     item            TEXT,
     entry_id        INTEGER,
     content_sha256  TEXT NOT NULL,
-    content_json    TEXT NOT NULL,
+    -- What this version says: its JSON, DEFLATE-compressed (store::PackedContent).
+    content         BLOB NOT NULL,
     created_at      TEXT NOT NULL,
     created_by      TEXT NOT NULL,
     superseded_by   INTEGER REFERENCES handoff_items (id),
