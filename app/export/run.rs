@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::billing_csv::{self, ColumnMapping};
+use super::chunks::{map_in_chunks, threads};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
 use super::gather::{Scope, gather};
@@ -267,26 +268,16 @@ fn write_messages(
         delivered.push(record.id);
     }
     let written = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<(), ExportError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                let written = &written;
-                scope.spawn(move || {
-                    for (path, bytes) in part {
-                        write_file(path, bytes)?;
-                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(ExportError::Message("a writer thread failed".into()))))
-            .collect()
+    // At least two writers even on one core: the time goes into creating and syncing files.
+    // After a failure (a full disk) the other writers stop too; the first error is reported.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results = map_in_chunks(&files, threads(2), |(path, bytes)| {
+        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        write_file(path, bytes).inspect_err(|_| failed.store(true, std::sync::atomic::Ordering::Relaxed))?;
+        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok::<(), ExportError>(())
     });
     results.into_iter().collect::<Result<Vec<()>, _>>()?;
     progress("writing", written.into_inner(), total);

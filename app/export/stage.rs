@@ -3,6 +3,7 @@
 //! messages and their control IDs, so exporting or sending again repeats nothing new; a changed
 //! one that the EHR already has is sent as an update (a new order state, a credit and re-charge).
 
+use super::chunks::{map_in_chunks, threads};
 use super::content::{Content, HandoffItem};
 use super::gather::Gathered;
 use super::hl7::{self, Hl7Context};
@@ -52,7 +53,7 @@ pub fn stage(
     let mut counts = StageCounts::default();
     // What changed, with what the EHR may have of it, read first (the store is not shared
     // across threads); then the messages are made on every core.
-    let shas = on_every_core(&gathered.items, fingerprint);
+    let shas = map_in_chunks(&gathered.items, threads(1), fingerprint);
     let mut jobs = Vec::new();
     for (item, sha) in gathered.items.iter().zip(shas) {
         let existing = current.get(&item.subject);
@@ -84,7 +85,7 @@ pub fn stage(
         }
         jobs.push(Job { item, sha, version, base, previous });
     }
-    let made: Vec<Result<StagedItem, (String, String)>> = on_every_core(&jobs, |j| {
+    let made: Vec<Result<StagedItem, (String, String)>> = map_in_chunks(&jobs, threads(1), |j| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| j.make(ctx)))
             .unwrap_or_else(|_| Err((j.item.subject.clone(), "making its messages failed".into())))
     });
@@ -109,22 +110,6 @@ pub fn stage(
     }
     store.save_handoff(actor, &staged)?;
     Ok(counts)
-}
-
-/// `f` of each of `items`, in their order, computed in one chunk per core.
-fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        // Each worker catches what can fail in it, so a join fails only if `f` itself panicked:
-        // then so does this, as it would have on one thread.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    })
 }
 
 /// One new version to make.
