@@ -324,3 +324,28 @@ fn a_mapping_the_ehr_has_cannot_be_taken_back_here() {
     assert_eq!(unmap.status.code(), Some(1));
     assert!(stderr(&unmap).contains("handed to the EHR"), "{}", stderr(&unmap));
 }
+
+#[test]
+fn an_export_that_cannot_write_a_file_names_it_records_nothing_and_the_next_run_writes_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let out = dir.path().join("ssmix2");
+    std::fs::create_dir_all(&out).unwrap();
+    // A file where the storage tree's `standard/` folder must go: every standard file fails.
+    let blocker = out.join("standard");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let failed = run_as(&db, BILLING, &["export", "ssmix2", "--out", out.to_str().unwrap()]);
+    assert_eq!(failed.status.code(), Some(1));
+    let err = stderr(&failed);
+    assert!(err.contains(&format!("cannot write {}/", blocker.display())), "{err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "the cause once: {err}");
+    let report = json(&run_as(&db, BILLING, &["handoff", "report", "--json"]));
+    assert!(report["delivered"].get("ssmix2").is_none(), "nothing recorded as delivered: {report}");
+
+    std::fs::remove_file(&blocker).unwrap();
+    let done = export(&db, "ssmix2", &out, &[]);
+    let messages = done["records"].as_u64().unwrap() as usize;
+    assert_eq!(done["files"].as_u64().unwrap() as usize, messages, "{done}");
+    assert_eq!(files_in(&out), messages, "every file once, none left as a temporary");
+    peer("ssmix2_check.py", &out);
+}
