@@ -10,6 +10,7 @@ pub mod domain;
 pub mod downtime;
 pub mod entry;
 pub mod export;
+pub mod files;
 pub mod form;
 pub mod print;
 pub mod scan;

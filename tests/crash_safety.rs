@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
-use common::{ADMIN, command, demo_db, run_as, stderr};
+use common::{ADMIN, command, copy_db, demo_db, run_as, stderr};
 
 fn count(db: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -43,7 +43,7 @@ fn killing_a_census_import_at_any_moment_loses_and_duplicates_nothing() {
 
     // How long a whole import takes here, measured on a copy.
     let probe = dir.path().join("probe.sqlite");
-    std::fs::copy(&db, &probe).unwrap();
+    copy_db(&db, &probe);
     let t = Instant::now();
     let out = command(&probe)
         .args(["census", "import", csv.to_str().unwrap()])

@@ -98,7 +98,7 @@ fn load_demo_pick_a_ward_and_find_a_patient_by_hiragana() {
     assert!(s.harness.state().title().contains("DEMO"), "a demo database says so in the title");
     assert!(s.harness.state().session().is_none(), "the demo ends at the login screen");
     s.log_in("clerk", "kamikarte-demo-clerk");
-    assert_eq!(s.harness.state().session().map(|s| s.role), Some(Role::Clerk));
+    assert_eq!(s.harness.state().session().map(|s| s.role()), Some(Role::Clerk));
 
     s.harness.get_by_label_contains("5E (").click();
     s.harness.run_steps(2);

@@ -7,31 +7,51 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Local, Utc};
 
 use crate::domain::{FieldError, Permission, Role, UserName, check_password, check_pin};
-use crate::store::{Actor, NewUser, Store, StoreError, UserRecord};
+use crate::store::{Actor, LoginCheck, LoginOutcome, NewUser, Store, StoreError};
 
 /// The documented password of each demo user: `kamikarte-demo-<role>`.
 pub fn demo_password(role: Role) -> String {
     format!("kamikarte-demo-{}", role.code())
 }
 
-/// Who is logged in.
+/// Who is logged in. Only a login makes one (its fields are private): every workflow that acts
+/// for a person takes a `Session` and checks the permission its action needs itself, so a front
+/// end's check is for display only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub user: UserName,
-    pub role: Role,
+    user: UserName,
+    role: Role,
+    must_change_password: bool,
 }
 
 impl Session {
+    pub fn user(&self) -> &UserName {
+        &self.user
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// An administrator reset this account's password: the user must set a new one before
+    /// anything else (`require` refuses every permission until then).
+    pub fn must_change_password(&self) -> bool {
+        self.must_change_password
+    }
+
     pub fn actor(&self) -> Actor {
         Actor(self.user.to_string())
     }
 
     pub fn may(&self, permission: Permission) -> bool {
-        self.role.allows(permission)
+        !self.must_change_password && self.role.allows(permission)
     }
 
     pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
-        if self.may(permission) {
+        if self.must_change_password {
+            return Err(AuthError::MustChangePassword(self.user.to_string()));
+        }
+        if self.role.allows(permission) {
             Ok(())
         } else {
             Err(AuthError::Forbidden {
@@ -50,10 +70,23 @@ pub enum AuthError {
     WrongCredentials,
     #[error("wrong card or PIN")]
     WrongCard,
+    /// Shown the same for an unknown name: a lock says nothing about whether the account exists.
     #[error("account '{user}' is locked until {} after too many failed logins (an administrator can unlock it)", .until.with_timezone(&Local).format("%H:%M"))]
     Locked { user: String, until: DateTime<Utc> },
-    #[error("account '{0}' is disabled")]
+    #[error("account '{0}' is disabled; ask an administrator")]
     Disabled(String),
+    #[error(
+        "account '{0}' is one of the demo's public accounts, switched off now that real data is here; log in with your own account"
+    )]
+    DemoDisabled(String),
+    #[error(
+        "account '{0}' was changed outside kamikarte (its seal does not match) and is refused; an administrator must reset it (`kamikarte user reset-password {0} --role ROLE`)"
+    )]
+    Tampered(String),
+    #[error(
+        "the password of '{0}' was reset by an administrator: set your own first (`kamikarte user password`, or the app asks at login)"
+    )]
+    MustChangePassword(String),
     #[error("user '{user}' ({}) may not {action}", .role.code())]
     Forbidden { user: String, role: Role, action: &'static str },
     #[error(
@@ -97,16 +130,14 @@ pub fn login(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<Session, AuthError> {
-    let policy = store.settings()?.lockout();
-    let Some(user) = UserName::parse(name).ok().map(|n| store.user(&n)).transpose()?.flatten() else {
-        waste_a_verification(password);
-        store.record_login_failure(name.trim(), false, now, &policy, "unknown user")?;
-        return Err(AuthError::WrongCredentials);
-    };
-    check_secret(store, &user, password, &user.password_hash.clone(), now).map_err(|e| match e {
-        AuthError::WrongCard => AuthError::WrongCredentials,
-        other => other,
-    })
+    let outcome = store.attempt_login(LoginCheck::Password { name }, now, &mut |user| match user {
+        Some(u) => verify_secret(password, &u.password_hash),
+        None => {
+            waste_a_verification(password);
+            false
+        }
+    })?;
+    session_from(outcome, name, AuthError::WrongCredentials)
 }
 
 /// Checks an ID card (as scanned) and its PIN at `now`, with the same lockout as passwords.
@@ -117,38 +148,30 @@ pub fn login_with_card(
     now: DateTime<Utc>,
 ) -> Result<Session, AuthError> {
     let card = normalise_card(card_id);
-    let Some(user) = store.user_by_card(&card)? else {
-        waste_a_verification(pin);
-        return Err(AuthError::WrongCard);
-    };
-    let Some(pin_hash) = user.pin_hash.clone() else { return Err(AuthError::WrongCard) };
-    check_secret(store, &user, pin, &pin_hash, now)
+    let outcome = store.attempt_login(LoginCheck::Card { card: &card }, now, &mut |user| match user
+        .and_then(|u| u.pin_hash.as_deref())
+    {
+        Some(hash) => verify_secret(pin, hash),
+        None => {
+            waste_a_verification(pin);
+            false
+        }
+    })?;
+    session_from(outcome, &card, AuthError::WrongCard)
 }
 
-fn check_secret(
-    store: &mut Store,
-    user: &UserRecord,
-    secret: &str,
-    hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Session, AuthError> {
-    let policy = store.settings()?.lockout();
-    if user.disabled {
-        return Err(AuthError::Disabled(user.name.to_string()));
+fn session_from(outcome: LoginOutcome, typed: &str, wrong: AuthError) -> Result<Session, AuthError> {
+    match outcome {
+        LoginOutcome::Success(u) => {
+            Ok(Session { user: u.name, role: u.role, must_change_password: u.must_change_password })
+        }
+        LoginOutcome::WrongSecret => Err(wrong),
+        // What was typed, not the account: the message is the same whether it exists or not.
+        LoginOutcome::Locked { until } => Err(AuthError::Locked { user: typed.trim().to_string(), until }),
+        LoginOutcome::Disabled { name, demo: true } => Err(AuthError::DemoDisabled(name.to_string())),
+        LoginOutcome::Disabled { name, demo: false } => Err(AuthError::Disabled(name.to_string())),
+        LoginOutcome::Tampered { name } => Err(AuthError::Tampered(name.to_string())),
     }
-    if let Some(until) = user.locked_until.filter(|&u| u > now) {
-        store.record_login_failure(user.name.as_str(), false, now, &policy, "account locked")?;
-        return Err(AuthError::Locked { user: user.name.to_string(), until });
-    }
-    if !verify_secret(secret, hash) {
-        let locked = store.record_login_failure(user.name.as_str(), true, now, &policy, "wrong secret")?;
-        return Err(match locked {
-            Some(until) => AuthError::Locked { user: user.name.to_string(), until },
-            None => AuthError::WrongCard,
-        });
-    }
-    store.record_login_success(&user.name, now)?;
-    Ok(Session { user: user.name.clone(), role: user.role })
 }
 
 /// Card IDs arrive as scanner keystrokes: NFKC (full-width digits from an IME), trimmed,
@@ -167,13 +190,50 @@ pub struct AccountRequest<'a> {
     pub card: Option<(&'a str, &'a str)>,
 }
 
+/// What creating an account did besides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCreated {
+    pub name: UserName,
+    /// The demo's public accounts, switched off because a real administrator now exists.
+    pub demo_disabled: Vec<UserName>,
+}
+
+/// Checks a new password against the policy and against every other account's password: the
+/// case hospital's rule is one password per person, never shared.
+fn check_new_password(store: &Store, name: &UserName, password: &str) -> Result<(), AuthError> {
+    let min = store.settings()?.password_min_chars as usize;
+    check_password(name, password, min)?;
+    let others = store.other_password_hashes(name)?;
+    if used_by_any(password, &others) {
+        return Err(AuthError::Refused(
+            "another account already uses this password: every person needs a password of their own".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `secret` verifies against any of `hashes`, checked on every core (each check costs an
+/// argon2 computation by design).
+fn used_by_any(secret: &str, hashes: &[String]) -> bool {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(hashes.len().max(1));
+    let chunk = hashes.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = hashes
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().any(|h| verify_secret(secret, h))))
+            .collect();
+        workers.into_iter().any(|w| w.join().unwrap_or(true))
+    })
+}
+
 /// Creates an account. On a database with no users the first account must be an administrator
-/// and needs no session; after that only a user allowed to manage users may add one.
+/// and needs no session; after that only a user allowed to manage users may add one. A real
+/// administrator switches the demo's public accounts off.
 pub fn add_user(
     store: &mut Store,
     by: Option<&Session>,
     request: &AccountRequest<'_>,
-) -> Result<UserName, AuthError> {
+) -> Result<AccountCreated, AuthError> {
     let actor = match by {
         Some(session) => {
             session.require(Permission::ManageUsers)?;
@@ -190,7 +250,7 @@ pub fn add_user(
         None => return Err(AuthError::Refused("adding a user needs an administrator's login".into())),
     };
     let name = UserName::parse(request.name)?;
-    check_password(request.role, &name, request.password)?;
+    check_new_password(store, &name, request.password)?;
     let (card_id, pin_hash) = match request.card {
         Some((card, pin)) => {
             check_pin(pin)?;
@@ -208,21 +268,96 @@ pub fn add_user(
         password_hash: hash_secret(request.password)?,
         card_id,
         pin_hash,
+        demo: false,
     };
-    store.add_user(&actor, &user)?;
-    Ok(name)
+    let demo_disabled = store.add_user(&actor, &user)?;
+    Ok(AccountCreated { name, demo_disabled })
 }
 
-/// Changes a user's own password (after they logged in with the old one).
+/// Changes a user's own password (after they logged in with the old one). This is also how a
+/// reset account gets out of its forced change.
 pub fn change_password(store: &mut Store, session: &Session, new_password: &str) -> Result<(), AuthError> {
-    check_password(session.role, &session.user, new_password)?;
+    check_new_password(store, &session.user, new_password)?;
+    let current = store.user(&session.user)?.map(|u| u.password_hash).unwrap_or_default();
+    if verify_secret(new_password, &current) {
+        return Err(AuthError::Refused("the new password must differ from the one it replaces".into()));
+    }
     store.set_password_hash(&session.actor(), &session.user, &hash_secret(new_password)?)?;
     Ok(())
 }
 
+/// A temporary password for a reset: 4 groups of 5 characters from an alphabet without look-alikes
+/// (no 0/O, 1/l/I), from the operating system's random source: about 113 bits.
+fn temporary_password() -> Result<String, AuthError> {
+    const ALPHABET: &[u8] = b"23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut bytes = [0u8; 40];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+    // Rejection sampling keeps every character equally likely.
+    let mut chars = bytes.iter().filter(|b| usize::from(**b) < 256 - 256 % ALPHABET.len());
+    let mut out = String::new();
+    for group in 0..4 {
+        if group > 0 {
+            out.push('-');
+        }
+        for _ in 0..5 {
+            let Some(b) = chars.next() else { return temporary_password() };
+            out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+        }
+    }
+    Ok(out)
+}
+
+/// An administrator resets another account's password: a new temporary password (returned, to
+/// hand over once) that must be changed at the next login. With `role`, an account changed
+/// outside kamikarte is repaired: its role set as stated, its card and PIN removed.
+pub fn reset_password(
+    store: &mut Store,
+    session: &Session,
+    name: &str,
+    role: Option<Role>,
+) -> Result<String, AuthError> {
+    session.require(Permission::ManageUsers)?;
+    let name = UserName::parse(name)?;
+    if name == session.user {
+        return Err(AuthError::Refused(
+            "reset another account; change your own with `kamikarte user password`".into(),
+        ));
+    }
+    let temporary = temporary_password()?;
+    store.reset_password(&session.actor(), &name, &hash_secret(&temporary)?, role)?;
+    Ok(temporary)
+}
+
+/// An administrator switches an account off or on again. An administrator cannot switch off their
+/// own account (the last way in could go with it).
+pub fn set_disabled(
+    store: &mut Store,
+    session: &Session,
+    name: &str,
+    disabled: bool,
+) -> Result<UserName, AuthError> {
+    session.require(Permission::ManageUsers)?;
+    let name = UserName::parse(name)?;
+    if disabled && name == session.user {
+        return Err(AuthError::Refused(
+            "you cannot disable your own account; ask another administrator".into(),
+        ));
+    }
+    store.set_disabled(&session.actor(), &name, disabled)?;
+    Ok(name)
+}
+
+/// An administrator lifts a lock before it runs out.
+pub fn unlock(store: &mut Store, session: &Session, name: &str) -> Result<UserName, AuthError> {
+    session.require(Permission::ManageUsers)?;
+    let name = UserName::parse(name)?;
+    store.unlock_user(&session.actor(), &name)?;
+    Ok(name)
+}
+
 /// Creates the four demo accounts (`admin`, `clerk`, `nurse`, `billing`) that do not exist yet,
 /// with the documented demo passwords. Demo passwords are public by design, so they skip the
-/// password policy; they exist only in a database marked as a demo.
+/// password policy; they are marked as demo accounts and switched off when real data arrives.
 pub fn ensure_demo_users(store: &mut Store, actor: &Actor) -> Result<Vec<UserName>, AuthError> {
     let mut created = Vec::new();
     for role in Role::ALL {
@@ -236,11 +371,18 @@ pub fn ensure_demo_users(store: &mut Store, actor: &Actor) -> Result<Vec<UserNam
             password_hash: hash_secret(&demo_password(role))?,
             card_id: Some(format!("DEMO-CARD-{}", role.code().to_uppercase())),
             pin_hash: Some(hash_secret("123456")?),
+            demo: true,
         };
         store.add_user(actor, &user)?;
         created.push(name);
     }
     Ok(created)
+}
+
+/// Logs a demo account in through the front door, as the demo's synthetic history acts as its
+/// users.
+pub fn demo_session(store: &mut Store, role: Role, now: DateTime<Utc>) -> Result<Session, AuthError> {
+    login(store, role.code(), &demo_password(role), now)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::{Invocation, Reported, read_secret};
 use crate::auth::{self, AccountRequest};
-use crate::domain::{Permission, Role, UserName};
+use crate::domain::{Permission, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -27,6 +27,18 @@ pub enum UserCommand {
     },
     /// Lift a lockout before it runs out.
     Unlock { name: String },
+    /// Switch an account off: it can no longer log in (nothing it did is removed).
+    Disable { name: String },
+    /// Switch an account on again.
+    Enable { name: String },
+    /// Give an account a new temporary password (printed once) that must be changed at its next
+    /// login. With --role, also repair an account changed outside kamikarte (role as stated, card
+    /// and PIN removed).
+    ResetPassword {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+    },
     /// Change your own password (--user), new one from KAMIKARTE_NEW_PASSWORD or a prompt.
     Password,
 }
@@ -76,7 +88,14 @@ pub fn run_user(ctx: &mut Invocation<'_>, command: UserCommand) -> Result<()> {
                 card: card.as_deref().zip(pin.as_deref()),
             };
             let created = auth::add_user(ctx.store, session.as_ref(), &request)?;
-            println!("user {created} ({}) added", role.code());
+            out!("user {} ({}) added", created.name, role.code());
+            if !created.demo_disabled.is_empty() {
+                let names: Vec<String> = created.demo_disabled.iter().map(ToString::to_string).collect();
+                out!(
+                    "the demo's public accounts ({}) are switched off now that a real administrator exists",
+                    names.join(", ")
+                );
+            }
         }
         UserCommand::List { json } => {
             ctx.authenticate(Permission::ManageUsers)?;
@@ -88,34 +107,64 @@ pub fn run_user(ctx: &mut Invocation<'_>, command: UserCommand) -> Result<()> {
                     .map(|u| {
                         serde_json::json!({
                             "name": u.name.as_str(), "role": u.role.code(), "card": u.card_id.is_some(),
-                            "disabled": u.disabled,
+                            "disabled": u.disabled, "demo": u.demo, "must_change_password": u.must_change_password,
+                            "tampered": !u.sealed,
                             "locked_until": u.locked_until.filter(|t| *t > now).map(|t| t.to_rfc3339()),
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string(&rows)?);
+                out!("{}", serde_json::to_string(&rows)?);
             } else {
                 for u in &users {
-                    let lock = match u.locked_until.filter(|t| *t > now) {
-                        Some(t) => format!("  locked until {}", t.with_timezone(&Local).format("%H:%M")),
-                        None => String::new(),
-                    };
-                    let card = if u.card_id.is_some() { "  card" } else { "" };
-                    println!("{:<16} {:<8}{card}{lock}", u.name.as_str(), u.role.code());
+                    let mut notes = Vec::new();
+                    if u.card_id.is_some() {
+                        notes.push("card".to_string());
+                    }
+                    if u.demo {
+                        notes.push("demo".to_string());
+                    }
+                    if u.disabled {
+                        notes.push("disabled".to_string());
+                    }
+                    if u.must_change_password {
+                        notes.push("must change password".to_string());
+                    }
+                    if !u.sealed {
+                        notes.push("TAMPERED: changed outside kamikarte".to_string());
+                    }
+                    if let Some(t) = u.locked_until.filter(|t| *t > now) {
+                        notes.push(format!("locked until {}", t.with_timezone(&Local).format("%H:%M")));
+                    }
+                    out!("{:<16} {:<8} {}", u.name.as_str(), u.role.code(), notes.join(", "));
                 }
             }
         }
         UserCommand::Unlock { name } => {
             let session = ctx.authenticate(Permission::ManageUsers)?;
-            let name = UserName::parse(&name)?;
-            ctx.store.unlock_user(&session.actor(), &name)?;
-            println!("user {name} unlocked");
+            let name = auth::unlock(ctx.store, &session, &name)?;
+            out!("user {name} unlocked");
+        }
+        UserCommand::Disable { name } => {
+            let session = ctx.authenticate(Permission::ManageUsers)?;
+            let name = auth::set_disabled(ctx.store, &session, &name, true)?;
+            out!("user {name} disabled");
+        }
+        UserCommand::Enable { name } => {
+            let session = ctx.authenticate(Permission::ManageUsers)?;
+            let name = auth::set_disabled(ctx.store, &session, &name, false)?;
+            out!("user {name} enabled");
+        }
+        UserCommand::ResetPassword { name, role } => {
+            let session = ctx.authenticate(Permission::ManageUsers)?;
+            let temporary = auth::reset_password(ctx.store, &session, &name, role)?;
+            out!("temporary password for {name}: {temporary}");
+            out!("hand it over in person; it must be changed at the next login");
         }
         UserCommand::Password => {
-            let session = ctx.authenticate(Permission::ViewCensus)?;
+            let session = ctx.log_in()?;
             let password = new_secret("KAMIKARTE_NEW_PASSWORD", "password")?;
             auth::change_password(ctx.store, &session, &password)?;
-            println!("password of {} changed", session.user);
+            out!("password of {} changed", session.user());
         }
     }
     Ok(())
@@ -125,7 +174,7 @@ pub fn run_login(ctx: &mut Invocation<'_>, name: &str) -> Result<()> {
     let password = read_secret("KAMIKARTE_PASSWORD", &format!("Password for {name}: "))?;
     match auth::login(ctx.store, name, &password, Utc::now()) {
         Ok(session) => {
-            println!("{} ({}): login ok", session.user, session.role.code());
+            out!("{} ({}): login ok", session.user(), session.role().code());
             Ok(())
         }
         Err(e) => {
@@ -144,23 +193,23 @@ pub fn run_config(ctx: &mut Invocation<'_>, command: ConfigCommand) -> Result<()
             if json {
                 let mut v = serde_json::to_value(&settings)?;
                 v["backup_folder_in_use"] = folder.map(|f| f.display().to_string()).into();
-                println!("{v}");
+                out!("{v}");
             } else {
-                println!("lockout.max_failures     {}", settings.lockout_max_failures);
-                println!("lockout.window_minutes   {}", settings.lockout_window_minutes);
-                println!("lockout.lock_minutes     {}", settings.lockout_lock_minutes);
-                println!("idle_lock_minutes        {}", settings.idle_lock_minutes);
-                println!(
+                out!("lockout.max_failures     {}", settings.lockout_max_failures);
+                out!("lockout.window_minutes   {}", settings.lockout_window_minutes);
+                out!("lockout.lock_minutes     {}", settings.lockout_lock_minutes);
+                out!("idle_lock_minutes        {}", settings.idle_lock_minutes);
+                out!(
                     "backup.dir               {}",
                     folder.map_or_else(|| "(none: in-memory database)".into(), |f| f.display().to_string())
                 );
-                println!("backup.keep              {}", settings.backup_keep);
-                println!("backup.interval_minutes  {}", settings.backup_interval_minutes);
+                out!("backup.keep              {}", settings.backup_keep);
+                out!("backup.interval_minutes  {}", settings.backup_interval_minutes);
             }
         }
         ConfigCommand::Set { key, value } => {
             ctx.store.set_setting(&session.actor(), &key, &value)?;
-            println!("{key} = {value}");
+            out!("{key} = {value}");
         }
     }
     Ok(())

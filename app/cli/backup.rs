@@ -1,15 +1,16 @@
 //! `backup`, `backup verify FILE` and `restore FILE`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use super::{Invocation, Reported, read_secret};
-use crate::auth;
+use crate::auth::{self, Session};
 use crate::domain::Permission;
-use crate::store::{self, verify_backup};
+use crate::store::{self, Anchor, AuditKey, BackupCheck, Store, verify_backup};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -22,30 +23,51 @@ pub struct BackupArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Open a backup read-only and check its integrity and its audit chain.
+    /// Open a backup read-only and check its integrity, its audit chain (under this database's
+    /// audit key, against the anchor beside the backup) and the seals of its accounts.
     Verify {
         file: PathBuf,
+        /// The audit key to check with (default: this database's).
+        #[arg(long, value_name = "KEY_FILE")]
+        key: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
 }
 
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    pub file: PathBuf,
+    /// The audit key the backup was sealed with, when restoring onto a PC that has no database
+    /// (default: the live database's key, else the copy kept beside the backup).
+    #[arg(long, value_name = "KEY_FILE")]
+    pub key: Option<PathBuf>,
+    /// Restore even though the backup's accounts differ from the live database's (or it has none):
+    /// the logged-in administrator takes responsibility, and the audit says so.
+    #[arg(long)]
+    pub accounts_differ: bool,
+}
+
 pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
     ctx.authenticate(Permission::Backup)?;
     match &args.command {
-        Some(BackupCommand::Verify { file, json }) => {
-            let check = verify_backup(file)?;
+        Some(BackupCommand::Verify { file, key, json }) => {
+            let key = match key {
+                Some(k) => AuditKey::load(k)?,
+                None => ctx.store.audit_key().clone(),
+            };
+            let check = verify_backup(file, &key)?;
             if *json {
-                println!("{}", serde_json::to_string(&check)?);
+                out!("{}", serde_json::to_string(&check)?);
             }
             match check.problem() {
                 None => {
                     if !json {
-                        println!(
-                            "{}: ok ({} patients, {} users, audit trail intact with {} entries)",
+                        out!(
+                            "{}: ok ({} patients, {} accounts, audit trail intact with {} entries)",
                             file.display(),
                             check.patients,
-                            check.users,
+                            check.accounts.len(),
                             check.audit.entries
                         );
                     }
@@ -65,40 +87,134 @@ pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
                 }
                 None => ctx.store.automatic_backup()?.ok_or_else(|| anyhow::anyhow!("no backup folder"))?,
             };
-            println!("{}", written.display());
+            out!("{}", written.display());
             Ok(())
         }
     }
 }
 
-/// Restores `file` over the database at `db`. The administrator logs in against the accounts of
-/// the backup being restored, because those are the accounts the database will have.
-pub fn run_restore(db: &Path, file: &Path, user: Option<&str>) -> Result<()> {
-    let check = verify_backup(file)?;
+/// Logs `user` in on `store` as someone who may back up and restore.
+fn administrator(store: &mut Store, user: Option<&str>, whose: &str) -> Result<Session> {
+    let name = user.with_context(|| {
+        format!("restoring needs an administrator of {whose}: give --user NAME and the password (KAMIKARTE_PASSWORD or the prompt)")
+    })?;
+    let password = read_secret("KAMIKARTE_PASSWORD", &format!("Password for {name}: "))?;
+    let session = auth::login(store, name, &password, Utc::now())?;
+    session.require(Permission::Backup)?;
+    Ok(session)
+}
+
+/// Accounts (name and role) in one set but not the other, as sentences.
+fn account_differences(live: &BTreeSet<(String, String)>, check: &BackupCheck) -> Vec<String> {
+    let backup: BTreeSet<(String, String)> = check.accounts.iter().cloned().collect();
+    if backup.is_empty() {
+        return vec!["the backup has no accounts at all".into()];
+    }
+    let mut out: Vec<String> =
+        live.difference(&backup).map(|(n, r)| format!("'{n}' ({r}) is not in the backup")).collect();
+    out.extend(
+        backup
+            .difference(live)
+            .map(|(n, r)| format!("the backup has '{n}' ({r}), which the live database has not")),
+    );
+    out
+}
+
+/// Restores `args.file` over the database at `db`. The administrator logs in against the *live*
+/// database: its accounts are the ones that decide who may replace it. Only when there is no live
+/// database (a new PC after a disaster) does the backup's own administrator log in — and then the
+/// backup must verify under the audit key the IT staff supply, which a database made elsewhere
+/// cannot.
+pub fn run_restore(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<()> {
+    let file = &args.file;
+    let live = if db.exists() { Some(Store::open(db)?) } else { None };
+    let (key, session, live_accounts) = match live {
+        Some(mut live) if live.user_count()? > 0 => {
+            let session = administrator(&mut live, user, "the live database")?;
+            let key = match &args.key {
+                Some(k) => AuditKey::load(k)?,
+                None => live.audit_key().clone(),
+            };
+            let accounts: BTreeSet<(String, String)> =
+                live.users()?.into_iter().map(|u| (u.name.to_string(), u.role.code().to_string())).collect();
+            (key, session, Some(accounts))
+        }
+        _ => {
+            let key = match &args.key {
+                Some(k) => AuditKey::load(k)?,
+                None => find_key(db, file)?,
+            };
+            let session = backup_administrator(file, &key, user)?;
+            (key, session, None)
+        }
+    };
+    let check = verify_backup(file, &key)?;
     if let Some(problem) = check.problem() {
         anyhow::bail!("{}: {problem}; not restored", file.display());
     }
-    let actor = if check.users == 0 {
-        store::Actor::from_os()
-    } else {
-        let staging = tempfile::tempdir()?;
-        let copy = staging.path().join("check.sqlite");
-        std::fs::copy(file, &copy)?;
-        let mut backup = store::Store::open(&copy)?;
-        let name = user.ok_or_else(|| {
-            anyhow::anyhow!(
-                "restoring needs an administrator of the backup: give --user NAME and the password"
-            )
-        })?;
-        let password = read_secret("KAMIKARTE_PASSWORD", &format!("Password for {name}: "))?;
-        let session = auth::login(&mut backup, name, &password, Utc::now())?;
-        session.require(Permission::Backup)?;
-        session.actor()
-    };
-    let report = store::restore(db, file, &actor)?;
-    println!("restored {} from {} ({} patients)", db.display(), file.display(), report.patients);
+    if let Some(live) = &live_accounts {
+        let differences = account_differences(live, &check);
+        if !differences.is_empty() && !args.accounts_differ {
+            anyhow::bail!(
+                "{}: its accounts differ from the live database's ({}); nothing was restored. If that is meant, run again with --accounts-differ",
+                file.display(),
+                differences.join("; ")
+            );
+        }
+    }
+    let report = store::restore(db, file, &key, &session.actor())?;
+    out!("restored {} from {} ({} patients)", db.display(), file.display(), report.patients);
     if let Some(previous) = report.previous_saved_as {
-        println!("the replaced database is kept as {}", previous.display());
+        out!("the replaced database is kept as {}", previous.display());
     }
     Ok(())
+}
+
+/// The key for a backup when no live database has one: the key file already beside the target,
+/// else a key in the backup's folder with the id the backup was sealed with.
+fn find_key(db: &Path, backup: &Path) -> Result<AuditKey> {
+    let beside = AuditKey::path_for(db);
+    if beside.exists() {
+        return Ok(AuditKey::load(&beside)?);
+    }
+    let wanted = store::sealed_key_id(backup)?;
+    let folder = backup.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let (Some(wanted), Ok(entries)) = (&wanted, std::fs::read_dir(folder)) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "key")
+                && let Ok(key) = AuditKey::load(&path)
+                && key.id() == wanted
+            {
+                return Ok(key);
+            }
+        }
+    }
+    anyhow::bail!(
+        "no audit key for {} (sealed with key id {}): give it with --key KEY_FILE (IT keeps a copy with the backups)",
+        backup.display(),
+        wanted.as_deref().unwrap_or("none")
+    )
+}
+
+/// Logs in an administrator of the backup itself, on a private copy of it (a login writes its
+/// own audit entry; the backup file is never changed).
+fn backup_administrator(backup: &Path, key: &AuditKey, user: Option<&str>) -> Result<Session> {
+    let check = verify_backup(backup, key)?;
+    if let Some(problem) = check.problem() {
+        anyhow::bail!("{}: {problem}; not restored", backup.display());
+    }
+    if check.accounts.is_empty() {
+        anyhow::bail!(
+            "{}: the backup has no accounts, so nobody can be checked as its administrator; not restored",
+            backup.display()
+        );
+    }
+    let staging = tempfile::tempdir()?;
+    let copy = staging.path().join("check.sqlite");
+    std::fs::copy(backup, &copy)?;
+    std::fs::copy(Anchor::path_for(backup), Anchor::path_for(&copy))?;
+    key.save_new(&AuditKey::path_for(&copy))?;
+    let mut store = Store::open(&copy)?;
+    administrator(&mut store, user, "the backup (there is no live database)")
 }

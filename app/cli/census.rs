@@ -149,31 +149,35 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             "downtime_history": history,
             "downtime_episode": episode,
         });
-        println!("{out}");
+        out!("{out}");
     } else {
-        println!(
+        out!(
             "demo hospital: {} beds, {admitted} admitted patients in {} wards (seed {}, as of {})",
             options.beds,
             wards.len(),
             options.seed,
             options.as_of
         );
-        println!(
+        out!(
             "  {} new, {} updated, {} unchanged, {} discharged",
-            counts.inserted, counts.updated, counts.unchanged, counts.discharged
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+            counts.discharged
         );
         if let Some(h) = history {
-            println!(
+            out!(
                 "  downtime history: {} registrations, {} paper orders over 10 days",
-                h.registered, h.orders
+                h.registered,
+                h.orders
             );
         }
         if let Some(e) = &episode {
-            println!("  {}", e.line());
-            println!("  kit PDFs: {}", e.kit_dir);
+            out!("  {}", e.line());
+            out!("  kit PDFs: {}", e.kit_dir);
         }
         if !users.is_empty() {
-            println!(
+            out!(
                 "  demo users: admin, clerk, nurse, billing; password kamikarte-demo-<user>, e.g. kamikarte-demo-clerk"
             );
         }
@@ -192,9 +196,9 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
     };
     let report = census::import_file(ctx.store, &session.actor(), &args.file, &options, &mut |_| {})?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_import_report(&args.file, &report);
+        print_import_report(&args.file, &report)?;
     }
     if report.rejected() {
         return Err(Reported(format!("{}: rejected", args.file.display())).into());
@@ -202,10 +206,10 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_import_report(path: &Path, report: &ImportReport) {
+fn print_import_report(path: &Path, report: &ImportReport) -> Result<()> {
     let name = path.display();
     match &report.applied {
-        Some(c) => println!(
+        Some(c) => out!(
             "{name} ({}): {} rows; {} new, {} updated, {} unchanged, {} re-admitted, {} discharged, {} skipped",
             report.encoding,
             report.rows,
@@ -229,7 +233,7 @@ fn print_import_report(path: &Path, report: &ImportReport) {
         ),
     }
     if let Some(backup) = &report.backup {
-        println!("backup: {}", backup.display());
+        out!("backup: {}", backup.display());
     }
     let mut err = std::io::stderr().lock();
     for e in &report.errors {
@@ -240,6 +244,7 @@ fn print_import_report(path: &Path, report: &ImportReport) {
     for w in &report.warnings {
         let _ = writeln!(err, "{name}: warning: {w}");
     }
+    Ok(())
 }
 
 fn run_list(ctx: &mut Invocation<'_>, args: &ListArgs) -> Result<()> {
@@ -289,7 +294,7 @@ fn run_export(ctx: &mut Invocation<'_>, file: &Path, ward: Option<&str>) -> Resu
     let records = ctx.store.patients(ward, false)?;
     census::export_census_file(&records, file).with_context(|| format!("cannot write {}", file.display()))?;
     ctx.store.record_view(&session.actor(), "census_export", &file.display().to_string())?;
-    println!("{}: {} patients", file.display(), records.len());
+    out!("{}: {} patients", file.display(), records.len());
     Ok(())
 }
 
@@ -298,12 +303,12 @@ pub fn run_audit(ctx: &mut Invocation<'_>, command: AuditCommand) -> Result<()> 
     ctx.authenticate(Permission::VerifyAudit)?;
     let v = ctx.store.verify_audit()?;
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        out!("{}", serde_json::to_string(&v)?);
     }
     match &v.first_broken {
         None => {
             if !json {
-                println!("audit trail intact: {} entries", v.entries);
+                out!("audit trail intact: {} entries", v.entries);
             }
             Ok(())
         }

@@ -126,20 +126,23 @@ pub fn run_episode(ctx: &mut Invocation<'_>, command: EpisodeCommand) -> Result<
             };
             if json {
                 let out = serde_json::json!({ "running": open.is_some(), "episode": open, "notes": notes });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                out!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 match open {
                     Some(e) => {
-                        println!(
+                        out!(
                             "episode {} running since {} ({}), started by {}",
-                            e.id, e.started_at, e.reason, e.started_by
+                            e.id,
+                            e.started_at,
+                            e.reason,
+                            e.started_by
                         );
-                        println!("phase {}: {}", e.phase.number(), e.phase.describe());
+                        out!("phase {}: {}", e.phase.number(), e.phase.describe());
                         for n in notes {
-                            println!("  {} {}: {}", n.at, n.by, n.text);
+                            out!("  {} {}: {}", n.at, n.by, n.text);
                         }
                     }
-                    None => println!("no downtime episode is running"),
+                    None => out!("no downtime episode is running"),
                 }
             }
             Ok(())
@@ -150,19 +153,19 @@ pub fn run_episode(ctx: &mut Invocation<'_>, command: EpisodeCommand) -> Result<
             match command {
                 EpisodeCommand::Start { reason, phase } => {
                     let e = ctx.store.start_episode(&actor, &reason, phase)?;
-                    println!("episode {} started: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
+                    out!("episode {} started: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
                 }
                 EpisodeCommand::Phase { phase } => {
                     let e = ctx.store.set_phase(&actor, phase)?;
-                    println!("episode {}: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
+                    out!("episode {}: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
                 }
                 EpisodeCommand::Note { text } => {
                     ctx.store.add_episode_note(&actor, &text)?;
-                    println!("note added");
+                    out!("note added");
                 }
                 EpisodeCommand::End => {
                     let e = ctx.store.end_episode(&actor)?;
-                    println!("episode {} ended at {}", e.id, e.ended_at.unwrap_or_default());
+                    out!("episode {} ended at {}", e.id, e.ended_at.unwrap_or_default());
                 }
                 EpisodeCommand::Status { .. } => unreachable!("handled above"),
             }
@@ -181,7 +184,7 @@ pub fn run_block(ctx: &mut Invocation<'_>, command: BlockCommand) -> Result<()> 
                 None => ctx.store.settings()?.station_code,
             };
             let rec = ctx.store.add_id_block(&session.actor(), &station, &block)?;
-            println!(
+            out!(
                 "block {} ({} IDs) added for station {}; first ID {}",
                 rec.block.describe(),
                 rec.block.size(),
@@ -203,7 +206,7 @@ pub fn run_block(ctx: &mut Invocation<'_>, command: BlockCommand) -> Result<()> 
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                out!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 for b in &blocks {
                     let low = if b.running_low() {
@@ -211,7 +214,7 @@ pub fn run_block(ctx: &mut Invocation<'_>, command: BlockCommand) -> Result<()> 
                     } else {
                         ""
                     };
-                    println!(
+                    out!(
                         "station {:4} {}  {} of {} left{low}",
                         b.station,
                         b.block.describe(),
@@ -250,9 +253,9 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
             if args.json {
                 let out =
                     serde_json::json!({ "id": done.patient.id.as_str(), "wristband_error": e.to_string() });
-                println!("{out}");
+                out!("{out}");
             } else {
-                println!("{}", done.patient.id);
+                out!("{}", done.patient.id);
             }
             return Err(downtime::RegisterError::Wristband(done, e).into());
         }
@@ -282,9 +285,9 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
             "dob_estimated": done.flags.dob_estimated, "wristband": done.wristband,
             "similar": done.similar.iter().map(|s| s.patient.id.as_str()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{}", done.patient.id);
+        out!("{}", done.patient.id);
         if let Some(path) = &done.wristband {
             eprintln!("wristband: {}", path.display());
         }
@@ -296,7 +299,7 @@ pub fn run_volume(ctx: &mut Invocation<'_>, args: &VolumeArgs) -> Result<()> {
     ctx.authenticate(Permission::ViewCensus)?;
     let report = downtime::volume_report(ctx.store, Local::now().date_naive(), args.days)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     let first_shown = report.days.len().saturating_sub(7);
@@ -304,16 +307,16 @@ pub fn run_volume(ctx: &mut Invocation<'_>, args: &VolumeArgs) -> Result<()> {
     for d in &report.days[first_shown..] {
         print!("{:>7}", &d[5..]);
     }
-    println!("  limit");
+    out!("  limit");
     for line in &report.lines {
         print!("{:34}", line.category);
         for c in &line.counts[first_shown..] {
             print!("{c:>7}");
         }
-        println!("  {}", line.limit.map_or("-".to_string(), |l| l.to_string()));
+        out!("  {}", line.limit.map_or("-".to_string(), |l| l.to_string()));
     }
     for o in &report.over {
-        println!("AT OR OVER LIMIT {}: {} {} (limit {} a day)", o.day, o.label, o.count, o.limit);
+        out!("AT OR OVER LIMIT {}: {} {} (limit {} a day)", o.day, o.label, o.count, o.limit);
     }
     Ok(())
 }

@@ -62,11 +62,11 @@ pub fn run_worklist(ctx: &mut Invocation<'_>, args: &WorklistArgs) -> Result<()>
         .collect();
     let days = worklist::per_day(&items);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "items": items, "days": days }))?);
+        out!("{}", serde_json::to_string_pretty(&serde_json::json!({ "items": items, "days": days }))?);
         return Ok(());
     }
     for i in &items {
-        println!(
+        out!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             i.item.describe(),
             i.ward,
@@ -148,7 +148,7 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                out!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for p in &patients {
                     let state = match (&p.link, &p.merged_into) {
@@ -156,7 +156,7 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
                         (Some(l), _) => format!("= {}", l.mrn),
                         _ => "unmapped".into(),
                     };
-                    println!(
+                    out!(
                         "{}\t{}\t{}\t{}\t{state}",
                         p.record.patient.id.as_str(),
                         p.record.patient.name.as_str(),
@@ -172,11 +172,11 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
             for c in &found {
                 eprintln!("overridden: {c}");
             }
-            println!("{} → {}", link.downtime_id, link.mrn);
+            out!("{} → {}", link.downtime_id, link.mrn);
         }
         ReconcileCommand::Unmap { downtime_id } => {
             ctx.store.unlink_mrn(&actor, &downtime_id.trim().to_uppercase())?;
-            println!("{} unmapped", downtime_id.trim().to_uppercase());
+            out!("{} unmapped", downtime_id.trim().to_uppercase());
         }
         ReconcileCommand::Merge { downtime_id, into, reason, override_reason } => {
             let found = reconcile::merge(
@@ -190,14 +190,14 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
             for c in &found {
                 eprintln!("overridden: {c}");
             }
-            println!("{} merged into {}", downtime_id.trim().to_uppercase(), into.trim().to_uppercase());
+            out!("{} merged into {}", downtime_id.trim().to_uppercase(), into.trim().to_uppercase());
         }
         ReconcileCommand::Import { file, json } => {
             let report = reconcile::import_links(ctx.store, &actor, &file)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
+                out!(
                     "{} mapped, {} unchanged, {} left to decide",
                     report.mapped,
                     report.unchanged,

@@ -138,11 +138,11 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
         }
     })?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     let p = &report.prepared;
-    println!(
+    out!(
         "{}: {} files, {} {} written to {} (run {})",
         report.format,
         report.files,
@@ -155,19 +155,22 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
         report.out,
         report.run_id
     );
-    println!(
+    out!(
         "  prepared: {} new, {} changed, {} unchanged ({} HL7 messages added to the outbox)",
-        p.new, p.updated, p.unchanged, p.messages
+        p.new,
+        p.updated,
+        p.unchanged,
+        p.messages
     );
     for (subject, why) in &report.prepared.failed {
         eprintln!("  not handed off: {subject}: {why}");
     }
     let held: usize = report.held.values().sum();
     if held > 0 {
-        println!("  not handed off yet: {held} paper items (see `kamikarte handoff report`)");
+        out!("  not handed off yet: {held} paper items (see `kamikarte handoff report`)");
     }
     for (what, n) in &report.substitutions {
-        println!("  ISO-2022-JP cannot hold: {what} ({n}×); export with --utf8 to keep them");
+        out!("  ISO-2022-JP cannot hold: {what} ({n}×); export with --utf8 to keep them");
     }
     Ok(())
 }
@@ -220,11 +223,11 @@ pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
     } else if report.nothing_to_send {
-        println!("nothing to send: every message is acknowledged (run {})", report.run_id);
+        out!("nothing to send: every message is acknowledged (run {})", report.run_id);
     } else {
-        println!(
+        out!(
             "{}: {} sent, {} acknowledged, {} rejected, {} errors, {} retries, {} not reached (run {})",
             report.target,
             report.sent,
@@ -251,7 +254,7 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
         HandoffCommand::Withdraw { control_id, reason } => {
             let actor = ctx.authenticate(Permission::Export)?.actor();
             ctx.store.withdraw_message(&actor, &control_id, &reason)?;
-            println!("{control_id} withdrawn: it will not be sent");
+            out!("{control_id} withdrawn: it will not be sent");
             return Ok(());
         }
     };
@@ -260,7 +263,7 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
     let root = page_root(ctx)?;
     let r = report(ctx.store, &forms, &root, episode)?;
     if json {
-        println!("{}", serde_json::to_string(&r)?);
+        out!("{}", serde_json::to_string(&r)?);
     } else {
         print!("{}", r.to_text());
     }

@@ -48,10 +48,10 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
     let started = Instant::now();
     let report = generate_kit(ctx.store, &session.actor(), &request, &mut |_, _| {})?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", describe(&report.files, &args.out));
-        println!(
+        out!("{}", describe(&report.files, &args.out));
+        out!(
             "{} pages for {} patients in {} files, {:.1} s",
             report.pages,
             report.patients,

@@ -74,7 +74,7 @@ pub fn run(ctx: &mut Invocation<'_>, command: MastersCommand) -> Result<()> {
             let index = MasterIndex::new(items);
             let found = index.search(&query, limit);
             if json {
-                println!("{}", serde_json::to_string_pretty(&found)?);
+                out!("{}", serde_json::to_string_pretty(&found)?);
                 return Ok(());
             }
             let mut out = std::io::stdout().lock();
@@ -96,10 +96,10 @@ pub fn run(ctx: &mut Invocation<'_>, command: MastersCommand) -> Result<()> {
             if json {
                 let list: Vec<_> =
                     rows.iter().map(|(k, n)| serde_json::json!({ "master": k, "items": n })).collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                out!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for (kind, n) in rows {
-                    println!("{:10} {n:6} items", kind.code());
+                    out!("{:10} {n:6} items", kind.code());
                 }
             }
             Ok(())
@@ -140,10 +140,10 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
                 } else {
                     serde_json::to_string_pretty(&summaries[0])?
                 };
-                println!("{out}");
+                out!("{out}");
             } else {
                 for s in &summaries {
-                    println!("{}", show_summary(s));
+                    out!("{}", show_summary(s));
                 }
             }
             Ok(())
@@ -151,7 +151,7 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
         Err(MasterImportError::Invalid { file, errors }) => {
             if args.json {
                 let out = serde_json::json!({ "file": file, "imported": false, "errors": errors });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                out!("{}", serde_json::to_string_pretty(&out)?);
             }
             let mut err = std::io::stderr().lock();
             writeln!(err, "{file}: rejected, nothing imported: {} problem(s)", errors.len())?;

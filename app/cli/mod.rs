@@ -1,6 +1,15 @@
 //! The command line: parse, authenticate, call a workflow, print. Exit status 0 on success, 1 on
 //! an error the user can fix (message on stderr), 2 on a usage error (clap's own).
 
+/// `println!` that returns an error instead of panicking when stdout is closed (`| head`): the
+/// reader's choice, which `main` turns into a quiet exit 0.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 mod accounts;
 mod backup;
 mod census;
@@ -89,8 +98,9 @@ pub enum Command {
     Config(accounts::ConfigCommand),
     /// Back up the database while it is in use, or verify a backup.
     Backup(backup::BackupArgs),
-    /// Replace the database with a verified backup (the old one is kept beside it).
-    Restore { file: PathBuf },
+    /// Replace the database with a verified backup (the old one is kept beside it). An
+    /// administrator of the live database logs in.
+    Restore(backup::RestoreArgs),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(census::AuditCommand),
@@ -102,6 +112,8 @@ pub enum Command {
 struct Reported(String);
 
 pub fn main() -> ExitCode {
+    crate::files::restrict_new_files();
+    store::on_wait(|| eprintln!("waiting for another station or job to finish writing to the database…"));
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,7 +163,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let user = cli.user.as_deref();
     match command {
-        Command::Restore { file } => backup::run_restore(&db, &file, user),
+        Command::Restore(args) => backup::run_restore(&db, &args, user),
         command => {
             let mut store = Store::open(&db)?;
             let mut ctx = Invocation { store: &mut store, user };
@@ -175,8 +187,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Config(c) => accounts::run_config(&mut ctx, c),
                 Command::Backup(args) => backup::run_backup(&mut ctx, &args),
                 Command::Audit(c) => census::run_audit(&mut ctx, c),
-                Command::Restore { .. } => unreachable!("handled above"),
+                Command::Restore(_) => unreachable!("handled above"),
+            }?;
+            if let Some(problem) = store.anchor_problem() {
+                eprintln!("warning: {problem}");
             }
+            Ok(())
         }
     }
 }
@@ -203,6 +219,14 @@ impl Invocation<'_> {
     /// Logs the `--user` in (password from KAMIKARTE_PASSWORD or a prompt) and checks that their
     /// role allows `permission`.
     pub fn authenticate(&mut self, permission: Permission) -> Result<Session> {
+        let session = self.log_in()?;
+        session.require(permission)?;
+        Ok(session)
+    }
+
+    /// Logs the `--user` in without asking for a permission: only for changing one's own
+    /// password, which a reset account must do before anything else.
+    pub fn log_in(&mut self) -> Result<Session> {
         if self.store.user_count()? == 0 {
             return Err(AuthError::NoUsers.into());
         }
@@ -210,9 +234,7 @@ impl Invocation<'_> {
             "this database has user accounts: give --user NAME (or KAMIKARTE_USER) and the password (KAMIKARTE_PASSWORD or the prompt)",
         )?;
         let password = read_secret("KAMIKARTE_PASSWORD", &format!("Password for {name}: "))?;
-        let session = auth::login(self.store, name, &password, Utc::now())?;
-        session.require(permission)?;
-        Ok(session)
+        Ok(auth::login(self.store, name, &password, Utc::now())?)
     }
 }
 

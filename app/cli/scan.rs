@@ -76,13 +76,13 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
             ctx.authenticate(Permission::ViewCensus)?;
             let report = scan::completeness(ctx.store, forms_dir.as_deref(), episode)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
             if let Some(e) = &report.episode {
-                println!("Episode {} (from {})", e.id, e.started_at);
+                out!("Episode {} (from {})", e.id, e.started_at);
             }
-            println!(
+            out!(
                 "printed {}  scanned back {} ({} in the queue or set aside)  missing {}  filed {} ({} not in the registry)  queued {}  duplicates {}  set aside {}",
                 report.printed,
                 report.returned,
@@ -95,13 +95,16 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
                 report.set_aside
             );
             for w in &report.wards {
-                println!(
+                out!(
                     "  ward {:8} printed {:5}  back {:5}  missing {:5}",
-                    w.key, w.printed, w.returned, w.missing
+                    w.key,
+                    w.printed,
+                    w.returned,
+                    w.missing
                 );
             }
             for m in &report.missing_pages {
-                println!(
+                out!(
                     "  MISSING {}  {}  {}  ward {}",
                     m.serial,
                     m.form,
@@ -115,11 +118,11 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
             ctx.authenticate(Permission::FilePages)?;
             let queued = ctx.store.scanned_pages(Some(PageState::Queued))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&queued)?);
+                out!("{}", serde_json::to_string_pretty(&queued)?);
                 return Ok(());
             }
             for p in &queued {
-                println!(
+                out!(
                     "{:6}  {} page {}  {}",
                     p.id,
                     p.source_name,
@@ -127,7 +130,7 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
                     p.reason.as_deref().unwrap_or("")
                 );
             }
-            println!("{} pages in the queue", queued.len());
+            out!("{} pages in the queue", queued.len());
             Ok(())
         }
         ScanCommand::Index { page, patient, form, forms_dir } => {
@@ -135,7 +138,7 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
             let forms = form::load(forms_dir.as_deref())?;
             let input = IndexInput { patient_or_code: patient, form };
             let filed = scan::index_page(ctx.store, &session.actor(), &forms, page, &input)?;
-            println!(
+            out!(
                 "page {} filed: {} {}",
                 filed.id,
                 filed.patient_id.as_deref().unwrap_or(""),
@@ -146,13 +149,13 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
         ScanCommand::SetAside { page, reason } => {
             let session = ctx.authenticate(Permission::FilePages)?;
             ctx.store.set_page_aside(&session.actor(), page, &reason)?;
-            println!("page {page} set aside");
+            out!("page {page} set aside");
             Ok(())
         }
         ScanCommand::Requeue { page } => {
             let session = ctx.authenticate(Permission::FilePages)?;
             ctx.store.requeue_page(&session.actor(), page)?;
-            println!("page {page} is in the queue again");
+            out!("page {page} is in the queue again");
             Ok(())
         }
     }
@@ -186,13 +189,13 @@ fn run_import(
         eprintln!();
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report.counts.summary());
+        out!("{}", report.counts.summary());
         for notice in report.pages.iter().filter_map(|p| p.notice()) {
-            println!("  {notice}");
+            out!("  {notice}");
         }
-        println!("pages are kept in {}", pages.root().display());
+        out!("pages are kept in {}", pages.root().display());
     }
     for problem in &report.problems {
         eprintln!("error: {problem}");

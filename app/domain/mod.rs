@@ -34,7 +34,4 @@ pub use patient_id::PatientId;
 pub use scanned::Scanned;
 pub use sex::Sex;
 pub use text::{KanaName, KanjiName, clean_text, natural_cmp, split_list};
-pub use user::{
-    ADMIN_MIN_PASSWORD_CHARS, LockoutPolicy, MIN_PASSWORD_CHARS, Permission, Role, UserName, check_password,
-    check_pin,
-};
+pub use user::{LockoutPolicy, MIN_PASSWORD_CHARS, Permission, Role, UserName, check_password, check_pin};

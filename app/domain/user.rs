@@ -6,9 +6,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::FieldError;
 
-/// The case hospital's new policy: long passphrases for the accounts that can do the most harm.
-pub const ADMIN_MIN_PASSWORD_CHARS: usize = 16;
-pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The case hospital's rule after its attack: 16 characters or more for every account. A hospital
+/// may raise it (`password.min_chars`), never lower it.
+pub const MIN_PASSWORD_CHARS: usize = 16;
 pub const MIN_PIN_DIGITS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -166,30 +166,59 @@ impl std::fmt::Display for UserName {
     }
 }
 
-/// Checks a new password against the policy for `role`.
-pub fn check_password(role: Role, name: &UserName, password: &str) -> Result<(), FieldError> {
-    let min = if role == Role::Admin { ADMIN_MIN_PASSWORD_CHARS } else { MIN_PASSWORD_CHARS };
+/// Checks a new password: at least `min_chars` characters (never fewer than 16), not containing
+/// the user name, and not a common or trivially patterned one. "Common" is zxcvbn's judgement:
+/// its frequency lists (passwords, words, names) and patterns (repeats, sequences, keyboard
+/// walks, dates) are the shipped list; a password it scores below 3 of 4 is refused.
+pub fn check_password(name: &UserName, password: &str, min_chars: usize) -> Result<(), FieldError> {
+    let min = min_chars.max(MIN_PASSWORD_CHARS);
     let chars = password.chars().count();
     if chars < min {
         return Err(FieldError::new(format!(
-            "password has {chars} characters; a{} {} password needs at least {min}",
-            if role == Role::Admin { "n" } else { "" },
-            role.code()
+            "password has {chars} characters; every password needs at least {min}"
         )));
     }
     if password.to_lowercase().contains(name.as_str()) {
         return Err(FieldError::new("password must not contain the user name"));
     }
-    if password.chars().all(|c| password.starts_with(c)) {
-        return Err(FieldError::new("password must not be one repeated character"));
+    let hints = [name.as_str(), "kamikarte", "password", "hospital", "byoin"];
+    let estimate = zxcvbn::zxcvbn(password, &hints);
+    if u8::from(estimate.score()) < 3 {
+        let why =
+            estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
+        return Err(FieldError::new(format!(
+            "password is too easy to guess{why}: use several unrelated words, or mix in digits and signs"
+        )));
     }
     Ok(())
 }
 
-/// Checks a new card PIN: digits only, at least six.
+/// PINs anyone tries first, besides the patterns `trivial_pin` finds.
+const COMMON_PINS: [&str; 12] = [
+    "123456", "654321", "123123", "121212", "112233", "159753", "147258", "258369", "123321", "696969",
+    "100100", "199999",
+];
+
+/// A PIN made of one digit, a run up or down (012345, 987654, 901234), or a short block repeated
+/// (121212, 123123, 112112), or one of the most common choices.
+fn trivial_pin(pin: &str) -> bool {
+    let d: Vec<u8> = pin.bytes().map(|b| b - b'0').collect();
+    let steps: Vec<u8> = d.windows(2).map(|w| (w[1] + 10 - w[0]) % 10).collect();
+    let one_step = steps.iter().all(|s| *s == steps[0]) && matches!(steps[0], 0 | 1 | 9);
+    let repeated = (1..=3).any(|period| d.len() > period && (period..d.len()).all(|i| d[i] == d[i - period]));
+    let doubled = d.len().is_multiple_of(2) && d.chunks(2).all(|c| c[0] == c[1]);
+    one_step || repeated || doubled || COMMON_PINS.contains(&pin)
+}
+
+/// Checks a new card PIN: digits only, at least six, and not a trivial one.
 pub fn check_pin(pin: &str) -> Result<(), FieldError> {
     if !pin.chars().all(|c| c.is_ascii_digit()) || pin.len() < MIN_PIN_DIGITS {
         return Err(FieldError::new(format!("a PIN is at least {MIN_PIN_DIGITS} digits")));
+    }
+    if trivial_pin(pin) {
+        return Err(FieldError::new(format!(
+            "PIN {pin} is too easy to guess (one digit, a run like 123456, a repeated block like 121212, or a common choice)"
+        )));
     }
     Ok(())
 }
@@ -238,13 +267,29 @@ mod tests {
     }
 
     #[test]
-    fn admins_need_16_characters_others_10() {
+    fn every_password_needs_16_characters_and_common_ones_are_refused() {
         let n = UserName::parse("sato").unwrap();
-        assert!(check_password(Role::Admin, &n, "fifteen-chars!!").is_err());
-        assert!(check_password(Role::Admin, &n, "sixteen-chars!!!").is_ok());
-        assert!(check_password(Role::Nurse, &n, "ten-chars!").is_ok());
-        assert!(check_password(Role::Nurse, &n, "sato-password").unwrap_err().message.contains("user name"));
-        assert!(check_password(Role::Nurse, &n, "aaaaaaaaaaaa").is_err());
+        assert!(check_password(&n, "fifteen-chars!!", 16).unwrap_err().message.contains("at least 16"));
+        assert!(check_password(&n, "Hinoki-7-kumo-Tsuru", 16).is_ok());
+        assert!(check_password(&n, "Hinoki-7-kumo-Tsuru", 10).is_ok(), "16 is the floor whatever is asked");
+        assert!(check_password(&n, "Hinoki-7-kumo-Tsuru", 24).unwrap_err().message.contains("at least 24"));
+        assert!(check_password(&n, "sato-is-my-name-here", 16).unwrap_err().message.contains("user name"));
+        for trivial in ["aaaaaaaaaaaaaaaa", "1234567890123456", "passwordpassword", "qwertyuiopasdfgh"] {
+            assert!(check_password(&n, trivial, 16).unwrap_err().message.contains("too easy"), "{trivial}");
+        }
+    }
+
+    #[test]
+    fn trivial_pins_are_refused() {
+        for pin in
+            ["000000", "123456", "987654", "901234", "121212", "123123", "112233", "654321", "111111111"]
+        {
+            assert!(check_pin(pin).unwrap_err().message.contains("too easy"), "{pin}");
+        }
+        for pin in ["246810", "739204", "502718"] {
+            assert!(check_pin(pin).is_ok(), "{pin}");
+        }
+        assert!(check_pin("12a456").is_err() && check_pin("73920").is_err());
     }
 
     #[test]

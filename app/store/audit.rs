@@ -1,15 +1,20 @@
-//! The audit trail: append-only (triggers refuse UPDATE and DELETE) and chained by hash, so that
-//! an entry edited or removed behind the program's back is detected by `verify`.
+//! The audit trail: append-only (triggers refuse UPDATE and DELETE) and chained, so that an entry
+//! edited or removed behind the program's back is detected by `verify`.
 //!
-//! hash(n) = SHA-256 over the fields of entry n and hash(n-1), each followed by a 0x1F separator;
-//! the first entry's previous hash is 64 zeros. Removing the *newest* entries cannot be seen from
-//! the chain alone; backups (issue 3) carry the head hash to close that gap.
+//! mac(n) = HMAC-SHA-256 under the audit key (trust.rs) over the fields of entry n and mac(n-1),
+//! each followed by a 0x1F separator; the first entry's previous value is 64 zeros. Entries written
+//! before the key existed (`seq < keyed_from`) keep the unkeyed SHA-256 of the same fields. The
+//! anchor file beside the database records the newest entry, so entries removed from the end
+//! are reported too.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Actor, Result, Store, now_text};
+use super::trust::{Anchor, AuditKey};
+use super::{Actor, Result, Store, Tx, now_text};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -28,31 +33,47 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditVerification {
     pub entries: u64,
-    /// The first entry whose hash or sequence does not match, with the reason.
+    /// The first entry whose MAC, link or sequence does not match, or the first entry missing from
+    /// the end (the anchor's), with the reason.
     pub first_broken: Option<(i64, String)>,
+    /// Accounts and settings whose seal does not match: changed outside kamikarte.
+    pub broken_seals: Vec<String>,
+}
+
+impl AuditVerification {
+    pub fn ok(&self) -> bool {
+        self.first_broken.is_none() && self.broken_seals.is_empty()
+    }
+
+    /// Every problem, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .first_broken
+            .iter()
+            .map(|(seq, why)| format!("audit trail broken at entry {seq}: {why}"))
+            .collect();
+        out.extend(self.broken_seals.iter().cloned());
+        out
+    }
 }
 
 /// Appends entries inside one transaction, carrying the chain's head from one to the next.
 pub(super) struct AuditWriter {
+    key: AuditKey,
     prev_hash: String,
     next_seq: i64,
 }
 
 impl AuditWriter {
-    pub fn start(tx: &Transaction<'_>) -> Result<Self> {
-        let head: Option<(i64, String)> = tx
-            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let (last_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_string()));
-        Ok(Self { prev_hash, next_seq: last_seq + 1 })
+    pub fn start(tx: &Tx<'_>) -> Result<Self> {
+        let (last_seq, prev_hash) = head(tx)?.unwrap_or((0, GENESIS.to_string()));
+        Ok(Self { key: tx.key().clone(), prev_hash, next_seq: last_seq + 1 })
     }
 
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &rusqlite::Transaction<'_>,
         actor: &Actor,
         action: &str,
         entity: &str,
@@ -70,27 +91,35 @@ impl AuditWriter {
             before: before.map(Value::to_string),
             after: after.map(Value::to_string),
         };
-        let hash = chain_hash(&self.prev_hash, &entry);
-        tx.execute(
+        let hash = link(&self.key, &self.prev_hash, &entry);
+        tx.prepare_cached(
             "INSERT INTO audit (seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                entry.seq,
-                entry.at,
-                entry.actor,
-                entry.action,
-                entry.entity,
-                entry.entity_id,
-                entry.before,
-                entry.after,
-                self.prev_hash,
-                hash
-            ],
-        )?;
+        )?
+        .execute(params![
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.entity,
+            entry.entity_id,
+            entry.before,
+            entry.after,
+            self.prev_hash,
+            hash
+        ])?;
         self.prev_hash = hash;
         self.next_seq += 1;
         Ok(())
     }
+}
+
+/// The newest entry's sequence number and MAC.
+pub(super) fn head(conn: &rusqlite::Connection) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Reads the first eight columns: seq, at, actor, action, entity, entity_id, before, after.
@@ -107,8 +136,8 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-fn chain_hash(prev_hash: &str, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
+/// The value that chains entry `e` to the one before it: keyed from the key's first entry on.
+fn link(key: &AuditKey, prev_hash: &str, e: &AuditEntry) -> String {
     let seq = e.seq.to_string();
     let fields: [&str; 9] = [
         prev_hash,
@@ -121,15 +150,30 @@ fn chain_hash(prev_hash: &str, e: &AuditEntry) -> String {
         e.before.as_deref().unwrap_or("\u{0}null"),
         e.after.as_deref().unwrap_or("\u{0}null"),
     ];
+    if e.seq >= key.keyed_from() {
+        return key.mac("audit", &fields);
+    }
+    let mut h = Sha256::new();
     for f in fields {
         h.update(f.as_bytes());
         h.update([0x1f]);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
-/// Recomputes the chain of the audit table behind `conn` (the live database or a backup).
-pub(super) fn verify_chain(conn: &rusqlite::Connection) -> Result<AuditVerification> {
+/// Recomputes the chain of the audit table behind `conn` (the live database or a backup) under
+/// `key`, compares its end with the anchor at `anchor` (none for a database in memory), and checks
+/// the seals of accounts and settings.
+pub(super) fn verify(
+    conn: &rusqlite::Connection,
+    key: &AuditKey,
+    anchor: Option<&Path>,
+) -> Result<AuditVerification> {
+    let anchored = match anchor.map(Anchor::read) {
+        None => Ok(None),
+        Some(Ok(a)) => Ok(a),
+        Some(Err(e)) => Err(e),
+    };
     let mut stmt = conn.prepare(
         "SELECT seq, at, actor, action, entity, entity_id, before, after, prev_hash, hash
              FROM audit ORDER BY seq",
@@ -138,6 +182,8 @@ pub(super) fn verify_chain(conn: &rusqlite::Connection) -> Result<AuditVerificat
     let mut expected_prev = GENESIS.to_string();
     let mut expected_seq = 1;
     let mut entries = 0;
+    let mut first_broken = None;
+    let mut anchored_hash = None;
     while let Some(r) = rows.next()? {
         let entry = read_entry(r)?;
         let prev_hash: String = r.get(8)?;
@@ -147,24 +193,86 @@ pub(super) fn verify_chain(conn: &rusqlite::Connection) -> Result<AuditVerificat
             Some(format!("entry {expected_seq} is missing (next is {})", entry.seq))
         } else if prev_hash != expected_prev {
             Some("its link to the previous entry does not match".to_string())
-        } else if chain_hash(&prev_hash, &entry) != hash {
-            Some("its content does not match its hash (edited)".to_string())
+        } else if link(key, &prev_hash, &entry) != hash {
+            Some("its content does not match its MAC (edited, or chained without this key)".to_string())
         } else {
             None
         };
         if let Some(reason) = broken {
-            return Ok(AuditVerification { entries, first_broken: Some((expected_seq, reason)) });
+            first_broken = Some((expected_seq, reason));
+            break;
+        }
+        if let Ok(Some(a)) = &anchored
+            && a.seq == entry.seq
+        {
+            anchored_hash = Some(hash.clone());
         }
         expected_prev = hash;
         expected_seq += 1;
     }
-    Ok(AuditVerification { entries, first_broken: None })
+    drop(rows);
+    let last = expected_seq - 1;
+    if first_broken.is_none()
+        && let Some(path) = anchor
+    {
+        first_broken = match anchored {
+            Err(e) => Some((last + 1, format!("the anchor file cannot be read ({e})"))),
+            Ok(None) => Some((
+                last,
+                format!(
+                    "the anchor file {} is missing, so entries removed from the end would not show",
+                    path.display()
+                ),
+            )),
+            Ok(Some(a)) if a.key_id != key.id() => Some((
+                last,
+                format!("the anchor file {} was written under another key ({})", path.display(), a.key_id),
+            )),
+            Ok(Some(a)) if a.seq > last => Some((
+                last + 1,
+                format!(
+                    "entries {} to {} are missing: the anchor file {} records entry {} but the trail ends at {last} (the newest entries were deleted)",
+                    last + 1,
+                    a.seq,
+                    path.display(),
+                    a.seq
+                ),
+            )),
+            Ok(Some(a)) if a.seq > 0 && anchored_hash.as_deref() != Some(a.mac.as_str()) => Some((
+                a.seq,
+                format!("it differs from the anchor file {} (the trail was rewritten)", path.display()),
+            )),
+            Ok(Some(_)) => None,
+        };
+    }
+    let broken_seals = super::seals::broken(conn, key)?;
+    Ok(AuditVerification { entries, first_broken, broken_seals })
 }
 
 impl Store {
-    /// Recomputes the whole chain and names the first entry that does not fit.
+    /// Recomputes the whole chain, compares its end with the anchor and checks the seals of
+    /// accounts and settings; names the first entry that does not fit and every broken seal.
     pub fn verify_audit(&self) -> Result<AuditVerification> {
-        verify_chain(&self.conn)
+        verify(&self.conn, &self.trust.key, self.trust.anchor.as_deref())
+    }
+
+    /// Every entry as one text, for tests that look for what must never be in it.
+    #[cfg(test)]
+    pub(crate) fn audit_all_text(&self) -> Result<String> {
+        let mut stmt =
+            self.conn.prepare("SELECT actor, action, entity, entity_id, before, after FROM audit")?;
+        let rows = stmt.query_map([], |r| {
+            let parts: [Option<String>; 6] =
+                [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
+            Ok(parts.into_iter().flatten().collect::<Vec<_>>().join("|"))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+    }
+
+    /// Runs SQL straight on the file, as someone editing it behind the program's back would.
+    #[cfg(test)]
+    pub(crate) fn raw_execute(&self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
     }
 
     /// The newest `limit` entries about one entity, newest first.
@@ -184,7 +292,7 @@ mod tests {
 
     fn store_with_entries(n: usize) -> Store {
         let mut store = Store::open_in_memory().unwrap();
-        let tx = store.conn.transaction().unwrap();
+        let tx = store.begin().unwrap();
         let mut w = AuditWriter::start(&tx).unwrap();
         for i in 0..n {
             let v = Value::String(format!("v{i}"));
@@ -197,7 +305,7 @@ mod tests {
     #[test]
     fn an_untouched_chain_verifies() {
         let v = store_with_entries(5).verify_audit().unwrap();
-        assert_eq!(v, AuditVerification { entries: 5, first_broken: None });
+        assert_eq!(v, AuditVerification { entries: 5, first_broken: None, broken_seals: vec![] });
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! Backups of the database while it is in use (SQLite's online backup API), their rotation,
 //! their verification, and restore: into a new file first, verified, then swapped in.
+//!
+//! Each backup gets an anchor of its own beside it (`<backup>.anchor`: its newest audit entry),
+//! and the audit key is copied into the backup folder once, so a backup can be checked — and
+//! restored on a new PC — with what lies beside it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
 use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::audit::{AuditWriter, verify_chain};
+use super::audit::{AuditWriter, head, verify};
+use super::trust::{Anchor, AuditKey, KEY_ID};
 use super::{Actor, AuditVerification, Result, Store, StoreError};
 
 const BACKUP_PREFIX: &str = "kamikarte-";
@@ -20,21 +25,25 @@ pub struct BackupCheck {
     pub path: PathBuf,
     /// SQLite's `integrity_check` verdict: `ok` or the first problems.
     pub integrity: String,
+    /// The key the backup was sealed with (`None`: a backup made before keys existed).
+    pub key_id: Option<String>,
     pub audit: AuditVerification,
     pub patients: usize,
-    pub users: usize,
+    /// Each account in the backup: name and role (for comparing with the live database's).
+    pub accounts: Vec<(String, String)>,
 }
 
 impl BackupCheck {
     pub fn ok(&self) -> bool {
-        self.integrity == "ok" && self.audit.first_broken.is_none()
+        self.problem().is_none()
     }
 
     pub fn problem(&self) -> Option<String> {
         if self.integrity != "ok" {
             return Some(format!("integrity check failed: {}", self.integrity));
         }
-        self.audit.first_broken.as_ref().map(|(seq, why)| format!("audit trail broken at entry {seq}: {why}"))
+        let problems = self.audit.problems();
+        (!problems.is_empty()).then(|| problems.join("; "))
     }
 }
 
@@ -50,12 +59,13 @@ pub struct RestoreReport {
 /// another process never makes it restart), then renames it into place.
 fn copy_database(from: &Connection, dest: &Path) -> Result<()> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::files::create_private_dir_all(dir)
             .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
     }
-    let partial = dest.with_extension("partial");
-    let _ = std::fs::remove_file(&partial);
-    {
+    let (partial, file) = crate::files::private_temp_beside(dest)
+        .map_err(|e| StoreError::Refused(format!("cannot write beside {}: {e}", dest.display())))?;
+    drop(file);
+    let copied = (|| {
         let mut to = Connection::open(&partial)?;
         {
             let backup = Backup::new(from, &mut to)?;
@@ -63,23 +73,61 @@ fn copy_database(from: &Connection, dest: &Path) -> Result<()> {
                 match backup.step(-1)? {
                     StepResult::Done => break,
                     StepResult::More => {}
-                    StepResult::Busy | StepResult::Locked => std::thread::sleep(Duration::from_millis(50)),
                     _ => std::thread::sleep(Duration::from_millis(50)),
                 }
             }
         }
         // One self-contained file: no -wal beside it.
         to.pragma_update(None, "journal_mode", "DELETE")?;
+        Ok::<_, StoreError>(())
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
     }
     std::fs::rename(&partial, dest)
         .map_err(|e| StoreError::Refused(format!("cannot write {}: {e}", dest.display())))?;
     Ok(())
 }
 
+/// The anchor a backup carries: its own newest entry, read from the copy itself.
+fn anchor_copy(dest: &Path, key: &AuditKey) -> Result<()> {
+    let conn = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let (seq, mac) = head(&conn)?.unwrap_or((0, String::new()));
+    let anchor = Anchor::path_for(dest);
+    Anchor { seq, mac, key_id: key.id().to_string() }
+        .replace(&anchor)
+        .map_err(|e| StoreError::Refused(format!("cannot write {}: {e}", anchor.display())))
+}
+
 impl Store {
-    /// Writes a consistent copy of the database to `dest` while it stays in use.
-    pub fn backup_to(&self, dest: &Path) -> Result<()> {
-        copy_database(&self.conn, dest)
+    /// Writes a consistent copy of the database to `dest` while it stays in use, with its
+    /// anchor beside it and a copy of the audit key in the same folder.
+    pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
+        copy_database(&self.conn, dest)?;
+        anchor_copy(dest, &self.trust.key)?;
+        self.keep_key_beside(dest)?;
+        let tx = self.begin()?;
+        let mut audit = AuditWriter::start(&tx)?;
+        let detail = serde_json::json!({ "file": dest.display().to_string() });
+        audit.append(&tx, &Actor("kamikarte".into()), "backup", "database", "backup", None, Some(&detail))?;
+        tx.commit()
+    }
+
+    /// Copies the key file into the backup's folder (`<database>.key`) unless it is there: a
+    /// backup is checked, and restored on a new PC, with it.
+    fn keep_key_beside(&self, backup: &Path) -> Result<()> {
+        let (Some(db), Some(folder)) = (self.path.as_deref(), backup.parent()) else { return Ok(()) };
+        let name = AuditKey::path_for(db);
+        let Some(file_name) = name.file_name() else { return Ok(()) };
+        let copy = folder.join(file_name);
+        if copy == name || AuditKey::load(&copy).is_ok_and(|k| k.id() == self.trust.key.id()) {
+            return Ok(());
+        }
+        let bytes = std::fs::read(&name)
+            .map_err(|e| StoreError::Refused(format!("cannot read {}: {e}", name.display())))?;
+        crate::files::write_private_atomic(&copy, &bytes, true)
+            .map_err(|e| StoreError::Refused(format!("cannot copy the audit key to {}: {e}", copy.display())))
     }
 
     /// The folder automatic backups go to: the configured one, else `backups/` beside the
@@ -92,7 +140,7 @@ impl Store {
     }
 
     /// A timestamped backup into the backup folder, keeping the newest `backup.keep` of them.
-    pub fn automatic_backup(&self) -> Result<Option<PathBuf>> {
+    pub fn automatic_backup(&mut self) -> Result<Option<PathBuf>> {
         let Some(dir) = self.backup_folder()? else { return Ok(None) };
         let stamp = Utc::now().format("%Y%m%d-%H%M%S-%3f");
         let dest = dir.join(format!("{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"));
@@ -103,6 +151,7 @@ impl Store {
             existing.sort();
             for old in &existing[..existing.len() - keep] {
                 let _ = std::fs::remove_file(old);
+                let _ = std::fs::remove_file(Anchor::path_for(old));
             }
         }
         Ok(Some(dest))
@@ -127,8 +176,19 @@ pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Opens a backup read-only and checks SQLite's integrity and the audit chain.
-pub fn verify_backup(path: &Path) -> Result<BackupCheck> {
+/// The key id a database or backup file was sealed with, read without opening it for writing.
+pub fn sealed_key_id(path: &Path) -> Result<Option<String>> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0))
+        .optional()
+        .unwrap_or(None))
+}
+
+/// Opens a backup read-only and checks SQLite's integrity, its audit chain under `key` against
+/// the anchor beside it, and the seals of its accounts and settings.
+pub fn verify_backup(path: &Path, key: &AuditKey) -> Result<BackupCheck> {
     if !path.is_file() {
         return Err(StoreError::Refused(format!("{}: no such backup file", path.display())));
     }
@@ -149,16 +209,52 @@ pub fn verify_backup(path: &Path) -> Result<BackupCheck> {
             })
     };
     let patients = count("patients")?;
-    let users = count("users").unwrap_or(0);
-    let audit = verify_chain(&conn)?;
-    Ok(BackupCheck { path: path.to_path_buf(), integrity, audit, patients, users })
+    count("audit")?;
+    let key_id: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0)).optional()?;
+    let mut audit = match key_id.as_deref() {
+        Some(id) if id != key.id() => AuditVerification {
+            entries: 0,
+            first_broken: Some((
+                1,
+                format!(
+                    "the backup was sealed with audit key {id}, not with this key ({}): it is a backup of another database, or a database made elsewhere",
+                    key.id()
+                ),
+            )),
+            broken_seals: Vec::new(),
+        },
+        Some(_) => verify(&conn, key, Some(&Anchor::path_for(path)))?,
+        None => AuditVerification {
+            entries: 0,
+            first_broken: Some((
+                1,
+                "the backup carries no audit key id: it was made by a kamikarte without keys, or by hand"
+                    .into(),
+            )),
+            broken_seals: Vec::new(),
+        },
+    };
+    if audit.entries == 0 && audit.first_broken.is_none() {
+        audit.first_broken = Some((1, "the backup has no audit entries at all".into()));
+    }
+    let accounts = {
+        let mut stmt = conn.prepare("SELECT name, role FROM users ORDER BY name").map_err(|_| {
+            StoreError::Refused(format!("{}: not a kamikarte database (no users table)", path.display()))
+        })?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    Ok(BackupCheck { path: path.to_path_buf(), integrity, key_id, audit, patients, accounts })
 }
 
-/// Replaces the database at `db` with the backup at `backup`: the backup is verified, copied to a
-/// new file beside `db`, verified again, and only then swapped in. The old database is kept as
-/// `<db>.pre-restore-<time>.sqlite`. The app must be closed on every station using `db`.
-pub fn restore(db: &Path, backup: &Path, actor: &Actor) -> Result<RestoreReport> {
-    let check = verify_backup(backup)?;
+/// Replaces the database at `db` with the backup at `backup` for `actor` (who has logged in as an
+/// administrator; the caller checks that): the backup is verified under `key`, copied to a new
+/// file beside `db`, verified again, and only then swapped in. The replaced database is kept as
+/// `<db>.pre-restore-<time>.sqlite` and records the restore in its own audit trail first; the
+/// restored one records it as its newest entry, and the anchor moves to it. The app must be
+/// closed on every station using `db`.
+pub fn restore(db: &Path, backup: &Path, key: &AuditKey, actor: &Actor) -> Result<RestoreReport> {
+    let check = verify_backup(backup, key)?;
     if let Some(problem) = check.problem() {
         return Err(StoreError::Refused(format!("{}: {problem}; not restored", backup.display())));
     }
@@ -167,41 +263,69 @@ pub fn restore(db: &Path, backup: &Path, actor: &Actor) -> Result<RestoreReport>
         let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         copy_database(&from, &staging)?;
     }
-    if let Some(problem) = verify_backup(&staging)?.problem() {
+    std::fs::copy(Anchor::path_for(backup), Anchor::path_for(&staging))
+        .map_err(|e| StoreError::Refused(format!("cannot copy the backup's anchor: {e}")))?;
+    let again = verify_backup(&staging, key);
+    let _ = std::fs::remove_file(Anchor::path_for(&staging));
+    if let Some(problem) = again.as_ref().map_or_else(|e| Some(e.to_string()), BackupCheck::problem) {
         let _ = std::fs::remove_file(&staging);
         return Err(StoreError::Refused(format!(
             "the restored copy failed its check ({problem}); nothing was replaced"
         )));
     }
+    let detail = serde_json::json!({ "from": backup.display().to_string(), "patients": check.patients });
     let mut previous = None;
     if db.exists() {
-        // Fold the WAL into the main file so the saved old database is complete on its own.
-        {
-            let conn =
-                Connection::open(db).map_err(|source| StoreError::Open { path: db.to_path_buf(), source })?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            conn.pragma_update(None, "journal_mode", "DELETE")?;
-        }
         let stamp = Utc::now().format("%Y%m%d-%H%M%S");
         let saved = db.with_extension(format!("pre-restore-{stamp}.sqlite"));
+        {
+            let mut old = Store::open(db)?;
+            let tx = old.begin()?;
+            let mut audit = AuditWriter::start(&tx)?;
+            let mut replaced = detail.clone();
+            replaced["kept_as"] = saved.display().to_string().into();
+            audit.append(
+                &tx,
+                actor,
+                "replaced_by_restore",
+                "database",
+                &db.display().to_string(),
+                None,
+                Some(&replaced),
+            )?;
+            tx.commit()?;
+            // Fold the WAL into the main file so the saved old database is complete on its own.
+            old.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            old.conn.pragma_update(None, "journal_mode", "DELETE")?;
+        }
         std::fs::rename(db, &saved)
             .map_err(|e| StoreError::Refused(format!("cannot move {} aside: {e}", db.display())))?;
-        for ext in ["sqlite-wal", "sqlite-shm"] {
-            let _ = std::fs::remove_file(db.with_extension(ext));
+        let _ = std::fs::rename(Anchor::path_for(db), Anchor::path_for(&saved));
+        for suffix in ["-wal", "-shm"] {
+            let mut side = db.as_os_str().to_owned();
+            side.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(side));
         }
         previous = Some(saved);
     }
     std::fs::rename(&staging, db)
         .map_err(|e| StoreError::Refused(format!("cannot move the restored copy into place: {e}")))?;
+    let key_path = AuditKey::path_for(db);
+    if !key_path.exists() {
+        key.save_new(&key_path)?;
+    }
     let mut store = Store::open(db)?;
-    let tx = store.conn.transaction()?;
+    let tx = store.begin()?;
     let mut audit = AuditWriter::start(&tx)?;
-    let detail = serde_json::json!({
-        "from": backup.display().to_string(),
-        "previous_saved_as": previous.as_ref().map(|p| p.display().to_string()),
-    });
-    audit.append(&tx, actor, "restore", "database", &db.display().to_string(), None, Some(&detail))?;
+    let mut restored = detail;
+    restored["previous_saved_as"] = previous.as_ref().map(|p| p.display().to_string()).into();
+    audit.append(&tx, actor, "restore", "database", &db.display().to_string(), None, Some(&restored))?;
+    let (seq, mac) = head(&tx)?.unwrap_or((0, String::new()));
     tx.commit()?;
+    store
+        .trust
+        .reset_anchor(seq, &mac)
+        .map_err(|e| StoreError::Refused(format!("restored, but cannot write its anchor: {e}")))?;
     Ok(RestoreReport {
         restored_from: backup.to_path_buf(),
         previous_saved_as: previous,
@@ -226,7 +350,8 @@ mod tests {
         let backups = list_backups(&dir.path().join("backups"));
         assert_eq!(backups.len(), 2);
         for b in &backups {
-            assert!(verify_backup(b).unwrap().ok());
+            let check = verify_backup(b, store.audit_key()).unwrap();
+            assert!(check.ok(), "{:?}", check.problem());
         }
         assert!(Settings::KEYS.contains(&"backup.keep"));
     }
@@ -236,10 +361,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.sqlite");
         std::fs::write(&junk, b"not a database at all").unwrap();
-        let err = verify_backup(&junk).unwrap_err().to_string();
+        let key = AuditKey::generate(1).unwrap();
+        let err = verify_backup(&junk, &key).unwrap_err().to_string();
         assert!(err.contains("junk.sqlite"), "{err}");
         let db = dir.path().join("k.sqlite");
-        assert!(restore(&db, &junk, &Actor("a".into())).is_err());
+        assert!(restore(&db, &junk, &key, &Actor("a".into())).is_err());
         assert!(!db.exists(), "nothing was created");
     }
 }

@@ -192,7 +192,7 @@ impl Store {
                 open.id, open.started_at, open.reason
             )));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = now_text();
         tx.execute(
             "INSERT INTO episodes (started_at, reason, phase, created_at, created_by, updated_at, updated_by)
@@ -218,7 +218,7 @@ impl Store {
         if open.phase == phase {
             return Ok(open);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute(
             "UPDATE episodes SET phase = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
             params![open.id, phase.number(), now_text(), actor.0],
@@ -243,7 +243,7 @@ impl Store {
         if text.is_empty() {
             return Err(StoreError::Refused("the note is empty".into()));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute(
             "INSERT INTO episode_notes (episode_id, text, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
             params![open.id, text, now_text(), actor.0],
@@ -273,7 +273,7 @@ impl Store {
 
     pub fn end_episode(&mut self, actor: &Actor) -> Result<EpisodeRecord> {
         let open = self.require_open()?;
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = now_text();
         tx.execute(
             "UPDATE episodes SET ended_at = ?2, updated_at = ?2, updated_by = ?3 WHERE id = ?1",
@@ -345,7 +345,7 @@ impl Store {
                 )));
             }
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = now_text();
         tx.execute(
             "INSERT INTO id_blocks (station, prefix, first, last, next, created_at, created_by, updated_at, updated_by)
@@ -393,7 +393,7 @@ impl Store {
                 )
             }));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = now_text();
         let mut audit = AuditWriter::start(&tx)?;
         // Numbers the EHR already gave a patient in the census are skipped (and audited), so one

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
 use super::audit::AuditWriter;
@@ -211,14 +211,10 @@ impl Store {
     /// Refused when the page's keyings changed since the clerk's screen read them, or when the
     /// double-entry rules are broken (the same person keying twice, or resolving their own).
     pub fn save_entry(&mut self, actor: &Actor, new: &NewEntry<'_>, keying: Keying) -> Result<EntryRecord> {
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let live = live_entries_tx(&tx, new.item)?;
         // The setting as it is now, not as the screen read it when it opened.
-        let double_on: bool = tx
-            .query_row("SELECT value FROM meta WHERE key = 'setting.entry.double_entry_charges'", [], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()?
+        let double_on: bool = super::meta::read(&tx, tx.key(), "setting.entry.double_entry_charges")?
             .is_some_and(|v| matches!(v.trim().to_lowercase().as_str(), "on" | "true" | "yes" | "1"));
         let must_double = new.charges && double_on;
         if let Keying::First { double } | Keying::Correct { double, .. } = keying
@@ -397,7 +393,7 @@ impl Store {
 
     /// A second person confirms a keying against the paper.
     pub fn verify_entry(&mut self, actor: &Actor, id: i64) -> Result<EntryRecord> {
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let (state, by): (String, String) = tx
             .query_row("SELECT state, entered_by FROM entries WHERE id = ?1", [id], |r| {
                 Ok((r.get(0)?, r.get(1)?))

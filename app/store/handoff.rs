@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -291,7 +291,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(StoreError::Refused("give the reason for withdrawing the message".into()));
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let state: Option<String> = tx
             .query_row("SELECT state FROM outbox WHERE control_id = ?1", [control_id], |r| r.get(0))
             .optional()?;
@@ -353,7 +353,7 @@ impl Store {
         if items.is_empty() {
             return Ok(0);
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let now = now_text();
         {
             let mut current = tx.prepare_cached(
@@ -522,7 +522,7 @@ impl Store {
         delivered: &[i64],
         counts: &serde_json::Value,
     ) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let now = now_text();
         let format: String =
             tx.query_row("SELECT format FROM handoff_runs WHERE id = ?1", [run_id], |r| r.get(0))?;
@@ -598,7 +598,7 @@ impl Store {
             "AR" | "CR" => OutboxState::Rejected,
             _ => OutboxState::Error,
         };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let now = now_text();
         tx.execute(
             "UPDATE outbox SET state = ?2, ack_code = ?3, ack_text = ?4, ack_at = ?5, last_error = NULL

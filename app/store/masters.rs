@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::{Transaction, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -58,7 +58,7 @@ impl Store {
             }
         }
 
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let mut old: HashMap<String, Stored> = HashMap::new();
         {
             let mut stmt = tx

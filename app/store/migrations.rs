@@ -11,5 +11,6 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/006_masters.sql")),
         M::up(include_str!("sql/007_entries.sql")),
         M::up(include_str!("sql/008_handoff.sql")),
+        M::up(include_str!("sql/009_trust.sql")),
     ])
 }

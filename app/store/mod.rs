@@ -14,17 +14,21 @@ mod reconcile;
 mod registry;
 mod scan_events;
 mod scanned_pages;
+mod seals;
 mod settings;
+mod trust;
 mod users;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 pub use audit::{AuditEntry, AuditVerification};
-pub use backup::{BackupCheck, RestoreReport, restore, verify_backup};
+pub use backup::{BackupCheck, RestoreReport, list_backups, restore, sealed_key_id, verify_backup};
 pub use downtime::{
     BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
 };
@@ -43,7 +47,8 @@ pub use scanned_pages::{
     ScannedPageRecord, StoredImage,
 };
 pub use settings::Settings;
-pub use users::{NewUser, UserRecord};
+pub use trust::{Anchor, AuditKey, TrustError};
+pub use users::{LoginCheck, LoginOutcome, NewUser, UserRecord};
 
 /// Who makes a change. Until user accounts exist this is the name given with `--user` (or
 /// `KAMIKARTE_USER`), else the operating-system login.
@@ -69,10 +74,26 @@ pub enum StoreError {
     Migrate(#[from] rusqlite_migration::Error),
     #[error("{0}")]
     Refused(String),
+    #[error(
+        "the database is busy: another station or job has been writing to it for {} seconds (a census import, a backup, an export?). Nothing was saved; try again when it has finished",
+        BUSY_LIMIT.as_secs()
+    )]
+    Busy,
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
     #[error("the database holds a {entity} '{id}' whose {field} cannot be read: {message}")]
     Corrupt { entity: &'static str, id: String, field: &'static str, message: String },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            _ => StoreError::Sql(e),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -80,21 +101,97 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
+    trust: trust::Trust,
+}
+
+/// How long a write waits for another connection's write to finish before it gives up. Long
+/// jobs commit in pieces well under this (a census import stages its rows in batches).
+pub const BUSY_LIMIT: Duration = Duration::from_secs(30);
+
+/// Called once per wait, after a write has waited a second for another one: the command line
+/// says so on stderr, so a clerk knows the program is waiting, not hung.
+static WAIT_NOTICE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what is done when a write has to wait (see `WAIT_NOTICE`).
+pub fn on_wait(notice: fn()) {
+    let _ = WAIT_NOTICE.set(notice);
+}
+
+/// SQLite's busy handler: back off 1, 2, 4 … 64 ms, then every 100 ms, up to `BUSY_LIMIT`.
+fn wait_for_writer(attempt: i32) -> bool {
+    let attempt = attempt.max(0) as u64;
+    let (waited_ms, delay_ms) =
+        if attempt < 7 { ((1 << attempt) - 1, 1 << attempt) } else { (127 + (attempt - 7) * 100, 100) };
+    if waited_ms >= BUSY_LIMIT.as_millis() as u64 {
+        return false;
+    }
+    if waited_ms < 1000
+        && waited_ms + delay_ms >= 1000
+        && let Some(notice) = WAIT_NOTICE.get()
+    {
+        notice();
+    }
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    true
+}
+
+/// One write: an immediate transaction (it takes the write lock when it begins, so it never
+/// fails half-way because another connection wrote first), whose commit also advances the anchor
+/// when audit entries were added.
+pub(crate) struct Tx<'s> {
+    tx: Transaction<'s>,
+    trust: &'s trust::Trust,
+}
+
+impl<'s> Deref for Tx<'s> {
+    type Target = Transaction<'s>;
+    fn deref(&self) -> &Transaction<'s> {
+        &self.tx
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) fn key(&self) -> &AuditKey {
+        &self.trust.key
+    }
+
+    pub(crate) fn commit(self) -> Result<()> {
+        let head = audit::head(&self.tx)?;
+        self.tx.commit()?;
+        if let Some((seq, mac)) = head {
+            // Committed whatever happens to the anchor: a lagging anchor is allowed (a kill
+            // between the two leaves it so) and the next commit catches it up.
+            if let Err(e) = self.trust.anchor_after_commit(seq, &mac) {
+                self.trust.note_anchor_error(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path`, brings its schema up to date and loads
+    /// its audit key (made on first use, see `trust`).
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            crate::files::create_private_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        if !path.exists() {
+            // Private from its first byte; SQLite gives its -wal and -shm files the same mode.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(false);
+            crate::files::private_mode(&mut options);
+            options
+                .open(path)
+                .map_err(|e| StoreError::Refused(format!("cannot create {}: {e}", path.display())))?;
         }
         let conn =
             Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         Self::configure(conn, Some(path.to_path_buf()))
     }
 
-    /// A private database in memory, for tests and benchmarks.
+    /// A private database in memory, for tests and benchmarks; its key lives as long as it does.
     pub fn open_in_memory() -> Result<Self> {
         Self::configure(Connection::open_in_memory()?, None)
     }
@@ -108,13 +205,35 @@ impl Store {
         // (instead of 2) keeps it from spilling to the WAL before the commit.
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_handler(Some(wait_for_writer))?;
         migrations::migrations().to_latest(&mut conn)?;
-        Ok(Self { conn, path })
+        let trust = trust::establish(&mut conn, path.as_deref())?;
+        Ok(Self { conn, path, trust })
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Begins a write (see `Tx`).
+    pub(crate) fn begin(&mut self) -> Result<Tx<'_>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(Tx { tx, trust: &self.trust })
+    }
+
+    /// The key this database's audit is chained under.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.trust.key
+    }
+
+    /// Where the key file is (none for a database in memory).
+    pub fn audit_key_path(&self) -> Option<PathBuf> {
+        self.path.as_deref().map(AuditKey::path_for)
+    }
+
+    /// The last failure to update the anchor file, if any (the commit itself succeeded).
+    pub fn anchor_problem(&self) -> Option<String> {
+        self.trust.anchor_error()
     }
 }
 

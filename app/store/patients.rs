@@ -73,7 +73,7 @@ impl Store {
         apply: &CensusApply<'_>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ApplyCounts> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let mut audit = AuditWriter::start(&tx)?;
         let existing = load_all(&tx)?;
         let now = now_text();

@@ -3,7 +3,7 @@
 //! refused unless a reason to override is given; the reason and the contradictions go into the
 //! audit trail with the mapping.
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -148,7 +148,7 @@ impl Store {
                 contradictions.join("; ")
             ));
         }
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         if !is_downtime_patient(&tx, downtime_id)? {
             return refuse(format!("{downtime_id} is not a patient registered under a downtime ID"));
         }
@@ -194,7 +194,7 @@ impl Store {
 
     /// Takes a mapping back (undo).
     pub fn unlink_mrn(&mut self, actor: &Actor, downtime_id: &str) -> Result<()> {
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let Some(before) = link_of(&tx, downtime_id)? else {
             return refuse(format!("{downtime_id} is not mapped"));
         };
@@ -243,7 +243,7 @@ impl Store {
         if merged == into {
             return refuse(format!("{merged} cannot be merged into itself"));
         }
-        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         for id in [merged, into] {
             if !is_downtime_patient(&tx, id)? {
                 return refuse(format!("{id} is not a patient registered under a downtime ID"));

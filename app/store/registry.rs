@@ -35,7 +35,7 @@ impl Store {
     /// Reserves `count` consecutive serial numbers for `station` and returns the first. A
     /// reserved number is never handed out again, printed or not.
     pub fn reserve_serials(&mut self, station: &str, count: u64) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute(
             "INSERT OR IGNORE INTO station_counters (station, next_number) VALUES (?1, 1)",
             [station],
@@ -60,7 +60,7 @@ impl Store {
         files: usize,
         pages: &[PrintedPage],
     ) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = now_text();
         tx.execute(
             "INSERT INTO kits (out_dir, pages, files, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -126,7 +126,7 @@ pub struct VolumeCount {
 impl Store {
     /// Records one scan with its audit entry; returns the stored event.
     pub fn record_scan(&mut self, actor: &Actor, event: &NewScanEvent) -> Result<ScanEventRecord> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let now = event.at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let f = &event.facts;
         tx.execute(
@@ -209,7 +209,7 @@ impl Store {
 
     /// Records that a nurse looked at a wrong-patient stop and dismissed it.
     pub fn dismiss_scan(&mut self, actor: &Actor, id: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let changed = tx.execute(
             "UPDATE scan_events SET dismissed_at = ?2, dismissed_by = ?3
              WHERE id = ?1 AND kind = 'wrong_patient' AND dismissed_at IS NULL",

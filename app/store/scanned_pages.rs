@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -290,7 +290,7 @@ impl Store {
     pub fn file_scanned_page(&mut self, actor: &Actor, page: &NewScannedPage) -> Result<Filing> {
         // Immediate: it reads, then writes; a clerk indexing on another connection meanwhile
         // must make it wait (busy timeout), not fail it.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         if let Some(id) = tx
             .query_row(
                 "SELECT id FROM scanned_pages WHERE source_sha256 = ?1 AND source_page = ?2",
@@ -404,7 +404,7 @@ impl Store {
         action: &str,
         change: impl FnOnce(&Transaction<'_>, &ScannedPageRecord) -> Result<()>,
     ) -> Result<ScannedPageRecord> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let before = tx
             .query_row(&format!("SELECT {COLUMNS} FROM scanned_pages WHERE id = ?1"), [id], read_record)
             .optional()?

@@ -160,7 +160,7 @@ impl KamikarteApp {
     pub fn title(&self) -> String {
         let demo = if self.is_demo { " — デモ DEMO (synthetic data)" } else { "" };
         let user = match &self.door {
-            Door::In(s) => format!(" — {} ({})", s.user, s.role.code()),
+            Door::In(s) => format!(" — {} ({})", s.user(), s.role().code()),
             _ => String::new(),
         };
         format!("kamikarte 紙カルテ — {}{user}{demo}", self.db_path.display())
@@ -306,7 +306,7 @@ impl KamikarteApp {
             self.last_backup = now;
             let db = self.db_path.clone();
             self.backup_job = Some(Job::spawn(ctx, "バックアップ Backup", move |_| {
-                let store = Store::open(&db).map_err(|e| e.to_string())?;
+                let mut store = Store::open(&db).map_err(|e| e.to_string())?;
                 store.automatic_backup().map_err(|e| e.to_string())
             }));
         }
@@ -319,7 +319,7 @@ impl KamikarteApp {
         if let Some(scan) = &mut self.scan {
             scan.release_patient();
         }
-        let screen = LoginScreen::for_user(session.user.as_str());
+        let screen = LoginScreen::for_user(session.user().as_str());
         self.door = Door::Locked(session, screen);
     }
 
@@ -388,7 +388,7 @@ impl KamikarteApp {
                 let mut session = None;
                 let mut switch = false;
                 egui::CentralPanel::default().show(ui, |ui| {
-                    session = screen.ui(ui, &mut self.store, Some(locked.user.as_str()), None);
+                    session = screen.ui(ui, &mut self.store, Some(locked.user().as_str()), None);
                     ui.vertical_centered(|ui| switch = ui.button(LOGOUT_BUTTON).clicked());
                 });
                 if let Some(session) = session {
@@ -549,7 +549,7 @@ impl KamikarteApp {
                     return;
                 }
                 if let Some(s) = self.session() {
-                    ui.label(RichText::new(format!("{} ({})", s.user, s.role.code())).strong());
+                    ui.label(RichText::new(format!("{} ({})", s.user(), s.role().code())).strong());
                 }
             });
         });

@@ -56,6 +56,15 @@ pub fn demo_db(dir: &Path, beds: &str) -> std::path::PathBuf {
     db
 }
 
+/// Copies a database with its audit key and anchor, as IT staff copy one to try something on it.
+pub fn copy_db(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    for suffix in [".key", ".anchor"] {
+        let side = |p: &Path| std::path::PathBuf::from(format!("{}{suffix}", p.display()));
+        std::fs::copy(side(from), side(to)).unwrap();
+    }
+}
+
 pub fn list_json(db: &Path) -> Vec<serde_json::Value> {
     let out = run_as(db, ADMIN, &["census", "list", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
