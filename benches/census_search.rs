@@ -3,13 +3,15 @@
 //!
 //! Run with `cargo bench --bench census_search`; figures go in README.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use kamikarte::census::demo::{DemoOptions, generate};
 use kamikarte::census::{CensusIndex, ImportOptions, export_census_file, import_file};
 use kamikarte::domain::PatientStatus;
-use kamikarte::store::{Actor, PatientRecord, Store};
+use kamikarte::store::{PatientRecord, Store};
 
 const FRAME: Duration = Duration::from_micros(16_667);
 
@@ -64,16 +66,13 @@ fn main() {
     let csv = dir.path().join("census.csv");
     export_census_file(&records, &csv).unwrap();
     let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+    let clerk = common::session(&mut store, kamikarte::domain::Role::Clerk);
     let t = Instant::now();
-    let report =
-        import_file(&mut store, &Actor("bench".into()), &csv, &ImportOptions::new(as_of), &mut |_| {})
-            .unwrap();
+    let report = import_file(&mut store, &clerk, &csv, &ImportOptions::new(as_of), &mut |_| {}).unwrap();
     let first = t.elapsed();
     assert_eq!(report.applied.unwrap().inserted, n);
     let t = Instant::now();
-    let report =
-        import_file(&mut store, &Actor("bench".into()), &csv, &ImportOptions::new(as_of), &mut |_| {})
-            .unwrap();
+    let report = import_file(&mut store, &clerk, &csv, &ImportOptions::new(as_of), &mut |_| {}).unwrap();
     let again = t.elapsed();
     assert_eq!(report.applied.unwrap().unchanged, n);
     println!(

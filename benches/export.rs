@@ -6,6 +6,8 @@
 //! Run with `cargo bench --bench export`; figures go in README. Set `KAMIKARTE_BENCH_LINES` for
 //! another size.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -36,6 +38,7 @@ fn main() {
         .expect("the demo hospital");
     kamikarte::auth::ensure_demo_users(&mut store, &actor).expect("demo users");
     kamikarte::entry::masters::load_missing_samples(&mut store, &actor).expect("sample masters");
+    let billing = common::session(&mut store, kamikarte::domain::Role::Billing);
     let started = Instant::now();
     let counts = key_charge_lines(
         &mut store,
@@ -56,7 +59,7 @@ fn main() {
         let out = dir.path().join(format!("out-{}", format.code()));
         let started = Instant::now();
         let mut stages: Vec<(String, Instant)> = Vec::new();
-        let report = export(&mut store, &actor, &site, &options(format, out, all), &mut |stage, _, _| {
+        let report = export(&mut store, &billing, &site, &options(format, out, all), &mut |stage, _, _| {
             if stages.last().is_none_or(|(s, _)| s != stage) {
                 stages.push((stage.to_string(), Instant::now()));
             }

@@ -8,6 +8,8 @@
 //! Needs pdftoppm and python3 with Pillow and zxing-cpp. Run with `cargo bench --bench
 //! scan_import`; figures go in README.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,16 +71,10 @@ fn ours(db: &Path, folder: &Path, expected: &HashMap<String, String>, workers: u
     let pages = PageStore::beside(db);
     let request =
         ImportRequest { paths: vec![folder.to_path_buf()], forms_dir: None, workers: Some(workers) };
+    let clerk = common::session(&mut store, kamikarte::domain::Role::Clerk);
     let started = Instant::now();
-    let report = import_pages(
-        &mut store,
-        &Actor("bench".into()),
-        &pages,
-        &request,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let report =
+        import_pages(&mut store, &clerk, &pages, &request, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     let seconds = started.elapsed().as_secs_f64();
     let (mut right, mut wrong) = (0, 0);
     for p in &report.pages {
@@ -141,7 +137,8 @@ fn main() {
             .to_vec(),
         ..KitRequest::default()
     };
-    generate_kit(&mut store, &actor, &request, &mut |_, _| {}).unwrap();
+    let clerk = common::session(&mut store, kamikarte::domain::Role::Clerk);
+    generate_kit(&mut store, &clerk, &request, &mut |_, _| {}).unwrap();
     let clean_serials = render(dir.path(), &store);
     drop(store);
 
@@ -175,7 +172,10 @@ fn main() {
         let mut rows: Vec<(String, Measured)> = Vec::new();
         for workers in [1, 2] {
             let db: PathBuf = dir.path().join(format!("{set}-{workers}.sqlite"));
-            std::fs::copy(&base, &db).unwrap();
+            for suffix in ["", ".key", ".anchor"] {
+                std::fs::copy(format!("{}{suffix}", base.display()), format!("{}{suffix}", db.display()))
+                    .unwrap();
+            }
             rows.push((
                 format!("kamikarte import, {workers} thread(s)"),
                 ours(&db, &folder, expected, workers),

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::Local;
 use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::domain::Role;
 use kamikarte::domain::{FormCode, PageCode, PatientId, Phase, Serial};
 use kamikarte::downtime::{RegistrationInput, prepare_demo, register};
 use kamikarte::entry::fields::Values;
@@ -20,6 +21,9 @@ use kamikarte::store::{
 };
 use serde_json::json;
 
+mod common;
+use common::person;
+
 fn actor(name: &str) -> Actor {
     Actor(name.to_string())
 }
@@ -31,6 +35,7 @@ fn hospital(dir: &Path) -> (Store, Vec<PrintedPage>) {
     let setup = actor("setup");
     let options = DemoOptions { beds: 45, seed: 3, as_of: Local::now().date_naive() };
     load_demo(&mut store, &setup, &options, &mut |_, _| {}).unwrap();
+    let setup = person(&mut store, "setup", Role::Admin);
     load_samples(&mut store, &setup).unwrap();
     let patients: Vec<String> =
         store.patients(None, false).unwrap().iter().take(3).map(|p| p.patient.id.to_string()).collect();
@@ -79,7 +84,11 @@ fn slip(lines: &[(&str, f64)], ticks: &[&str]) -> Values {
 fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, pages) = hospital(dir.path());
-    let (a, b, c) = (actor("billing-a"), actor("billing-b"), actor("billing-c"));
+    let (a, b, c) = (
+        person(&mut store, "billing-a", Role::Billing),
+        person(&mut store, "billing-b", Role::Billing),
+        person(&mut store, "billing-c", Role::Billing),
+    );
     store.set_setting(&actor("admin"), "entry.double_entry_charges", "on").unwrap();
     let page = sheet(&store, &pages, "charge_slip", 0);
 
@@ -158,7 +167,8 @@ fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
 fn a_keying_is_verified_by_a_second_person_and_records_land_with_their_times() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, pages) = hospital(dir.path());
-    let (clerk, other) = (actor("clerk"), actor("clerk2"));
+    let (clerk, other) =
+        (person(&mut store, "clerk", Role::Clerk), person(&mut store, "clerk2", Role::Clerk));
     let vs = sheet(&store, &pages, "vital_signs", 0);
     let plan = keying::plan(&store, &vs, &clerk).unwrap();
     assert_eq!(plan, Plan::First { double: false }, "only charge slips are keyed twice");
@@ -181,8 +191,8 @@ fn a_keying_is_verified_by_a_second_person_and_records_land_with_their_times() {
     assert_eq!(records[1].values["temp_2"], json!(37.9));
     assert_eq!(saved.entry().entered_by, "clerk");
 
-    assert!(store.verify_entry(&clerk, id).unwrap_err().to_string().contains("someone else"));
-    store.verify_entry(&other, id).unwrap();
+    assert!(keying::verify(&mut store, &clerk, id).unwrap_err().to_string().contains("someone else"));
+    keying::verify(&mut store, &other, id).unwrap();
     let item =
         worklist(&store, &form::built_in(), None).unwrap().into_iter().find(|i| i.item == vs.item).unwrap();
     assert_eq!(item.stage, Stage::Verified);
@@ -203,7 +213,7 @@ fn a_keying_is_verified_by_a_second_person_and_records_land_with_their_times() {
 fn a_page_keyed_from_paper_is_linked_to_its_scan_when_it_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, pages) = hospital(dir.path());
-    let clerk = actor("clerk");
+    let clerk = person(&mut store, "clerk", Role::Clerk);
     let pn = sheet(&store, &pages, "progress_note", 0);
     assert_eq!(pn.scanned_page, None);
     let plan = keying::plan(&store, &pn, &clerk).unwrap();
@@ -219,7 +229,7 @@ fn a_page_keyed_from_paper_is_linked_to_its_scan_when_it_arrives() {
     let page = pages.iter().find(|p| p.station == serial.station && p.number == serial.number).unwrap();
     let filing = store
         .file_scanned_page(
-            &clerk,
+            &clerk.actor(),
             &NewScannedPage {
                 source: PageSource { sha256: "s".into(), page: 1, name: "scan.png".into() },
                 image: StoredImage {
@@ -258,7 +268,8 @@ fn register_downtime(store: &mut Store, kana: &str, name: &str, dob: &str) -> St
         sex: "F".into(),
         ..Default::default()
     };
-    register(store, &actor("clerk"), &input, Local::now().date_naive(), None).unwrap().patient.id.to_string()
+    let clerk = person(store, "clerk", Role::Clerk);
+    register(store, &clerk, &input, Local::now().date_naive(), None).unwrap().patient.id.to_string()
 }
 
 #[test]
@@ -276,7 +287,7 @@ fn reconciliation_refuses_a_different_date_of_birth_unless_overridden_and_audits
     let same = register_downtime(&mut store, m1.kana.as_str(), m1.name.as_str(), &m1.dob.to_string());
     let misheard = register_downtime(&mut store, m2.kana.as_str(), m2.name.as_str(), "1950-01-02");
     let twice = register_downtime(&mut store, m2.kana.as_str(), m2.name.as_str(), "1950-01-02");
-    let clerk = actor("clerk");
+    let clerk = person(&mut store, "clerk", Role::Clerk);
 
     let (link, found) = reconcile::link(&mut store, &clerk, &same, m1.id.as_str(), None, None).unwrap();
     assert!(found.is_empty(), "{found:?}");

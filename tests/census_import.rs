@@ -3,9 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use kamikarte::auth::Session;
 use kamikarte::census::{Encoding, ImportOptions, ImportReport, import_file};
 use kamikarte::domain::PatientStatus;
-use kamikarte::store::{Actor, PatientRecord, Store};
+use kamikarte::domain::Role;
+use kamikarte::store::{PatientRecord, Store};
+
+mod common;
 
 const HEADER: &str = "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟,病室,ベッド,診療科,アレルギー";
 
@@ -16,13 +20,15 @@ fn today() -> NaiveDate {
 struct Fixture {
     dir: tempfile::TempDir,
     store: Store,
+    tester: Session,
 }
 
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("k.sqlite")).unwrap();
-        Self { dir, store }
+        let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+        let tester = common::person(&mut store, "tester", Role::Clerk);
+        Self { dir, store, tester }
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
@@ -32,7 +38,7 @@ impl Fixture {
     }
 
     fn import_with(&mut self, path: &Path, options: ImportOptions) -> ImportReport {
-        import_file(&mut self.store, &Actor("tester".into()), path, &options, &mut |_| {}).unwrap()
+        import_file(&mut self.store, &self.tester, path, &options, &mut |_| {}).unwrap()
     }
 
     fn import(&mut self, path: &Path) -> ImportReport {
@@ -84,7 +90,7 @@ fn forcing_the_encoding_reads_a_file_auto_detection_would_read_otherwise() {
     let path = f.write("c.csv", &bytes);
     let mut options = ImportOptions::new(today());
     options.encoding = Encoding::Utf8;
-    let err = import_file(&mut f.store, &Actor("t".into()), &path, &options, &mut |_| {}).unwrap_err();
+    let err = import_file(&mut f.store, &f.tester, &path, &options, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("line 1 is not valid UTF-8"), "{err}");
     options.encoding = Encoding::Cp932;
     assert!(!f.import_with(&path, options).rejected());
@@ -199,8 +205,7 @@ fn a_file_without_patients_never_empties_the_census() {
     f.import(&f.csv("1.csv", &[&row("1", "山田 花子", "ヤマダ ハナコ", "1950-01-01", "5E")]));
     let empty = f.write("empty.csv", format!("{HEADER}\n").as_bytes());
     let err =
-        import_file(&mut f.store, &Actor("t".into()), &empty, &ImportOptions::new(today()), &mut |_| {})
-            .unwrap_err();
+        import_file(&mut f.store, &f.tester, &empty, &ImportOptions::new(today()), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("would discharge all 1"), "{err}");
     assert_eq!(f.store.patients(None, false).unwrap().len(), 1);
 }
@@ -229,7 +234,7 @@ fn a_custom_mapping_file_renames_columns_and_a_broken_one_is_named() {
 
     let broken = f.write("broken.toml", b"id = 'MRN'\nwardd = 'x'\n");
     options.mapping = Some(broken);
-    let err = import_file(&mut f.store, &Actor("t".into()), &path, &options, &mut |_| {}).unwrap_err();
+    let err = import_file(&mut f.store, &f.tester, &path, &options, &mut |_| {}).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("broken.toml") && msg.contains("wardd"), "{msg}");
 }

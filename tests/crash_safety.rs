@@ -30,12 +30,22 @@ fn killing_a_census_import_at_any_moment_loses_and_duplicates_nothing() {
 
     // The target: a demo database of 45 beds, so the import updates, inserts and discharges.
     let db = demo_db(dir.path(), "45");
+    // A real administrator: a real census switches the demo's public accounts off.
+    let boss = ("boss", "Kaminari-Inazuma-Arashi-7");
+    let out = command(&db)
+        .args(["user", "add", boss.0, "--role", "admin"])
+        .env("KAMIKARTE_USER", ADMIN.0)
+        .env("KAMIKARTE_PASSWORD", ADMIN.1)
+        .env("KAMIKARTE_NEW_PASSWORD", boss.1)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     let before = count(&db, "SELECT COUNT(*) FROM patients");
     let import = || {
         let mut c = command(&db);
         c.args(["census", "import", csv.to_str().unwrap()])
-            .env("KAMIKARTE_USER", ADMIN.0)
-            .env("KAMIKARTE_PASSWORD", ADMIN.1)
+            .env("KAMIKARTE_USER", boss.0)
+            .env("KAMIKARTE_PASSWORD", boss.1)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         c
@@ -47,8 +57,8 @@ fn killing_a_census_import_at_any_moment_loses_and_duplicates_nothing() {
     let t = Instant::now();
     let out = command(&probe)
         .args(["census", "import", csv.to_str().unwrap()])
-        .env("KAMIKARTE_USER", ADMIN.0)
-        .env("KAMIKARTE_PASSWORD", ADMIN.1)
+        .env("KAMIKARTE_USER", boss.0)
+        .env("KAMIKARTE_PASSWORD", boss.1)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

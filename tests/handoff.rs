@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{BILLING, CLERK, run_as, stderr, stdout};
 use kamikarte::entry::keying::{self, Sheet};
-use kamikarte::store::{Actor, EntryState, Store};
+use kamikarte::store::{EntryState, Store};
 
 fn demo_episode(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("k.sqlite");
@@ -252,10 +252,11 @@ fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
     let mut values = entry.values.clone();
     let qty = values["qty_1"].as_f64().unwrap();
     values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
-    let billing = Actor(BILLING.0.into());
+    let billing = common::person(&mut store, BILLING.0, kamikarte::domain::Role::Billing);
     let plan = keying::plan(&store, &sheet, &billing).unwrap();
     let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
-    store.verify_entry(&Actor(CLERK.0.into()), saved.entry().id).unwrap();
+    let clerk = common::person(&mut store, CLERK.0, kamikarte::domain::Role::Clerk);
+    keying::verify(&mut store, &clerk, saved.entry().id).unwrap();
     (entry.item.describe(), entry.id)
 }
 
@@ -272,14 +273,15 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
     let site = kamikarte::export::run::Site { forms: &forms, page_root: &pages };
     {
         let mut store = Store::open(&db).unwrap();
-        let prepared =
-            kamikarte::export::run::prepare(&mut store, &Actor("admin".into()), &site, None).unwrap();
+        let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
+        let prepared = kamikarte::export::run::prepare(&mut store, &admin, &site, None).unwrap();
         assert_eq!(prepared.updated, 1);
     }
     // Corrected again before anything of version 2 went out.
     correct_a_slip(&db, Some(&serial));
     let mut store = Store::open(&db).unwrap();
-    let prepared = kamikarte::export::run::prepare(&mut store, &Actor("admin".into()), &site, None).unwrap();
+    let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
+    let prepared = kamikarte::export::run::prepare(&mut store, &admin, &site, None).unwrap();
     assert_eq!(prepared.updated, 1);
     let outbox = store.outbox(false).unwrap();
     let of_slip: Vec<_> = outbox.iter().filter(|m| m.item.as_deref() == Some(serial.as_str())).collect();

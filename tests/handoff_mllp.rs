@@ -2,6 +2,8 @@
 //! dropped connection is recovered by resending the same message, a rejection stops the run
 //! with its reason, and later runs resume where it stopped without resending what was accepted.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -158,7 +160,7 @@ fn a_dropped_connection_is_resent_a_rejection_stops_the_run_and_later_runs_resum
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path(), &[("REJECT_ID", IDS[3]), ("DROP_ID", IDS[1])]);
     let mut store = outbox_of_six();
-    let actor = Actor("clerk".into());
+    let actor = common::person(&mut store, "exporter", kamikarte::domain::Role::Billing);
 
     // First run: the 2nd message's connection is dropped and it is resent; the 4th is rejected.
     let first = send(&mut store, &actor, &receiver.target, &options(), &mut |_| {}).unwrap();
@@ -229,7 +231,8 @@ fn utf8_messages_reach_a_utf8_receiver_intact() {
     let receiver = Receiver::start(dir.path(), &[("ENCODING", "utf-8")]);
     let mut store = outbox_of_six();
     let options = SendOptions { charset: Charset::Utf8, ..options() };
-    let report = send(&mut store, &Actor("clerk".into()), &receiver.target, &options, &mut |_| {}).unwrap();
+    let exporter = common::person(&mut store, "exporter", kamikarte::domain::Role::Billing);
+    let report = send(&mut store, &exporter, &receiver.target, &options, &mut |_| {}).unwrap();
     assert!(report.complete() && report.acknowledged == 6, "{report:?}");
     assert_eq!(receiver.received(), IDS);
     assert_eq!(receiver.names()[3], "KMLLP04\t高橋^美咲^^^^^L^I~タカハシ^ミサキ^^^^^L^P");

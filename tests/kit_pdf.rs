@@ -1,6 +1,8 @@
 //! The downtime kit checked by tools not written here: qpdf, pdffonts, pdftotext and pdftoppm
 //! (poppler), zbarimg (zbar) and zxing-cpp. CI installs them (see .ci/run).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,14 +87,15 @@ fn every_pdf_of_a_ward_kit_passes_the_peer_checks() {
     .unwrap();
     let mut options = ImportOptions::new(today);
     options.keep_absent = true;
-    let imported = import_file(&mut store, &actor, &csv, &options, &mut |_| {}).unwrap();
+    let clerk = common::person(&mut store, "kit-test", kamikarte::domain::Role::Clerk);
+    let imported = import_file(&mut store, &clerk, &csv, &options, &mut |_| {}).unwrap();
     assert!(imported.errors.is_empty(), "{:?}", imported.errors);
     let patients: Vec<_> =
         store.patients(Some(&ward), false).unwrap().into_iter().map(|r| r.patient).collect();
     let out = dir.path().join("kit");
     let request =
         KitRequest { out_dir: out.clone(), wards: vec![ward.clone()], blanks: 1, ..KitRequest::default() };
-    let report = generate_kit(&mut store, &actor, &request, &mut |_, _| {}).unwrap();
+    let report = generate_kit(&mut store, &clerk, &request, &mut |_, _| {}).unwrap();
     let registry: Vec<PrintedPage> = store.printed_pages(None).unwrap();
     assert_eq!(registry.len(), report.pages);
     let pngs_dir = dir.path().join("png");

@@ -14,7 +14,7 @@ use egui::{Event, Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
 use kamikarte::census::demo::{DemoOptions, load_demo};
-use kamikarte::domain::{FormCode, PageCode, PatientId, Serial};
+use kamikarte::domain::{FormCode, PageCode, PatientId, Role, Serial};
 use kamikarte::downtime::prepare_demo;
 use kamikarte::store::{Actor, ScanKind, Store};
 
@@ -233,7 +233,7 @@ fn a_day_over_its_limit_is_flagged_on_every_screen() {
         store.set_setting(&Actor("admin".into()), "volume.limit.lab_inpatient", "2").unwrap();
         let mut station =
             kamikarte::scan::Station::open(&store, kamikarte::form::load(None).unwrap()).unwrap();
-        let actor = Actor("nurse".into());
+        let actor = common::person(&mut store, "nurse", Role::Nurse);
         let now = chrono::Utc::now();
         station.scan(&mut store, &actor, ids[0].as_str(), now).unwrap();
         for n in 0..3 {
@@ -275,7 +275,7 @@ mod station_rules {
     fn a_blank_form_recorded_for_one_patient_stops_when_scanned_for_another() {
         let (_dir, db, ids) = setup();
         let (mut store, mut st) = station(&db);
-        let nurse = Actor("nurse".into());
+        let nurse = common::person(&mut store, "nurse", Role::Nurse);
         let now = chrono::Utc::now();
         st.scan(&mut store, &nurse, ids[0].as_str(), now).unwrap();
         let slip = blank("LAB", 500);
@@ -292,7 +292,7 @@ mod station_rules {
     fn an_id_this_station_does_not_know_still_stops_while_a_patient_is_active() {
         let (_dir, db, ids) = setup();
         let (mut store, mut st) = station(&db);
-        let nurse = Actor("nurse".into());
+        let nurse = common::person(&mut store, "nurse", Role::Nurse);
         let now = chrono::Utc::now();
         assert!(
             matches!(st.scan(&mut store, &nurse, "99999999", now).unwrap(), Outcome::Refused(_)),
@@ -310,7 +310,7 @@ mod station_rules {
     fn a_slip_is_a_duplicate_forever_but_a_mar_counts_each_dose_after_the_window() {
         let (_dir, db, ids) = setup();
         let (mut store, mut st) = station(&db);
-        let nurse = Actor("nurse".into());
+        let nurse = common::person(&mut store, "nurse", Role::Nurse);
         let t0 = chrono::Utc::now();
         let later = t0 + chrono::Duration::minutes(30);
         st.scan(&mut store, &nurse, ids[0].as_str(), t0).unwrap();
@@ -344,9 +344,10 @@ mod station_rules {
             ..Default::default()
         };
         let today = chrono::Local::now().date_naive();
-        let twin =
-            kamikarte::downtime::register(&mut store, &Actor("clerk".into()), &input, today, None).unwrap();
-        st.scan(&mut store, &Actor("nurse".into()), ids[0].as_str(), chrono::Utc::now()).unwrap();
+        let clerk = common::person(&mut store, "clerk", Role::Clerk);
+        let twin = kamikarte::downtime::register(&mut store, &clerk, &input, today, None).unwrap();
+        let nurse = common::person(&mut store, "nurse", Role::Nurse);
+        st.scan(&mut store, &nurse, ids[0].as_str(), chrono::Utc::now()).unwrap();
         let similar: Vec<_> = st.active().unwrap().similar.iter().map(|p| p.id.clone()).collect();
         assert!(similar.contains(&twin.patient.id), "{similar:?}");
         assert!(!similar.contains(&ids[0]), "not the patient themself");

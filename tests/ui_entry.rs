@@ -55,7 +55,8 @@ fn hospital(dir: &std::path::Path) -> (std::path::PathBuf, String, Vec<PrintedPa
     let options = DemoOptions { beds: 45, seed: 2, as_of: Local::now().date_naive() };
     load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
     ensure_demo_users(&mut store, &actor).unwrap();
-    load_samples(&mut store, &actor).unwrap();
+    let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
+    load_samples(&mut store, &admin).unwrap();
     let patients: Vec<String> =
         store.patients(None, false).unwrap().iter().take(2).map(|p| p.patient.id.to_string()).collect();
     let request = KitRequest {
@@ -65,7 +66,7 @@ fn hospital(dir: &std::path::Path) -> (std::path::PathBuf, String, Vec<PrintedPa
         blanks: 0,
         ..Default::default()
     };
-    generate_kit(&mut store, &actor, &request, &mut |_, _| {}).unwrap();
+    generate_kit(&mut store, &admin, &request, &mut |_, _| {}).unwrap();
     let pages = store.printed_pages(None).unwrap();
     (db, patients[0].clone(), pages)
 }
@@ -296,9 +297,10 @@ fn ticks_read_from_a_scanned_slip_arrive_ticked_and_are_not_saved_unconfirmed() 
     {
         let mut store = Store::open(&db).unwrap();
         let request = ImportRequest { paths: vec![scans], forms_dir: None, workers: Some(1) };
+        let clerk = common::person(&mut store, "clerk", kamikarte::domain::Role::Clerk);
         let report = import_pages(
             &mut store,
-            &Actor("clerk".into()),
+            &clerk,
             &PageStore::beside(&db),
             &request,
             &mut |_| {},

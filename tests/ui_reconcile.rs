@@ -34,7 +34,8 @@ fn a_clerk_maps_a_downtime_id_only_with_a_reason_when_the_date_of_birth_differs(
             sex: "F".into(),
             ..Default::default()
         };
-        let id = register(&mut store, &actor, &input, Local::now().date_naive(), None).unwrap().patient.id;
+        let clerk = common::person(&mut store, "clerk", kamikarte::domain::Role::Clerk);
+        let id = register(&mut store, &clerk, &input, Local::now().date_naive(), None).unwrap().patient.id;
         (id.to_string(), m.id.to_string(), m.dob.to_string())
     };
 

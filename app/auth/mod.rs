@@ -355,6 +355,38 @@ pub fn unlock(store: &mut Store, session: &Session, name: &str) -> Result<UserNa
     Ok(name)
 }
 
+/// An administrator changes a setting (checked, sealed and audited by the store).
+pub fn configure(store: &mut Store, session: &Session, key: &str, value: &str) -> Result<(), AuthError> {
+    session.require(Permission::Configure)?;
+    Ok(store.set_setting(&session.actor(), key, value)?)
+}
+
+/// A session for unit tests elsewhere in the crate: an account of `role` made (with an
+/// administrator first, when the store has none) and logged in through the front door.
+#[cfg(test)]
+pub(crate) fn test_session(store: &mut Store, role: Role) -> Session {
+    let admin_password = "test administrator passphrase";
+    if store.user_count().unwrap() == 0 {
+        add_user(
+            store,
+            None,
+            &AccountRequest { name: "test-admin", role: Role::Admin, password: admin_password, card: None },
+        )
+        .unwrap();
+    }
+    let admin = login(store, "test-admin", admin_password, Utc::now()).unwrap();
+    if role == Role::Admin {
+        return admin;
+    }
+    let name = format!("test-{}", role.code());
+    let password = format!("test {} passphrase of some length", role.code());
+    if store.user(&UserName::parse(&name).unwrap()).unwrap().is_none() {
+        add_user(store, Some(&admin), &AccountRequest { name: &name, role, password: &password, card: None })
+            .unwrap();
+    }
+    login(store, &name, &password, Utc::now()).unwrap()
+}
+
 /// Creates the four demo accounts (`admin`, `clerk`, `nurse`, `billing`) that do not exist yet,
 /// with the documented demo passwords. Demo passwords are public by design, so they skip the
 /// password policy; they are marked as demo accounts and switched off when real data arrives.

@@ -250,7 +250,7 @@ pub fn load_demo(
         keep: None,
         mark_demo: true,
     };
-    Ok(store.apply_census(actor, &patients, &apply, progress)?)
+    Ok(store.apply_census(actor, &patients, &apply, progress)?.counts)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::mapping::{ColumnMapping, Field};
+use crate::domain::formula_safe;
 use crate::store::PatientRecord;
 
 pub fn write_census_csv(records: &[PatientRecord], out: &mut dyn Write) -> std::io::Result<()> {
@@ -14,7 +15,7 @@ pub fn write_census_csv(records: &[PatientRecord], out: &mut dyn Write) -> std::
     w.write_record(Field::ALL.map(|f| mapping.primary(f)))?;
     for r in records {
         let p = &r.patient;
-        w.write_record([
+        let cells = [
             p.id.as_str(),
             p.name.as_str(),
             p.kana.as_str(),
@@ -26,7 +27,8 @@ pub fn write_census_csv(records: &[PatientRecord], out: &mut dyn Write) -> std::
             &p.location.bed,
             &p.department,
             &p.allergies.join(";"),
-        ])?;
+        ];
+        w.write_record(cells.map(|c| formula_safe(c).into_owned()))?;
     }
     w.flush()?;
     Ok(())

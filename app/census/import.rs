@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use super::encoding::{Encoding, decode};
 use super::mapping::ColumnMapping;
 use super::parse::{RowError, parse_census};
-use crate::store::{Actor, ApplyCounts, CensusApply, Store, StoreError};
+use crate::auth::{AuthError, Session};
+use crate::domain::Permission;
+use crate::store::{ApplyCounts, CensusApply, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -55,6 +57,8 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
     /// The automatic backup taken after the import, if the store has a backup folder.
     pub backup: Option<PathBuf>,
+    /// The demo's public accounts, switched off by this import (real data is here now).
+    pub demo_accounts_disabled: Vec<String>,
 }
 
 impl ImportReport {
@@ -79,16 +83,19 @@ pub enum ImportError {
     )]
     WouldEmptyCensus { path: PathBuf, admitted: usize },
     #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 pub fn import_file(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     path: &Path,
     options: &ImportOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
+    session.require(Permission::ImportCensus)?;
     let mapping = match &options.mapping {
         None => ColumnMapping::default_mapping(),
         Some(m) => {
@@ -119,6 +126,7 @@ pub fn import_file(
         errors: parsed.errors,
         warnings: parsed.warnings,
         backup: None,
+        demo_accounts_disabled: Vec::new(),
     };
     let refuse = parsed.fatal || (!report.errors.is_empty() && !options.skip_invalid);
     if refuse {
@@ -150,10 +158,11 @@ pub fn import_file(
         keep: Some(&parsed.refused_ids),
         mark_demo: false,
     };
-    let counts = store.apply_census(actor, &patients, &apply, &mut |done, total| {
+    let applied = store.apply_census(&session.actor(), &patients, &apply, &mut |done, total| {
         progress(Progress { stage: Stage::Writing, done, total })
     })?;
-    report.applied = Some(counts);
+    report.applied = Some(applied.counts);
+    report.demo_accounts_disabled = applied.demo_accounts_disabled;
     // The import is committed whatever happens to the backup; a failed backup is reported.
     match store.automatic_backup() {
         Ok(path) => report.backup = path,

@@ -189,7 +189,11 @@ type RowResult = Result<Patient, (Option<PatientId>, Vec<RowError>)>;
 
 impl RowReader<'_> {
     fn cell(&self, field: Field) -> &str {
-        self.columns.get(&field).and_then(|&i| self.record.get(i)).unwrap_or("")
+        self.columns
+            .get(&field)
+            .and_then(|&i| self.record.get(i))
+            .map(crate::domain::formula_unsafe)
+            .unwrap_or("")
     }
 
     fn column(&self, field: Field) -> String {

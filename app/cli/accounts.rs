@@ -208,7 +208,7 @@ pub fn run_config(ctx: &mut Invocation<'_>, command: ConfigCommand) -> Result<()
             }
         }
         ConfigCommand::Set { key, value } => {
-            ctx.store.set_setting(&session.actor(), &key, &value)?;
+            auth::configure(ctx.store, &session, &key, &value)?;
             out!("{key} = {value}");
         }
     }

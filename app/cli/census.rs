@@ -120,7 +120,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     crate::downtime::prepare_demo(ctx.store, &actor)?;
     crate::entry::masters::load_missing_samples(ctx.store, &actor)?;
     let (history, episode) = if args.downtime {
-        let history = crate::downtime::demo::fill_history(ctx.store, &actor, today(), 10, args.seed)?;
+        let history = crate::downtime::demo::fill_history(ctx.store, today(), 10, args.seed)?;
         // The kit's PDFs and the scanned images beside the database, as the app keeps them.
         let db = ctx.store.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kamikarte.sqlite"));
         let stem =
@@ -194,7 +194,7 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
         mapping: args.mapping.clone(),
         today: today(),
     };
-    let report = census::import_file(ctx.store, &session.actor(), &args.file, &options, &mut |_| {})?;
+    let report = census::import_file(ctx.store, &session, &args.file, &options, &mut |_| {})?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -234,6 +234,12 @@ fn print_import_report(path: &Path, report: &ImportReport) -> Result<()> {
     }
     if let Some(backup) = &report.backup {
         out!("backup: {}", backup.display());
+    }
+    if !report.demo_accounts_disabled.is_empty() {
+        out!(
+            "the demo's public accounts ({}) are switched off now that a real census is here",
+            report.demo_accounts_disabled.join(", ")
+        );
     }
     let mut err = std::io::stderr().lock();
     for e in &report.errors {

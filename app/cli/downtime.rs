@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::Invocation;
 use crate::domain::{IdBlock, Permission, Phase};
-use crate::downtime::{self, RegistrationInput};
+use crate::downtime::{self, RegistrationInput, episode};
 use crate::store::IdSupply;
 
 #[derive(Debug, Subcommand)]
@@ -149,22 +149,21 @@ pub fn run_episode(ctx: &mut Invocation<'_>, command: EpisodeCommand) -> Result<
         }
         command => {
             let session = ctx.authenticate(Permission::ManageEpisode)?;
-            let actor = session.actor();
             match command {
                 EpisodeCommand::Start { reason, phase } => {
-                    let e = ctx.store.start_episode(&actor, &reason, phase)?;
+                    let e = episode::start(ctx.store, &session, &reason, phase)?;
                     out!("episode {} started: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
                 }
                 EpisodeCommand::Phase { phase } => {
-                    let e = ctx.store.set_phase(&actor, phase)?;
+                    let e = episode::set_phase(ctx.store, &session, phase)?;
                     out!("episode {}: phase {} ({})", e.id, e.phase.number(), e.phase.describe());
                 }
                 EpisodeCommand::Note { text } => {
-                    ctx.store.add_episode_note(&actor, &text)?;
+                    episode::add_note(ctx.store, &session, &text)?;
                     out!("note added");
                 }
                 EpisodeCommand::End => {
-                    let e = ctx.store.end_episode(&actor)?;
+                    let e = episode::end(ctx.store, &session)?;
                     out!("episode {} ended at {}", e.id, e.ended_at.unwrap_or_default());
                 }
                 EpisodeCommand::Status { .. } => unreachable!("handled above"),
@@ -183,7 +182,7 @@ pub fn run_block(ctx: &mut Invocation<'_>, command: BlockCommand) -> Result<()> 
                 Some(s) => s,
                 None => ctx.store.settings()?.station_code,
             };
-            let rec = ctx.store.add_id_block(&session.actor(), &station, &block)?;
+            let rec = episode::add_block(ctx.store, &session, &station, &block)?;
             out!(
                 "block {} ({} IDs) added for station {}; first ID {}",
                 rec.block.describe(),
@@ -245,8 +244,7 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
         identity_unknown: args.unknown,
     };
     let today = Local::now().date_naive();
-    let done = match downtime::register(ctx.store, &session.actor(), &input, today, args.wristband.as_deref())
-    {
+    let done = match downtime::register(ctx.store, &session, &input, today, args.wristband.as_deref()) {
         Ok(done) => done,
         Err(downtime::RegisterError::Wristband(done, e)) => {
             // The ID is drawn and the patient registered: say the ID, then the failure.
@@ -303,17 +301,11 @@ pub fn run_volume(ctx: &mut Invocation<'_>, args: &VolumeArgs) -> Result<()> {
         return Ok(());
     }
     let first_shown = report.days.len().saturating_sub(7);
-    print!("{:34}", "");
-    for d in &report.days[first_shown..] {
-        print!("{:>7}", &d[5..]);
-    }
-    out!("  limit");
+    let days: String = report.days[first_shown..].iter().map(|d| format!("{:>7}", &d[5..])).collect();
+    out!("{:34}{days}  limit", "");
     for line in &report.lines {
-        print!("{:34}", line.category);
-        for c in &line.counts[first_shown..] {
-            print!("{c:>7}");
-        }
-        out!("  {}", line.limit.map_or("-".to_string(), |l| l.to_string()));
+        let counts: String = line.counts[first_shown..].iter().map(|c| format!("{c:>7}")).collect();
+        out!("{:34}{counts}  {}", line.category, line.limit.map_or("-".to_string(), |l| l.to_string()));
     }
     for o in &report.over {
         out!("AT OR OVER LIMIT {}: {} {} (limit {} a day)", o.day, o.label, o.count, o.limit);

@@ -129,7 +129,6 @@ pub enum ReconcileCommand {
 
 pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Result<()> {
     let session = ctx.authenticate(Permission::Reconcile)?;
-    let actor = session.actor();
     match command {
         ReconcileCommand::List { json } => {
             let patients = ctx.store.downtime_patients()?;
@@ -168,20 +167,20 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
         }
         ReconcileCommand::Map { downtime_id, mrn, override_reason } => {
             let (link, found) =
-                reconcile::link(ctx.store, &actor, &downtime_id, &mrn, None, override_reason.as_deref())?;
+                reconcile::link(ctx.store, &session, &downtime_id, &mrn, None, override_reason.as_deref())?;
             for c in &found {
                 eprintln!("overridden: {c}");
             }
             out!("{} → {}", link.downtime_id, link.mrn);
         }
         ReconcileCommand::Unmap { downtime_id } => {
-            ctx.store.unlink_mrn(&actor, &downtime_id.trim().to_uppercase())?;
+            reconcile::unlink(ctx.store, &session, &downtime_id)?;
             out!("{} unmapped", downtime_id.trim().to_uppercase());
         }
         ReconcileCommand::Merge { downtime_id, into, reason, override_reason } => {
             let found = reconcile::merge(
                 ctx.store,
-                &actor,
+                &session,
                 &downtime_id,
                 &into,
                 &reason,
@@ -193,7 +192,7 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
             out!("{} merged into {}", downtime_id.trim().to_uppercase(), into.trim().to_uppercase());
         }
         ReconcileCommand::Import { file, json } => {
-            let report = reconcile::import_links(ctx.store, &actor, &file)?;
+            let report = reconcile::import_links(ctx.store, &session, &file)?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&report)?);
             } else {

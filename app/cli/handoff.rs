@@ -107,7 +107,7 @@ fn page_root(ctx: &Invocation<'_>) -> Result<PathBuf> {
 }
 
 pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
-    let actor = ctx.authenticate(Permission::Export)?.actor();
+    let session = ctx.authenticate(Permission::Export)?;
     let forms = form::load(args.forms_dir.as_deref())?;
     let mapping = match &args.mapping {
         Some(path) if args.format == ExportFormat::Csv => {
@@ -132,7 +132,7 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
     let root = page_root(ctx)?;
     let site = Site { forms: &forms, page_root: &root };
     let quiet = args.json;
-    let report = export(ctx.store, &actor, &site, &options, &mut |stage, done, total| {
+    let report = export(ctx.store, &session, &site, &options, &mut |stage, done, total| {
         if !quiet && total > 2000 && (done == 0 || done == total) {
             eprintln!("{stage}: {done}/{total}");
         }
@@ -177,13 +177,13 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
 
 pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
     let SendCommand::Mllp(args) = command;
-    let actor = ctx.authenticate(Permission::Export)?.actor();
+    let session = ctx.authenticate(Permission::Export)?;
     let charset = if args.utf8 { Charset::Utf8 } else { Charset::Iso2022Jp };
     if !args.outbox_only {
         let forms = form::load(args.forms_dir.as_deref())?;
         let root = page_root(ctx)?;
         let site = Site { forms: &forms, page_root: &root };
-        let prepared = crate::export::run::prepare(ctx.store, &actor, &site, None)?;
+        let prepared = crate::export::run::prepare(ctx.store, &session, &site, None)?;
         for (subject, why) in &prepared.failed {
             eprintln!("not sent: {subject}: {why}");
         }
@@ -195,7 +195,7 @@ pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
         ..SendOptions::default()
     };
     let quiet = args.json;
-    let result = mllp::send(ctx.store, &actor, &args.target, &options, &mut |p| {
+    let result = mllp::send(ctx.store, &session, &args.target, &options, &mut |p| {
         if quiet {
             return;
         }
@@ -252,8 +252,8 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
     let (episode, forms_dir, json) = match command {
         HandoffCommand::Report { episode, forms_dir, json } => (episode, forms_dir, json),
         HandoffCommand::Withdraw { control_id, reason } => {
-            let actor = ctx.authenticate(Permission::Export)?.actor();
-            ctx.store.withdraw_message(&actor, &control_id, &reason)?;
+            let session = ctx.authenticate(Permission::Export)?;
+            crate::export::run::withdraw(ctx.store, &session, &control_id, &reason)?;
             out!("{control_id} withdrawn: it will not be sent");
             return Ok(());
         }
@@ -265,7 +265,8 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
     if json {
         out!("{}", serde_json::to_string(&r)?);
     } else {
-        print!("{}", r.to_text());
+        let text = r.to_text();
+        out!("{}", text.trim_end_matches('\n'));
     }
     Ok(())
 }

@@ -24,8 +24,8 @@ pub struct KitArgs {
     /// Only these forms, comma-separated (e.g. wristband_adult,progress_note).
     #[arg(long, value_name = "F,...", value_delimiter = ',')]
     pub forms: Vec<String>,
-    /// Blank copies of each form for patients not yet registered.
-    #[arg(long, default_value_t = 5)]
+    /// Blank copies of each form for patients not yet registered (0 to 500).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::print::MAX_BLANKS)))]
     pub blanks: u32,
     /// A folder of the hospital's own form definitions.
     #[arg(long, value_name = "DIR", env = "KAMIKARTE_FORMS")]
@@ -46,7 +46,7 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
         blanks_only: false,
     };
     let started = Instant::now();
-    let report = generate_kit(ctx.store, &session.actor(), &request, &mut |_, _| {})?;
+    let report = generate_kit(ctx.store, &session, &request, &mut |_, _| {})?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -119,10 +119,9 @@ fn authenticate_to_read(ctx: &mut Invocation<'_>) -> Result<Session> {
 
 fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
     let session = ctx.authenticate(Permission::ManageMasters)?;
-    let actor = session.actor();
     let result = match (&args.file, args.master) {
         (Some(file), Some(kind)) => {
-            masters::import_master_file(ctx.store, &actor, kind, file).map(|s| vec![s])
+            masters::import_master_file(ctx.store, &session, kind, file).map(|s| vec![s])
         }
         // The samples' points and use counts are invented: never over a real hospital's masters.
         _ if !ctx.store.is_demo()? && ctx.store.master_counts()?.iter().any(|(_, n)| *n > 0) => {
@@ -130,7 +129,7 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
                 "this database holds real code masters: the synthetic samples load only into a demo database or empty masters"
             )
         }
-        _ => masters::load_samples(ctx.store, &actor),
+        _ => masters::load_samples(ctx.store, &session),
     };
     match result {
         Ok(summaries) => {

@@ -137,7 +137,7 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
             let session = ctx.authenticate(Permission::FilePages)?;
             let forms = form::load(forms_dir.as_deref())?;
             let input = IndexInput { patient_or_code: patient, form };
-            let filed = scan::index_page(ctx.store, &session.actor(), &forms, page, &input)?;
+            let filed = scan::index_page(ctx.store, &session, &forms, page, &input)?;
             out!(
                 "page {} filed: {} {}",
                 filed.id,
@@ -148,13 +148,13 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
         }
         ScanCommand::SetAside { page, reason } => {
             let session = ctx.authenticate(Permission::FilePages)?;
-            ctx.store.set_page_aside(&session.actor(), page, &reason)?;
+            scan::queue::set_aside(ctx.store, &session, page, &reason)?;
             out!("page {page} set aside");
             Ok(())
         }
         ScanCommand::Requeue { page } => {
             let session = ctx.authenticate(Permission::FilePages)?;
-            ctx.store.requeue_page(&session.actor(), page)?;
+            scan::queue::requeue(ctx.store, &session, page)?;
             out!("page {page} is in the queue again");
             Ok(())
         }
@@ -177,14 +177,8 @@ fn run_import(
             let _ = std::io::stderr().flush();
         }
     };
-    let report = scan::import_pages(
-        ctx.store,
-        &session.actor(),
-        &pages,
-        &request,
-        &mut progress,
-        &AtomicBool::new(false),
-    )?;
+    let report =
+        scan::import_pages(ctx.store, &session, &pages, &request, &mut progress, &AtomicBool::new(false))?;
     if live {
         eprintln!();
     }

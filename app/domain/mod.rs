@@ -33,5 +33,5 @@ pub use patient::{Location, Patient, PatientStatus};
 pub use patient_id::PatientId;
 pub use scanned::Scanned;
 pub use sex::Sex;
-pub use text::{KanaName, KanjiName, clean_text, natural_cmp, split_list};
+pub use text::{KanaName, KanjiName, clean_text, formula_safe, formula_unsafe, natural_cmp, split_list};
 pub use user::{LockoutPolicy, MIN_PASSWORD_CHARS, Permission, Role, UserName, check_password, check_pin};

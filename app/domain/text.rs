@@ -39,6 +39,26 @@ pub fn split_list(input: &str, what: &str) -> Result<Vec<String>, FieldError> {
 
 /// Orders labels the way people read them: digit runs by value, so ward 3E comes before 10E and
 /// bed 501-2 before 501-10.
+/// A cell for a CSV file that people open in a spreadsheet: text beginning with `= + - @`, a tab
+/// or a carriage return would be run as a formula, so it gets a leading apostrophe (OWASP's
+/// advice). Numbers, negative ones included, are left as they are.
+pub fn formula_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.trim().parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// Undoes `formula_safe` on a cell read back from such a file.
+pub fn formula_unsafe(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn runs(s: &str) -> impl Iterator<Item = (bool, &str)> {
         let mut rest = s;
@@ -145,6 +165,19 @@ impl std::fmt::Display for KanaName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_defused_and_numbers_are_not() {
+        assert_eq!(formula_safe("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        for risky in ["+1+cmd", "-2+3", "@SUM(A1)", "\tx"] {
+            assert!(formula_safe(risky).starts_with('\''), "{risky}");
+            assert_eq!(formula_unsafe(&formula_safe(risky)), risky);
+        }
+        for plain in ["-1", "-2.5", "山田", "'quoted", ""] {
+            assert_eq!(formula_safe(plain), plain);
+            assert_eq!(formula_unsafe(plain), plain);
+        }
+    }
 
     #[test]
     fn kana_name_is_stored_as_full_width_katakana_with_one_full_width_space() {

@@ -8,7 +8,7 @@ use chrono::{Days, Local, NaiveDate, TimeZone, Utc};
 use super::register::{RegistrationInput, register};
 use crate::domain::{FormCode, PageCode, PatientId, Serial};
 use crate::scan::{Outcome, Station};
-use crate::store::{Actor, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// What the history added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +21,8 @@ pub struct HistoryCounts {
 pub enum HistoryError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Station(#[from] crate::scan::StationError),
     #[error("{0}")]
     Other(String),
 }
@@ -37,13 +39,16 @@ const KANA: [&str; 8] = [
 ];
 
 /// Adds `days` days of history ending `today` (refused if the database has scans already).
+/// The demo nurse registers and scans, logged in through the front door like anyone.
 pub fn fill_history(
     store: &mut Store,
-    actor: &Actor,
     today: NaiveDate,
     days: u32,
     seed: u64,
 ) -> Result<HistoryCounts, HistoryError> {
+    let nurse = crate::auth::demo_session(store, crate::domain::Role::Nurse, Utc::now())
+        .map_err(|e| HistoryError::Other(e.to_string()))?;
+    let actor = &nurse;
     if !store.recent_scans(1)?.is_empty() {
         return Err(HistoryError::Other(
             "this database has scans already; the demo history goes only into a fresh demo".into(),
@@ -111,7 +116,7 @@ pub fn fill_history(
 fn scan_all(
     station: &mut Station,
     store: &mut Store,
-    actor: &Actor,
+    actor: &crate::auth::Session,
     codes: &[String],
     at: chrono::DateTime<Utc>,
 ) -> Result<usize, HistoryError> {

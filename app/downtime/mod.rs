@@ -2,6 +2,7 @@
 //! Episodes and ID blocks are plain store records; what needs a decision lives here.
 
 pub mod demo;
+pub mod episode;
 pub mod register;
 pub mod volume;
 

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::auth::{AuthError, Session};
+use crate::domain::Permission;
 use crate::domain::{
     BloodType, DateOfBirth, FieldError, KanaName, KanjiName, Location, Patient, PatientId, Sex, clean_text,
     kana::readings_alike, split_list,
 };
-use crate::print::{KitError, KitRequest, generate_kit};
+use crate::print::{KitError, KitRequest};
 use crate::store::{Actor, PatientRecord, RegistrationFlags, Store, StoreError};
 
 /// The ward of a patient registered without one: an outpatient (ER, clinic).
@@ -188,6 +190,8 @@ pub enum RegisterError {
     #[error(transparent)]
     Input(#[from] InputErrors),
     #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The patient is registered (the ID is drawn and kept) but the band did not print: print it
     /// again for that ID, never register the patient again.
@@ -225,11 +229,13 @@ impl Registered {
 /// wristband at once (into `<dir>/register-<ID>/`, so earlier bands are never overwritten).
 pub fn register(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     input: &RegistrationInput,
     today: NaiveDate,
     wristband_dir: Option<&Path>,
 ) -> Result<Registered, RegisterError> {
+    session.require(Permission::Register)?;
+    let actor = &session.actor();
     let checked = input.check(today)?;
     let similar = checked.similar_patients(&store.patients(None, true)?);
     let station = store.settings()?.station_code;
@@ -237,7 +243,7 @@ pub fn register(
         store.register_patient(actor, &station, checked.flags, |id| checked.patient(id))?;
     let mut done = Registered { patient, flags: checked.flags, wristband: None, similar, skipped };
     if let Some(dir) = wristband_dir {
-        match print_wristband(store, actor, &done.patient.id, dir) {
+        match wristband(store, actor, &done.patient.id, dir) {
             Ok(path) => done.wristband = Some(path),
             Err(e) => return Err(RegisterError::Wristband(Box::new(done), e)),
         }
@@ -245,13 +251,18 @@ pub fn register(
     Ok(done)
 }
 
-/// Prints one patient's wristband (adult or infant, by age) and returns the PDF's path.
+/// Prints one patient's wristband again (adult or infant, by age) and returns the PDF's path.
 pub fn print_wristband(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     id: &PatientId,
     dir: &Path,
 ) -> Result<PathBuf, KitError> {
+    session.require(Permission::Register)?;
+    wristband(store, &session.actor(), id, dir)
+}
+
+fn wristband(store: &mut Store, actor: &Actor, id: &PatientId, dir: &Path) -> Result<PathBuf, KitError> {
     let request = KitRequest {
         out_dir: dir.join(format!("register-{id}")),
         patients: vec![id.to_string()],
@@ -259,7 +270,7 @@ pub fn print_wristband(
         blanks: 0,
         ..KitRequest::default()
     };
-    let report = generate_kit(store, actor, &request, &mut |_, _| {})?;
+    let report = crate::print::print_kit(store, actor, &request, &mut |_, _| {})?;
     report.files.into_iter().next().map(|f| f.path).ok_or(KitError::Nothing)
 }
 

@@ -21,12 +21,13 @@ use super::fields::{self, Values};
 use super::keying::{self, KeyingError, MasterSet, Plan, Saved, Sheet};
 use super::reconcile::{self, ReconcileError};
 use super::worklist::{Stage, worklist};
+use crate::auth::Session;
 use crate::domain::{MasterKind, PageCode, Patient, PatientId, RecordKind, Role, Serial};
 use crate::downtime::{RegisterError, RegistrationInput, register};
 use crate::form::{self, FieldDef, FieldType, FormDefinition, FormError, Layout};
 use crate::print::{KitError, KitRequest, QUIET_ZONE_MODULES, code128, generate_kit};
 use crate::scan::{ImportError, ImportRequest, PageStore, import_pages};
-use crate::store::{Actor, EhrFacts, ItemKey, PrintedPage, Store, StoreError};
+use crate::store::{EhrFacts, ItemKey, PrintedPage, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -117,8 +118,9 @@ impl EpisodeSummary {
 
 /// The demo users who do the work (their names are their roles' codes, as
 /// `auth::ensure_demo_users` creates them). Only clerks and billing may back-enter.
-fn demo_actor(role: Role) -> Actor {
-    Actor(role.code().to_string())
+/// The demo's people act through the front door: each logs in with the demo password.
+fn demo_person(store: &mut Store, role: Role) -> Result<Session, DemoError> {
+    crate::auth::demo_session(store, role, chrono::Utc::now()).map_err(|e| DemoError::Refused(e.to_string()))
 }
 
 /// Inpatients whose kit pages are worked on.
@@ -166,8 +168,11 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
     }
     let forms = form::load(None)?;
     let mut rng = fastrand::Rng::with_seed(options.seed ^ 0x6b61_6d69);
-    let (clerk, billing, admin) =
-        (demo_actor(Role::Clerk), demo_actor(Role::Billing), demo_actor(Role::Admin));
+    let (clerk, billing, admin) = (
+        demo_person(store, Role::Clerk)?,
+        demo_person(store, Role::Billing)?,
+        demo_person(store, Role::Admin)?,
+    );
     let mut summary = EpisodeSummary { kit_dir: options.kit_dir.display().to_string(), ..Default::default() };
 
     // One person registered twice at two desks: the duplicate the reconciliation merges.
@@ -315,7 +320,7 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
             }
             Fate::Mismatch => {
                 let before = store.settings()?.double_entry_charges;
-                store.set_setting(&admin, "entry.double_entry_charges", "on")?;
+                store.set_setting(&admin.actor(), "entry.double_entry_charges", "on")?;
                 let twice = |store: &mut Store| -> Result<Saved, KeyingError> {
                     let plan = keying::plan(store, &sheet, by)?;
                     keying::save(store, by, &sheet, values, &plan)?;
@@ -324,7 +329,11 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
                 };
                 let saved = twice(store);
                 // The hospital's own setting comes back whatever the keyings did.
-                store.set_setting(&admin, "entry.double_entry_charges", if before { "on" } else { "off" })?;
+                store.set_setting(
+                    &admin.actor(),
+                    "entry.double_entry_charges",
+                    if before { "on" } else { "off" },
+                )?;
                 if matches!(saved?, Saved::Mismatch(..)) {
                     summary.mismatches += 1;
                 }
@@ -451,14 +460,14 @@ fn free_mrn(store: &Store, next: &mut u64) -> Result<String, DemoError> {
 /// Makes a keying count: a second person verifies it, or keys it again under double entry.
 fn accept(
     store: &mut Store,
-    other: &Actor,
+    other: &Session,
     sheet: &Sheet,
     values: &Values,
     saved: &Saved,
 ) -> Result<(), DemoError> {
     match saved {
         Saved::Entered(e) | Saved::Corrected(e) => {
-            store.verify_entry(other, e.id)?;
+            keying::verify(store, other, e.id)?;
         }
         Saved::WaitingForSecond(_) => {
             let plan = keying::plan(store, sheet, other)?;
@@ -573,7 +582,8 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
         left = left.saturating_sub(made);
         slips.push((patient, values, made));
     }
-    let clerk = demo_actor(Role::Clerk);
+    let clerk = demo_person(store, Role::Clerk)?;
+    let billing = demo_person(store, Role::Billing)?;
     let station = store.settings()?.station_code;
     let first = store.reserve_serials(&station, slips.len() as u64)?;
     let printed: Vec<PrintedPage> = slips
@@ -589,12 +599,12 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
             file: "(demo charge slips: registered, not rendered)".into(),
         })
         .collect();
-    store.record_kit(&clerk, "(demo charge slips: registered, not rendered)", 0, &printed)?;
+    store.record_kit(&clerk.actor(), "(demo charge slips: registered, not rendered)", 0, &printed)?;
 
     // A fresh slip's keying is always the first, so the plan is known without asking the store
     // per slip; the store still refuses it inside the save if that were not so.
     let double = keying::needs_double_entry(form, store.settings()?.double_entry_charges);
-    let keyers = [clerk, demo_actor(Role::Billing)];
+    let keyers = [clerk, billing];
     let mut counts = ChargeCounts::default();
     for (i, ((patient, values, made), page)) in slips.iter().zip(&printed).enumerate() {
         let (by, other) = (&keyers[i % 2], &keyers[(i + 1) % 2]);
@@ -978,10 +988,12 @@ mod tests {
 
     fn demo_store(beds: u32) -> Store {
         let mut store = Store::open_in_memory().unwrap();
-        let setup = Actor("setup".into());
+        let setup = crate::store::Actor("setup".into());
         let options = DemoOptions { beds, seed: 5, as_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap() };
         load_demo(&mut store, &setup, &options, &mut |_, _| {}).unwrap();
-        crate::entry::masters::load_samples(&mut store, &setup).unwrap();
+        crate::auth::ensure_demo_users(&mut store, &setup).unwrap();
+        let admin = demo_person(&mut store, Role::Admin).unwrap();
+        crate::entry::masters::load_samples(&mut store, &admin).unwrap();
         store
     }
 
@@ -1060,7 +1072,7 @@ mod tests {
     #[test]
     fn bulk_charge_keying_under_double_entry_verifies_by_the_agreeing_second_keying() {
         let mut store = demo_store(45);
-        store.set_setting(&Actor("admin".into()), "entry.double_entry_charges", "on").unwrap();
+        store.set_setting(&crate::store::Actor("admin".into()), "entry.double_entry_charges", "on").unwrap();
         let options = ChargeOptions { lines: 40, last_day: today(), ..ChargeOptions::default() };
         let counts = key_charge_lines(&mut store, &options).unwrap();
         let entries = store.live_entries_all().unwrap();

@@ -6,9 +6,11 @@ use chrono::NaiveDate;
 
 use super::derive::{self, KeyingDiff};
 use super::fields::{self, Values};
+use crate::auth::Session;
+use crate::domain::Permission;
 use crate::domain::{FormCode, PageCode, PatientId, Serial};
 use crate::form::{FieldType, FormDefinition, Layout};
-use crate::store::{Actor, EntryRecord, EntryState, ItemKey, Keying, NewEntry, Store, StoreError};
+use crate::store::{EntryRecord, EntryState, ItemKey, Keying, NewEntry, Store, StoreError};
 
 /// The page being keyed: its form, patient and identity.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,8 @@ pub enum KeyingError {
     Refused(String),
     #[error("not saved — {}", .0.join("; "))]
     Invalid(Vec<String>),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -106,7 +110,9 @@ pub fn needs_double_entry(form: &FormDefinition, double_entry_charges: bool) -> 
     double_entry_charges && derive::makes_charges(form)
 }
 
-pub fn plan(store: &Store, sheet: &Sheet, actor: &Actor) -> Result<Plan, KeyingError> {
+pub fn plan(store: &Store, sheet: &Sheet, session: &Session) -> Result<Plan, KeyingError> {
+    session.require(Permission::BackEntry)?;
+    let actor = &session.actor();
     let double_entry_charges = store.settings()?.double_entry_charges;
     let live = store.live_entries(&sheet.item)?;
     if let Some(current) = live.last()
@@ -199,27 +205,35 @@ impl Saved {
     }
 }
 
+/// A second person confirms a keying (single entry): it counts from now on.
+pub fn verify(store: &mut Store, session: &Session, entry_id: i64) -> Result<EntryRecord, KeyingError> {
+    session.require(Permission::BackEntry)?;
+    Ok(store.verify_entry(&session.actor(), entry_id)?)
+}
+
 /// Checks the keyed values as a whole and saves them as the keying `plan` says.
 pub fn save(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     sheet: &Sheet,
     values: &Values,
     plan: &Plan,
 ) -> Result<Saved, KeyingError> {
-    save_with_ticks(store, actor, sheet, values, plan, None)
+    save_with_ticks(store, session, sheet, values, plan, None)
 }
 
 /// `save`, recording in the audit trail what the scan's tick boxes read and that the clerk
 /// confirmed them.
 pub fn save_with_ticks(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     sheet: &Sheet,
     values: &Values,
     plan: &Plan,
     tick_reading: Option<serde_json::Value>,
 ) -> Result<Saved, KeyingError> {
+    session.require(Permission::BackEntry)?;
+    let actor = &session.actor();
     let mut problems: Vec<String> =
         fields::missing(&sheet.form, values).into_iter().map(|label| format!("{label}: required")).collect();
     problems.extend(derive::row_problems(&sheet.form, values));

@@ -12,7 +12,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::assets;
+use crate::auth::Session;
 use crate::census::{Encoding, decode};
+use crate::domain::Permission;
 use crate::domain::kana::search_key;
 use crate::store::{Actor, ReplaceCounts, Store, StoreError};
 
@@ -55,6 +57,8 @@ pub enum MasterImportError {
     /// Every problem of the file; nothing was imported.
     #[error("{}", show_invalid(file, errors))]
     Invalid { file: String, errors: Vec<MasterRowError> },
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -286,19 +290,21 @@ fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
 /// Imports the file at `path` as the master `kind`, replacing it (all of it, or nothing).
 pub fn import_master_file(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     kind: MasterKind,
     path: &Path,
 ) -> Result<ImportSummary, MasterImportError> {
+    session.require(Permission::ManageMasters)?;
     let bytes =
         std::fs::read(path).map_err(|source| MasterImportError::Read { path: path.to_path_buf(), source })?;
     let file =
         path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
-    import_master_bytes(store, actor, kind, &bytes, &file)
+    import_master_bytes(store, &session.actor(), kind, &bytes, &file)
 }
 
-/// Imports a master from bytes already read (a file picked in the app, a built-in sample).
-pub fn import_master_bytes(
+/// Imports a master from bytes already read (a file picked in the app, a built-in sample), for
+/// a caller that has checked the permission.
+fn import_master_bytes(
     store: &mut Store,
     actor: &Actor,
     kind: MasterKind,
@@ -320,7 +326,9 @@ pub fn sample(kind: MasterKind) -> (&'static str, &'static [u8]) {
 }
 
 /// Imports the three synthetic samples, replacing whatever the masters held.
-pub fn load_samples(store: &mut Store, actor: &Actor) -> Result<Vec<ImportSummary>, MasterImportError> {
+pub fn load_samples(store: &mut Store, session: &Session) -> Result<Vec<ImportSummary>, MasterImportError> {
+    session.require(Permission::ManageMasters)?;
+    let actor = &session.actor();
     MasterKind::ALL
         .into_iter()
         .map(|kind| {
@@ -330,8 +338,8 @@ pub fn load_samples(store: &mut Store, actor: &Actor) -> Result<Vec<ImportSummar
         .collect()
 }
 
-/// Imports the samples of the masters that are still empty (for the demo: a master the
-/// hospital imported is never overwritten by a sample).
+/// Imports the samples of the masters that are still empty (for the demo, made before anyone
+/// can log in: a master the hospital imported is never overwritten by a sample).
 pub fn load_missing_samples(
     store: &mut Store,
     actor: &Actor,

@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
+use crate::auth::Session;
 use crate::census::{Encoding, decode};
 use crate::domain::kana::{reading_key, search_key};
-use crate::domain::{Patient, PatientId};
+use crate::domain::{Patient, PatientId, Permission};
 use crate::store::{Actor, EhrFacts, MrnLink, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum ReconcileError {
     Refused(String),
     #[error("{}", .0.join("\n"))]
     File(Vec<String>),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,6 +63,24 @@ pub fn contradictions(ours: &Patient, mrn: &str, ehr: Option<&EhrFacts>) -> Vec<
 /// Maps one downtime ID, comparing with the EHR's facts (given, or from its census).
 pub fn link(
     store: &mut Store,
+    session: &Session,
+    downtime_id: &str,
+    mrn: &str,
+    given: Option<EhrFacts>,
+    override_reason: Option<&str>,
+) -> Result<(MrnLink, Vec<String>), ReconcileError> {
+    session.require(Permission::Reconcile)?;
+    link_as(store, &session.actor(), downtime_id, mrn, given, override_reason)
+}
+
+/// Undoes a mapping that has not reached the EHR yet.
+pub fn unlink(store: &mut Store, session: &Session, downtime_id: &str) -> Result<(), ReconcileError> {
+    session.require(Permission::Reconcile)?;
+    Ok(store.unlink_mrn(&session.actor(), &downtime_id.trim().to_uppercase())?)
+}
+
+fn link_as(
+    store: &mut Store,
     actor: &Actor,
     downtime_id: &str,
     mrn: &str,
@@ -100,12 +121,14 @@ pub fn link(
 /// needs a reason to override, as a mapping does.
 pub fn merge(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     merged: &str,
     into: &str,
     reason: &str,
     override_reason: Option<&str>,
 ) -> Result<Vec<String>, ReconcileError> {
+    session.require(Permission::Reconcile)?;
+    let actor = &session.actor();
     let parse = |what: &str, id: &str| {
         PatientId::parse(id).map_err(|e| ReconcileError::Refused(format!("{what}: {e}")))
     };
@@ -141,7 +164,9 @@ pub struct LinkImport {
 /// Reads the EHR's mapping CSV: columns `downtime_id`, `mrn`, and optionally `name`, `kana`,
 /// `dob` (UTF-8 or Shift_JIS). A malformed file maps nothing and lists every bad line; rows that
 /// contradict our patient are not mapped but listed for a person to decide.
-pub fn import_links(store: &mut Store, actor: &Actor, path: &Path) -> Result<LinkImport, ReconcileError> {
+pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result<LinkImport, ReconcileError> {
+    session.require(Permission::Reconcile)?;
+    let actor = &session.actor();
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| ReconcileError::File(vec![format!("{file}: {e}")]))?;
     let (text, _) = decode(&bytes, Encoding::Auto).map_err(|e| {
@@ -228,7 +253,7 @@ pub fn import_links(store: &mut Store, actor: &Actor, path: &Path) -> Result<Lin
             }
             continue;
         }
-        match link(store, actor, &id, &mrn, facts, None) {
+        match link_as(store, actor, &id, &mrn, facts, None) {
             Ok(_) => report.mapped += 1,
             Err(ReconcileError::Store(StoreError::Refused(why)) | ReconcileError::Refused(why)) => {
                 report.unmapped.push(Unmapped { line, downtime_id: id, mrn, why })

@@ -242,7 +242,8 @@ pub fn write(
                 };
                 record.push(value);
             }
-            out.write_record(&record).map_err(|e| e.to_string())?;
+            out.write_record(record.iter().map(|v| crate::domain::formula_safe(v).into_owned()))
+                .map_err(|e| e.to_string())?;
             rows += 1;
         }
     }

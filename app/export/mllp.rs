@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::store::{Actor, OutboxMessage, OutboxState, Store, StoreError};
+use crate::store::{OutboxMessage, OutboxState, Store, StoreError};
 
 use super::hl7::charset;
 pub use super::hl7::charset::Charset;
@@ -226,6 +226,8 @@ pub enum SendError {
     #[error("the target '{0}' is not HOST:PORT (for example 10.1.2.3:2575)")]
     Target(String),
     #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A message got no valid acknowledgement after every try. The report says what the run did
     /// before; the run is recorded.
@@ -239,11 +241,13 @@ pub enum SendError {
 /// error carrying the report).
 pub fn send(
     store: &mut Store,
-    actor: &Actor,
+    session: &crate::auth::Session,
     target: &str,
     options: &SendOptions,
     progress: &mut dyn FnMut(&SendProgress),
 ) -> Result<SendReport, SendError> {
+    session.require(crate::domain::Permission::Export)?;
+    let actor = &session.actor();
     check_target(target)?;
     // Acknowledged or withdrawn messages are filtered again here so that a change in what the
     // store calls unsettled can never make this resend an accepted message.
@@ -787,7 +791,7 @@ mod tests {
     #[test]
     fn a_target_without_a_port_is_refused_before_anything_is_recorded() {
         let mut store = Store::open_in_memory().unwrap();
-        let actor = Actor("test".into());
+        let actor = crate::auth::test_session(&mut store, crate::domain::Role::Billing);
         for target in ["localhost", "localhost:", ":2575", "host:99999", "host:0"] {
             let err = send(&mut store, &actor, target, &SendOptions::default(), &mut |_| {}).unwrap_err();
             assert!(matches!(err, SendError::Target(_)), "{target}: {err}");
@@ -856,7 +860,7 @@ mod tests {
                 body: body.into(),
             }],
         };
-        store.save_handoff(&Actor("test".into()), &[item]).unwrap();
+        store.save_handoff(&crate::store::Actor("test".into()), &[item]).unwrap();
         store
     }
 
@@ -879,9 +883,9 @@ mod tests {
             ..SendOptions::default()
         };
         let mut steps = Vec::new();
+        let exporter = crate::auth::test_session(&mut store, crate::domain::Role::Billing);
         let err =
-            send(&mut store, &Actor("test".into()), &target, &options, &mut |p| steps.push(p.step.clone()))
-                .unwrap_err();
+            send(&mut store, &exporter, &target, &options, &mut |p| steps.push(p.step.clone())).unwrap_err();
         let SendError::Undelivered { report } = &err else { panic!("expected Undelivered, got {err}") };
         let text = err.to_string();
         assert!(text.contains("KSILENT1") && text.contains("ADT^A04") && text.contains("P1"), "{text}");
@@ -914,7 +918,8 @@ mod tests {
             max_attempts: 2,
             ..SendOptions::default()
         };
-        let err = send(&mut store, &Actor("test".into()), &target, &options, &mut |_| {}).unwrap_err();
+        let exporter = crate::auth::test_session(&mut store, crate::domain::Role::Billing);
+        let err = send(&mut store, &exporter, &target, &options, &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("cannot connect"), "{err}");
         let SendError::Undelivered { report } = err else { unreachable!() };
         assert_eq!((report.sent, report.retries), (0, 1));
@@ -924,9 +929,9 @@ mod tests {
     #[test]
     fn an_empty_outbox_sends_nothing_and_says_so() {
         let mut store = Store::open_in_memory().unwrap();
+        let exporter = crate::auth::test_session(&mut store, crate::domain::Role::Billing);
         let report =
-            send(&mut store, &Actor("test".into()), "127.0.0.1:9", &SendOptions::default(), &mut |_| {})
-                .unwrap();
+            send(&mut store, &exporter, "127.0.0.1:9", &SendOptions::default(), &mut |_| {}).unwrap();
         assert!(report.nothing_to_send && report.complete());
         assert_eq!(report.sent, 0);
     }

@@ -15,8 +15,10 @@ use super::gather::{Scope, gather};
 use super::hl7::{Charset, Hl7Context, encode};
 use super::ssmix2::{FileFacts, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
+use crate::auth::Session;
+use crate::domain::Permission;
 use crate::form::FormDefinition;
-use crate::store::{Actor, HandoffRecord, OutboxState, Store};
+use crate::store::{HandoffRecord, OutboxState, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +69,17 @@ pub struct ExportReport {
     pub substitutions: BTreeMap<String, usize>,
 }
 
+/// Takes a refused message out of the queue, with the reason (the receiver will never get it).
+pub fn withdraw(
+    store: &mut Store,
+    session: &Session,
+    control_id: &str,
+    reason: &str,
+) -> Result<(), ExportError> {
+    session.require(Permission::Export)?;
+    Ok(store.withdraw_message(&session.actor(), control_id, reason)?)
+}
+
 /// Where the hand-off reads its settings from.
 pub struct Site<'a> {
     pub forms: &'a [FormDefinition],
@@ -76,11 +89,13 @@ pub struct Site<'a> {
 
 pub fn export(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     site: &Site<'_>,
     options: &ExportOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ExportReport, ExportError> {
+    session.require(Permission::Export)?;
+    let actor = &session.actor();
     let settings = store.settings()?;
     let episode = store.episode_named(options.episode)?;
     progress("reading", 0, 0);
@@ -135,10 +150,12 @@ pub fn export(
 /// what `send mllp` does before sending.
 pub fn prepare(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     site: &Site<'_>,
     episode: Option<i64>,
 ) -> Result<StageCounts, ExportError> {
+    session.require(Permission::Export)?;
+    let actor = &session.actor();
     let settings = store.settings()?;
     let episode = store.episode_named(episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;

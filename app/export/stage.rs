@@ -12,6 +12,8 @@ use crate::store::{Actor, PackedContent, StagedItem, StagedMessage, Store, Store
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
     Message(String),

@@ -122,6 +122,118 @@ fn one() -> u32 {
     1
 }
 
+/// The largest counts a definition may ask for: a hospital's own form is data, and a typo such
+/// as `lines = 4000000000` must be an error naming the key, not gigabytes of drawing.
+const MAX_LABEL_COLUMNS: u32 = 20;
+const MAX_LABEL_ROWS: u32 = 40;
+const MAX_TICK_OPTIONS: usize = 200;
+const MAX_TICK_COLUMNS: u32 = 10;
+const MAX_TEXT_CHARS: u32 = 10_000;
+const MAX_DECIMALS: u32 = 6;
+const MAX_AGE_YEARS: u32 = 150;
+/// Ruled lines at least 2 mm apart.
+const MIN_LINE_SPACING_MM: f32 = 2.0;
+const MAX_BARCODE_MODULE_MM: f32 = 2.0;
+
+/// Every number of a definition is finite and within reason; each error names its key.
+fn check_bounds(raw: &FormFile) -> Result<(), (String, String)> {
+    let mm = |key: &str, v: f32| {
+        if v.is_finite() && (0.0..=1000.0).contains(&v) {
+            Ok(())
+        } else {
+            Err((key.to_string(), format!("{v} is not a length in mm (0 to 1000)")))
+        }
+    };
+    let count = |key: &str, v: u32, max: u32| {
+        if v <= max { Ok(()) } else { Err((key.to_string(), format!("{v} is more than {max}"))) }
+    };
+    mm("width_mm", raw.width_mm)?;
+    mm("height_mm", raw.height_mm)?;
+    mm("margin_mm", raw.margin_mm)?;
+    for (key, age) in [("min_age_years", raw.min_age_years), ("max_age_years", raw.max_age_years)] {
+        count(key, age.unwrap_or(0), MAX_AGE_YEARS)?;
+    }
+    if let Layout::Labels {
+        columns,
+        rows,
+        label_width_mm,
+        label_height_mm,
+        left_mm,
+        top_mm,
+        gap_x_mm,
+        gap_y_mm,
+    } = &raw.layout
+    {
+        count("layout.columns", *columns, MAX_LABEL_COLUMNS)?;
+        count("layout.rows", *rows, MAX_LABEL_ROWS)?;
+        for (key, v) in [
+            ("layout.label_width_mm", label_width_mm),
+            ("layout.label_height_mm", label_height_mm),
+            ("layout.left_mm", left_mm),
+            ("layout.top_mm", top_mm),
+            ("layout.gap_x_mm", gap_x_mm),
+            ("layout.gap_y_mm", gap_y_mm),
+        ] {
+            mm(key, *v)?;
+        }
+    }
+    if let Some(b) = &raw.barcode {
+        for (key, v) in
+            [("barcode.x_mm", b.x_mm), ("barcode.y_mm", b.y_mm), ("barcode.height_mm", b.height_mm)]
+        {
+            mm(key, v)?;
+        }
+        if !(b.module_mm.is_finite() && b.module_mm <= MAX_BARCODE_MODULE_MM) {
+            return Err((
+                "barcode.module_mm".into(),
+                format!("{} mm bars: at most {MAX_BARCODE_MODULE_MM}", b.module_mm),
+            ));
+        }
+    }
+    for (i, f) in raw.fields.iter().enumerate() {
+        let at = |k: &str| format!("field[{i}] ({}).{k}", f.key);
+        for (k, v) in
+            [("x_mm", f.x_mm), ("y_mm", f.y_mm), ("width_mm", f.width_mm), ("height_mm", f.height_mm)]
+        {
+            mm(&at(k), v)?;
+        }
+        match &f.kind {
+            FieldType::Text { max_chars: Some(n) } => count(&at("max_chars"), *n, MAX_TEXT_CHARS)?,
+            FieldType::Number { min, max, decimals, .. } => {
+                count(&at("decimals"), *decimals, MAX_DECIMALS)?;
+                for (k, v) in [("min", min), ("max", max)] {
+                    if v.is_some_and(|v| !v.is_finite()) {
+                        return Err((at(k), "must be a finite number".into()));
+                    }
+                }
+            }
+            FieldType::Ticks { options, columns } => {
+                count(&at("columns"), *columns, MAX_TICK_COLUMNS)?;
+                if options.len() > MAX_TICK_OPTIONS {
+                    return Err((
+                        at("options"),
+                        format!("{} options is more than {MAX_TICK_OPTIONS}", options.len()),
+                    ));
+                }
+            }
+            FieldType::Area { lines } => {
+                let fit = (f.height_mm / MIN_LINE_SPACING_MM).floor().max(1.0) as u32;
+                if *lines > fit {
+                    return Err((
+                        at("lines"),
+                        format!(
+                            "{lines} lines do not fit a {} mm area ({MIN_LINE_SPACING_MM} mm apart: at most {fit})",
+                            f.height_mm
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `deny_unknown_fields` cannot sit beside `flatten`; the flattened `FieldType` refuses unknown
 /// keys instead (it receives every key `FieldDef` does not know).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -340,6 +452,7 @@ impl FormDefinition {
             };
             err(&key, message)
         })?;
+        check_bounds(&raw).map_err(|(key, message)| err(&key, message))?;
         let code = FormCode::parse(&raw.code).map_err(|e| err("code", e.message))?;
         if raw.title.trim().is_empty() {
             return Err(err("title", "is empty".into()));
@@ -593,5 +706,24 @@ export = "TXA-4"
         )
         .unwrap_err();
         assert_eq!(e.key, "barcode");
+    }
+
+    #[test]
+    fn huge_counts_and_non_numbers_are_refused_by_key() {
+        let e = parse(&MINIMAL.replace("lines = 20", "lines = 4000000000")).unwrap_err();
+        assert_eq!(e.key, "field[0] (note).lines", "{e}");
+        assert!(e.message.contains("do not fit"), "{e}");
+        let e = parse(&MINIMAL.replace("width_mm = 190", "width_mm = nan")).unwrap_err();
+        assert_eq!(e.key, "field[0] (note).width_mm", "{e}");
+        let e = parse(&MINIMAL.replace("module_mm = 0.33", "module_mm = inf")).unwrap_err();
+        assert_eq!(e.key, "barcode.module_mm", "{e}");
+        let e = parse(&MINIMAL.replace("height_mm = 297", "height_mm = 1e30")).unwrap_err();
+        assert_eq!(e.key, "height_mm", "{e}");
+        let labels = MINIMAL.replace(
+            "layout = { kind = \"page\" }",
+            "layout = { kind = \"labels\", columns = 3, rows = 100000, label_width_mm = 60, label_height_mm = nan, left_mm = 5, top_mm = 5, gap_x_mm = 2, gap_y_mm = 0 }",
+        );
+        let e = parse(&labels).unwrap_err();
+        assert_eq!(e.key, "layout.rows", "{e}");
     }
 }

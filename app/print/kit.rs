@@ -12,6 +12,8 @@ use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 
 use super::canvas::{Canvas, Mark, PdfFont, to_pdf_ops};
 use super::layout::{PrintContext, render};
+use crate::auth::Session;
+use crate::domain::Permission;
 use crate::domain::{PageCode, Patient, PatientId, Serial, check_typed_id};
 use crate::form::{self, Family, FormDefinition};
 use crate::store::{Actor, PrintedPage, Store, StoreError};
@@ -64,13 +66,20 @@ pub enum KitError {
     EmptyWard(String),
     #[error("nothing to print: no patients and no blank forms")]
     Nothing,
+    #[error("{0} blank copies of each form is too many (at most {MAX_BLANKS})")]
+    TooManyBlanks(u32),
     #[error("{0}")]
     Render(String),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Blank copies of each form one kit may print: a ward's week of paper, not a typo's billions.
+pub const MAX_BLANKS: u32 = 500;
 
 /// One page to print: a form, for a patient or blank.
 type PageJob<'a> = (&'a FormDefinition, Option<&'a Patient>);
@@ -89,10 +98,25 @@ fn file_safe(name: &str) -> String {
 
 pub fn generate_kit(
     store: &mut Store,
+    session: &Session,
+    request: &KitRequest,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<KitReport, KitError> {
+    session.require(Permission::PrintKit)?;
+    print_kit(store, &session.actor(), request, progress)
+}
+
+/// `generate_kit` for a workflow that has checked its own permission (a registration prints the
+/// new patient's wristband).
+pub(crate) fn print_kit(
+    store: &mut Store,
     actor: &Actor,
     request: &KitRequest,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<KitReport, KitError> {
+    if request.blanks > MAX_BLANKS {
+        return Err(KitError::TooManyBlanks(request.blanks));
+    }
     let all_forms = form::load(request.forms_dir.as_deref())?;
     let forms: Vec<FormDefinition> = if request.forms.is_empty() {
         all_forms

@@ -8,5 +8,6 @@ mod layout;
 
 pub use barcode::{QUIET_ZONE_MODULES, code128};
 pub use canvas::Mark;
-pub use kit::{KitError, KitFile, KitReport, KitRequest, describe, generate_kit, preview_marks};
+pub(crate) use kit::print_kit;
+pub use kit::{KitError, KitFile, KitReport, KitRequest, MAX_BLANKS, describe, generate_kit, preview_marks};
 pub use layout::PrintContext;

@@ -16,8 +16,10 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use super::locate::{SearchBand, find_page_code};
 use super::page_store::{PageStore, sha256_hex};
 use super::pages::{PageImage, SourcePage, for_each_page, sniff};
+use crate::auth::{AuthError, Session};
+use crate::domain::Permission;
 use crate::form::{self, FormError};
-use crate::store::{Actor, Filing, NewScannedPage, PageSource, Reading, Store, StoreError};
+use crate::store::{Filing, NewScannedPage, PageSource, Reading, Store, StoreError};
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportRequest {
@@ -129,6 +131,8 @@ pub enum ImportError {
     PageStore { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Form(#[from] FormError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -286,12 +290,14 @@ fn display_names(files: &[PathBuf]) -> Vec<String> {
 /// `progress` sees the counts after every page; setting `cancel` stops after the pages in hand.
 pub fn import_pages(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     pages: &PageStore,
     request: &ImportRequest,
     progress: &mut dyn FnMut(&ImportCounts),
     cancel: &AtomicBool,
 ) -> Result<ImportReport, ImportError> {
+    session.require(Permission::FilePages)?;
+    let actor = &session.actor();
     let forms = form::load(request.forms_dir.as_deref())?;
     let band = SearchBand::from_forms(&forms);
     let files = collect_files(&request.paths)?;

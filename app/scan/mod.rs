@@ -16,5 +16,5 @@ pub use completeness::{Completeness, CompletenessError, completeness};
 pub use import::{ImportCounts, ImportError, ImportReport, ImportRequest, import_pages};
 pub use page_store::PageStore;
 pub use queue::{IndexError, IndexInput, index_page};
-pub use station::{Active, HardStop, Outcome, Station};
+pub use station::{Active, HardStop, Outcome, Station, StationError};
 pub use wedge::{WedgeInput, WedgeReader, WedgeScan};

@@ -4,9 +4,10 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::{FieldError, PageCode, PatientId, check_typed_id};
+use crate::auth::{AuthError, Session};
+use crate::domain::{FieldError, PageCode, PatientId, Permission, check_typed_id};
 use crate::form::FormDefinition;
-use crate::store::{Actor, Assignment, ScannedPageRecord, Store, StoreError};
+use crate::store::{Assignment, ScannedPageRecord, Store, StoreError};
 
 /// What the clerk typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct IndexInput {
 pub enum IndexError {
     #[error("{field}: {message}")]
     Field { field: &'static str, message: String },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,14 +108,33 @@ pub fn read_input(
 /// Files a queued page by hand.
 pub fn index_page(
     store: &mut Store,
-    actor: &Actor,
+    session: &Session,
     forms: &[FormDefinition],
     page_id: i64,
     input: &IndexInput,
 ) -> Result<ScannedPageRecord, IndexError> {
+    session.require(Permission::FilePages)?;
+    let actor = &session.actor();
     let page = store
         .scanned_page(page_id)?
         .ok_or_else(|| StoreError::Refused(format!("there is no scanned page {page_id}")))?;
     let assignment = read_input(store, forms, &page, input)?;
     Ok(store.assign_page(actor, page_id, &assignment)?)
+}
+
+/// Sets a page aside (not a kamikarte page, a blank sheet, a duplicate), with the reason.
+pub fn set_aside(
+    store: &mut Store,
+    session: &Session,
+    page_id: i64,
+    reason: &str,
+) -> Result<ScannedPageRecord, IndexError> {
+    session.require(Permission::FilePages)?;
+    Ok(store.set_page_aside(&session.actor(), page_id, reason)?)
+}
+
+/// Puts a filed or set-aside page back in the queue (a clerk's undo).
+pub fn requeue(store: &mut Store, session: &Session, page_id: i64) -> Result<ScannedPageRecord, IndexError> {
+    session.require(Permission::FilePages)?;
+    Ok(store.requeue_page(&session.actor(), page_id)?)
 }

@@ -19,8 +19,11 @@
 
 use chrono::{DateTime, Duration, Local, SecondsFormat, Utc};
 
+use crate::auth::{AuthError, Session};
 use crate::domain::kana::readings_alike;
-use crate::domain::{FieldError, PageCode, Patient, PatientId, Scanned, VolumeCategory, check_typed_id};
+use crate::domain::{
+    FieldError, PageCode, Patient, PatientId, Permission, Scanned, VolumeCategory, check_typed_id,
+};
 use crate::form::{DEFAULT_SCAN_ACTION, FormDefinition};
 use crate::store::{Actor, NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, Settings, Store, StoreError};
 
@@ -77,6 +80,15 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Why a scan could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 impl Station {
     /// A station reading its settings and forms; re-opens any stop left undismissed (a restart
     /// must not clear a wrong-patient stop).
@@ -128,9 +140,10 @@ impl Station {
     /// Records that a person looked at the stop and dismissed it.
     /// The active patient is let go as well: after a wrong-patient stop, the nurse starts again
     /// from the wristband of the patient in front of them, never from an assumption.
-    pub fn dismiss(&mut self, store: &mut Store, actor: &Actor) -> Result<(), StoreError> {
+    pub fn dismiss(&mut self, store: &mut Store, session: &Session) -> Result<(), StationError> {
+        session.require(Permission::ScanStation)?;
         if let Some(stop) = &self.stop {
-            store.dismiss_scan(actor, stop.event_id)?;
+            store.dismiss_scan(&session.actor(), stop.event_id)?;
             self.stop = None;
             self.active = None;
         }
@@ -141,10 +154,12 @@ impl Station {
     pub fn scan(
         &mut self,
         store: &mut Store,
-        actor: &Actor,
+        session: &Session,
         text: &str,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, StationError> {
+        session.require(Permission::ScanStation)?;
+        let actor = &session.actor();
         if self.stop.is_some() {
             return Ok(Outcome::Ignored);
         }
@@ -164,7 +179,7 @@ impl Station {
         if outcome.is_err() {
             self.active = None;
         }
-        outcome
+        Ok(outcome?)
     }
 
     fn check_id(&self, store: &Store, id: &PatientId) -> Result<Result<(), FieldError>, StoreError> {

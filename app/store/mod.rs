@@ -38,7 +38,7 @@ pub use handoff::{
     StagedItem, StagedMessage,
 };
 pub use masters::ReplaceCounts;
-pub use patients::{ApplyCounts, CensusApply, PatientRecord, WardSummary};
+pub use patients::{ApplyCounts, CensusApplied, CensusApply, PatientRecord, WardSummary};
 pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};

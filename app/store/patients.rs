@@ -62,80 +62,164 @@ pub struct ApplyCounts {
 pub(super) const COLUMNS: &str = "id, name, kana, dob, sex, blood_type, ward, room, bed, department, allergies, \
                        status, updated_at, updated_by";
 
+/// What a census import changed, and the demo's accounts it switched off (real data is here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CensusApplied {
+    pub counts: ApplyCounts,
+    pub demo_accounts_disabled: Vec<String>,
+}
+
+/// Rows staged per transaction: each batch holds the write lock for a few milliseconds.
+const STAGE_BATCH: usize = 2_000;
+
+/// One change an import makes, decided before any lock is taken.
+struct Change<'a> {
+    id: &'a str,
+    action: &'static str,
+    expected_updated_at: Option<&'a str>,
+    patient: Option<&'a Patient>,
+    before: Option<serde_json::Value>,
+}
+
 impl Store {
-    /// Writes a census in one transaction: new patients inserted, changed ones updated, returning
-    /// ones re-admitted, absent ones discharged (if asked), every change audited with its before
-    /// and after. `progress(done, total)` is called as rows are written.
+    /// Applies a census: new patients inserted, changed ones updated, returning ones re-admitted,
+    /// absent ones discharged (if asked), every change audited with its before and after.
+    ///
+    /// The comparison runs without the write lock; the changes are staged in short batches; then
+    /// one short transaction swaps them in, checking that no patient it changes was changed by
+    /// someone else meanwhile (else nothing is changed and the import says to run again). So a
+    /// reader sees the census before or after, never half, and a registration waits at most for
+    /// one batch. `progress(done, total)` follows the staging.
     pub fn apply_census(
         &mut self,
         actor: &Actor,
         patients: &[Patient],
         apply: &CensusApply<'_>,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<ApplyCounts> {
-        let tx = self.begin()?;
-        let mut audit = AuditWriter::start(&tx)?;
-        let existing = load_all(&tx)?;
-        let now = now_text();
+    ) -> Result<CensusApplied> {
+        let (existing, imports_before) = {
+            let read = self.conn.unchecked_transaction()?;
+            let existing = load_all(&read)?;
+            let imports: i64 = read.query_row("SELECT COUNT(*) FROM census_imports", [], |r| r.get(0))?;
+            (existing, imports)
+        };
         let mut counts = ApplyCounts::default();
-        let total = patients.len();
-        for (i, p) in patients.iter().enumerate() {
+        let mut changes: Vec<Change<'_>> = Vec::new();
+        for p in patients {
             match existing.get(p.id.as_str()) {
                 None => {
-                    upsert(&tx, p, SOURCE_CENSUS, &now, actor)?;
-                    audit.append(&tx, actor, "insert", "patient", p.id.as_str(), None, Some(&json(p)))?;
+                    changes.push(Change {
+                        id: p.id.as_str(),
+                        action: "insert",
+                        expected_updated_at: None,
+                        patient: Some(p),
+                        before: None,
+                    });
                     counts.inserted += 1;
                 }
-                Some((old, status, _)) => {
-                    let readmit = *status == PatientStatus::Discharged;
-                    if old == p && !readmit {
+                Some(old) => {
+                    let readmit = old.status == PatientStatus::Discharged;
+                    if old.patient == *p && !readmit {
                         counts.unchanged += 1;
+                        continue;
+                    }
+                    changes.push(Change {
+                        id: p.id.as_str(),
+                        action: if readmit { "readmit" } else { "update" },
+                        expected_updated_at: Some(&old.updated_at),
+                        patient: Some(p),
+                        before: Some(json(&old.patient)),
+                    });
+                    if readmit {
+                        counts.readmitted += 1;
                     } else {
-                        upsert(&tx, p, SOURCE_CENSUS, &now, actor)?;
-                        let action = if readmit { "readmit" } else { "update" };
-                        audit.append(
-                            &tx,
-                            actor,
-                            action,
-                            "patient",
-                            p.id.as_str(),
-                            Some(&json(old)),
-                            Some(&json(p)),
-                        )?;
-                        if readmit {
-                            counts.readmitted += 1;
-                        } else {
-                            counts.updated += 1;
-                        }
+                        counts.updated += 1;
                     }
                 }
-            }
-            if i % 256 == 0 || i + 1 == total {
-                progress(i + 1, total);
             }
         }
         if apply.discharge_missing {
             let present: HashSet<&str> = patients.iter().map(|p| p.id.as_str()).collect();
-            let mut gone: Vec<&String> = existing
+            let mut gone: Vec<(&String, &ExistingRow)> = existing
                 .iter()
-                .filter(|(id, (_, status, source))| {
-                    *status == PatientStatus::Admitted
-                        && source == SOURCE_CENSUS
+                .filter(|(id, old)| {
+                    old.status == PatientStatus::Admitted
+                        && old.source == SOURCE_CENSUS
                         && !present.contains(id.as_str())
                         && !apply.keep.is_some_and(|k| k.contains(id.as_str()))
                 })
-                .map(|(id, _)| id)
                 .collect();
-            gone.sort();
-            for id in gone {
-                tx.execute(
-                    "UPDATE patients SET status = 'discharged', discharged_at = ?2, updated_at = ?2,
-                     updated_by = ?3 WHERE id = ?1",
-                    params![id, now, actor.0],
-                )?;
-                audit.append(&tx, actor, "discharge", "patient", id, None, None)?;
+            gone.sort_by(|a, b| a.0.cmp(b.0));
+            for (id, old) in gone {
+                changes.push(Change {
+                    id,
+                    action: "discharge",
+                    expected_updated_at: Some(&old.updated_at),
+                    patient: None,
+                    before: None,
+                });
                 counts.discharged += 1;
             }
+        }
+
+        let token = format!("{}-{}", now_text(), std::process::id());
+        let now = now_text();
+        let total = changes.len();
+        progress(0, total);
+        for (batch, chunk) in changes.chunks(STAGE_BATCH).enumerate() {
+            let tx = self.begin()?;
+            if batch == 0 {
+                // An import killed earlier left its rows; one running now is younger than an hour.
+                tx.execute(
+                    "DELETE FROM census_staging WHERE import <> ?1 AND staged_at < ?2",
+                    params![token, (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()],
+                )?;
+            }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO census_staging (import, seq, staged_at, id, action, expected_updated_at, name, kana,
+                 kana_key, dob, sex, blood_type, ward, room, bed, department, allergies)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            )?;
+            for (i, c) in chunk.iter().enumerate() {
+                let p = c.patient;
+                stmt.execute(params![
+                    token,
+                    (batch * STAGE_BATCH + i) as i64,
+                    now,
+                    c.id,
+                    c.action,
+                    c.expected_updated_at,
+                    p.map(|p| p.name.as_str()),
+                    p.map(|p| p.kana.as_str()),
+                    p.map(|p| search_key(p.kana.as_str())),
+                    p.map(|p| p.dob.iso()),
+                    p.map(|p| p.sex.code()),
+                    p.map(|p| p.blood.code()),
+                    p.map(|p| p.location.ward.as_str()),
+                    p.map(|p| p.location.room.as_str()),
+                    p.map(|p| p.location.bed.as_str()),
+                    p.map(|p| p.department.as_str()),
+                    p.map(|p| serde_json::to_string(&p.allergies).unwrap_or_else(|_| "[]".into())),
+                ])?;
+            }
+            drop(stmt);
+            tx.commit()?;
+            progress((batch * STAGE_BATCH + chunk.len()).min(total), total);
+        }
+
+        let tx = self.begin()?;
+        let swap = swap_in_staged(&tx, &token, imports_before, total, &now, actor);
+        if let Err(e) = swap {
+            drop(tx);
+            let clean = self.begin()?;
+            clean.execute("DELETE FROM census_staging WHERE import = ?1", [&token])?;
+            clean.commit()?;
+            return Err(e);
+        }
+        let mut audit = AuditWriter::start(&tx)?;
+        for c in &changes {
+            let after = c.patient.map(json);
+            audit.append(&tx, actor, c.action, "patient", c.id, c.before.as_ref(), after.as_ref())?;
         }
         tx.execute(
             "INSERT INTO census_imports (file, encoding, rows, inserted, updated, unchanged,
@@ -155,11 +239,18 @@ impl Store {
                 actor.0
             ],
         )?;
-        if apply.mark_demo {
+        let demo_accounts_disabled = if apply.mark_demo {
             set_meta(&tx, &mut audit, actor, KEY_DEMO, "true")?;
-        }
+            Vec::new()
+        } else {
+            super::users::disable_demo_accounts(&tx, &mut audit, actor, "a real census was imported")?
+                .into_iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        tx.execute("DELETE FROM census_staging WHERE import = ?1", [&token])?;
         tx.commit()?;
-        Ok(counts)
+        Ok(CensusApplied { counts, demo_accounts_disabled })
     }
 
     /// Patients in natural ward and bed order; only admitted ones unless asked.
@@ -266,18 +357,76 @@ pub(super) fn upsert(
     Ok(())
 }
 
-type Existing = HashMap<String, (Patient, PatientStatus, String)>;
+/// A stored patient as an import compares it.
+struct ExistingRow {
+    patient: Patient,
+    status: PatientStatus,
+    source: String,
+    updated_at: String,
+}
 
-fn load_all(tx: &Transaction<'_>) -> Result<Existing> {
-    let mut stmt = tx.prepare(&format!("SELECT {COLUMNS}, source FROM patients"))?;
+fn load_all(conn: &rusqlite::Connection) -> Result<HashMap<String, ExistingRow>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS}, source FROM patients"))?;
     let mut rows = stmt.query([])?;
     let mut out = HashMap::new();
     while let Some(row) = rows.next()? {
         let rec = read_record(row)?;
         let source: String = row.get(14)?;
-        out.insert(rec.patient.id.as_str().to_string(), (rec.patient, rec.status, source));
+        out.insert(
+            rec.patient.id.as_str().to_string(),
+            ExistingRow { patient: rec.patient, status: rec.status, source, updated_at: rec.updated_at },
+        );
     }
     Ok(out)
+}
+
+/// Moves an import's staged rows into `patients`, after checking that the census is still as the
+/// import compared it: no other import committed, and no staged patient changed meanwhile.
+fn swap_in_staged(
+    tx: &Transaction<'_>,
+    token: &str,
+    imports_before: i64,
+    staged: usize,
+    now: &str,
+    actor: &Actor,
+) -> Result<()> {
+    let imports: i64 = tx.query_row("SELECT COUNT(*) FROM census_imports", [], |r| r.get(0))?;
+    let (rows, moved): (i64, i64) = tx.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(p.updated_at IS NOT s.expected_updated_at), 0)
+         FROM census_staging s LEFT JOIN patients p ON p.id = s.id WHERE s.import = ?1",
+        [token],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if imports != imports_before || rows != staged as i64 || moved > 0 {
+        return Err(StoreError::Refused(format!(
+            "the census changed while this import was being prepared ({}); nothing was changed: run the import again",
+            if imports != imports_before {
+                "another census import finished meanwhile".to_string()
+            } else {
+                format!("{moved} of its patients were changed by someone else")
+            }
+        )));
+    }
+    tx.execute(
+        "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed,
+         department, allergies, status, source, created_at, created_by, updated_at, updated_by)
+         SELECT id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed, department, allergies,
+                'admitted', ?2, ?3, ?4, ?3, ?4
+           FROM census_staging WHERE import = ?1 AND action <> 'discharge' ORDER BY seq
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kana = excluded.kana,
+         kana_key = excluded.kana_key, dob = excluded.dob, sex = excluded.sex,
+         blood_type = excluded.blood_type, ward = excluded.ward, room = excluded.room,
+         bed = excluded.bed, department = excluded.department, allergies = excluded.allergies,
+         status = 'admitted', discharged_at = NULL, updated_at = excluded.updated_at,
+         updated_by = excluded.updated_by",
+        params![token, SOURCE_CENSUS, now, actor.0],
+    )?;
+    tx.execute(
+        "UPDATE patients SET status = 'discharged', discharged_at = ?2, updated_at = ?2, updated_by = ?3
+         WHERE id IN (SELECT id FROM census_staging WHERE import = ?1 AND action = 'discharge')",
+        params![token, now, actor.0],
+    )?;
+    Ok(())
 }
 
 /// Reads a row back through the same validation that let it in, so a row edited outside the

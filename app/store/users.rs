@@ -215,7 +215,7 @@ fn describe(u: &UserRecord) -> serde_json::Value {
 }
 
 /// Switches off every demo account still on, in `tx`, with `reason` in each audit entry.
-fn disable_demo_accounts(
+pub(super) fn disable_demo_accounts(
     tx: &Tx<'_>,
     audit: &mut AuditWriter,
     actor: &Actor,

@@ -16,7 +16,7 @@ use super::labels::{
     CENSUS_TAB, ENTRY_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON,
     LOGOUT_BUTTON, PAGES_TAB, RECONCILE_TAB, REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
 };
-use super::login::{FirstRunScreen, LoginScreen};
+use super::login::{ChangePasswordScreen, FirstRunScreen, LoginScreen};
 use super::pages_screen::PagesScreen;
 use super::reconcile_screen::ReconcileScreen;
 use super::register_screen::{RegisterScreen, wristband_dir};
@@ -32,8 +32,9 @@ const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMA
 const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
 const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Tab {
+    #[default]
     Census,
     Kit,
     Register,
@@ -78,16 +79,19 @@ enum Door {
     FirstRun(FirstRunScreen),
     LoggedOut(LoginScreen),
     In(Session),
+    /// In, but an administrator reset the password: a new one first.
+    MustChange(Session, ChangePasswordScreen),
     /// Locked after idle time or by hand; the session's screens stay as they were.
     Locked(Session, LoginScreen),
 }
 
-pub struct KamikarteApp {
-    db_path: PathBuf,
-    store: Store,
-    door: Door,
-    census: Option<CensusScreen>,
+/// Everything a logged-in person sees and has half done: logging out replaces it with
+/// `Default::default()`, so the next person starts from nothing (no dialog, patient or form of
+/// the last one survives; screens made later read afresh).
+#[derive(Default)]
+struct Screens {
     tab: Tab,
+    census: Option<CensusScreen>,
     kit: Option<KitScreen>,
     register: Option<RegisterScreen>,
     scan: Option<ScanScreen>,
@@ -96,8 +100,15 @@ pub struct KamikarteApp {
     pages: Option<PagesScreen>,
     entry: Option<EntryScreen>,
     reconcile: Option<ReconcileScreen>,
-    downtime: DowntimeState,
     import: ImportDialog,
+}
+
+pub struct KamikarteApp {
+    db_path: PathBuf,
+    store: Store,
+    door: Door,
+    screens: Screens,
+    downtime: DowntimeState,
     demo_job: Option<Job<Result<usize, String>>>,
     backup_job: Option<Job<Result<Option<PathBuf>, String>>>,
     is_demo: bool,
@@ -120,18 +131,8 @@ impl KamikarteApp {
             db_path,
             store,
             door: Door::LoggedOut(LoginScreen::new()),
-            census: None,
-            tab: Tab::Census,
-            kit: None,
-            register: None,
-            scan: None,
-            volume: None,
-            episode: None,
-            pages: None,
-            entry: None,
-            reconcile: None,
+            screens: Screens::default(),
             downtime: DowntimeState::default(),
-            import: ImportDialog::default(),
             demo_job: None,
             backup_job: None,
             is_demo: false,
@@ -168,9 +169,9 @@ impl KamikarteApp {
 
     pub fn is_busy(&self) -> bool {
         self.demo_job.is_some()
-            || self.import.is_running()
-            || self.kit.as_ref().is_some_and(KitScreen::is_running)
-            || self.pages.as_ref().is_some_and(PagesScreen::is_running)
+            || self.screens.import.is_running()
+            || self.screens.kit.as_ref().is_some_and(KitScreen::is_running)
+            || self.screens.pages.as_ref().is_some_and(PagesScreen::is_running)
     }
 
     /// The logged-in session, if the app is unlocked.
@@ -191,14 +192,14 @@ impl KamikarteApp {
             Ok(settings) => self.settings = settings,
             Err(e) => self.error = Some(format!("cannot read the settings: {e}")),
         }
-        let loaded = match &mut self.census {
+        let loaded = match &mut self.screens.census {
             Some(screen) => screen.reload(&self.store),
-            None => CensusScreen::load(&self.store).map(|s| self.census = Some(s)),
+            None => CensusScreen::load(&self.store).map(|s| self.screens.census = Some(s)),
         };
         if let Err(e) = loaded {
             self.error = Some(format!("cannot read the census: {e}"));
         }
-        if let Some(kit) = &mut self.kit {
+        if let Some(kit) = &mut self.screens.kit {
             kit.reload(&self.store);
         }
         self.read_downtime();
@@ -226,8 +227,12 @@ impl KamikarteApp {
 
     /// Logs a session in and opens the screen its role works in (the scan station for nurses).
     fn enter(&mut self, session: Session) {
+        if session.must_change_password() {
+            self.door = Door::MustChange(session, ChangePasswordScreen::default());
+            return;
+        }
         if session.may(Permission::ScanStation) {
-            self.tab = Tab::Scan;
+            self.screens.tab = Tab::Scan;
         }
         self.door = Door::In(session);
     }
@@ -316,7 +321,7 @@ impl KamikarteApp {
     /// Locks the screen. The scan station lets go of its patient: whoever unlocks scans the
     /// wristband again.
     fn lock(&mut self, session: Session) {
-        if let Some(scan) = &mut self.scan {
+        if let Some(scan) = &mut self.screens.scan {
             scan.release_patient();
         }
         let screen = LoginScreen::for_user(session.user().as_str());
@@ -326,16 +331,9 @@ impl KamikarteApp {
     /// Logs out: the next user starts from clean screens — no active patient, no form half
     /// filled, no patient left selected (their own look at a patient is audited afresh).
     fn log_out(&mut self) {
-        self.scan = None;
-        self.register = None;
-        self.kit = None;
-        self.episode = None;
-        self.pages = None;
-        self.entry = None;
-        self.reconcile = None;
-        self.volume = None;
-        self.census = None;
-        self.tab = Tab::Census;
+        self.screens = Screens::default();
+        self.status = None;
+        self.error = None;
         self.door = Door::LoggedOut(LoginScreen::new());
         self.reload();
     }
@@ -397,17 +395,31 @@ impl KamikarteApp {
                     self.log_out();
                 }
             }
+            Door::MustChange(session, screen) => {
+                let mut changed = None;
+                let mut leave = false;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    changed = screen.ui(ui, &mut self.store, session);
+                    ui.vertical_centered(|ui| leave = ui.button(LOGOUT_BUTTON).clicked());
+                });
+                if let Some(session) = changed {
+                    self.enter(session);
+                } else if leave {
+                    self.log_out();
+                }
+            }
             Door::In(_) => self.main_ui(ui),
         }
     }
 
     fn main_ui(&mut self, ui: &mut egui::Ui) {
-        if self.tab == Tab::Scan
-            && let Some(scan) = &self.scan
+        if self.screens.tab == Tab::Scan
+            && let Some(scan) = &self.screens.scan
         {
             scan.guard_keyboard(ui.ctx());
         }
-        if self.import.ui(ui.ctx(), &self.db_path, self.session().map(Session::actor)) {
+        let session = self.session().cloned();
+        if self.screens.import.ui(ui.ctx(), &self.db_path, session.as_ref()) {
             self.status = Some("患者一覧を取り込みました Census imported".into());
             self.reload();
         }
@@ -419,9 +431,9 @@ impl KamikarteApp {
             )
         });
         if import && self.may(Permission::ImportCensus) {
-            self.import.open();
+            self.screens.import.open();
         }
-        if search && let Some(c) = &mut self.census {
+        if search && let Some(c) = &mut self.screens.census {
             c.focus_search();
         }
         if lock && let Some(session) = self.session().cloned() {
@@ -444,79 +456,75 @@ impl KamikarteApp {
         {
             // F8 again, from the entry screen, goes back to the worklist.
             if tab == Tab::Entry
-                && self.tab == Tab::Entry
-                && let Some(entry) = &mut self.entry
+                && self.screens.tab == Tab::Entry
+                && let Some(entry) = &mut self.screens.entry
             {
                 entry.show_worklist(&self.store);
             }
-            self.tab = tab;
+            self.screens.tab = tab;
         }
         egui::Panel::top("top_bar").show(ui, |ui| {
             self.top_bar(ui);
             self.downtime_banner(ui);
         });
-        let actor = self.session().map(Session::actor).unwrap_or_else(Actor::from_os);
-        match self.tab {
+        let Some(session) = self.session().cloned() else { return };
+        match self.screens.tab {
             Tab::Register if self.may(Permission::Register) => {
-                let screen = self.register.get_or_insert_with(RegisterScreen::default);
-                screen.ui(ui, &mut self.store, &actor, &wristband_dir(&self.db_path));
+                let screen = self.screens.register.get_or_insert_with(RegisterScreen::default);
+                screen.ui(ui, &mut self.store, &session, &wristband_dir(&self.db_path));
                 return;
             }
             Tab::Scan if self.may(Permission::ScanStation) => {
-                let screen = self.scan.get_or_insert_with(|| ScanScreen::new(&self.store));
-                screen.ui(ui, &mut self.store, &actor);
+                let screen = self.screens.scan.get_or_insert_with(|| ScanScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &session);
                 return;
             }
             Tab::Volume => {
-                let screen = self.volume.get_or_insert_with(|| VolumeScreen::new(&self.store));
+                let screen = self.screens.volume.get_or_insert_with(|| VolumeScreen::new(&self.store));
                 screen.ui(ui, &self.store);
                 return;
             }
             Tab::Pages if self.may(Permission::FilePages) => {
-                let screen = self.pages.get_or_insert_with(|| PagesScreen::new(&self.store));
-                screen.ui(ui, &mut self.store, &self.db_path, &actor);
+                let screen = self.screens.pages.get_or_insert_with(|| PagesScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &self.db_path, &session);
                 return;
             }
             Tab::Entry if self.may(Permission::BackEntry) => {
                 let masters = self.may(Permission::ManageMasters);
-                let screen = self.entry.get_or_insert_with(|| EntryScreen::new(&self.store));
-                screen.ui(ui, &mut self.store, &self.db_path, &actor, masters);
+                let screen = self.screens.entry.get_or_insert_with(|| EntryScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &self.db_path, &session, masters);
                 return;
             }
             Tab::Reconcile if self.may(Permission::Reconcile) => {
-                let screen = self.reconcile.get_or_insert_with(|| ReconcileScreen::new(&self.store));
-                screen.ui(ui, &mut self.store, &actor);
+                let screen = self.screens.reconcile.get_or_insert_with(|| ReconcileScreen::new(&self.store));
+                screen.ui(ui, &mut self.store, &session);
                 return;
             }
             Tab::Episode => {
                 let (manage, blocks) =
                     (self.may(Permission::ManageEpisode), self.may(Permission::ManageBlocks));
-                let screen = self.episode.get_or_insert_with(|| EpisodeScreen::new(&self.store));
-                if screen.ui(ui, &mut self.store, &actor, manage, blocks) {
+                let screen = self.screens.episode.get_or_insert_with(|| EpisodeScreen::new(&self.store));
+                if screen.ui(ui, &mut self.store, &session, manage, blocks) {
                     self.read_downtime();
                 }
                 return;
             }
             _ => {}
         }
-        if self.tab == Tab::Kit && self.may(Permission::PrintKit) {
-            let actor = self.session().map(Session::actor).unwrap_or_else(Actor::from_os);
-            let kit = self.kit.get_or_insert_with(|| KitScreen::new(&self.store, &self.db_path));
-            kit.ui(ui, &self.store, &self.db_path, &actor, &self.settings.hospital_name);
+        if self.screens.tab == Tab::Kit && self.may(Permission::PrintKit) {
+            let kit = self.screens.kit.get_or_insert_with(|| KitScreen::new(&self.store, &self.db_path));
+            kit.ui(ui, &self.store, &self.db_path, &session, &self.settings.hospital_name);
             return;
         }
-        let empty = self.census.as_ref().is_none_or(CensusScreen::is_empty);
+        let empty = self.screens.census.as_ref().is_none_or(CensusScreen::is_empty);
         if empty {
             egui::CentralPanel::default().show(ui, |ui| self.welcome(ui));
-        } else if let Some(census) = &mut self.census {
+        } else if let Some(census) = &mut self.screens.census {
             census.ui(ui);
             if let Some(id) = census.take_viewed()
-                && let Some(session) = self.session()
+                && let Err(e) = self.store.record_view(&session.actor(), "patient", id.as_str())
             {
-                let actor = session.actor();
-                if let Err(e) = self.store.record_view(&actor, "patient", id.as_str()) {
-                    self.error = Some(format!("cannot record the view in the audit trail: {e}"));
-                }
+                self.error = Some(format!("cannot record the view in the audit trail: {e}"));
             }
         }
     }
@@ -535,7 +543,7 @@ impl KamikarteApp {
             ui.separator();
             let can_import = self.may(Permission::ImportCensus) && !self.is_busy();
             if ui.add_enabled(can_import, egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
-                self.import.open();
+                self.screens.import.open();
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button(LOGOUT_BUTTON).clicked() {
@@ -557,7 +565,7 @@ impl KamikarteApp {
         ui.horizontal(|ui| {
             for (tab, label, key, need) in Tab::ALL {
                 if need.is_none_or(|p| self.may(p)) {
-                    ui.selectable_value(&mut self.tab, tab, label).on_hover_text(key.name());
+                    ui.selectable_value(&mut self.screens.tab, tab, label).on_hover_text(key.name());
                 }
             }
         });
@@ -624,7 +632,7 @@ impl KamikarteApp {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             } else if let Some(s) = &self.status {
                 ui.label(s);
-            } else if let Some(c) = &self.census {
+            } else if let Some(c) = &self.screens.census {
                 ui.label(format!("入院患者 {} admitted", c.admitted()));
             }
             if let Some(b) = &self.last_backup_label {
@@ -643,7 +651,7 @@ impl KamikarteApp {
             ui.add_space(16.0);
             if self.may(Permission::ImportCensus) {
                 if ui.add_enabled(!self.is_busy(), egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
-                    self.import.open();
+                    self.screens.import.open();
                 }
             } else {
                 ui.label("Ask a clerk or an administrator to import the census.");

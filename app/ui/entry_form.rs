@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::labels::{ENTRY_SAVE_BUTTON, ENTRY_TICKS_CONFIRM, ENTRY_VERIFY_BUTTON};
 use super::page_view::PageView;
 use super::widgets::identity_block;
+use crate::auth::Session;
 use crate::domain::kana::search_key;
 use crate::domain::paper_time::{parse_paper_date_time, show_date};
 use crate::entry::derive;
@@ -20,7 +21,7 @@ use crate::entry::keying::{self, KeyingError, MasterSet, Plan, Saved, Sheet};
 use crate::entry::omr::{OmrReading, read_ticks};
 use crate::form::{FieldDef, FieldType};
 use crate::scan::PageStore;
-use crate::store::{Actor, EntryState, PatientRecord, Store};
+use crate::store::{EntryState, PatientRecord, Store};
 
 const SAVE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Enter);
 /// Suggestions shown under a code field.
@@ -215,7 +216,7 @@ impl EntryForm {
         &mut self,
         ui: &mut egui::Ui,
         store: &mut Store,
-        actor: &Actor,
+        session: &Session,
         masters: &MasterSet,
     ) -> FormAction {
         let mut action = FormAction::None;
@@ -246,10 +247,10 @@ impl EntryForm {
                 );
                 let verify = unchanged
                     && matches!(&self.plan, Plan::Correct { current, .. }
-                    if current.state == EntryState::Entered && current.entered_by != actor.0);
+                    if current.state == EntryState::Entered && current.entered_by != session.user().as_str());
                 ui.horizontal(|ui| {
                     if ui.button(ENTRY_SAVE_BUTTON).clicked() || save_pressed {
-                        match self.save(store, actor, &checks) {
+                        match self.save(store, session, &checks) {
                             Ok(saved) => action = FormAction::Done(saved.describe()),
                             Err(e) => self.error = Some(e),
                         }
@@ -258,7 +259,7 @@ impl EntryForm {
                         && ui.button(ENTRY_VERIFY_BUTTON).clicked()
                         && let Plan::Correct { current, .. } = &self.plan
                     {
-                        match store.verify_entry(actor, current.id) {
+                        match keying::verify(store, session, current.id) {
                             Ok(e) => {
                                 action = FormAction::Done(format!("確認 verified {}", e.item.describe()))
                             }
@@ -511,7 +512,7 @@ impl EntryForm {
     fn save(
         &mut self,
         store: &mut Store,
-        actor: &Actor,
+        session: &Session,
         checks: &BTreeMap<String, Result<Option<Checked>, String>>,
     ) -> Result<Saved, String> {
         let values = self.values(checks).map_err(|p| format!("not saved — {}", p.join("; ")))?;
@@ -519,7 +520,7 @@ impl EntryForm {
             return Err("not saved — the tick boxes read from the scan are not confirmed: compare them with the paper, then tick the confirmation".into());
         }
         let reading = self.tick_reading();
-        keying::save_with_ticks(store, actor, &self.sheet, &values, &self.plan, reading).map_err(
+        keying::save_with_ticks(store, session, &self.sheet, &values, &self.plan, reading).map_err(
             |e| match e {
                 KeyingError::Invalid(p) => format!("not saved — {}", p.join("; ")),
                 e => e.to_string(),

@@ -13,13 +13,14 @@ use super::labels::{
     WL_USER_LABEL, WL_WARD_LABEL,
 };
 use super::widgets::{labelled_text, text_table};
+use crate::auth::Session;
 use crate::domain::MasterKind;
 use crate::entry::keying::{self, MasterSet, Sheet};
 use crate::entry::masters::import_master_file;
 use crate::entry::worklist::{self, DayTally, Stage, WorkItem, WorklistFilter};
 use crate::form::{self, FormDefinition};
 use crate::scan::PageStore;
-use crate::store::{Actor, EpisodeRecord, ItemKey, Store};
+use crate::store::{EpisodeRecord, ItemKey, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum View {
@@ -96,7 +97,7 @@ impl EntryScreen {
         ui: &mut egui::Ui,
         store: &mut Store,
         db: &Path,
-        actor: &Actor,
+        session: &Session,
         may_import_masters: bool,
     ) {
         egui::Panel::top("entry_top").show(ui, |ui| {
@@ -118,12 +119,12 @@ impl EntryScreen {
                 let enter = code.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
                 labelled_text(ui, ENTRY_BLANK_PATIENT_LABEL, &mut self.blank_patient, 110.0);
                 if ui.button(ENTRY_OPEN_BUTTON).clicked() || enter {
-                    self.open_code(store, db, actor);
+                    self.open_code(store, db, session);
                 }
                 if let Some(last) = self.last_saved.clone()
                     && ui.button(ENTRY_REOPEN_BUTTON).clicked()
                 {
-                    self.open_key(store, db, actor, &last);
+                    self.open_key(store, db, session, &last);
                 }
             });
             if let Some(e) = &self.error {
@@ -138,11 +139,11 @@ impl EntryScreen {
                     .resizable(true)
                     .default_size(320.0)
                     .show(ui, |ui| self.days_ui(ui));
-                egui::CentralPanel::default().show(ui, |ui| self.worklist_ui(ui, store, db, actor));
+                egui::CentralPanel::default().show(ui, |ui| self.worklist_ui(ui, store, db, session));
             }
             View::Masters => {
                 egui::CentralPanel::default()
-                    .show(ui, |ui| self.masters_ui(ui, store, actor, may_import_masters));
+                    .show(ui, |ui| self.masters_ui(ui, store, session, may_import_masters));
             }
             View::Entry => {
                 let Some(form) = &mut self.form else {
@@ -151,14 +152,14 @@ impl EntryScreen {
                     });
                     return;
                 };
-                if let FormAction::Done(message) = form.ui(ui, store, actor, &self.masters) {
+                if let FormAction::Done(message) = form.ui(ui, store, session, &self.masters) {
                     let done = form.sheet.item.clone();
                     self.last_saved = Some(done.clone());
                     self.message = Some(message);
                     self.error = None;
                     self.form = None;
                     self.reload(store);
-                    self.open_next(store, db, actor, &done);
+                    self.open_next(store, db, session, &done);
                 }
             }
         }
@@ -170,20 +171,20 @@ impl EntryScreen {
         self.reload(store);
     }
 
-    fn open_code(&mut self, store: &mut Store, db: &Path, actor: &Actor) {
+    fn open_code(&mut self, store: &mut Store, db: &Path, session: &Session) {
         let patient = Some(self.blank_patient.as_str());
         match keying::sheet_from_code(store, &self.forms, &self.code, patient) {
             Ok(sheet) => {
                 self.code.clear();
                 self.blank_patient.clear();
-                self.open_sheet(store, db, actor, sheet);
+                self.open_sheet(store, db, session, sheet);
             }
             Err(e) => self.error = Some(e.to_string()),
         }
     }
 
-    fn open_sheet(&mut self, store: &mut Store, db: &Path, actor: &Actor, sheet: Sheet) {
-        match keying::plan(store, &sheet, actor) {
+    fn open_sheet(&mut self, store: &mut Store, db: &Path, session: &Session, sheet: Sheet) {
+        match keying::plan(store, &sheet, session) {
             Ok(plan) => {
                 self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
                 self.view = View::Entry;
@@ -211,23 +212,24 @@ impl EntryScreen {
         Ok(Sheet { form: form.clone(), patient_id: patient, item: item.item.clone(), scanned_page: None })
     }
 
-    fn open_key(&mut self, store: &mut Store, db: &Path, actor: &Actor, key: &ItemKey) {
+    fn open_key(&mut self, store: &mut Store, db: &Path, session: &Session, key: &ItemKey) {
         let Some(item) = self.items.iter().find(|i| i.item == *key).cloned() else {
             self.error = Some(format!("{} is not in the worklist", key.describe()));
             return;
         };
         match self.sheet_of(store, &item) {
-            Ok(sheet) => self.open_sheet(store, db, actor, sheet),
+            Ok(sheet) => self.open_sheet(store, db, session, sheet),
             Err(e) => self.error = Some(e),
         }
     }
 
     /// After a save: the next page in the worklist that waits for this clerk.
-    fn open_next(&mut self, store: &mut Store, db: &Path, actor: &Actor, after: &ItemKey) {
+    fn open_next(&mut self, store: &mut Store, db: &Path, session: &Session, after: &ItemKey) {
         let waits = |i: &WorkItem| {
             self.filter.keeps(i)
                 && (i.stage == Stage::Scanned
-                    || (i.stage == Stage::Entered && i.entered_by.as_deref() != Some(actor.0.as_str())))
+                    || (i.stage == Stage::Entered
+                        && i.entered_by.as_deref() != Some(session.user().as_str())))
         };
         let start = self.items.iter().position(|i| i.item == *after).map_or(0, |p| p + 1);
         let candidates: Vec<WorkItem> = self.items[start..]
@@ -239,7 +241,7 @@ impl EntryScreen {
         // The first page this clerk may key now (a mismatch they keyed once is someone else's).
         for item in candidates {
             let Ok(sheet) = self.sheet_of(store, &item) else { continue };
-            if let Ok(plan) = keying::plan(store, &sheet, actor) {
+            if let Ok(plan) = keying::plan(store, &sheet, session) {
                 self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
                 self.view = View::Entry;
                 return;
@@ -253,7 +255,7 @@ impl EntryScreen {
         ));
     }
 
-    fn worklist_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
+    fn worklist_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, session: &Session) {
         let mut changed = false;
         ui.horizontal_wrapped(|ui| {
             let label = ui.label(STATUS_EPISODE_LABEL);
@@ -379,7 +381,7 @@ impl EntryScreen {
                 });
             });
         if let Some(key) = open {
-            self.open_key(store, db, actor, &key);
+            self.open_key(store, db, session, &key);
         }
     }
 
@@ -405,7 +407,7 @@ impl EntryScreen {
         );
     }
 
-    fn masters_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, may_import: bool) {
+    fn masters_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, may_import: bool) {
         ui.horizontal(|ui| {
             let label = ui.label(MASTER_KIND_LABEL);
             egui::ComboBox::from_id_salt("master_kind")
@@ -433,7 +435,7 @@ impl EntryScreen {
                 if ui.button(MASTER_IMPORT_BUTTON).clicked() {
                     match import_master_file(
                         store,
-                        actor,
+                        session,
                         self.master_kind,
                         Path::new(self.master_file.trim()),
                     ) {

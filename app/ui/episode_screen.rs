@@ -7,8 +7,9 @@ use super::labels::{
     EPISODE_END_BUTTON, EPISODE_NOTE_BUTTON, EPISODE_NOTE_LABEL, EPISODE_REASON_LABEL, EPISODE_START_BUTTON,
 };
 use super::widgets::labelled_text;
+use crate::auth::Session;
 use crate::domain::{IdBlock, Phase};
-use crate::store::{Actor, BlockRecord, EpisodeNote, EpisodeRecord, Store};
+use crate::store::{BlockRecord, EpisodeNote, EpisodeRecord, Store};
 
 #[derive(Default)]
 pub struct EpisodeScreen {
@@ -55,7 +56,7 @@ impl EpisodeScreen {
         &mut self,
         ui: &mut egui::Ui,
         store: &mut Store,
-        actor: &Actor,
+        session: &Session,
         may_manage: bool,
         may_blocks: bool,
     ) -> bool {
@@ -70,7 +71,7 @@ impl EpisodeScreen {
                             ui.horizontal(|ui| {
                                 labelled_text(ui, EPISODE_REASON_LABEL, &mut self.reason, 320.0);
                                 if ui.button(EPISODE_START_BUTTON).clicked() {
-                                    let r = store.start_episode(actor, &self.reason, Phase::PastUnknown);
+                                    let r = crate::downtime::episode::start(store, session, &self.reason, Phase::PastUnknown);
                                     changed |= self.done(r.map(|_| "開始しました Episode started".to_string()));
                                     self.reason.clear();
                                 }
@@ -85,14 +86,14 @@ impl EpisodeScreen {
                                 for p in Phase::ALL {
                                     let text = format!("{} {}", p.number(), p.describe());
                                     if ui.selectable_label(e.phase == p, text).clicked() && e.phase != p {
-                                        changed |= self.done(store.set_phase(actor, p).map(|_| format!("段階 {} Phase {}", p.number(), p.number())));
+                                        changed |= self.done(crate::downtime::episode::set_phase(store, session, p).map(|_| format!("段階 {} Phase {}", p.number(), p.number())));
                                     }
                                 }
                             });
                             ui.horizontal(|ui| {
                                 labelled_text(ui, EPISODE_NOTE_LABEL, &mut self.note, 420.0);
                                 if ui.button(EPISODE_NOTE_BUTTON).clicked() {
-                                    let r = store.add_episode_note(actor, &self.note);
+                                    let r = crate::downtime::episode::add_note(store, session, &self.note);
                                     if self.done(r.map(|_| "メモを追加しました Note added".to_string())) {
                                         self.note.clear();
                                     }
@@ -102,7 +103,7 @@ impl EpisodeScreen {
                                 ui.horizontal(|ui| {
                                     ui.label("本当に終了しますか？ End the episode? Everything after this belongs to no episode.");
                                     if ui.button("終了する Yes, end it").clicked() {
-                                        changed |= self.done(store.end_episode(actor).map(|_| "終了しました Episode ended".to_string()));
+                                        changed |= self.done(crate::downtime::episode::end(store, session).map(|_| "終了しました Episode ended".to_string()));
                                         self.confirm_end = false;
                                     }
                                     if ui.button("やめる Cancel").clicked() {
@@ -146,7 +147,7 @@ impl EpisodeScreen {
                         labelled_text(ui, BLOCK_TO_LABEL, &mut self.to, 100.0);
                         labelled_text(ui, BLOCK_STATION_LABEL, &mut self.station, 60.0);
                         if ui.button(BLOCK_ADD_BUTTON).clicked() {
-                            let r = self.add_block(store, actor);
+                            let r = self.add_block(store, session);
                             changed |= self.done(r);
                         }
                     });
@@ -159,7 +160,7 @@ impl EpisodeScreen {
         changed
     }
 
-    fn add_block(&mut self, store: &mut Store, actor: &Actor) -> Result<String, String> {
+    fn add_block(&mut self, store: &mut Store, session: &Session) -> Result<String, String> {
         let number = |what: &str, v: &str| {
             v.trim().parse::<u64>().map_err(|_| format!("{what} '{v}' is not a number"))
         };
@@ -170,7 +171,8 @@ impl EpisodeScreen {
         } else {
             self.station.clone()
         };
-        let rec = store.add_id_block(actor, &station, &block).map_err(|e| e.to_string())?;
+        let rec = crate::downtime::episode::add_block(store, session, &station, &block)
+            .map_err(|e| e.to_string())?;
         Ok(format!("ブロック追加 Block {} added for station {}", rec.block.describe(), rec.station))
     }
 

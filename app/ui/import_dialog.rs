@@ -8,8 +8,9 @@ use chrono::Local;
 use egui_extras::{Column, TableBuilder};
 
 use super::jobs::Job;
+use crate::auth::Session;
 use crate::census::{self, Encoding, ImportOptions, ImportReport, Stage};
-use crate::store::{Actor, Store};
+use crate::store::Store;
 
 #[derive(Default)]
 pub struct ImportDialog {
@@ -33,7 +34,7 @@ impl ImportDialog {
     }
 
     /// Shows the dialog; returns true when an import changed the census.
-    pub fn ui(&mut self, ctx: &egui::Context, db: &Path, actor: Option<Actor>) -> bool {
+    pub fn ui(&mut self, ctx: &egui::Context, db: &Path, session: Option<&Session>) -> bool {
         let mut changed = false;
         if let Some(job) = &mut self.job
             && let Some(result) = job.poll()
@@ -56,8 +57,8 @@ impl ImportDialog {
             .default_size([760.0, 520.0])
             .resizable(true)
             .collapsible(false)
-            .show(ctx, |ui| match &actor {
-                Some(actor) => self.contents(ui, db, actor),
+            .show(ctx, |ui| match session {
+                Some(session) => self.contents(ui, db, session),
                 None => {
                     ui.label("Log in to import.");
                 }
@@ -67,7 +68,7 @@ impl ImportDialog {
         changed
     }
 
-    fn contents(&mut self, ui: &mut egui::Ui, db: &Path, actor: &Actor) {
+    fn contents(&mut self, ui: &mut egui::Ui, db: &Path, session: &Session) {
         let running = self.job.is_some();
         ui.add_enabled_ui(!running, |ui| {
             ui.horizontal(|ui| {
@@ -95,7 +96,7 @@ impl ImportDialog {
             });
             let ready = !self.path.trim().is_empty();
             if ui.add_enabled(ready, egui::Button::new(IMPORT_BUTTON)).clicked() {
-                self.start(ui.ctx(), db, actor);
+                self.start(ui.ctx(), db, session);
             }
         });
         if let Some(job) = &self.job {
@@ -110,10 +111,10 @@ impl ImportDialog {
         }
     }
 
-    fn start(&mut self, ctx: &egui::Context, db: &Path, actor: &Actor) {
+    fn start(&mut self, ctx: &egui::Context, db: &Path, session: &Session) {
         let path = PathBuf::from(self.path.trim());
         let db = db.to_path_buf();
-        let actor = actor.clone();
+        let session = session.clone();
         let options = ImportOptions {
             encoding: self.encoding,
             skip_invalid: self.skip_invalid,
@@ -125,7 +126,7 @@ impl ImportDialog {
         self.error = None;
         self.job = Some(Job::spawn(ctx, "取り込み中 Importing", move |reporter| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-            census::import_file(&mut store, &actor, &path, &options, &mut |p| {
+            census::import_file(&mut store, &session, &path, &options, &mut |p| {
                 let stage = match p.stage {
                     Stage::Reading => "reading",
                     Stage::Writing => "writing",
@@ -158,6 +159,15 @@ fn report_ui(ui: &mut egui::Ui, report: &ImportReport) {
     }
     for w in &report.warnings {
         ui.colored_label(ui.visuals().warn_fg_color, format!("※ {w}"));
+    }
+    if !report.demo_accounts_disabled.is_empty() {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "※ デモ用アカウント ({}) を無効にしました — the demo's public accounts are switched off now that a real census is here; log in with your own account",
+                report.demo_accounts_disabled.join(", ")
+            ),
+        );
     }
     if report.errors.is_empty() {
         return;

@@ -11,10 +11,11 @@ use super::jobs::Job;
 use super::labels::{
     KIT_BLANKS_LABEL, KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_PATIENTS_LABEL, OPEN_FOLDER_BUTTON,
 };
+use crate::auth::Session;
 use crate::domain::Patient;
 use crate::form::{self, Family, FormDefinition};
 use crate::print::{KitReport, KitRequest, Mark, generate_kit, preview_marks};
-use crate::store::{Actor, Store, WardSummary};
+use crate::store::{Store, WardSummary};
 
 /// What the preview shows (form id, patient id) and the marks of that page.
 struct Preview {
@@ -79,7 +80,7 @@ impl KitScreen {
             .collect()
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &Store, db: &Path, actor: &Actor, hospital: &str) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &Store, db: &Path, session: &Session, hospital: &str) {
         if let Some(job) = &mut self.job
             && let Some(result) = job.poll()
         {
@@ -90,12 +91,12 @@ impl KitScreen {
             }
         }
         egui::Panel::left("kit_options").resizable(true).default_size(360.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.options_ui(ui, db, actor));
+            egui::ScrollArea::vertical().show(ui, |ui| self.options_ui(ui, db, session));
         });
         egui::CentralPanel::default().show(ui, |ui| self.preview_ui(ui, store, hospital));
     }
 
-    fn options_ui(&mut self, ui: &mut egui::Ui, db: &Path, actor: &Actor) {
+    fn options_ui(&mut self, ui: &mut egui::Ui, db: &Path, session: &Session) {
         let running = self.job.is_some();
         ui.add_enabled_ui(!running, |ui| {
             ui.heading("病棟 Wards");
@@ -150,7 +151,7 @@ impl KitScreen {
             let something = !self.chosen_wards.is_empty() || !patients.is_empty() || self.blanks > 0;
             let ready = something && !self.selected_forms().is_empty() && !self.out_dir.trim().is_empty();
             if ui.add_enabled(ready, egui::Button::new(RichText::new(KIT_GENERATE_BUTTON).strong())).clicked() {
-                self.start(ui.ctx(), db, actor);
+                self.start(ui.ctx(), db, session);
             }
             if self.chosen_wards.is_empty() && patients.is_empty() {
                 ui.label(RichText::new("病棟も患者も選ばないと白紙だけを作成します / With no ward or patient, only blank forms are made.").small().weak());
@@ -192,7 +193,7 @@ impl KitScreen {
         }
     }
 
-    fn start(&mut self, ctx: &egui::Context, db: &Path, actor: &Actor) {
+    fn start(&mut self, ctx: &egui::Context, db: &Path, session: &Session) {
         let request = KitRequest {
             out_dir: PathBuf::from(self.out_dir.trim()),
             wards: self.chosen_wards.iter().cloned().collect(),
@@ -208,12 +209,12 @@ impl KitScreen {
             if request.patients.is_empty() { request } else { KitRequest { wards: vec![], ..request } };
         let blanks_only = request.wards.is_empty() && request.patients.is_empty();
         let request = KitRequest { blanks_only, ..request };
-        let (db, actor) = (db.to_path_buf(), actor.clone());
+        let (db, session) = (db.to_path_buf(), session.clone());
         self.report = None;
         self.error = None;
         self.job = Some(Job::spawn(ctx, "キット作成中 Generating kit", move |reporter| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-            generate_kit(&mut store, &actor, &request, &mut |done, total| {
+            generate_kit(&mut store, &session, &request, &mut |done, total| {
                 reporter.progress("pages", done, total)
             })
             .map_err(|e| e.to_string())

@@ -16,6 +16,7 @@ pub const CARD_LOGIN_BUTTON: &str = "カードでログイン Log in with card";
 pub const NEW_ADMIN_LABEL: &str = "管理者のユーザー名 Administrator's user name";
 pub const NEW_PASSWORD_LABEL: &str = "パスワード（16文字以上） Password (16+ characters)";
 pub const CONFIRM_PASSWORD_LABEL: &str = "パスワード（確認） Password again";
+pub const CHANGE_PASSWORD_BUTTON: &str = "パスワードを変更 Change password";
 pub const CREATE_ADMIN_BUTTON: &str = "管理者を作成 Create administrator";
 pub const LOCK_BUTTON: &str = "ロック Lock (Ctrl+L)";
 pub const LOGOUT_BUTTON: &str = "ログアウト Log out";

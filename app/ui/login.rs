@@ -5,8 +5,8 @@ use chrono::Utc;
 use egui::{Key, RichText};
 
 use super::labels::{
-    CARD_LABEL, CARD_LOGIN_BUTTON, CONFIRM_PASSWORD_LABEL, CREATE_ADMIN_BUTTON, LOGIN_BUTTON,
-    NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
+    CARD_LABEL, CARD_LOGIN_BUTTON, CHANGE_PASSWORD_BUTTON, CONFIRM_PASSWORD_LABEL, CREATE_ADMIN_BUTTON,
+    LOGIN_BUTTON, NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
 };
 use crate::auth::{self, AccountRequest, Session};
 use crate::domain::Role;
@@ -175,6 +175,60 @@ impl FirstRunScreen {
             AccountRequest { name: &self.name, role: Role::Admin, password: &self.password, card: None };
         let result = auth::add_user(store, None, &request)
             .and_then(|_| auth::login(store, &self.name, &self.password, Utc::now()));
+        self.password.clear();
+        self.confirm.clear();
+        match result {
+            Ok(session) => Some(session),
+            Err(e) => {
+                self.error = Some(e.to_string());
+                None
+            }
+        }
+    }
+}
+
+/// An administrator reset this account: a password of the user's own is set before anything
+/// else. Returns the new session (logged in again with the new password) once done.
+#[derive(Default)]
+pub struct ChangePasswordScreen {
+    password: String,
+    confirm: String,
+    error: Option<String>,
+}
+
+impl ChangePasswordScreen {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) -> Option<Session> {
+        let mut changed = None;
+        ui.vertical_centered(|ui| {
+            ui.add_space(60.0);
+            ui.heading(format!("パスワードの変更 New password — {}", session.user()));
+            ui.label("管理者がパスワードをリセットしました。自分だけのパスワードを設定してください。");
+            ui.label("An administrator reset your password: set one of your own (16+ characters, used by no one else).");
+            ui.add_space(12.0);
+            let mut submit = false;
+            egui::Grid::new("change_password").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+                field(ui, NEW_PASSWORD_LABEL, &mut self.password, true, false);
+                ui.end_row();
+                submit |= field(ui, CONFIRM_PASSWORD_LABEL, &mut self.confirm, true, false);
+                ui.end_row();
+            });
+            if ui.button(CHANGE_PASSWORD_BUTTON).clicked() || submit {
+                changed = self.change(store, session);
+            }
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        changed
+    }
+
+    fn change(&mut self, store: &mut Store, session: &Session) -> Option<Session> {
+        if self.password != self.confirm {
+            self.error = Some("パスワードが一致しません The two passwords differ".into());
+            return None;
+        }
+        let result = auth::change_password(store, session, &self.password)
+            .and_then(|()| auth::login(store, session.user().as_str(), &self.password, Utc::now()));
         self.password.clear();
         self.confirm.clear();
         match result {

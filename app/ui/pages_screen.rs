@@ -17,9 +17,10 @@ use super::labels::{
 };
 use super::page_view::fit_height;
 use super::widgets::text_table;
+use crate::auth::Session;
 use crate::form::{self, FormDefinition};
 use crate::scan::{self, Completeness, ImportCounts, ImportReport, ImportRequest, IndexInput, PageStore};
-use crate::store::{Actor, EpisodeRecord, PageState, ScannedPageRecord, Store};
+use crate::store::{EpisodeRecord, PageState, ScannedPageRecord, Store};
 
 const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
 /// Tall enough to read handwriting beside the input, small enough to upload at once.
@@ -102,7 +103,7 @@ impl PagesScreen {
         self.status = None;
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, session: &Session) {
         self.poll(store);
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -121,8 +122,8 @@ impl PagesScreen {
                 ui.label(m);
             }
             match self.view {
-                View::Import => self.import_ui(ui, db, actor),
-                View::Queue => self.queue_ui(ui, store, db, actor),
+                View::Import => self.import_ui(ui, db, session),
+                View::Queue => self.queue_ui(ui, store, db, session),
                 View::Status => self.status_ui(ui, store),
             }
         });
@@ -147,7 +148,7 @@ impl PagesScreen {
         self.reload(store);
     }
 
-    fn import_ui(&mut self, ui: &mut egui::Ui, db: &Path, actor: &Actor) {
+    fn import_ui(&mut self, ui: &mut egui::Ui, db: &Path, session: &Session) {
         ui.label("スキャナが書き出したフォルダを選んでください（PNG・JPEG・TIFF・PDF）。 Choose the folder the scanner wrote (PNG, JPEG, TIFF, PDF). Pages are filed by their barcode; the rest wait in the indexing queue. Running it again on the same folder files nothing twice.");
         ui.horizontal(|ui| {
             let label = ui.label(PAGES_FOLDER_LABEL);
@@ -169,7 +170,7 @@ impl PagesScreen {
         }
         let ready = !self.folder.trim().is_empty();
         if ui.add_enabled(ready, egui::Button::new(PAGES_IMPORT_BUTTON)).clicked() {
-            self.start(ui.ctx(), db, actor);
+            self.start(ui.ctx(), db, session);
         }
         if let Some(report) = &self.last {
             ui.separator();
@@ -187,20 +188,20 @@ impl PagesScreen {
         }
     }
 
-    fn start(&mut self, ctx: &egui::Context, db: &Path, actor: &Actor) {
+    fn start(&mut self, ctx: &egui::Context, db: &Path, session: &Session) {
         self.message = None;
         self.error = None;
         let counts = Arc::new(Mutex::new(ImportCounts::default()));
         let cancel = Arc::new(AtomicBool::new(false));
         let request =
             ImportRequest { paths: vec![PathBuf::from(self.folder.trim())], forms_dir: None, workers: None };
-        let (db, actor, live, stop) = (db.to_path_buf(), actor.clone(), counts.clone(), cancel.clone());
+        let (db, session, live, stop) = (db.to_path_buf(), session.clone(), counts.clone(), cancel.clone());
         let job = Job::spawn(ctx, "取り込み中 Importing", move |reporter| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
             let pages = PageStore::beside(&db);
             scan::import_pages(
                 &mut store,
-                &actor,
+                &session,
                 &pages,
                 &request,
                 &mut |c| {
@@ -216,11 +217,11 @@ impl PagesScreen {
         self.running = Some(Running { job, counts, cancel });
     }
 
-    fn queue_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, actor: &Actor) {
+    fn queue_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, session: &Session) {
         // While the clerk types, Ctrl+Z belongs to the text; on empty fields it undoes a filing.
         let typing = !(self.patient.is_empty() && self.form.is_empty() && self.reason.is_empty());
         if !typing && ui.input_mut(|i| i.consume_shortcut(&UNDO)) {
-            self.undo_last(store, actor);
+            self.undo_last(store, session);
         }
         let (next, previous) = ui.input_mut(|i| {
             (i.consume_key(Modifiers::NONE, Key::PageDown), i.consume_key(Modifiers::NONE, Key::PageUp))
@@ -233,7 +234,7 @@ impl PagesScreen {
         }
         ui.horizontal(|ui| {
             if ui.add_enabled(!self.undo.is_empty(), egui::Button::new(QUEUE_UNDO_BUTTON)).clicked() {
-                self.undo_last(store, actor);
+                self.undo_last(store, session);
             }
             if ui.button(QUEUE_PREVIOUS_BUTTON).clicked() {
                 self.move_by(-1);
@@ -257,7 +258,7 @@ impl PagesScreen {
         ));
         ui.columns(2, |cols| {
             self.page_image(&mut cols[0], db, &page);
-            self.index_form(&mut cols[1], store, actor, &page);
+            self.index_form(&mut cols[1], store, session, &page);
         });
     }
 
@@ -296,7 +297,13 @@ impl PagesScreen {
         }
     }
 
-    fn index_form(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, page: &ScannedPageRecord) {
+    fn index_form(
+        &mut self,
+        ui: &mut egui::Ui,
+        store: &mut Store,
+        session: &Session,
+        page: &ScannedPageRecord,
+    ) {
         ui.label("患者のリストバンドをスキャンするか、ページ上部のIDを入力してください。 Scan the patient's wristband or type the ID on the page; or type the page code printed under the barcode.");
         let label = ui.label(QUEUE_PATIENT_LABEL);
         let patient = ui.add(egui::TextEdit::singleline(&mut self.patient)).labelled_by(label.id);
@@ -319,7 +326,7 @@ impl PagesScreen {
         let enter = (patient.lost_focus() || form.lost_focus()) && ui.input(|i| i.key_pressed(Key::Enter));
         if ui.button(QUEUE_FILE_BUTTON).clicked() || enter {
             let input = IndexInput { patient_or_code: self.patient.clone(), form: self.form.clone() };
-            match scan::index_page(store, actor, &self.forms, page.id, &input) {
+            match scan::index_page(store, session, &self.forms, page.id, &input) {
                 Ok(filed) => {
                     self.message = Some(format!(
                         "page {} filed: {} {}",
@@ -341,7 +348,7 @@ impl PagesScreen {
         ui.add(egui::TextEdit::singleline(&mut self.reason)).labelled_by(label.id);
         if ui.add_enabled(!self.reason.trim().is_empty(), egui::Button::new(QUEUE_SET_ASIDE_BUTTON)).clicked()
         {
-            match store.set_page_aside(actor, page.id, &self.reason) {
+            match scan::queue::set_aside(store, session, page.id, &self.reason) {
                 Ok(_) => {
                     self.message = Some(format!("page {} set aside", page.id));
                     self.undo.push(page.id);
@@ -353,13 +360,13 @@ impl PagesScreen {
         }
     }
 
-    fn undo_last(&mut self, store: &mut Store, actor: &Actor) {
+    fn undo_last(&mut self, store: &mut Store, session: &Session) {
         let Some(id) = self.undo.pop() else { return };
         // What was typed was for another page.
         self.patient.clear();
         self.form.clear();
         self.reason.clear();
-        match store.requeue_page(actor, id) {
+        match scan::queue::requeue(store, session, id) {
             Ok(_) => {
                 self.message = Some(format!("page {id} is back in the queue"));
                 self.error = None;

@@ -9,8 +9,9 @@ use super::labels::{
     RECON_MERGE_REASON_LABEL, RECON_MRN_LABEL, RECON_OVERRIDE_LABEL, RECON_UNLINK_BUTTON,
 };
 use super::widgets::labelled_text;
+use crate::auth::Session;
 use crate::entry::reconcile::{self, ReconcileError};
-use crate::store::{Actor, DowntimePatient, EhrFacts, Store};
+use crate::store::{DowntimePatient, EhrFacts, Store};
 
 #[derive(Default)]
 pub struct ReconcileScreen {
@@ -53,7 +54,7 @@ impl ReconcileScreen {
         self.selected = Some(id);
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
         egui::Panel::left("recon_list").resizable(true).default_size(460.0).show(ui, |ui| {
             let left = self.patients.iter().filter(|p| p.link.is_none() && p.merged_into.is_none()).count();
             ui.label(
@@ -101,7 +102,7 @@ impl ReconcileScreen {
                 }
             });
             if ui.button(RECON_IMPORT_BUTTON).clicked() {
-                match reconcile::import_links(store, actor, std::path::Path::new(self.file.trim())) {
+                match reconcile::import_links(store, session, std::path::Path::new(self.file.trim())) {
                     Ok(r) => {
                         let mut m = format!(
                             "{} mapped, {} unchanged, {} left for you to decide",
@@ -139,11 +140,11 @@ impl ReconcileScreen {
             let Some(p) = self.patients.iter().find(|p| p.record.patient.id.as_str() == id).cloned() else {
                 return;
             };
-            self.detail_ui(ui, store, actor, &p);
+            self.detail_ui(ui, store, session, &p);
         });
     }
 
-    fn detail_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, p: &DowntimePatient) {
+    fn detail_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, p: &DowntimePatient) {
         let ours = &p.record.patient;
         let mrn = self.mrn.trim().to_string();
         let ehr: Option<EhrFacts> =
@@ -189,7 +190,7 @@ impl ReconcileScreen {
         ui.horizontal(|ui| {
             if (ui.button(RECON_LINK_BUTTON).clicked() || enter) && !mrn.is_empty() {
                 let reason = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
-                match reconcile::link(store, actor, ours.id.as_str(), &mrn, None, reason) {
+                match reconcile::link(store, session, ours.id.as_str(), &mrn, None, reason) {
                     Ok((l, _)) => {
                         self.message = Some(format!("{} → {} mapped", l.downtime_id, l.mrn));
                         self.error = None;
@@ -200,7 +201,7 @@ impl ReconcileScreen {
                 self.reload(store);
             }
             if p.link.is_some() && ui.button(RECON_UNLINK_BUTTON).clicked() {
-                match store.unlink_mrn(actor, ours.id.as_str()) {
+                match reconcile::unlink(store, session, ours.id.as_str()) {
                     Ok(()) => self.message = Some(format!("{} unmapped", ours.id.as_str())),
                     Err(e) => self.error = Some(e.to_string()),
                 }
@@ -214,7 +215,7 @@ impl ReconcileScreen {
         if ui.button(RECON_MERGE_BUTTON).clicked() {
             let into = self.merge_into.trim().to_uppercase();
             let over = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
-            match reconcile::merge(store, actor, ours.id.as_str(), &into, &self.merge_reason, over) {
+            match reconcile::merge(store, session, ours.id.as_str(), &into, &self.merge_reason, over) {
                 Ok(_) => {
                     self.message = Some(format!("{} merged into {into}", ours.id.as_str()));
                     self.error = None;

@@ -13,8 +13,9 @@ use super::labels::{
     REGISTER_BUTTON,
 };
 use super::widgets::{identity_block, labelled_text};
+use crate::auth::Session;
 use crate::downtime::{self, Registered, RegistrationInput};
-use crate::store::{Actor, PatientRecord, Store};
+use crate::store::{PatientRecord, Store};
 
 #[derive(Default)]
 pub struct RegisterScreen {
@@ -64,7 +65,7 @@ impl RegisterScreen {
     }
 
     /// `wristbands`: the folder registration wristbands are printed into.
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, wristbands: &Path) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, wristbands: &Path) {
         egui::CentralPanel::default().show(ui, |ui| {
             ui.heading("ダウンタイム登録 Register a patient under a downtime ID");
             ui.label("分かることだけ入力。身元不明なら性別と推定年齢だけ。 Enter what is known; for an unidentified patient, sex and apparent age are enough.");
@@ -96,10 +97,10 @@ impl RegisterScreen {
             if self.similar.is_empty() {
                 let submit = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
                 if ui.button(RichText::new(REGISTER_BUTTON).size(16.0)).clicked() || submit {
-                    self.submit(store, actor, wristbands, false);
+                    self.submit(store, session, wristbands, false);
                 }
             } else {
-                self.similar_ui(ui, store, actor, wristbands);
+                self.similar_ui(ui, store, session, wristbands);
             }
             for (field, message) in &self.errors {
                 ui.colored_label(ui.visuals().error_fg_color, format!("{field}: {message}"));
@@ -129,7 +130,7 @@ impl RegisterScreen {
         });
     }
 
-    fn similar_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor, wristbands: &Path) {
+    fn similar_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, wristbands: &Path) {
         egui::Frame::new().fill(Color32::from_rgb(120, 70, 0)).inner_margin(12.0).show(ui, |ui| {
             ui.visuals_mut().override_text_color = Some(Color32::WHITE);
             ui.label(
@@ -145,7 +146,7 @@ impl RegisterScreen {
             ui.separator();
             ui.horizontal(|ui| {
                 if ui.button(REGISTER_ANYWAY_BUTTON).clicked() {
-                    self.submit(store, actor, wristbands, true);
+                    self.submit(store, session, wristbands, true);
                 }
                 if ui.button("やめる Cancel (same person)").clicked() {
                     self.similar.clear();
@@ -154,7 +155,7 @@ impl RegisterScreen {
         });
     }
 
-    fn submit(&mut self, store: &mut Store, actor: &Actor, wristbands: &Path, confirmed_different: bool) {
+    fn submit(&mut self, store: &mut Store, session: &Session, wristbands: &Path, confirmed_different: bool) {
         self.errors.clear();
         self.error = None;
         let input = match self.input() {
@@ -187,7 +188,7 @@ impl RegisterScreen {
             }
         }
         self.similar.clear();
-        match downtime::register(store, actor, &input, today, Some(wristbands)) {
+        match downtime::register(store, session, &input, today, Some(wristbands)) {
             Ok(done) => {
                 *self = Self { done: Some(done), ..Self::default() };
             }

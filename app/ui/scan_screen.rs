@@ -8,9 +8,10 @@ use egui::{Color32, Event, Key, RichText};
 
 use super::labels::{MANUAL_CODE_LABEL, NEXT_PATIENT_BUTTON, STOP_DISMISS_BUTTON};
 use super::widgets::{identity_block, labelled_text};
+use crate::auth::Session;
 use crate::domain::Patient;
 use crate::scan::{Outcome, Station, WedgeInput, WedgeReader, WedgeScan};
-use crate::store::{Actor, ScanEventRecord, ScanKind, Store};
+use crate::store::{ScanEventRecord, ScanKind, Store};
 
 pub struct ScanScreen {
     station: Result<Station, String>,
@@ -71,7 +72,7 @@ impl ScanScreen {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
         if let Err(e) = &self.station {
             let text = format!("スキャンステーションを開けません Cannot open the scan station: {e}");
             egui::CentralPanel::default().show(ui, |ui| ui.colored_label(ui.visuals().error_fg_color, text));
@@ -95,7 +96,7 @@ impl ScanScreen {
                 {
                     let current = self.station.as_ref().ok().and_then(|s| s.stop()).map(|s| s.event_id);
                     if current.is_some() && current == stop_on_screen {
-                        self.dismiss(store, actor);
+                        self.dismiss(store, session);
                     }
                 }
                 Event::Key { key: Key::Escape, pressed: true, .. } if nothing_focused => self.next_patient(),
@@ -108,7 +109,7 @@ impl ScanScreen {
                         code_char(key).map(WedgeInput::Key)
                     };
                     match input.and_then(|i| self.reader.push(i)) {
-                        Some(WedgeScan::Code(code)) => self.handle(store, actor, &code),
+                        Some(WedgeScan::Code(code)) => self.handle(store, session, &code),
                         Some(WedgeScan::Unreadable(text)) => {
                             self.message = Some((
                                 false,
@@ -132,14 +133,14 @@ impl ScanScreen {
             .resizable(true)
             .default_size(180.0)
             .show(ui, |ui| self.recent_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.main_ui(ui, store, actor));
+        egui::CentralPanel::default().show(ui, |ui| self.main_ui(ui, store, session));
         if let Ok(station) = &self.station
             && let Some(stop) = station.stop().cloned()
         {
             self.stop_ui(
                 ui,
                 store,
-                actor,
+                session,
                 &stop.active,
                 stop.item_patient.as_ref(),
                 &stop.item_patient_id,
@@ -148,9 +149,9 @@ impl ScanScreen {
         }
     }
 
-    fn handle(&mut self, store: &mut Store, actor: &Actor, code: &str) {
+    fn handle(&mut self, store: &mut Store, session: &Session, code: &str) {
         let Ok(station) = &mut self.station else { return };
-        self.message = Some(match station.scan(store, actor, code, Utc::now()) {
+        self.message = Some(match station.scan(store, session, code, Utc::now()) {
             Ok(Outcome::Identified { patient, again: false }) => (
                 true,
                 format!(
@@ -180,7 +181,7 @@ impl ScanScreen {
         self.refresh(store);
     }
 
-    fn main_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, actor: &Actor) {
+    fn main_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
         let Ok(station) = &self.station else { return };
         ui.heading("スキャンステーション Scan station");
         ui.label("リストバンドをスキャンし、次に伝票・用紙をスキャン。Esc で次の患者。 Scan a wristband, then the patient's slips and pages. Esc: next patient.");
@@ -243,7 +244,7 @@ impl ScanScreen {
                 && !self.manual.trim().is_empty()
             {
                 let code = std::mem::take(&mut self.manual);
-                self.handle(store, actor, &code);
+                self.handle(store, session, &code);
             }
             ui.label(
                 RichText::new("（読めないバーコードは手入力 type a code the scanner cannot read）").weak(),
@@ -256,7 +257,7 @@ impl ScanScreen {
         &mut self,
         ui: &mut egui::Ui,
         store: &mut Store,
-        actor: &Actor,
+        session: &Session,
         active: &Patient,
         item_patient: Option<&Patient>,
         item_patient_id: &str,
@@ -285,7 +286,7 @@ impl ScanScreen {
             dismiss = ui.button(RichText::new(STOP_DISMISS_BUTTON).size(18.0)).clicked_by(egui::PointerButton::Primary);
         });
         if dismiss {
-            self.dismiss(store, actor);
+            self.dismiss(store, session);
         }
     }
 
@@ -310,12 +311,12 @@ impl ScanScreen {
         }
     }
 
-    fn dismiss(&mut self, store: &mut Store, actor: &Actor) {
+    fn dismiss(&mut self, store: &mut Store, session: &Session) {
         let Ok(station) = &mut self.station else { return };
         if station.stop().is_none() {
             return;
         }
-        self.message = Some(match station.dismiss(store, actor) {
+        self.message = Some(match station.dismiss(store, session) {
             Ok(()) => (
                 true,
                 "解除しました。目の前の患者のリストバンドをスキャン Stop dismissed: scan the wristband of the patient in front of you".into(),

@@ -70,3 +70,39 @@ pub fn list_json(db: &Path) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// A person with an account of their own, logged in through the front door: the account is made
+/// on first use (after a test administrator, on a database without users); a demo account of that
+/// name logs in with its demo password.
+pub fn person(
+    store: &mut kamikarte::store::Store,
+    name: &str,
+    role: kamikarte::domain::Role,
+) -> kamikarte::auth::Session {
+    use kamikarte::auth::{AccountRequest, add_user, demo_password, login};
+    use kamikarte::domain::{Role, UserName};
+    let now = chrono::Utc::now();
+    let admin_password = "test administrator passphrase";
+    if store.user_count().unwrap() == 0 {
+        let first =
+            AccountRequest { name: "test-admin", role: Role::Admin, password: admin_password, card: None };
+        add_user(store, None, &first).unwrap();
+    }
+    let existing = store.user(&UserName::parse(name).unwrap()).unwrap();
+    if let Some(user) = &existing
+        && user.demo
+    {
+        return login(store, name, &demo_password(user.role), now).unwrap();
+    }
+    // Unique per person, and without the name in it (the policy refuses that).
+    let password = format!("{} passphrase for the tests", name.chars().rev().collect::<String>());
+    if existing.is_none() {
+        let admin = match store.user(&UserName::parse("test-admin").unwrap()).unwrap() {
+            Some(_) => login(store, "test-admin", admin_password, now).unwrap(),
+            None => login(store, "admin", &demo_password(Role::Admin), now).unwrap(),
+        };
+        add_user(store, Some(&admin), &AccountRequest { name, role, password: &password, card: None })
+            .unwrap();
+    }
+    login(store, name, &password, now).unwrap()
+}

@@ -34,3 +34,29 @@ CREATE TABLE login_locks (
 INSERT INTO login_locks (subject, locked_until)
     SELECT name, locked_until FROM users WHERE locked_until IS NOT NULL;
 ALTER TABLE users DROP COLUMN locked_until;
+
+-- A census import stages its changes here in short batches, then swaps them into `patients` in
+-- one short transaction: readers never see half a census, and a nurse's registration never
+-- waits behind a whole import. Rows of an import that was killed are cleared by the next one.
+CREATE TABLE census_staging (
+    import              TEXT NOT NULL,
+    seq                 INTEGER NOT NULL,
+    staged_at           TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    action              TEXT NOT NULL CHECK (action IN ('insert', 'update', 'readmit', 'discharge')),
+    -- The row's updated_at when the import compared it (NULL: no such patient then): the swap
+    -- refuses when any row has changed since.
+    expected_updated_at TEXT,
+    name                TEXT,
+    kana                TEXT,
+    kana_key            TEXT,
+    dob                 TEXT,
+    sex                 TEXT,
+    blood_type          TEXT,
+    ward                TEXT,
+    room                TEXT,
+    bed                 TEXT,
+    department          TEXT,
+    allergies           TEXT,
+    PRIMARY KEY (import, seq)
+) STRICT;
