@@ -242,3 +242,42 @@ fn the_app_locks_itself_after_the_idle_time() {
     assert!(s.harness.state().session().is_none(), "locked after a minute without input");
     assert!(s.harness.query_by_label_contains("Locked — sato").is_some());
 }
+
+#[test]
+fn logging_out_closes_the_import_dialog_and_a_nurse_cannot_import_through_the_workflow() {
+    use kamikarte::ui::labels::LOGOUT_BUTTON;
+    let (dir, db) = database_with_admin(|store| {
+        let admin =
+            kamikarte::auth::login(store, "sato", "a passphrase of some length", chrono::Utc::now()).unwrap();
+        for (name, role, password) in
+            [("ito", Role::Clerk, "Kaede-Momiji-Ichou-7"), ("kato", Role::Nurse, "Sakura-Fuji-Kawa-88")]
+        {
+            add_user(store, Some(&admin), &AccountRequest { name, role, password, card: None }).unwrap();
+        }
+    });
+    let mut s = open_app_on(dir, db.clone());
+    s.harness.run_steps(2);
+    s.log_in("ito", "Kaede-Momiji-Ichou-7");
+    s.harness.key_press_modifiers(Modifiers::COMMAND, Key::I);
+    s.harness.run_steps(3);
+    assert!(s.harness.query_by_label(FILE_LABEL).is_some(), "the clerk opened the import dialog");
+    s.harness.get_by_label(LOGOUT_BUTTON).click();
+    s.harness.run_steps(3);
+    s.log_in("kato", "Sakura-Fuji-Kawa-88");
+    assert!(s.harness.query_by_label(FILE_LABEL).is_none(), "nothing of the clerk's survives the log-out");
+
+    // The workflow itself refuses the nurse, whatever a screen shows.
+    let mut store = Store::open(&db).unwrap();
+    let nurse =
+        kamikarte::auth::login(&mut store, "kato", "Sakura-Fuji-Kawa-88", chrono::Utc::now()).unwrap();
+    let csv = s.db.with_file_name("c.csv");
+    std::fs::write(
+        &csv,
+        "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟\n1,山田　花子,ヤマダ　ハナコ,1950-01-01,F,,5E\n",
+    )
+    .unwrap();
+    let options = kamikarte::census::ImportOptions::new(chrono::Local::now().date_naive());
+    let err = kamikarte::census::import_file(&mut store, &nurse, &csv, &options, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("may not import the census"), "{err}");
+    assert_eq!(store.patient_count().unwrap(), 0);
+}

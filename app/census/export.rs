@@ -37,10 +37,10 @@ pub fn write_census_csv(records: &[PatientRecord], out: &mut dyn Write) -> std::
 /// Writes to a temporary file beside `path` and renames it into place, so a reader never sees a
 /// half-written census.
 pub fn export_census_file(records: &[PatientRecord], path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    write_census_csv(records, tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let mut bytes = Vec::new();
+    write_census_csv(records, &mut bytes)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::files::create_private_dir_all(dir)?;
+    }
+    crate::files::write_private_atomic(path, &bytes, true)
 }

@@ -58,7 +58,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).map_err(|e| e.message)
 }
 
-fn new_secret(var: &str, what: &str) -> Result<String> {
+pub(super) fn new_secret(var: &str, what: &str) -> Result<String> {
     if let Ok(value) = std::env::var(var) {
         return Ok(value);
     }
@@ -193,6 +193,7 @@ pub fn run_config(ctx: &mut Invocation<'_>, command: ConfigCommand) -> Result<()
             if json {
                 let mut v = serde_json::to_value(&settings)?;
                 v["backup_folder_in_use"] = folder.map(|f| f.display().to_string()).into();
+                v["encryption"] = ctx.store.encryption().into();
                 out!("{v}");
             } else {
                 out!("lockout.max_failures     {}", settings.lockout_max_failures);
@@ -205,6 +206,11 @@ pub fn run_config(ctx: &mut Invocation<'_>, command: ConfigCommand) -> Result<()
                 );
                 out!("backup.keep              {}", settings.backup_keep);
                 out!("backup.interval_minutes  {}", settings.backup_interval_minutes);
+                out!("password.min_chars       {}", settings.password_min_chars);
+                out!(
+                    "encryption               {}",
+                    ctx.store.encryption().unwrap_or("none (see `kamikarte db encrypt`)")
+                );
             }
         }
         ConfigCommand::Set { key, value } => {

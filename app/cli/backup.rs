@@ -48,6 +48,43 @@ pub struct RestoreArgs {
     pub accounts_differ: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Encrypt the database at rest (SQLCipher): with a passphrase (KAMIKARTE_NEW_DB_PASSPHRASE or
+    /// asked twice; then asked at every start, so a stolen PC reveals nothing), or with
+    /// --key-file (the audit key file's key: protects copies of the database file, not a stolen
+    /// PC that carries both). An administrator logs in; close the app on every station first.
+    Encrypt {
+        #[arg(long)]
+        key_file: bool,
+    },
+}
+
+/// `db encrypt`: an administrator of the live database logs in, then the file is replaced by
+/// its encrypted copy (`store::cipher::encrypt_database`).
+pub fn run_db(db: &Path, command: DbCommand, user: Option<&str>) -> Result<()> {
+    let DbCommand::Encrypt { key_file } = command;
+    let session = {
+        let mut store = super::open_store(db)?;
+        let mut ctx = Invocation { store: &mut store, user };
+        ctx.authenticate(Permission::Configure)?
+    };
+    let passphrase = if key_file {
+        None
+    } else {
+        Some(super::accounts::new_secret("KAMIKARTE_NEW_DB_PASSPHRASE", "database passphrase")?)
+    };
+    let with = store::cipher::encrypt_database(db, &session.actor(), passphrase.as_deref())?;
+    out!("{} is encrypted now, with {with}", db.display());
+    if passphrase.is_some() {
+        out!(
+            "the passphrase is asked at every start (KAMIKARTE_DB_PASSPHRASE for scripts); without it the database cannot be read"
+        );
+    }
+    out!("backups taken before this are not encrypted: take a new one and remove the old ones");
+    Ok(())
+}
+
 pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
     ctx.authenticate(Permission::Backup)?;
     match &args.command {
@@ -56,7 +93,7 @@ pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
                 Some(k) => AuditKey::load(k)?,
                 None => ctx.store.audit_key().clone(),
             };
-            let check = verify_backup(file, &key)?;
+            let check = verify_backup_asking(file, &key)?;
             if *json {
                 out!("{}", serde_json::to_string(&check)?);
             }
@@ -90,6 +127,19 @@ pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
             out!("{}", written.display());
             Ok(())
         }
+    }
+}
+
+/// `verify_backup`, asking for the passphrase of a backup encrypted with one.
+fn verify_backup_asking(file: &Path, key: &AuditKey) -> Result<BackupCheck> {
+    match verify_backup(file, key) {
+        Err(store::StoreError::NeedsPassphrase { .. }) => {
+            let passphrase =
+                read_secret("KAMIKARTE_DB_PASSPHRASE", &format!("Passphrase of {}: ", file.display()))?;
+            store::cipher::remember_passphrase(file, &passphrase);
+            Ok(verify_backup(file, key)?)
+        }
+        other => Ok(other?),
     }
 }
 
@@ -127,7 +177,7 @@ fn account_differences(live: &BTreeSet<(String, String)>, check: &BackupCheck) -
 /// cannot.
 pub fn run_restore(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<()> {
     let file = &args.file;
-    let live = if db.exists() { Some(Store::open(db)?) } else { None };
+    let live = if db.exists() { Some(super::open_store(db)?) } else { None };
     let (key, session, live_accounts) = match live {
         Some(mut live) if live.user_count()? > 0 => {
             let session = administrator(&mut live, user, "the live database")?;
@@ -148,7 +198,7 @@ pub fn run_restore(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<
             (key, session, None)
         }
     };
-    let check = verify_backup(file, &key)?;
+    let check = verify_backup_asking(file, &key)?;
     if let Some(problem) = check.problem() {
         anyhow::bail!("{}: {problem}; not restored", file.display());
     }
@@ -200,7 +250,7 @@ fn find_key(db: &Path, backup: &Path) -> Result<AuditKey> {
 /// Logs in an administrator of the backup itself, on a private copy of it (a login writes its
 /// own audit entry; the backup file is never changed).
 fn backup_administrator(backup: &Path, key: &AuditKey, user: Option<&str>) -> Result<Session> {
-    let check = verify_backup(backup, key)?;
+    let check = verify_backup_asking(backup, key)?;
     if let Some(problem) = check.problem() {
         anyhow::bail!("{}: {problem}; not restored", backup.display());
     }

@@ -256,7 +256,12 @@ fn print_import_report(path: &Path, report: &ImportReport) -> Result<()> {
 fn run_list(ctx: &mut Invocation<'_>, args: &ListArgs) -> Result<()> {
     let session = ctx.authenticate(Permission::ViewCensus)?;
     let records = ctx.store.patients(args.ward.as_deref(), args.all)?;
-    ctx.store.record_view(&session.actor(), "census", args.ward.as_deref().unwrap_or("all wards"))?;
+    let query = format!(
+        "census list {}{}",
+        args.ward.as_deref().unwrap_or("(all wards)"),
+        if args.all { " --all" } else { "" }
+    );
+    ctx.store.record_list_view(&session.actor(), &query, records.len())?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let rows: Vec<serde_json::Value> = records
@@ -299,7 +304,8 @@ fn run_export(ctx: &mut Invocation<'_>, file: &Path, ward: Option<&str>) -> Resu
     let session = ctx.authenticate(Permission::Export)?;
     let records = ctx.store.patients(ward, false)?;
     census::export_census_file(&records, file).with_context(|| format!("cannot write {}", file.display()))?;
-    ctx.store.record_view(&session.actor(), "census_export", &file.display().to_string())?;
+    let query = format!("census export {} → {}", ward.unwrap_or("(all wards)"), file.display());
+    ctx.store.record_list_view(&session.actor(), &query, records.len())?;
     out!("{}: {} patients", file.display(), records.len());
     Ok(())
 }
@@ -311,17 +317,15 @@ pub fn run_audit(ctx: &mut Invocation<'_>, command: AuditCommand) -> Result<()> 
     if json {
         out!("{}", serde_json::to_string(&v)?);
     }
-    match &v.first_broken {
-        None => {
-            if !json {
-                out!("audit trail intact: {} entries", v.entries);
-            }
-            Ok(())
+    let problems = v.problems();
+    if problems.is_empty() {
+        if !json {
+            out!("audit trail intact: {} entries; accounts and settings sealed", v.entries);
         }
-        Some((seq, reason)) => {
-            let msg = format!("audit trail broken at entry {seq}: {reason}");
-            eprintln!("error: {msg}");
-            Err(Reported(msg).into())
-        }
+        return Ok(());
     }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    Err(Reported(problems.join("; ")).into())
 }

@@ -37,7 +37,7 @@ pub struct WorklistArgs {
 }
 
 pub fn run_worklist(ctx: &mut Invocation<'_>, args: &WorklistArgs) -> Result<()> {
-    ctx.authenticate(Permission::BackEntry)?;
+    let session = ctx.authenticate(Permission::BackEntry)?;
     let stage = match &args.stage {
         None => None,
         Some(s) => Some(Stage::parse(s).ok_or_else(|| {
@@ -60,6 +60,11 @@ pub fn run_worklist(ctx: &mut Invocation<'_>, args: &WorklistArgs) -> Result<()>
         .into_iter()
         .filter(|i| filter.keeps(i))
         .collect();
+    ctx.store.record_list_view(
+        &session.actor(),
+        format!("worklist {}", filter_text(args)).trim(),
+        items.len(),
+    )?;
     let days = worklist::per_day(&items);
     if args.json {
         out!("{}", serde_json::to_string_pretty(&serde_json::json!({ "items": items, "days": days }))?);
@@ -132,6 +137,7 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
     match command {
         ReconcileCommand::List { json } => {
             let patients = ctx.store.downtime_patients()?;
+            ctx.store.record_list_view(&session.actor(), "reconcile list", patients.len())?;
             if json {
                 let rows: Vec<_> = patients
                     .iter()
@@ -212,4 +218,24 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
         }
     }
     Ok(())
+}
+
+/// The worklist's filters as given, for the audit entry of the read.
+fn filter_text(args: &WorklistArgs) -> String {
+    let mut parts = Vec::new();
+    for (name, value) in [
+        ("ward", &args.ward),
+        ("patient", &args.patient),
+        ("form", &args.form),
+        ("stage", &args.stage),
+        ("keyed-by", &args.keyed_by),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("--{name} {v}"));
+        }
+    }
+    if let Some(e) = args.episode {
+        parts.push(format!("--episode {e}"));
+    }
+    parts.join(" ")
 }

@@ -258,10 +258,11 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
             return Ok(());
         }
     };
-    ctx.authenticate(Permission::Export)?;
+    let session = ctx.authenticate(Permission::Export)?;
     let forms = form::load(forms_dir.as_deref())?;
     let root = page_root(ctx)?;
     let r = report(ctx.store, &forms, &root, episode)?;
+    ctx.store.record_list_view(&session.actor(), "handoff report", r.paper_items)?;
     if json {
         out!("{}", serde_json::to_string(&r)?);
     } else {

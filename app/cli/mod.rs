@@ -104,6 +104,9 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(census::AuditCommand),
+    /// The database file itself: encrypt it at rest.
+    #[command(subcommand)]
+    Db(backup::DbCommand),
 }
 
 /// Raised for outcomes that are reported already and only need exit status 1.
@@ -164,8 +167,9 @@ pub fn run(cli: Cli) -> Result<()> {
     let user = cli.user.as_deref();
     match command {
         Command::Restore(args) => backup::run_restore(&db, &args, user),
+        Command::Db(command) => backup::run_db(&db, command, user),
         command => {
-            let mut store = Store::open(&db)?;
+            let mut store = open_store(&db)?;
             let mut ctx = Invocation { store: &mut store, user };
             match command {
                 Command::Demo(args) => census::run_demo(&mut ctx, &args),
@@ -187,7 +191,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 Command::Config(c) => accounts::run_config(&mut ctx, c),
                 Command::Backup(args) => backup::run_backup(&mut ctx, &args),
                 Command::Audit(c) => census::run_audit(&mut ctx, c),
-                Command::Restore(_) => unreachable!("handled above"),
+                Command::Restore(_) | Command::Db(_) => unreachable!("handled above"),
             }?;
             if let Some(problem) = store.anchor_problem() {
                 eprintln!("warning: {problem}");
@@ -207,6 +211,19 @@ fn run_app(_db: PathBuf) -> Result<()> {
     anyhow::bail!(
         "this build has no desktop app (built without the `gui` feature); use a subcommand, see --help"
     )
+}
+
+/// Opens the database, asking for its passphrase (KAMIKARTE_DB_PASSPHRASE or a prompt) when it
+/// is encrypted with one.
+pub(crate) fn open_store(db: &std::path::Path) -> Result<Store> {
+    match Store::open(db) {
+        Err(store::StoreError::NeedsPassphrase { .. }) => {
+            let passphrase =
+                read_secret("KAMIKARTE_DB_PASSPHRASE", &format!("Passphrase of {}: ", db.display()))?;
+            Ok(Store::open_with_passphrase(db, &passphrase)?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// What every command gets: the open store and who claims to run it.

@@ -73,8 +73,9 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
     match command {
         ScanCommand::Import { paths, forms_dir, json } => run_import(ctx, paths, forms_dir, json),
         ScanCommand::Status { episode, forms_dir, json } => {
-            ctx.authenticate(Permission::ViewCensus)?;
+            let session = ctx.authenticate(Permission::ViewCensus)?;
             let report = scan::completeness(ctx.store, forms_dir.as_deref(), episode)?;
+            ctx.store.record_list_view(&session.actor(), "scan status", report.patients.len())?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
@@ -115,8 +116,9 @@ pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {
             Ok(())
         }
         ScanCommand::Queue { json } => {
-            ctx.authenticate(Permission::FilePages)?;
+            let session = ctx.authenticate(Permission::FilePages)?;
             let queued = ctx.store.scanned_pages(Some(PageState::Queued))?;
+            ctx.store.record_list_view(&session.actor(), "scan queue", queued.len())?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&queued)?);
                 return Ok(());

@@ -246,7 +246,9 @@ impl LockoutPolicy {
         failures: &[DateTime<Utc>],
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let recent = failures.iter().filter(|&&t| t > now - self.window && t <= now).count();
+        // No upper bound: parallel attempts take their `now` before they wait their turn, so a
+        // failure recorded by another may carry a later time than this one's.
+        let recent = failures.iter().filter(|&&t| t > now - self.window).count();
         (recent as u32 >= self.max_failures).then(|| now + self.lock_for)
     }
 }

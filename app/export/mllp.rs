@@ -256,6 +256,7 @@ pub fn send(
         .into_iter()
         .filter(|m| !matches!(m.state, OutboxState::Acknowledged | OutboxState::Withdrawn))
         .collect();
+    store.record_list_view(actor, &format!("send mllp {target}"), messages.len())?;
     let run_id = store.start_handoff_run(actor, "mllp", target, None)?;
     let mut report = SendReport {
         run_id,

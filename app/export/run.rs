@@ -107,6 +107,8 @@ pub fn export(
     let in_scope: HashSet<&str> = gathered.items.iter().map(|i| i.subject.as_str()).collect();
     let records: Vec<HandoffRecord> =
         store.handoff_records()?.into_iter().filter(|r| in_scope.contains(r.subject.as_str())).collect();
+    let query = format!("export {} → {}", options.format.code(), options.out.display());
+    store.record_list_view(actor, &query, records.len())?;
     std::fs::create_dir_all(&options.out)
         .map_err(|source| ExportError::Write { path: options.out.clone(), source })?;
     let run_id = store.start_handoff_run(

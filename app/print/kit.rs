@@ -103,7 +103,15 @@ pub fn generate_kit(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<KitReport, KitError> {
     session.require(Permission::PrintKit)?;
-    print_kit(store, &session.actor(), request, progress)
+    let report = print_kit(store, &session.actor(), request, progress)?;
+    let query = format!(
+        "kit → {} (wards: {}; patients: {})",
+        request.out_dir.display(),
+        if request.wards.is_empty() { "-".to_string() } else { request.wards.join(",") },
+        if request.patients.is_empty() { "-".to_string() } else { request.patients.join(",") }
+    );
+    store.record_list_view(&session.actor(), &query, report.patients)?;
+    Ok(report)
 }
 
 /// `generate_kit` for a workflow that has checked its own permission (a registration prints the

@@ -13,6 +13,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::audit::{AuditWriter, head, verify};
+use super::cipher::{self, DbKey};
 use super::trust::{Anchor, AuditKey, KEY_ID};
 use super::{Actor, AuditVerification, Result, Store, StoreError};
 
@@ -55,9 +56,26 @@ pub struct RestoreReport {
     pub patients: usize,
 }
 
+/// Opens a database or backup file read-only: an encrypted one with the key file's key (derived
+/// from `key`) or a passphrase typed in this process. Returns the key that opened it.
+fn open_readonly(path: &Path, key: &AuditKey) -> Result<(Connection, Option<DbKey>)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let open_error = |source| StoreError::Open { path: path.to_path_buf(), source };
+    if cipher::file_kind(path) != cipher::FileKind::Encrypted || !cipher::AVAILABLE {
+        return Ok((Connection::open_with_flags(path, flags).map_err(open_error)?, None));
+    }
+    let mut keys = vec![DbKey::derived(key)];
+    keys.extend(cipher::remembered(path));
+    match cipher::open_with_any(path, Some(flags), &keys).map_err(open_error)? {
+        Some((conn, key)) => Ok((conn, Some(key))),
+        None => Err(StoreError::NeedsPassphrase { path: path.to_path_buf() }),
+    }
+}
+
 /// Copies `from` into a new database file at `dest` in one read transaction (so a writer in
-/// another process never makes it restart), then renames it into place.
-fn copy_database(from: &Connection, dest: &Path) -> Result<()> {
+/// another process never makes it restart), then renames it into place. An encrypted source
+/// gives an encrypted copy, under the same key.
+fn copy_database(from: &Connection, dest: &Path, key: Option<&DbKey>) -> Result<()> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::files::create_private_dir_all(dir)
             .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
@@ -67,6 +85,9 @@ fn copy_database(from: &Connection, dest: &Path) -> Result<()> {
     drop(file);
     let copied = (|| {
         let mut to = Connection::open(&partial)?;
+        if let Some(key) = key {
+            key.apply(&to)?;
+        }
         {
             let backup = Backup::new(from, &mut to)?;
             loop {
@@ -92,7 +113,7 @@ fn copy_database(from: &Connection, dest: &Path) -> Result<()> {
 
 /// The anchor a backup carries: its own newest entry, read from the copy itself.
 fn anchor_copy(dest: &Path, key: &AuditKey) -> Result<()> {
-    let conn = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let (conn, _) = open_readonly(dest, key)?;
     let (seq, mac) = head(&conn)?.unwrap_or((0, String::new()));
     let anchor = Anchor::path_for(dest);
     Anchor { seq, mac, key_id: key.id().to_string() }
@@ -104,7 +125,7 @@ impl Store {
     /// Writes a consistent copy of the database to `dest` while it stays in use, with its
     /// anchor beside it and a copy of the audit key in the same folder.
     pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
-        copy_database(&self.conn, dest)?;
+        copy_database(&self.conn, dest, self.db_key.as_ref())?;
         anchor_copy(dest, &self.trust.key)?;
         self.keep_key_beside(dest)?;
         let tx = self.begin()?;
@@ -178,6 +199,10 @@ pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
 
 /// The key id a database or backup file was sealed with, read without opening it for writing.
 pub fn sealed_key_id(path: &Path) -> Result<Option<String>> {
+    if cipher::file_kind(path) == cipher::FileKind::Encrypted {
+        // Its key id is inside it; the caller must name the key.
+        return Ok(None);
+    }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
     Ok(conn
@@ -192,9 +217,7 @@ pub fn verify_backup(path: &Path, key: &AuditKey) -> Result<BackupCheck> {
     if !path.is_file() {
         return Err(StoreError::Refused(format!("{}: no such backup file", path.display())));
     }
-    let conn =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    let (conn, _) = open_readonly(path, key)?;
     let integrity: String = conn.query_row("PRAGMA integrity_check(5)", [], |r| r.get(0)).map_err(|e| {
         StoreError::Refused(format!("{}: not a readable SQLite database ({e})", path.display()))
     })?;
@@ -260,8 +283,8 @@ pub fn restore(db: &Path, backup: &Path, key: &AuditKey, actor: &Actor) -> Resul
     }
     let staging = db.with_extension("restoring");
     {
-        let from = Connection::open_with_flags(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        copy_database(&from, &staging)?;
+        let (from, db_key) = open_readonly(backup, key)?;
+        copy_database(&from, &staging, db_key.as_ref())?;
     }
     std::fs::copy(Anchor::path_for(backup), Anchor::path_for(&staging))
         .map_err(|e| StoreError::Refused(format!("cannot copy the backup's anchor: {e}")))?;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod backup;
+pub mod cipher;
 mod downtime;
 mod entries;
 mod handoff;
@@ -85,6 +86,13 @@ pub enum StoreError {
     Corrupt { entity: &'static str, id: String, field: &'static str, message: String },
     #[error(transparent)]
     Trust(#[from] TrustError),
+    #[error(
+        "{} is encrypted with a passphrase: give it (KAMIKARTE_DB_PASSPHRASE, or the prompt) to open it",
+        path.display()
+    )]
+    NeedsPassphrase { path: PathBuf },
+    #[error("{}: the passphrase does not open it", path.display())]
+    WrongPassphrase { path: PathBuf },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -102,6 +110,8 @@ pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
     trust: trust::Trust,
+    /// What unlocked the database, when it is encrypted (backups are keyed the same).
+    db_key: Option<cipher::DbKey>,
 }
 
 /// How long a write waits for another connection's write to finish before it gives up. Long
@@ -171,8 +181,21 @@ impl Tx<'_> {
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, brings its schema up to date and loads
-    /// its audit key (made on first use, see `trust`).
+    /// its audit key (made on first use, see `trust`). An encrypted database opens with the key
+    /// file's key or a passphrase typed earlier in this process; otherwise `NeedsPassphrase`.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_keyed(path, None)
+    }
+
+    /// Opens a database encrypted with `passphrase` (remembered for this process's other
+    /// connections to it).
+    pub fn open_with_passphrase(path: &Path, passphrase: &str) -> Result<Self> {
+        let store = Self::open_keyed(path, Some(cipher::DbKey::Passphrase(passphrase.to_string())))?;
+        cipher::remember_passphrase(path, passphrase);
+        Ok(store)
+    }
+
+    fn open_keyed(path: &Path, given: Option<cipher::DbKey>) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::files::create_private_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
@@ -186,9 +209,36 @@ impl Store {
                 .open(path)
                 .map_err(|e| StoreError::Refused(format!("cannot create {}: {e}", path.display())))?;
         }
-        let conn =
-            Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-        Self::configure(conn, Some(path.to_path_buf()))
+        let open_error = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let (conn, db_key) = match cipher::file_kind(path) {
+            cipher::FileKind::New | cipher::FileKind::Plain => {
+                (Connection::open(path).map_err(open_error)?, None)
+            }
+            cipher::FileKind::Encrypted => {
+                if !cipher::AVAILABLE {
+                    return Err(StoreError::Refused(format!(
+                        "{} is encrypted (or not a database), and this build has no encryption (the `encryption` feature)",
+                        path.display()
+                    )));
+                }
+                let mut keys: Vec<cipher::DbKey> = given.iter().cloned().collect();
+                keys.extend(cipher::remembered(path));
+                let key_file = AuditKey::path_for(path);
+                if key_file.exists() {
+                    keys.push(cipher::DbKey::derived(&AuditKey::load(&key_file)?));
+                }
+                match cipher::open_with_any(path, None, &keys).map_err(open_error)? {
+                    Some((conn, key)) => (conn, Some(key)),
+                    None if given.is_some() => {
+                        return Err(StoreError::WrongPassphrase { path: path.to_path_buf() });
+                    }
+                    None => return Err(StoreError::NeedsPassphrase { path: path.to_path_buf() }),
+                }
+            }
+        };
+        let mut store = Self::configure(conn, Some(path.to_path_buf()))?;
+        store.db_key = db_key;
+        Ok(store)
     }
 
     /// A private database in memory, for tests and benchmarks; its key lives as long as it does.
@@ -208,7 +258,12 @@ impl Store {
         conn.busy_handler(Some(wait_for_writer))?;
         migrations::migrations().to_latest(&mut conn)?;
         let trust = trust::establish(&mut conn, path.as_deref())?;
-        Ok(Self { conn, path, trust })
+        Ok(Self { conn, path, trust, db_key: None })
+    }
+
+    /// How the database is encrypted: `None` when it is not.
+    pub fn encryption(&self) -> Option<&'static str> {
+        self.db_key.as_ref().map(cipher::DbKey::describe)
     }
 
     pub fn path(&self) -> Option<&Path> {

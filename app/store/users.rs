@@ -484,11 +484,22 @@ impl Store {
         Ok(())
     }
 
-    /// Audits that `actor` looked at a record (a patient's details, a census listing).
+    /// Audits that `actor` looked at a record (a patient's details).
     pub fn record_view(&mut self, actor: &Actor, entity: &str, id: &str) -> Result<()> {
         let tx = self.begin()?;
         let mut audit = AuditWriter::start(&tx)?;
         audit.append(&tx, actor, "view", entity, id, None, None)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Audits that `actor` read a list of identifiable data: one entry naming the query and how
+    /// many rows it showed, however long the list (the guideline's "who looked at what").
+    pub fn record_list_view(&mut self, actor: &Actor, query: &str, rows: usize) -> Result<()> {
+        let tx = self.begin()?;
+        let mut audit = AuditWriter::start(&tx)?;
+        let detail = serde_json::json!({ "rows": rows });
+        audit.append(&tx, actor, "view", "list", query, None, Some(&detail))?;
         tx.commit()?;
         Ok(())
     }

@@ -101,6 +101,8 @@ struct Screens {
     entry: Option<EntryScreen>,
     reconcile: Option<ReconcileScreen>,
     import: ImportDialog,
+    /// The census list was shown to this session (and its reading audited).
+    census_read_logged: bool,
 }
 
 pub struct KamikarteApp {
@@ -485,18 +487,33 @@ impl KamikarteApp {
                 return;
             }
             Tab::Pages if self.may(Permission::FilePages) => {
-                let screen = self.screens.pages.get_or_insert_with(|| PagesScreen::new(&self.store));
+                if self.screens.pages.is_none() {
+                    let screen = PagesScreen::new(&self.store);
+                    self.log_list(&session, "scanned pages screen (queue)", screen.listed());
+                    self.screens.pages = Some(screen);
+                }
+                let Some(screen) = self.screens.pages.as_mut() else { return };
                 screen.ui(ui, &mut self.store, &self.db_path, &session);
                 return;
             }
             Tab::Entry if self.may(Permission::BackEntry) => {
                 let masters = self.may(Permission::ManageMasters);
-                let screen = self.screens.entry.get_or_insert_with(|| EntryScreen::new(&self.store));
+                if self.screens.entry.is_none() {
+                    let screen = EntryScreen::new(&self.store);
+                    self.log_list(&session, "back-entry worklist screen", screen.listed());
+                    self.screens.entry = Some(screen);
+                }
+                let Some(screen) = self.screens.entry.as_mut() else { return };
                 screen.ui(ui, &mut self.store, &self.db_path, &session, masters);
                 return;
             }
             Tab::Reconcile if self.may(Permission::Reconcile) => {
-                let screen = self.screens.reconcile.get_or_insert_with(|| ReconcileScreen::new(&self.store));
+                if self.screens.reconcile.is_none() {
+                    let screen = ReconcileScreen::new(&self.store);
+                    self.log_list(&session, "reconciliation screen", screen.listed());
+                    self.screens.reconcile = Some(screen);
+                }
+                let Some(screen) = self.screens.reconcile.as_mut() else { return };
                 screen.ui(ui, &mut self.store, &session);
                 return;
             }
@@ -517,6 +534,11 @@ impl KamikarteApp {
             return;
         }
         let empty = self.screens.census.as_ref().is_none_or(CensusScreen::is_empty);
+        if !empty && !self.screens.census_read_logged {
+            self.screens.census_read_logged = true;
+            let rows = self.screens.census.as_ref().map_or(0, CensusScreen::admitted);
+            self.log_list(&session, "census screen", rows);
+        }
         if empty {
             egui::CentralPanel::default().show(ui, |ui| self.welcome(ui));
         } else if let Some(census) = &mut self.screens.census {
@@ -526,6 +548,13 @@ impl KamikarteApp {
             {
                 self.error = Some(format!("cannot record the view in the audit trail: {e}"));
             }
+        }
+    }
+
+    /// Audits that this session was shown a list of identifiable data.
+    fn log_list(&mut self, session: &Session, query: &str, rows: usize) {
+        if let Err(e) = self.store.record_list_view(&session.actor(), query, rows) {
+            self.error = Some(format!("cannot record the view in the audit trail: {e}"));
         }
     }
 

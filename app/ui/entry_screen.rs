@@ -51,6 +51,11 @@ pub struct EntryScreen {
 }
 
 impl EntryScreen {
+    /// How many pages the worklist shows (for the audit entry of opening it).
+    pub fn listed(&self) -> usize {
+        self.items.len()
+    }
+
     pub fn new(store: &Store) -> Self {
         let mut screen = Self {
             view: View::Worklist,
@@ -186,6 +191,10 @@ impl EntryScreen {
     fn open_sheet(&mut self, store: &mut Store, db: &Path, session: &Session, sheet: Sheet) {
         match keying::plan(store, &sheet, session) {
             Ok(plan) => {
+                if let Err(e) = store.record_view(&session.actor(), "patient", &sheet.patient_id) {
+                    self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+                    return;
+                }
                 self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
                 self.view = View::Entry;
                 self.error = None;

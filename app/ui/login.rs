@@ -6,7 +6,8 @@ use egui::{Key, RichText};
 
 use super::labels::{
     CARD_LABEL, CARD_LOGIN_BUTTON, CHANGE_PASSWORD_BUTTON, CONFIRM_PASSWORD_LABEL, CREATE_ADMIN_BUTTON,
-    LOGIN_BUTTON, NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
+    DB_PASSPHRASE_LABEL, LOGIN_BUTTON, NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, OPEN_DATABASE_BUTTON,
+    PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
 };
 use crate::auth::{self, AccountRequest, Session};
 use crate::domain::Role;
@@ -238,5 +239,54 @@ impl ChangePasswordScreen {
                 None
             }
         }
+    }
+}
+
+/// The database is encrypted with a passphrase: it is asked before anything else can be read.
+pub struct PassphraseScreen {
+    db: std::path::PathBuf,
+    passphrase: String,
+    error: Option<String>,
+    focus_pending: bool,
+    fonts_installed: bool,
+}
+
+impl PassphraseScreen {
+    pub fn new(db: std::path::PathBuf) -> Self {
+        Self { db, passphrase: String::new(), error: None, focus_pending: true, fonts_installed: false }
+    }
+
+    /// Returns the opened store once the passphrase opens it.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<(Store, std::path::PathBuf)> {
+        let mut opened = None;
+        if !self.fonts_installed {
+            super::fonts::install(ui.ctx());
+            self.fonts_installed = true;
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(60.0);
+                ui.heading("暗号化されたデータベース Encrypted database");
+                ui.label(self.db.display().to_string());
+                ui.label("パスフレーズを入力してください。Enter the database passphrase.");
+                ui.add_space(12.0);
+                let focus = std::mem::take(&mut self.focus_pending);
+                let submit = field(ui, DB_PASSPHRASE_LABEL, &mut self.passphrase, true, focus);
+                if ui.button(OPEN_DATABASE_BUTTON).clicked() || submit {
+                    match Store::open_with_passphrase(&self.db, &self.passphrase) {
+                        Ok(store) => opened = Some((store, self.db.clone())),
+                        Err(e) => {
+                            self.error = Some(e.to_string());
+                            self.focus_pending = true;
+                        }
+                    }
+                    self.passphrase.clear();
+                }
+                if let Some(e) = &self.error {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+            });
+        });
+        opened
     }
 }

@@ -24,19 +24,42 @@ use std::path::PathBuf;
 
 pub use app::KamikarteApp;
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
-/// Opens the main window on the database at `db`, at its login (or first-run) screen.
+/// Opens the main window on the database at `db`, at its login (or first-run) screen — after its
+/// passphrase, when it is encrypted with one.
 pub fn run(db: PathBuf) -> anyhow::Result<()> {
-    let store = Store::open(&db)?;
-    let app = KamikarteApp::new(store, db);
+    let root = match Store::open(&db) {
+        Ok(store) => Root::App(Box::new(KamikarteApp::new(store, db.clone()))),
+        Err(StoreError::NeedsPassphrase { .. }) => Root::Unlock(login::PassphraseScreen::new(db.clone())),
+        Err(e) => return Err(e.into()),
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([800.0, 500.0])
-            .with_title(app.title()),
+            .with_title(format!("kamikarte 紙カルテ — {}", db.display())),
         ..Default::default()
     };
-    eframe::run_native("kamikarte", options, Box::new(|_cc| Ok(Box::new(app))))
+    eframe::run_native("kamikarte", options, Box::new(|_cc| Ok(Box::new(root))))
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// The window's content: the passphrase of an encrypted database first, then the app.
+enum Root {
+    Unlock(login::PassphraseScreen),
+    App(Box<KamikarteApp>),
+}
+
+impl eframe::App for Root {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        match self {
+            Root::App(app) => eframe::App::ui(app.as_mut(), ui, frame),
+            Root::Unlock(screen) => {
+                if let Some((store, db)) = screen.ui(ui) {
+                    *self = Root::App(Box::new(KamikarteApp::new(store, db)));
+                }
+            }
+        }
+    }
 }

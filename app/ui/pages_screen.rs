@@ -61,6 +61,11 @@ pub struct PagesScreen {
 }
 
 impl PagesScreen {
+    /// How many queued pages it holds (for the audit entry of opening it).
+    pub fn listed(&self) -> usize {
+        self.queue.len()
+    }
+
     pub fn new(store: &Store) -> Self {
         let mut screen = Self {
             view: View::Import,

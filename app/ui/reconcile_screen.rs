@@ -27,6 +27,11 @@ pub struct ReconcileScreen {
 }
 
 impl ReconcileScreen {
+    /// How many downtime IDs the list shows (for the audit entry of opening it).
+    pub fn listed(&self) -> usize {
+        self.patients.len()
+    }
+
     pub fn new(store: &Store) -> Self {
         let mut s = Self::default();
         s.reload(store);
@@ -124,6 +129,9 @@ impl ReconcileScreen {
                 self.reload(store);
             }
             if let Some(id) = pick {
+                if let Err(e) = store.record_view(&session.actor(), "patient", &id) {
+                    self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+                }
                 self.select(id);
             }
         });
