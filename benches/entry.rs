@@ -4,6 +4,7 @@
 //! once per page opened. Also the save of one keyed charge slip (one transaction with its lines).
 //!
 //! Run with `cargo bench --bench entry`; figures go in README.
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first failure
 
 use std::time::{Duration, Instant};
 

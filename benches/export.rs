@@ -5,6 +5,7 @@
 //!
 //! Run with `cargo bench --bench export`; figures go in README. Set `KAMIKARTE_BENCH_LINES` for
 //! another size.
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first failure
 
 mod common;
 

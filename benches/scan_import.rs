@@ -7,6 +7,7 @@
 //!
 //! Needs pdftoppm and python3 with Pillow and zxing-cpp. Run with `cargo bench --bench
 //! scan_import`; figures go in README.
+#![allow(clippy::unwrap_used)] // a benchmark stops at the first failure
 
 mod common;
 

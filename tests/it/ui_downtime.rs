@@ -3,7 +3,7 @@
 //! (full-width digits, a letter converted to kana), and no mouse. Registration and the volume
 //! flag are driven like a clerk would.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

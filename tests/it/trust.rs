@@ -1,7 +1,7 @@
 //! The trust layer tried as an attacker with a shell on the PC would, and as a busy ward would
 //! (issue 14): each test fails on the kamikarte before it and passes after.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -569,7 +569,7 @@ fn huge_numbers_in_a_form_or_the_kit_are_errors_naming_the_key() {
     let db = demo_db(dir.path(), "45");
     let forms = dir.path().join("forms");
     std::fs::create_dir_all(&forms).unwrap();
-    let note = include_str!("../forms/progress_note.toml");
+    let note = include_str!("../../forms/progress_note.toml");
     let huge = regex_lines(note);
     std::fs::write(forms.join("progress_note.toml"), huge).unwrap();
     let out = run_as(

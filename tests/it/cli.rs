@@ -1,6 +1,6 @@
 //! The command-line contract scripts rely on: exit codes, JSON shapes, determinism.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

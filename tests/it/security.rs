@@ -1,6 +1,6 @@
 //! Accounts, roles, lockout, audit and backups, through the binary as IT staff and scripts use it.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

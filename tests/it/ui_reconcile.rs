@@ -2,7 +2,7 @@
 //! identities side by side; a different date of birth is refused until a reason is given; unmap
 //! takes it back.
 
-mod common;
+use crate::common;
 
 use chrono::Local;
 use egui::Key;

@@ -3,7 +3,7 @@
 //! the SS-MIX2 rules read back with python-hl7), the report adding up to the worklist, a second
 //! export writing nothing twice, and a corrected slip going out again as an update.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

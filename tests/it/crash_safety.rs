@@ -1,7 +1,7 @@
 //! Killing the program in the middle of a census import loses nothing committed and duplicates
 //! nothing: each kill leaves the census as it was before or after, never half.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Stdio;

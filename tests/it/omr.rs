@@ -4,7 +4,7 @@
 //! be exactly the marked set; an unmarked slip must pre-fill nothing. And every shipped form with
 //! tick boxes registers on its own unmarked blank.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

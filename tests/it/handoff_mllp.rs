@@ -2,7 +2,7 @@
 //! dropped connection is recovered by resending the same message, a rejection stops the run
 //! with its reason, and later runs resume where it stopped without resending what was accepted.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

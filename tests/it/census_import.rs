@@ -9,7 +9,7 @@ use kamikarte::domain::PatientStatus;
 use kamikarte::domain::Role;
 use kamikarte::store::{PatientRecord, Store};
 
-mod common;
+use crate::common;
 
 const HEADER: &str = "患者ID,氏名,カナ氏名,生年月日,性別,血液型,病棟,病室,ベッド,診療科,アレルギー";
 

@@ -1,7 +1,7 @@
 //! The downtime kit checked by tools not written here: qpdf, pdffonts, pdftotext and pdftoppm
 //! (poppler), zbarimg (zbar) and zxing-cpp. CI installs them (see .ci/run).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

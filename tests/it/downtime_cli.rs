@@ -1,7 +1,7 @@
 //! Running the downtime from the command line: episodes, blocks, registration (with its wristband
 //! checked by zxing-cpp, a reader not written here) and the volume report.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! records checked in the database. Every key goes to whatever has the focus, as a clerk's
 //! keyboard does; the keys are counted to measure what one common charge line costs.
 
-mod common;
+use crate::common;
 
 use chrono::Local;
 use egui::{Event, Key, Modifiers};

@@ -1,7 +1,7 @@
 //! Code masters through the binary: importing the samples and a hospital's files, searching as
 //! back-entry does, refusing bad files whole, and who may do what.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

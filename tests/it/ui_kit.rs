@@ -1,6 +1,6 @@
 //! The kit screen driven from the keyboard and mouse: choose a ward, see the preview, generate.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

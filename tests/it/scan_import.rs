@@ -3,7 +3,7 @@
 //! upside down, noise, JPEG quality 50, black and white, multi-page TIFF and PDF), shuffled, and
 //! imported through the binary. Every page must land on the right patient, form and serial.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use kamikarte::store::{
 };
 use serde_json::json;
 
-mod common;
+use crate::common;
 use common::person;
 
 fn actor(name: &str) -> Actor {

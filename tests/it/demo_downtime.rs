@@ -2,7 +2,7 @@
 //! every stage of the worklist, downtime IDs mapped, merged and left, charge lines, scanned
 //! images filed by their barcodes — and a second run on the same database is refused cleanly.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

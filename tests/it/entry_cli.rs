@@ -1,6 +1,6 @@
 //! `worklist` and `reconcile` through the binary: what scripts and schedulers see.
 
-mod common;
+use crate::common;
 
 use common::{BILLING, CLERK, demo_db, list_json, run_as, stderr, stdout};
 

@@ -1,7 +1,7 @@
 //! The scanned-pages screen (F7) driven like a clerk: import a folder in the background, index a
 //! page from the queue by keyboard, undo it.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
