@@ -3,64 +3,20 @@
 use std::path::PathBuf;
 
 use chrono::Local;
-use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+use egui::RichText;
 
-use super::census_screen::CensusScreen;
-use super::entry_screen::EntryScreen;
-use super::episode_screen::EpisodeScreen;
+use super::command::{Tab, UiCommand};
 use super::fonts;
-use super::import_dialog::ImportDialog;
 use super::jobs::Job;
-use super::kit_screen::KitScreen;
-use super::labels::{
-    CENSUS_TAB, ENTRY_TAB, EPISODE_TAB, IMPORT_MENU_BUTTON, KIT_TAB, LOAD_DEMO_BUTTON, LOCK_BUTTON,
-    LOGOUT_BUTTON, PAGES_TAB, RECONCILE_TAB, REGISTER_TAB, SCAN_TAB, VOLUME_TAB,
-};
+use super::labels::{LOAD_DEMO_BUTTON, LOGOUT_BUTTON};
 use super::login::{ChangePasswordScreen, FirstRunScreen, LoginScreen};
-use super::pages_screen::PagesScreen;
-use super::reconcile_screen::ReconcileScreen;
-use super::register_screen::{RegisterScreen, wristband_dir};
-use super::scan_screen::ScanScreen;
-use super::volume_screen::VolumeScreen;
+use super::screen::{Ctx, ShellCommand};
+use super::screens::Screens;
 use crate::auth::{self, Session};
 use crate::census::demo::{self, DemoOptions};
 use crate::domain::Permission;
 use crate::downtime::{VolumeReport, volume_report};
 use crate::store::{Actor, EpisodeRecord, IdSupply, Settings, Store};
-
-const SHORTCUT_SEARCH: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
-const SHORTCUT_IMPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::I);
-const SHORTCUT_LOCK: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::L);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Tab {
-    #[default]
-    Census,
-    Kit,
-    Register,
-    Scan,
-    Volume,
-    Episode,
-    Pages,
-    Entry,
-    Reconcile,
-}
-
-impl Tab {
-    /// Tabs in order, with their keys (F1…F9: the scan station is reachable without a mouse)
-    /// and the permission each needs.
-    const ALL: [(Tab, &'static str, Key, Option<Permission>); 9] = [
-        (Tab::Census, CENSUS_TAB, Key::F1, None),
-        (Tab::Kit, KIT_TAB, Key::F2, Some(Permission::PrintKit)),
-        (Tab::Register, REGISTER_TAB, Key::F3, Some(Permission::Register)),
-        (Tab::Scan, SCAN_TAB, Key::F4, Some(Permission::ScanStation)),
-        (Tab::Volume, VOLUME_TAB, Key::F5, None),
-        (Tab::Episode, EPISODE_TAB, Key::F6, None),
-        (Tab::Pages, PAGES_TAB, Key::F7, Some(Permission::FilePages)),
-        (Tab::Entry, ENTRY_TAB, Key::F8, Some(Permission::BackEntry)),
-        (Tab::Reconcile, RECONCILE_TAB, Key::F9, Some(Permission::Reconcile)),
-    ];
-}
 
 /// What every screen shows about the downtime: the episode and its phase, days over a safe
 /// limit, blocks running low. Read at start, after changes and every few seconds (another
@@ -85,26 +41,6 @@ enum Door {
     Locked(Session, LoginScreen),
 }
 
-/// Everything a logged-in person sees and has half done: logging out replaces it with
-/// `Default::default()`, so the next person starts from nothing (no dialog, patient or form of
-/// the last one survives; screens made later read afresh).
-#[derive(Default)]
-struct Screens {
-    tab: Tab,
-    census: Option<CensusScreen>,
-    kit: Option<KitScreen>,
-    register: Option<RegisterScreen>,
-    scan: Option<ScanScreen>,
-    volume: Option<VolumeScreen>,
-    episode: Option<EpisodeScreen>,
-    pages: Option<PagesScreen>,
-    entry: Option<EntryScreen>,
-    reconcile: Option<ReconcileScreen>,
-    import: ImportDialog,
-    /// The census list was shown to this session (and its reading audited).
-    census_read_logged: bool,
-}
-
 pub struct KamikarteApp {
     db_path: PathBuf,
     store: Store,
@@ -125,6 +61,8 @@ pub struct KamikarteApp {
     last_backup_label: Option<String>,
     status: Option<String>,
     error: Option<String>,
+    /// The window listing every command and its key (F12).
+    help_open: bool,
 }
 
 impl KamikarteApp {
@@ -146,6 +84,7 @@ impl KamikarteApp {
             last_backup_label: None,
             status: None,
             error: None,
+            help_open: false,
         };
         app.door = app.front_door();
         app.reload();
@@ -170,10 +109,7 @@ impl KamikarteApp {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.demo_job.is_some()
-            || self.screens.import.is_running()
-            || self.screens.kit.as_ref().is_some_and(KitScreen::is_running)
-            || self.screens.pages.as_ref().is_some_and(PagesScreen::is_running)
+        self.demo_job.is_some() || self.screens.is_busy()
     }
 
     /// The logged-in session, if the app is unlocked.
@@ -184,26 +120,16 @@ impl KamikarteApp {
         }
     }
 
-    fn may(&self, permission: Permission) -> bool {
-        self.session().is_some_and(|s| s.may(permission))
-    }
-
     fn reload(&mut self) {
-        self.is_demo = self.store.is_demo().unwrap_or(false);
+        match self.store.is_demo() {
+            Ok(demo) => self.is_demo = demo,
+            Err(e) => self.error = Some(format!("cannot read whether this is the demo: {e}")),
+        }
         match self.store.settings() {
             Ok(settings) => self.settings = settings,
             Err(e) => self.error = Some(format!("cannot read the settings: {e}")),
         }
-        let loaded = match &mut self.screens.census {
-            Some(screen) => screen.reload(&self.store),
-            None => CensusScreen::load(&self.store).map(|s| self.screens.census = Some(s)),
-        };
-        if let Err(e) = loaded {
-            self.error = Some(format!("cannot read the census: {e}"));
-        }
-        if let Some(kit) = &mut self.screens.kit {
-            kit.reload(&self.store);
-        }
+        self.screens.census_changed(&self.store);
         self.read_downtime();
     }
 
@@ -323,9 +249,7 @@ impl KamikarteApp {
     /// Locks the screen. The scan station lets go of its patient: whoever unlocks scans the
     /// wristband again.
     fn lock(&mut self, session: Session) {
-        if let Some(scan) = &mut self.screens.scan {
-            scan.release_patient();
-        }
+        self.screens.locked();
         let screen = LoginScreen::for_user(session.user().as_str());
         self.door = Door::Locked(session, screen);
     }
@@ -415,150 +339,112 @@ impl KamikarteApp {
     }
 
     fn main_ui(&mut self, ui: &mut egui::Ui) {
-        if self.screens.tab == Tab::Scan
-            && let Some(scan) = &self.screens.scan
-        {
-            scan.guard_keyboard(ui.ctx());
+        let Some(session) = self.session().cloned() else { return };
+        let tab = self.screens.tab;
+        if let Some(screen) = self.screens.get(tab) {
+            screen.before_frame(ui.ctx());
         }
-        let session = self.session().cloned();
-        if self.screens.import.ui(ui.ctx(), &self.db_path, session.as_ref()) {
+        if self.screens.import.ui(ui.ctx(), &self.db_path, Some(&session)) {
             self.status = Some("患者一覧を取り込みました Census imported".into());
             self.reload();
         }
-        let (search, import, lock) = ui.input_mut(|i| {
-            (
-                i.consume_shortcut(&SHORTCUT_SEARCH),
-                i.consume_shortcut(&SHORTCUT_IMPORT),
-                i.consume_shortcut(&SHORTCUT_LOCK),
-            )
+        let pressed: Vec<UiCommand> = ui.input_mut(|i| {
+            UiCommand::ALL.into_iter().filter(|c| i.consume_shortcut(&c.shortcut())).collect()
         });
-        if import && self.may(Permission::ImportCensus) {
-            self.screens.import.open();
-        }
-        if search && let Some(c) = &mut self.screens.census {
-            c.focus_search();
-        }
-        if lock && let Some(session) = self.session().cloned() {
-            self.lock(session);
-            return;
+        for command in pressed {
+            if command.permission().is_some_and(|p| !session.may(p)) {
+                continue;
+            }
+            if command == UiCommand::Lock {
+                self.lock(session);
+                return;
+            }
+            self.run(command, &session);
         }
         let now = ui.input(|i| i.time);
         if now - self.downtime.read_at > 10.0 {
             self.downtime.read_at = now;
             self.read_downtime();
         }
-        let switch = ui.input_mut(|i| {
-            Tab::ALL
-                .iter()
-                .find(|(_, _, key, _)| i.consume_key(Modifiers::NONE, *key))
-                .map(|(t, _, _, need)| (*t, *need))
-        });
-        if let Some((tab, need)) = switch
-            && need.is_none_or(|p| self.may(p))
-        {
-            // F8 again, from the entry screen, goes back to the worklist.
-            if tab == Tab::Entry
-                && self.screens.tab == Tab::Entry
-                && let Some(entry) = &mut self.screens.entry
-            {
-                entry.show_worklist(&self.store);
-            }
-            self.screens.tab = tab;
-        }
         egui::Panel::top("top_bar").show(ui, |ui| {
             self.top_bar(ui);
             self.downtime_banner(ui);
         });
-        let Some(session) = self.session().cloned() else { return };
-        match self.screens.tab {
-            Tab::Register if self.may(Permission::Register) => {
-                let screen = self.screens.register.get_or_insert_with(RegisterScreen::default);
-                screen.ui(ui, &mut self.store, &session, &wristband_dir(&self.db_path));
-                return;
-            }
-            Tab::Scan if self.may(Permission::ScanStation) => {
-                let screen = self.screens.scan.get_or_insert_with(|| ScanScreen::new(&self.store));
-                screen.ui(ui, &mut self.store, &session);
-                return;
-            }
-            Tab::Volume => {
-                let screen = self.screens.volume.get_or_insert_with(|| VolumeScreen::new(&self.store));
-                screen.ui(ui, &self.store);
-                return;
-            }
-            Tab::Pages if self.may(Permission::FilePages) => {
-                if self.screens.pages.is_none() {
-                    let screen = PagesScreen::new(&self.store);
-                    self.log_list(&session, "scanned pages screen (queue)", screen.listed());
-                    self.screens.pages = Some(screen);
-                }
-                let Some(screen) = self.screens.pages.as_mut() else { return };
-                screen.ui(ui, &mut self.store, &self.db_path, &session);
-                return;
-            }
-            Tab::Entry if self.may(Permission::BackEntry) => {
-                let masters = self.may(Permission::ManageMasters);
-                if self.screens.entry.is_none() {
-                    let screen = EntryScreen::new(&self.store);
-                    self.log_list(&session, "back-entry worklist screen", screen.listed());
-                    self.screens.entry = Some(screen);
-                }
-                let Some(screen) = self.screens.entry.as_mut() else { return };
-                screen.ui(ui, &mut self.store, &self.db_path, &session, masters);
-                return;
-            }
-            Tab::Reconcile if self.may(Permission::Reconcile) => {
-                if self.screens.reconcile.is_none() {
-                    let screen = ReconcileScreen::new(&self.store);
-                    self.log_list(&session, "reconciliation screen", screen.listed());
-                    self.screens.reconcile = Some(screen);
-                }
-                let Some(screen) = self.screens.reconcile.as_mut() else { return };
-                screen.ui(ui, &mut self.store, &session);
-                return;
-            }
-            Tab::Episode => {
-                let (manage, blocks) =
-                    (self.may(Permission::ManageEpisode), self.may(Permission::ManageBlocks));
-                let screen = self.screens.episode.get_or_insert_with(|| EpisodeScreen::new(&self.store));
-                if screen.ui(ui, &mut self.store, &session, manage, blocks) {
-                    self.read_downtime();
-                }
-                return;
-            }
-            _ => {}
-        }
-        if self.screens.tab == Tab::Kit && self.may(Permission::PrintKit) {
-            let kit = self.screens.kit.get_or_insert_with(|| KitScreen::new(&self.store, &self.db_path));
-            kit.ui(ui, &self.store, &self.db_path, &session, &self.settings.hospital_name);
+        if !matches!(self.door, Door::In(_)) {
             return;
         }
-        let empty = self.screens.census.as_ref().is_none_or(CensusScreen::is_empty);
-        if !empty && !self.screens.census_read_logged {
-            self.screens.census_read_logged = true;
-            let rows = self.screens.census.as_ref().map_or(0, CensusScreen::admitted);
-            self.log_list(&session, "census screen", rows);
+        if self.help_open {
+            self.help_window(ui.ctx(), &session);
         }
-        if empty {
-            egui::CentralPanel::default().show(ui, |ui| self.welcome(ui));
-        } else if let Some(census) = &mut self.screens.census {
-            census.ui(ui);
-            if let Some(id) = census.take_viewed()
-                && let Err(e) = self.store.record_view(&session.actor(), "patient", id.as_str())
-            {
-                self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+        let tab = self.screens.tab;
+        if UiCommand::Show(tab).permission().is_some_and(|p| !session.may(p)) {
+            self.screens.tab = Tab::Census;
+            return;
+        }
+        let mut ctx =
+            Ctx { store: &mut self.store, session: &session, settings: &self.settings, db: &self.db_path };
+        let commands = self.screens.show(tab, ui, &mut ctx);
+        for command in commands {
+            match command {
+                ShellCommand::DowntimeChanged => self.read_downtime(),
+                ShellCommand::CensusChanged => self.reload(),
+                ShellCommand::Status(s) => self.status = Some(s),
+                ShellCommand::Error(e) => self.error = Some(e),
+                ShellCommand::OpenImport => self.screens.import.open(),
             }
         }
     }
 
-    /// Audits that this session was shown a list of identifiable data.
-    fn log_list(&mut self, session: &Session, query: &str, rows: usize) {
-        if let Err(e) = self.store.record_list_view(&session.actor(), query, rows) {
-            self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+    /// Does what a key or a button asked (the caller checked that the person's role allows it).
+    fn run(&mut self, command: UiCommand, session: &Session) {
+        match command {
+            UiCommand::Show(tab) => {
+                if tab == self.screens.tab {
+                    let mut ctx =
+                        Ctx { store: &mut self.store, session, settings: &self.settings, db: &self.db_path };
+                    if let Some(screen) = self.screens.get(tab) {
+                        screen.reselected(&mut ctx);
+                    }
+                }
+                self.screens.tab = tab;
+            }
+            UiCommand::Search => {
+                self.screens.tab = Tab::Census;
+                if let Some(c) = &mut self.screens.census {
+                    c.focus_search();
+                }
+            }
+            UiCommand::ImportCensus => {
+                if !self.is_busy() {
+                    self.screens.import.open();
+                }
+            }
+            UiCommand::Help => self.help_open = !self.help_open,
+            UiCommand::Lock => self.lock(session.clone()),
         }
+    }
+
+    /// Every command this person may use, with its key: the same table the shell runs.
+    fn help_window(&mut self, ctx: &egui::Context, session: &Session) {
+        let mut open = self.help_open;
+        egui::Window::new(UiCommand::Help.label()).open(&mut open).collapsible(false).show(ctx, |ui| {
+            egui::Grid::new("help_keys").num_columns(3).striped(true).show(ui, |ui| {
+                for c in UiCommand::ALL.into_iter().filter(|c| c.permission().is_none_or(|p| session.may(p)))
+                {
+                    ui.strong(c.shortcut_text(ctx));
+                    ui.label(c.label());
+                    ui.label(c.describe());
+                    ui.end_row();
+                }
+            });
+        });
+        self.help_open = open;
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
+        let Some(session) = self.session().cloned() else { return };
+        let mut clicked = None;
+        let mut log_out = false;
         ui.horizontal(|ui| {
             ui.heading("kamikarte 紙カルテ");
             if self.is_demo {
@@ -570,34 +456,42 @@ impl KamikarteApp {
                 );
             }
             ui.separator();
-            let can_import = self.may(Permission::ImportCensus) && !self.is_busy();
-            if ui.add_enabled(can_import, egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
-                self.screens.import.open();
+            let can_import = session.may(Permission::ImportCensus) && !self.is_busy();
+            if ui.add_enabled(can_import, egui::Button::new(UiCommand::ImportCensus.label())).clicked() {
+                clicked = Some(UiCommand::ImportCensus);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button(LOGOUT_BUTTON).clicked() {
-                    self.log_out();
-                    return;
+                log_out = ui.button(LOGOUT_BUTTON).clicked();
+                if ui.button(UiCommand::Lock.label()).clicked() {
+                    clicked = Some(UiCommand::Lock);
                 }
-                if ui.button(LOCK_BUTTON).clicked()
-                    && let Some(session) = self.session().cloned()
-                {
-                    self.lock(session);
-                    return;
+                if ui.button(UiCommand::Help.label()).clicked() {
+                    clicked = Some(UiCommand::Help);
                 }
-                if let Some(s) = self.session() {
-                    ui.label(RichText::new(format!("{} ({})", s.user(), s.role().code())).strong());
-                }
+                ui.label(RichText::new(format!("{} ({})", session.user(), session.role().code())).strong());
             });
         });
-        // The tabs on a row of their own: six of them and the account do not fit one row.
+        if log_out {
+            self.log_out();
+            return;
+        }
+        // The tabs on a row of their own: nine of them and the account do not fit one row.
         ui.horizontal(|ui| {
-            for (tab, label, key, need) in Tab::ALL {
-                if need.is_none_or(|p| self.may(p)) {
-                    ui.selectable_value(&mut self.screens.tab, tab, label).on_hover_text(key.name());
+            for tab in UiCommand::TABS {
+                let command = UiCommand::Show(tab);
+                if command.permission().is_none_or(|p| session.may(p)) {
+                    let response = ui
+                        .selectable_label(self.screens.tab == tab, command.label())
+                        .on_hover_text(command.shortcut_text(ui.ctx()));
+                    if response.clicked() {
+                        clicked = Some(command);
+                    }
                 }
             }
         });
+        if let Some(command) = clicked {
+            self.run(command, &session);
+        }
     }
 
     /// The downtime state, on every screen: the episode and its phase, days over a safe limit,
@@ -663,27 +557,13 @@ impl KamikarteApp {
                 ui.label(s);
             } else if let Some(c) = &self.screens.census {
                 ui.label(format!("入院患者 {} admitted", c.admitted()));
+            } else {
+                ui.label(RichText::new(UiCommand::Help.label()).weak());
             }
             if let Some(b) = &self.last_backup_label {
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.label(RichText::new(format!("バックアップ backup {b}")).small().weak());
                 });
-            }
-        });
-    }
-
-    fn welcome(&mut self, ui: &mut egui::Ui) {
-        ui.vertical_centered(|ui| {
-            ui.add_space(80.0);
-            ui.heading("このデータベースには患者がいません。");
-            ui.label("This database has no patients yet.");
-            ui.add_space(16.0);
-            if self.may(Permission::ImportCensus) {
-                if ui.add_enabled(!self.is_busy(), egui::Button::new(IMPORT_MENU_BUTTON)).clicked() {
-                    self.screens.import.open();
-                }
-            } else {
-                ui.label("Ask a clerk or an administrator to import the census.");
             }
         });
     }

@@ -1,13 +1,14 @@
 //! The census: wards on the left, the ward's patients as a table, incremental search by ID,
 //! kana (hiragana typed finds katakana) or kanji, and the selected patient's details.
 
-use super::labels::{ALL_WARDS, SEARCH_LABEL};
+use super::labels::{ALL_WARDS, IMPORT_MENU_BUTTON, SEARCH_LABEL};
+use super::screen::{Ctx, Screen, ShellCommand};
 use chrono::{Local, NaiveDate};
 use egui::{Key, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use crate::census::CensusIndex;
-use crate::domain::{Patient, PatientId};
+use crate::domain::{Patient, PatientId, Permission};
 use crate::store::{Store, StoreError, WardSummary};
 
 pub struct CensusScreen {
@@ -23,6 +24,8 @@ pub struct CensusScreen {
     /// The patient whose details were shown last, and one newly shown, for the audit trail.
     shown: Option<PatientId>,
     viewed: Option<PatientId>,
+    /// The census could not be read: shown instead of an empty list that would look like none.
+    error: Option<String>,
 }
 
 impl CensusScreen {
@@ -38,6 +41,7 @@ impl CensusScreen {
             focus_search: true,
             shown: None,
             viewed: None,
+            error: None,
         };
         screen.refresh();
         Ok(screen)
@@ -79,7 +83,7 @@ impl CensusScreen {
         self.selected.and_then(|s| self.results.get(s)).map(|&i| &self.index.get(i).patient)
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
+    fn show(&mut self, ui: &mut egui::Ui) {
         egui::Panel::left("wards").resizable(true).default_size(170.0).show(ui, |ui| self.wards_ui(ui));
         egui::Panel::right("patient").resizable(true).default_size(250.0).show(ui, |ui| {
             match self.selected_patient() {
@@ -255,6 +259,86 @@ fn patient_details(ui: &mut egui::Ui, p: &Patient, today: NaiveDate) {
     } else {
         for a in &p.allergies {
             ui.label(RichText::new(format!("！ {a}")).color(ui.visuals().warn_fg_color).strong());
+        }
+    }
+}
+
+impl CensusScreen {
+    /// A screen that says why the census could not be read.
+    fn failed(e: StoreError) -> Self {
+        Self {
+            index: CensusIndex::new(Vec::new()),
+            wards: Vec::new(),
+            ward: None,
+            query: String::new(),
+            results: Vec::new(),
+            selected: None,
+            today: Local::now().date_naive(),
+            focus_search: false,
+            shown: None,
+            viewed: None,
+            error: Some(format!("cannot read the census: {e}")),
+        }
+    }
+
+    /// An empty census: what to do next.
+    fn welcome(ui: &mut egui::Ui, may_import: bool) -> Vec<ShellCommand> {
+        let mut out = Vec::new();
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(80.0);
+                ui.heading("このデータベースには患者がいません。");
+                ui.label("This database has no patients yet.");
+                ui.add_space(16.0);
+                if may_import {
+                    if ui.button(IMPORT_MENU_BUTTON).clicked() {
+                        out.push(ShellCommand::OpenImport);
+                    }
+                } else {
+                    ui.label("Ask a clerk or an administrator to import the census.");
+                }
+            });
+        });
+        out
+    }
+}
+
+impl Screen for CensusScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::load(ctx.store).unwrap_or_else(Self::failed)
+    }
+
+    fn listing(&self) -> Option<(&'static str, usize)> {
+        (!self.is_empty()).then(|| ("census screen", self.admitted()))
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        if let Some(e) = &self.error {
+            let e = e.clone();
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.colored_label(ui.visuals().error_fg_color, &e);
+            });
+            return Vec::new();
+        }
+        if self.is_empty() {
+            return Self::welcome(ui, ctx.session.may(Permission::ImportCensus));
+        }
+        self.show(ui);
+        match self.take_viewed() {
+            Some(id) => match ctx.store.record_view(&ctx.session.actor(), "patient", id.as_str()) {
+                Ok(()) => Vec::new(),
+                Err(e) => {
+                    vec![ShellCommand::Error(format!("cannot record the view in the audit trail: {e}"))]
+                }
+            },
+            None => Vec::new(),
+        }
+    }
+
+    fn census_changed(&mut self, store: &Store) {
+        match self.reload(store) {
+            Ok(()) => self.error = None,
+            Err(e) => self.error = Some(format!("cannot read the census: {e}")),
         }
     }
 }

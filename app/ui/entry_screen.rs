@@ -1,6 +1,7 @@
 //! The back-entry workbench (F8): the worklist of every paper page with its stage, the keying
 //! screen beside the page image, and the code masters.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use std::path::Path;
 
 use egui::{Key, RichText};
@@ -97,7 +98,7 @@ impl EntryScreen {
         }
     }
 
-    pub fn ui(
+    fn show(
         &mut self,
         ui: &mut egui::Ui,
         store: &mut Store,
@@ -486,5 +487,26 @@ impl EntryScreen {
             found.len(),
             |i| found[i].clone(),
         );
+    }
+}
+
+impl Screen for EntryScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn listing(&self) -> Option<(&'static str, usize)> {
+        Some(("back-entry worklist screen", self.listed()))
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        let masters = ctx.session.may(crate::domain::Permission::ManageMasters);
+        self.show(ui, ctx.store, ctx.db, ctx.session, masters);
+        Vec::new()
+    }
+
+    /// F8 again, from the entry form, goes back to the worklist.
+    fn reselected(&mut self, ctx: &mut Ctx<'_>) {
+        self.show_worklist(ctx.store);
     }
 }

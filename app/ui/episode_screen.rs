@@ -1,5 +1,6 @@
 //! The downtime episode (start, phase, notes, end) and this database's downtime-ID blocks.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use egui::RichText;
 
 use super::labels::{
@@ -52,7 +53,7 @@ impl EpisodeScreen {
     }
 
     /// Returns true when the episode changed (the app refreshes its banner).
-    pub fn ui(
+    fn show(
         &mut self,
         ui: &mut egui::Ui,
         store: &mut Store,
@@ -186,6 +187,23 @@ impl EpisodeScreen {
                 self.message = Some((false, e.to_string()));
                 false
             }
+        }
+    }
+}
+
+impl Screen for EpisodeScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        use crate::domain::Permission;
+        let (manage, blocks) =
+            (ctx.session.may(Permission::ManageEpisode), ctx.session.may(Permission::ManageBlocks));
+        if self.show(ui, ctx.store, ctx.session, manage, blocks) {
+            vec![ShellCommand::DowntimeChanged]
+        } else {
+            Vec::new()
         }
     }
 }

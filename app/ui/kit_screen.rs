@@ -2,6 +2,7 @@
 //! generate the PDFs on a background job with a progress bar; then open the folder or a file to
 //! print it.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -80,7 +81,7 @@ impl KitScreen {
             .collect()
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &Store, db: &Path, session: &Session, hospital: &str) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &Store, db: &Path, session: &Session, hospital: &str) {
         if let Some(job) = &mut self.job
             && let Some(result) = job.poll()
         {
@@ -300,5 +301,24 @@ fn draw_page(ui: &mut egui::Ui, marks: &[Mark], width_mm: f32, height_mm: f32) {
                 painter.line_segment([at(*x1, *y1), at(*x2, *y2)], stroke);
             }
         }
+    }
+}
+
+impl Screen for KitScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store, ctx.db)
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        self.show(ui, ctx.store, ctx.db, ctx.session, &ctx.settings.hospital_name);
+        Vec::new()
+    }
+
+    fn is_busy(&self) -> bool {
+        self.is_running()
+    }
+
+    fn census_changed(&mut self, store: &Store) {
+        self.reload(store);
     }
 }

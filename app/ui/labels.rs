@@ -22,6 +22,7 @@ pub const OPEN_DATABASE_BUTTON: &str = "開く Open";
 pub const CREATE_ADMIN_BUTTON: &str = "管理者を作成 Create administrator";
 pub const LOCK_BUTTON: &str = "ロック Lock (Ctrl+L)";
 pub const LOGOUT_BUTTON: &str = "ログアウト Log out";
+pub const HELP_BUTTON: &str = "キー操作 Keys (F12)";
 pub const UNLOCK_BUTTON: &str = "ロック解除 Unlock";
 pub const CENSUS_TAB: &str = "患者一覧 Census";
 pub const KIT_TAB: &str = "キット Kit";

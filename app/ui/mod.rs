@@ -3,6 +3,7 @@
 
 mod app;
 mod census_screen;
+pub mod command;
 mod entry_form;
 mod entry_screen;
 mod episode_screen;
@@ -17,6 +18,8 @@ mod pages_screen;
 mod reconcile_screen;
 mod register_screen;
 mod scan_screen;
+pub mod screen;
+mod screens;
 mod volume_screen;
 mod widgets;
 

@@ -2,6 +2,7 @@
 //! index by hand the pages whose barcode could not be read (the page image beside the input,
 //! keyboard first, undo), and see what is back and what is missing.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,7 +109,7 @@ impl PagesScreen {
         self.status = None;
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, session: &Session) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &mut Store, db: &Path, session: &Session) {
         self.poll(store);
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -464,4 +465,23 @@ fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::Col
     let scaled = fit_height(&pages.upright(page)?, PREVIEW_HEIGHT);
     let (w, h) = scaled.dimensions();
     Ok(egui::ColorImage::from_gray([w as usize, h as usize], scaled.as_raw()))
+}
+
+impl Screen for PagesScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn listing(&self) -> Option<(&'static str, usize)> {
+        Some(("scanned pages screen (queue)", self.listed()))
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        self.show(ui, ctx.store, ctx.db, ctx.session);
+        Vec::new()
+    }
+
+    fn is_busy(&self) -> bool {
+        self.is_running()
+    }
 }

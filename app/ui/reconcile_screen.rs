@@ -2,6 +2,7 @@
 //! ours and the EHR's identity side by side; a contradiction needs a reason to override; two
 //! downtime IDs of one person are merged; the EHR's mapping CSV is imported.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use egui::{Key, RichText};
 
 use super::labels::{
@@ -59,7 +60,7 @@ impl ReconcileScreen {
         self.selected = Some(id);
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
         egui::Panel::left("recon_list").resizable(true).default_size(460.0).show(ui, |ui| {
             let left = self.patients.iter().filter(|p| p.link.is_none() && p.merged_into.is_none()).count();
             ui.label(
@@ -232,5 +233,20 @@ impl ReconcileScreen {
             }
             self.reload(store);
         }
+    }
+}
+
+impl Screen for ReconcileScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn listing(&self) -> Option<(&'static str, usize)> {
+        Some(("reconciliation screen", self.listed()))
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        self.show(ui, ctx.store, ctx.session);
+        Vec::new()
     }
 }

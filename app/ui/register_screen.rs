@@ -2,6 +2,7 @@
 //! A similar reading already known stops the clerk with both identities before anything is
 //! written: registering the same person twice is the mistake to avoid.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use std::path::{Path, PathBuf};
 
 use chrono::Local;
@@ -65,7 +66,7 @@ impl RegisterScreen {
     }
 
     /// `wristbands`: the folder registration wristbands are printed into.
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, wristbands: &Path) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, wristbands: &Path) {
         egui::CentralPanel::default().show(ui, |ui| {
             ui.heading("ダウンタイム登録 Register a patient under a downtime ID");
             ui.label("分かることだけ入力。身元不明なら性別と推定年齢だけ。 Enter what is known; for an unidentified patient, sex and apparent age are enough.");
@@ -208,4 +209,16 @@ impl RegisterScreen {
 /// Where registration wristbands go: `wristbands/` beside the database.
 pub fn wristband_dir(db: &Path) -> PathBuf {
     db.parent().unwrap_or(Path::new(".")).join("wristbands")
+}
+
+impl Screen for RegisterScreen {
+    fn open(_ctx: &mut Ctx<'_>) -> Self {
+        Self::default()
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        let wristbands = wristband_dir(ctx.db);
+        self.show(ui, ctx.store, ctx.session, &wristbands);
+        Vec::new()
+    }
 }

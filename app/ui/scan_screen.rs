@@ -3,6 +3,7 @@
 //! Esc lets go of the patient ("next patient"); Ctrl+Enter dismisses a wrong-patient stop (a
 //! scanner never sends Ctrl, so a scan cannot dismiss a stop by accident).
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use chrono::{Local, Utc};
 use egui::{Color32, Event, Key, RichText};
 
@@ -72,7 +73,7 @@ impl ScanScreen {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
         if let Err(e) = &self.station {
             let text = format!("スキャンステーションを開けません Cannot open the scan station: {e}");
             egui::CentralPanel::default().show(ui, |ui| ui.colored_label(ui.visuals().error_fg_color, text));
@@ -355,4 +356,24 @@ fn local_time(at: &str) -> String {
     let t = t.with_timezone(&Local);
     let format = if t.date_naive() == Local::now().date_naive() { "%H:%M:%S" } else { "%m-%d %H:%M:%S" };
     t.format(format).to_string()
+}
+
+impl Screen for ScanScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        self.show(ui, ctx.store, ctx.session);
+        Vec::new()
+    }
+
+    /// Whoever unlocks scans the wristband again.
+    fn locked(&mut self) {
+        self.release_patient();
+    }
+
+    fn before_frame(&self, ctx: &egui::Context) {
+        self.guard_keyboard(ctx);
+    }
 }

@@ -1,5 +1,6 @@
 //! The volume monitor: paper orders per day and category, each against its safe limit.
 
+use super::screen::{Ctx, Screen, ShellCommand};
 use chrono::Local;
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, HLine, Legend, Plot};
@@ -26,7 +27,7 @@ impl VolumeScreen {
         self.report = volume_report(store, Local::now().date_naive(), DAYS).map_err(|e| e.to_string());
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, store: &Store) {
+    fn show(&mut self, ui: &mut egui::Ui, store: &Store) {
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("紙オーダー件数 Paper orders per day");
@@ -107,5 +108,16 @@ impl VolumeScreen {
                     }
                 });
         });
+    }
+}
+
+impl Screen for VolumeScreen {
+    fn open(ctx: &mut Ctx<'_>) -> Self {
+        Self::new(ctx.store)
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
+        self.show(ui, ctx.store);
+        Vec::new()
     }
 }

@@ -67,7 +67,8 @@ fn forms_patients_and_permissions_are_checked() {
 
     let forms = dir.path().join("forms");
     std::fs::create_dir_all(&forms).unwrap();
-    let broken = include_str!("../../forms/progress_note.toml").replace("module_mm = 0.33", "module_mm = 0.12");
+    let broken =
+        include_str!("../../forms/progress_note.toml").replace("module_mm = 0.33", "module_mm = 0.12");
     std::fs::write(forms.join("progress_note.toml"), broken).unwrap();
     let o =
         run_as(&db, CLERK, &["kit", "--out", out.to_str().unwrap(), "--forms-dir", forms.to_str().unwrap()]);

@@ -281,3 +281,19 @@ fn logging_out_closes_the_import_dialog_and_a_nurse_cannot_import_through_the_wo
     assert!(err.to_string().contains("may not import the census"), "{err}");
     assert_eq!(store.patient_count().unwrap(), 0);
 }
+
+#[test]
+fn f12_lists_the_commands_of_the_persons_role_from_the_one_table() {
+    use kamikarte::ui::command::UiCommand;
+    let (dir, db) = database_with_admin(|_| {});
+    let mut s = open_app_on(dir, db);
+    s.harness.run_steps(2);
+    s.log_in("sato", "a passphrase of some length");
+    s.harness.key_press(UiCommand::Help.shortcut().logical_key);
+    s.harness.run_steps(3);
+    assert!(s.harness.query_by_label_contains("Import a census file").is_some(), "an admin may import");
+    assert!(s.harness.query_by_label_contains("Lock the screen now").is_some());
+    // The scan station is a nurse's: not in an administrator's list, nor among the tabs.
+    let scan = UiCommand::Show(kamikarte::ui::command::Tab::Scan).label();
+    assert!(s.harness.query_by_label(scan).is_none());
+}
