@@ -4,6 +4,7 @@
 mod blood;
 pub mod check_digit;
 mod dob;
+pub mod double_entry;
 mod downtime_id;
 mod episode;
 mod error;
@@ -22,6 +23,7 @@ mod user;
 
 pub use blood::{Abo, BloodType, Rh};
 pub use dob::DateOfBirth;
+pub use double_entry::{EntryState, Keying};
 pub use downtime_id::{IdBlock, check_typed_id};
 pub use episode::Phase;
 pub use error::FieldError;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::audit::AuditWriter;
 use super::{Actor, Result, Store, StoreError, now_text};
+use crate::domain::double_entry::{self, EntryState, Keying, LiveKeying};
 use crate::domain::{ChargeLine, PaperRecord, Serial};
 
 /// Which paper page a keying is of.
@@ -37,34 +38,6 @@ impl ItemKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryState {
-    Pending,
-    Mismatch,
-    Entered,
-    Verified,
-    Superseded,
-}
-
-impl EntryState {
-    pub fn code(self) -> &'static str {
-        match self {
-            EntryState::Pending => "pending",
-            EntryState::Mismatch => "mismatch",
-            EntryState::Entered => "entered",
-            EntryState::Verified => "verified",
-            EntryState::Superseded => "superseded",
-        }
-    }
-
-    fn from_code(code: &str) -> Option<Self> {
-        [Self::Pending, Self::Mismatch, Self::Entered, Self::Verified, Self::Superseded]
-            .into_iter()
-            .find(|s| s.code() == code)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EntryRecord {
     pub id: i64,
@@ -82,19 +55,6 @@ pub struct EntryRecord {
     pub entered_by: String,
     pub verified_at: Option<String>,
     pub verified_by: Option<String>,
-}
-
-/// What a save is, decided by the workflow from the item's keyings as the clerk saw them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keying {
-    /// The first keying of a page no one has keyed; `double` waits for a second keying.
-    First { double: bool },
-    /// The second, independent keying of a double entry.
-    Second { first: i64, agrees: bool },
-    /// The third look that settles a mismatch between `first` and `second`.
-    Resolve { first: i64, second: i64 },
-    /// A corrected keying replacing an accepted one (it must be verified again).
-    Correct { replaces: i64, double: bool },
 }
 
 pub struct NewEntry<'a> {
@@ -216,70 +176,13 @@ impl Store {
         // The setting as it is now, not as the screen read it when it opened.
         let double_on: bool = super::meta::read(&tx, tx.key(), "setting.entry.double_entry_charges")?
             .is_some_and(|v| matches!(v.trim().to_lowercase().as_str(), "on" | "true" | "yes" | "1"));
-        let must_double = new.charges && double_on;
-        if let Keying::First { double } | Keying::Correct { double, .. } = keying
-            && double != must_double
-        {
-            return Err(StoreError::Refused(format!(
-                "double entry for charge slips was turned {} meanwhile: open {} again",
-                if double_on { "on" } else { "off" },
-                new.item.describe()
-            )));
-        }
-        let refuse = |m: String| Err(StoreError::Refused(m));
-        let find = |id: i64| live.iter().find(|e| e.id == id);
+        let seen: Vec<LiveKeying<'_>> =
+            live.iter().map(|e| LiveKeying { id: e.id, state: e.state, entered_by: &e.entered_by }).collect();
+        let decision =
+            double_entry::decide(&new.item.describe(), &seen, keying, double_on, new.charges, &actor.0)
+                .map_err(|refusal| StoreError::Refused(refusal.to_string()))?;
+        let (pass, state, supersede) = (decision.pass, decision.state, decision.supersede.clone());
         let now = now_text();
-        let (pass, state, supersede): (u8, EntryState, Vec<i64>) = match keying {
-            Keying::First { double } => {
-                if let Some(e) = live.first() {
-                    return refuse(format!(
-                        "{} was keyed meanwhile by {} ({}): open it again",
-                        new.item.describe(),
-                        e.entered_by,
-                        e.state.code()
-                    ));
-                }
-                (1, if double { EntryState::Pending } else { EntryState::Entered }, vec![])
-            }
-            Keying::Second { first, agrees } => {
-                let Some(f) = find(first).filter(|f| f.state == EntryState::Pending && live.len() == 1)
-                else {
-                    return refuse(format!(
-                        "{} is no longer waiting for a second keying",
-                        new.item.describe()
-                    ));
-                };
-                if f.entered_by == actor.0 {
-                    return refuse("the second keying must be made by someone else than the first".into());
-                }
-                if agrees {
-                    (2, EntryState::Verified, vec![first])
-                } else {
-                    (2, EntryState::Mismatch, vec![])
-                }
-            }
-            Keying::Resolve { first, second } => {
-                let (Some(a), Some(b)) =
-                    (find(first), find(second).filter(|b| b.state == EntryState::Mismatch))
-                else {
-                    return refuse(format!("{} has no mismatch waiting to be resolved", new.item.describe()));
-                };
-                if a.entered_by == actor.0 || b.entered_by == actor.0 {
-                    return refuse(
-                        "a mismatch is resolved by a third person, not by one of the two who keyed it".into(),
-                    );
-                }
-                (3, EntryState::Verified, vec![first, second])
-            }
-            Keying::Correct { replaces, double } => {
-                let Some(_) =
-                    find(replaces).filter(|e| matches!(e.state, EntryState::Entered | EntryState::Verified))
-                else {
-                    return refuse(format!("{} changed meanwhile: open it again", new.item.describe()));
-                };
-                (1, if double { EntryState::Pending } else { EntryState::Entered }, vec![replaces])
-            }
-        };
         let (station, number) = match new.item {
             ItemKey::Serial(s) => (Some(s.station.clone()), Some(s.number as i64)),
             ItemKey::Page(_) => (None, None),
@@ -318,8 +221,7 @@ impl Store {
         }
         // Billing receives lines of accepted keyings only: a keying waiting for its second, or
         // one that disagrees, has none.
-        let lines: &[ChargeLine] =
-            if matches!(state, EntryState::Entered | EntryState::Verified) { new.lines } else { &[] };
+        let lines: &[ChargeLine] = if state.accepted() { new.lines } else { &[] };
         for (i, line) in lines.iter().enumerate() {
             tx.execute(
                 "INSERT INTO charge_lines (entry_id, line_no, patient_id, service_date, code, name, quantity,
@@ -355,9 +257,7 @@ impl Store {
             )?;
         }
         // A code counts as used once the keying is accepted, not per attempt of a double entry.
-        if matches!(state, EntryState::Entered | EntryState::Verified)
-            && !matches!(keying, Keying::Correct { .. })
-        {
+        if decision.counts_codes {
             for (master, code) in new.codes_used {
                 super::masters::count_master_uses(&tx, master, &[code.as_str()])?;
             }
@@ -366,12 +266,7 @@ impl Store {
         audit.append(
             &tx,
             actor,
-            match keying {
-                Keying::First { .. } => "entry.key",
-                Keying::Second { .. } => "entry.key_second",
-                Keying::Resolve { .. } => "entry.resolve",
-                Keying::Correct { .. } => "entry.correct",
-            },
+            keying.action(),
             "entry",
             &id.to_string(),
             None,
@@ -400,14 +295,13 @@ impl Store {
             })
             .optional()?
             .ok_or_else(|| StoreError::Refused(format!("there is no keying {id}")))?;
-        if state != "entered" {
-            return Err(StoreError::Refused(format!("keying {id} is {state}, not waiting for verification")));
-        }
-        if by == actor.0 {
-            return Err(StoreError::Refused(
-                "a keying is verified by someone else than the one who keyed it".into(),
-            ));
-        }
+        let current = EntryState::from_code(&state).ok_or_else(|| StoreError::Corrupt {
+            entity: "entry",
+            id: id.to_string(),
+            field: "state",
+            message: format!("'{state}' is not a state"),
+        })?;
+        double_entry::may_verify(id, current, &by, &actor.0).map_err(StoreError::Refused)?;
         let now = now_text();
         tx.execute(
             "UPDATE entries SET state = 'verified', verified_at = ?2, verified_by = ?3 WHERE id = ?1",

@@ -28,12 +28,13 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
+pub use crate::domain::{EntryState, Keying};
 pub use audit::{AuditEntry, AuditVerification};
 pub use backup::{BackupCheck, RestoreReport, list_backups, restore, sealed_key_id, verify_backup};
 pub use downtime::{
     BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
 };
-pub use entries::{EntryRecord, EntryState, ItemKey, Keying, NewEntry};
+pub use entries::{EntryRecord, ItemKey, NewEntry};
 pub use handoff::{
     CurrentItem, HandoffRecord, HandoffRun, ItemHandoff, OutboxMessage, OutboxState, PackedContent,
     StagedItem, StagedMessage,
