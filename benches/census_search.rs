@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use kamikarte::census::demo::{DemoOptions, generate};
+use kamikarte::demo::{DemoOptions, generate};
 use kamikarte::census::{CensusIndex, ImportOptions, export_census_file, import_file};
 use kamikarte::domain::PatientStatus;
 use kamikarte::store::{PatientRecord, Store};

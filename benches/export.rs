@@ -12,10 +12,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use kamikarte::census::demo::{DemoOptions, load_demo};
-use kamikarte::entry::demo::{ChargeOptions, key_charge_lines};
-use kamikarte::export::hl7::Charset;
-use kamikarte::export::run::{ExportOptions, Format, Site, export};
+use kamikarte::demo::{ChargeOptions, DemoOptions, key_charge_lines, load_demo};
+use kamikarte::handoff::hl7::Charset;
+use kamikarte::handoff::run::{ExportOptions, Format, Site, export};
 use kamikarte::form;
 use kamikarte::store::{Actor, Store};
 

@@ -9,7 +9,7 @@ mod common;
 use std::time::Instant;
 
 use chrono::Local;
-use kamikarte::census::demo::{DEFAULT_BEDS, DEFAULT_SEED, DemoOptions, load_demo};
+use kamikarte::demo::{DEFAULT_BEDS, DEFAULT_SEED, DemoOptions, load_demo};
 use kamikarte::print::{KitRequest, generate_kit};
 use kamikarte::store::{Actor, Store};
 

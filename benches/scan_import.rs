@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use chrono::Local;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::PageCode;
 use kamikarte::print::{KitRequest, generate_kit};
 use kamikarte::scan::{ImportRequest, PageStore, import_pages};

@@ -1,7 +1,5 @@
-//! The census workflow: importing the EHR's census CSV, the demo hospital, search, export.
+//! The census workflow: importing the EHR's census CSV, search, export.
 
-pub mod demo;
-mod demo_names;
 mod encoding;
 mod export;
 mod import;

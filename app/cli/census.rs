@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 
 use super::{Invocation, Reported};
 use crate::auth;
-use crate::census::{self, Encoding, ImportOptions, ImportReport, demo};
+use crate::census::{self, Encoding, ImportOptions, ImportReport};
+use crate::demo;
 use crate::domain::{PatientStatus, Permission};
 use crate::store::Actor;
 
@@ -117,17 +118,17 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
     let counts = demo::load_demo(ctx.store, &actor, &options, &mut |_, _| {})?;
     let users = auth::ensure_demo_users(ctx.store, &actor)?;
-    crate::downtime::prepare_demo(ctx.store, &actor)?;
+    crate::demo::prepare_downtime(ctx.store, &actor)?;
     crate::entry::masters::load_missing_samples(ctx.store, &actor)?;
     let (history, episode) = if args.downtime {
-        let history = crate::downtime::demo::fill_history(ctx.store, today(), 10, args.seed)?;
+        let history = crate::demo::history::fill_history(ctx.store, today(), 10, args.seed)?;
         // The kit's PDFs and the scanned images beside the database, as the app keeps them.
         let db = ctx.store.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kamikarte.sqlite"));
         let stem =
             db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
         let kit_dir = db.with_file_name(format!("{stem}-demo-kit"));
         let pages = crate::scan::PageStore::beside(&db);
-        let options = crate::entry::demo::EpisodeOptions {
+        let options = crate::demo::episode::EpisodeOptions {
             today: today(),
             days: 10,
             seed: args.seed,
@@ -135,7 +136,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             kit_dir: &kit_dir,
             pages: &pages,
         };
-        (Some(history), Some(crate::entry::demo::fill_episode(ctx.store, &options)?))
+        (Some(history), Some(crate::demo::episode::fill_episode(ctx.store, &options)?))
     } else {
         (None, None)
     };

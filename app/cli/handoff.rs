@@ -8,11 +8,11 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Invocation;
 use crate::domain::Permission;
-use crate::export::billing_csv::ColumnMapping;
-use crate::export::hl7::Charset;
-use crate::export::mllp::{self, SendError, SendOptions, SendStep};
-use crate::export::report::report;
-use crate::export::run::{ExportOptions, Format, Site, export};
+use crate::handoff::billing_csv::ColumnMapping;
+use crate::handoff::hl7::Charset;
+use crate::handoff::mllp::{self, SendError, SendOptions, SendStep};
+use crate::handoff::report::report;
+use crate::handoff::run::{ExportOptions, Format, Site, export};
 use crate::form;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,7 +183,7 @@ pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
         let forms = form::load(args.forms_dir.as_deref())?;
         let root = page_root(ctx)?;
         let site = Site { forms: &forms, page_root: &root };
-        let prepared = crate::export::run::prepare(ctx.store, &session, &site, None)?;
+        let prepared = crate::handoff::run::prepare(ctx.store, &session, &site, None)?;
         for (subject, why) in &prepared.failed {
             eprintln!("not sent: {subject}: {why}");
         }
@@ -253,7 +253,7 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
         HandoffCommand::Report { episode, forms_dir, json } => (episode, forms_dir, json),
         HandoffCommand::Withdraw { control_id, reason } => {
             let session = ctx.authenticate(Permission::Export)?;
-            crate::export::run::withdraw(ctx.store, &session, &control_id, &reason)?;
+            crate::handoff::run::withdraw(ctx.store, &session, &control_id, &reason)?;
             out!("{control_id} withdrawn: it will not be sent");
             return Ok(());
         }

@@ -2,7 +2,6 @@
 //! the code masters it searches, the tick boxes read from the scan, double entry for billing,
 //! the worklist, and downtime IDs reconciled with the EHR's record numbers.
 
-pub mod demo;
 pub mod derive;
 pub mod fields;
 pub mod keying;

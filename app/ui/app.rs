@@ -13,7 +13,7 @@ use super::login::{ChangePasswordScreen, FirstRunScreen, LoginScreen};
 use super::screen::{Ctx, ShellCommand};
 use super::screens::Screens;
 use crate::auth::{self, Session};
-use crate::census::demo::{self, DemoOptions};
+use crate::demo::{self, DemoOptions};
 use crate::domain::Permission;
 use crate::downtime::{VolumeReport, volume_report};
 use crate::store::{Actor, EpisodeRecord, IdSupply, Settings, Store};
@@ -181,7 +181,7 @@ impl KamikarteApp {
             })
             .map_err(|e| e.to_string())?;
             auth::ensure_demo_users(&mut store, &actor).map_err(|e| e.to_string())?;
-            crate::downtime::prepare_demo(&mut store, &actor).map_err(|e| e.to_string())?;
+            crate::demo::prepare_downtime(&mut store, &actor).map_err(|e| e.to_string())?;
             crate::entry::masters::load_missing_samples(&mut store, &actor).map_err(|e| e.to_string())?;
             Ok(counts.inserted + counts.updated + counts.unchanged + counts.readmitted)
         }));

@@ -4,9 +4,9 @@
 //! decoder gives it without panicking either.
 #![no_main]
 
-use kamikarte::export::billing_csv::ColumnMapping;
-use kamikarte::export::hl7::{Charset, decode, encode};
-use kamikarte::export::mllp::parse_ack;
+use kamikarte::handoff::billing_csv::ColumnMapping;
+use kamikarte::handoff::hl7::{Charset, decode, encode};
+use kamikarte::handoff::mllp::parse_ack;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use chrono::Local;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::Role;
 use kamikarte::domain::{FormCode, PageCode, PatientId, Phase, Serial};
-use kamikarte::downtime::{RegistrationInput, prepare_demo, register};
+use kamikarte::demo::prepare_downtime;
+use kamikarte::downtime::{RegistrationInput, register};
 use kamikarte::entry::fields::Values;
 use kamikarte::entry::keying::{self, Plan, Saved, Sheet};
 use kamikarte::entry::masters::load_samples;
@@ -277,7 +278,7 @@ fn reconciliation_refuses_a_different_date_of_birth_unless_overridden_and_audits
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _) = hospital(dir.path());
     let setup = actor("setup");
-    prepare_demo(&mut store, &setup).unwrap();
+    prepare_downtime(&mut store, &setup).unwrap();
     if store.open_episode().unwrap().is_none() {
         store.start_episode(&setup, "test", Phase::PatientInfo).unwrap();
     }

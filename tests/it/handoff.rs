@@ -270,18 +270,18 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
     let (serial, _) = correct_a_slip(&db, None);
     let forms = kamikarte::form::load(None).unwrap();
     let pages = dir.path().join("k-pages");
-    let site = kamikarte::export::run::Site { forms: &forms, page_root: &pages };
+    let site = kamikarte::handoff::run::Site { forms: &forms, page_root: &pages };
     {
         let mut store = Store::open(&db).unwrap();
         let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
-        let prepared = kamikarte::export::run::prepare(&mut store, &admin, &site, None).unwrap();
+        let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None).unwrap();
         assert_eq!(prepared.updated, 1);
     }
     // Corrected again before anything of version 2 went out.
     correct_a_slip(&db, Some(&serial));
     let mut store = Store::open(&db).unwrap();
     let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
-    let prepared = kamikarte::export::run::prepare(&mut store, &admin, &site, None).unwrap();
+    let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None).unwrap();
     assert_eq!(prepared.updated, 1);
     let outbox = store.outbox(false).unwrap();
     let of_slip: Vec<_> = outbox.iter().filter(|m| m.item.as_deref() == Some(serial.as_str())).collect();

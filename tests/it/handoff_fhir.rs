@@ -8,8 +8,8 @@ use std::process::Command;
 
 use kamikarte::domain::PaperRecord;
 use kamikarte::entry::derive;
-use kamikarte::export::fhir::{FhirContext, FhirError, bundle};
-use kamikarte::export::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
+use kamikarte::handoff::fhir::{FhirContext, FhirError, bundle};
+use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
 use kamikarte::form::{FormDefinition, built_in};
 use serde_json::{Value, json};
 

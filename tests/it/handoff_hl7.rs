@@ -9,8 +9,8 @@ use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use kamikarte::entry::derive;
-use kamikarte::export::hl7::{Charset, Hl7Context, Hl7Error, Hl7Message, decode, encode, messages};
-use kamikarte::export::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
+use kamikarte::handoff::hl7::{Charset, Hl7Context, Hl7Error, Hl7Message, decode, encode, messages};
+use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
 use kamikarte::form::{FormDefinition, built_in};
 use serde_json::{Value, json};
 

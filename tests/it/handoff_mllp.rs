@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kamikarte::export::mllp::{Charset, Outcome, SendOptions, SendReport, StopKind, send};
+use kamikarte::handoff::mllp::{Charset, Outcome, SendOptions, SendReport, StopKind, send};
 use kamikarte::store::{Actor, OutboxState, PackedContent, StagedItem, StagedMessage, Store};
 
 const IDS: [&str; 6] = ["KMLLP01", "KMLLP02", "KMLLP03", "KMLLP04", "KMLLP05", "KMLLP06"];

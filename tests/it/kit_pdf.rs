@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::NaiveDate;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::census::{ImportOptions, import_file};
 use kamikarte::domain::PageCode;
 use kamikarte::print::{KitRequest, generate_kit};

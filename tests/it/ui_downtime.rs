@@ -13,9 +13,9 @@ use chrono::Local;
 use egui::{Event, Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::{FormCode, PageCode, PatientId, Role, Serial};
-use kamikarte::downtime::prepare_demo;
+use kamikarte::demo::prepare_downtime;
 use kamikarte::store::{Actor, ScanKind, Store};
 
 /// How the IME turns a key press into text.
@@ -73,7 +73,7 @@ fn setup() -> (tempfile::TempDir, PathBuf, Vec<PatientId>) {
     let options = DemoOptions { beds: 45, seed: 4, as_of: Local::now().date_naive() };
     load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
     ensure_demo_users(&mut store, &actor).unwrap();
-    prepare_demo(&mut store, &actor).unwrap();
+    prepare_downtime(&mut store, &actor).unwrap();
     let ids = store.patients(None, false).unwrap().into_iter().map(|r| r.patient.id).collect();
     (dir, db, ids)
 }

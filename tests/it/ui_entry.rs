@@ -9,7 +9,7 @@ use chrono::Local;
 use egui::{Event, Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::{FormCode, PageCode, PatientId, Serial};
 use kamikarte::entry::masters::{MasterIndex, load_samples};
 use kamikarte::print::{KitRequest, generate_kit};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::store::{Actor, Store};
 use kamikarte::ui::labels::{KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_TAB};
 

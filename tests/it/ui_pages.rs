@@ -9,7 +9,7 @@ use chrono::Local;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::census::demo::{DemoOptions, load_demo};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::scan::PageStore;
 use kamikarte::store::{Actor, PageState, Store};
 use kamikarte::ui::labels::{

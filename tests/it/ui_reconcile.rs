@@ -8,8 +8,9 @@ use chrono::Local;
 use egui::Key;
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::census::demo::{DemoOptions, load_demo};
-use kamikarte::downtime::{RegistrationInput, prepare_demo, register};
+use kamikarte::demo::{DemoOptions, load_demo};
+use kamikarte::demo::prepare_downtime;
+use kamikarte::downtime::{RegistrationInput, register};
 use kamikarte::store::{Actor, Store};
 use kamikarte::ui::labels::{
     RECON_LINK_BUTTON, RECON_MRN_LABEL, RECON_OVERRIDE_LABEL, RECON_UNLINK_BUTTON, RECONCILE_TAB,
@@ -25,7 +26,7 @@ fn a_clerk_maps_a_downtime_id_only_with_a_reason_when_the_date_of_birth_differs(
         let options = DemoOptions { beds: 45, seed: 5, as_of: Local::now().date_naive() };
         load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
         ensure_demo_users(&mut store, &actor).unwrap();
-        prepare_demo(&mut store, &actor).unwrap();
+        prepare_downtime(&mut store, &actor).unwrap();
         let m = store.patients(None, false).unwrap()[0].patient.clone();
         let input = RegistrationInput {
             kana: m.kana.as_str().into(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::Hl7Context;
 use crate::domain::paper_time::japan_time;
-use crate::export::PatientFacts;
+use crate::handoff::PatientFacts;
 
 /// Namespace of the placer numbers and document numbers this program assigns.
 pub const NAMESPACE: &str = "KAMIKARTE";

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::er7;
 use crate::entry::derive::row_of;
-use crate::export::Keyed;
+use crate::handoff::Keyed;
 use crate::form::{FieldDef, FieldType, FormDefinition};
 
 /// A value as text: strings as typed, numbers without a trailing `.0`, ticks as `Y`/`N`.

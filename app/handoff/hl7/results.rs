@@ -5,7 +5,7 @@ use super::er7::{self, Seg, join};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context, Hl7Error};
 use crate::entry::derive::row_of;
-use crate::export::{HandoffItem, Page};
+use crate::handoff::{HandoffItem, Page};
 
 /// LOINC 85353-1: the vital-signs panel each round is reported under.
 const VITALS_PANEL: (&str, &str) = ("85353-1", "バイタルサイン");

@@ -1,4 +1,4 @@
-//! A whole synthetic downtime episode for the demo hospital, after `downtime::demo::fill_history`:
+//! A whole synthetic downtime episode for the demo hospital, after `demo::history::fill_history`:
 //! a kit printed for a dozen patients, some of its pages scanned (images drawn here, filed by
 //! the real scan import from their barcodes), pages of every returnable form keyed and most of
 //! them verified by a second user, one double-entry mismatch, downtime IDs mapped to the record
@@ -7,47 +7,30 @@
 //! and the export benchmark has data. Everything goes through the workflows and the store's
 //! public API; nothing here writes SQL. All data is synthetic.
 
+use super::charges::{ChargeOptions, key_charge_lines};
+use super::scans::{SCAN_DPI, scanned_image};
+use super::values::ValueMaker;
+use super::{DemoError, demo_person};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use chrono::{Days, NaiveDate};
-use image::ImageEncoder;
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use serde_json::Value;
 
-use super::derive;
-use super::fields::{self, Values};
-use super::keying::{self, KeyingError, MasterSet, Plan, Saved, Sheet};
-use super::reconcile::{self, ReconcileError};
-use super::worklist::{Stage, worklist};
+use crate::entry::derive;
+use crate::entry::fields::Values;
+use crate::entry::keying::{self, KeyingError, Saved, Sheet};
+use crate::entry::reconcile::{self};
+use crate::entry::worklist::{Stage, worklist};
 use crate::auth::Session;
-use crate::domain::{MasterKind, PageCode, Patient, PatientId, RecordKind, Role, Serial};
-use crate::downtime::{RegisterError, RegistrationInput, register};
-use crate::form::{self, FieldDef, FieldType, FormDefinition, FormError, Layout};
-use crate::print::{KitError, KitRequest, QUIET_ZONE_MODULES, code128, generate_kit};
-use crate::scan::{ImportError, ImportRequest, PageStore, import_pages};
-use crate::store::{EhrFacts, ItemKey, PrintedPage, Store, StoreError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Keying(#[from] KeyingError),
-    #[error(transparent)]
-    Reconcile(#[from] ReconcileError),
-    #[error(transparent)]
-    Kit(#[from] KitError),
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    #[error(transparent)]
-    Register(#[from] RegisterError),
-    #[error(transparent)]
-    Form(#[from] FormError),
-}
+use crate::domain::{PageCode, Patient, PatientId, Role, Serial};
+use crate::downtime::{RegistrationInput, register};
+use crate::form::{self, FieldType, FormDefinition, Layout};
+use crate::print::{KitRequest, generate_kit};
+use crate::scan::{ImportRequest, PageStore, import_pages};
+use crate::store::{EhrFacts, PrintedPage, Store};
 
 /// What the episode fill needs from its caller.
 #[derive(Debug, Clone, Copy)]
@@ -116,13 +99,6 @@ impl EpisodeSummary {
     }
 }
 
-/// The demo users who do the work (their names are their roles' codes, as
-/// `auth::ensure_demo_users` creates them). Only clerks and billing may back-enter.
-/// The demo's people act through the front door: each logs in with the demo password.
-fn demo_person(store: &mut Store, role: Role) -> Result<Session, DemoError> {
-    crate::auth::demo_session(store, role, chrono::Utc::now()).map_err(|e| DemoError::Refused(e.to_string()))
-}
-
 /// Inpatients whose kit pages are worked on.
 const INPATIENTS_WITH_PAGES: usize = 8;
 /// Aimed-at share of the kit's pages that come back through the scanner.
@@ -130,8 +106,6 @@ const EXTRA_SCAN_SHARE: f64 = 0.12;
 /// Record numbers the restored EHR hands out: above every demo census ID (which stay below
 /// 10,000,000 + 13 × patients), so a new MRN never names a census patient.
 const FIRST_NEW_MRN: u64 = 19_000_001;
-/// Scanned images are drawn at this resolution: enough for the page barcode, small and fast.
-const SCAN_DPI: f32 = 100.0;
 
 /// What happens to one printed page of the demo kit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,7 +394,7 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
 }
 
 /// The forms that come back on paper and are keyed: pages with fields.
-fn is_returnable(form: &FormDefinition) -> bool {
+pub(super) fn is_returnable(form: &FormDefinition) -> bool {
     matches!(form.layout, Layout::Page) && !form.fields.is_empty()
 }
 
@@ -439,7 +413,7 @@ fn page_code(page: &PrintedPage) -> Result<String, DemoError> {
 }
 
 /// A day of the downtime, the paper's own date.
-fn paper_day(last: NaiveDate, days: u32, rng: &mut fastrand::Rng) -> NaiveDate {
+pub(super) fn paper_day(last: NaiveDate, days: u32, rng: &mut fastrand::Rng) -> NaiveDate {
     let back = rng.u32(0..days.max(1));
     last.checked_sub_days(Days::new(u64::from(back))).unwrap_or(last)
 }
@@ -458,7 +432,7 @@ fn free_mrn(store: &Store, next: &mut u64) -> Result<String, DemoError> {
 }
 
 /// Makes a keying count: a second person verifies it, or keys it again under double entry.
-fn accept(
+pub(super) fn accept(
     store: &mut Store,
     other: &Session,
     sheet: &Sheet,
@@ -509,480 +483,12 @@ fn misread(form: &FormDefinition, values: &Values) -> Values {
     misread
 }
 
-/// How the bulk charge slips are made.
-#[derive(Debug, Clone, Copy)]
-pub struct ChargeOptions {
-    /// Charge lines to key.
-    pub lines: usize,
-    /// The slips are dated over the `days` days up to `last_day`.
-    pub last_day: NaiveDate,
-    pub days: u32,
-    pub seed: u64,
-    /// Lines on one slip, at least and at most (a slip holds its tick boxes plus its code rows).
-    pub lines_per_slip: (usize, usize),
-    /// Verified by a second person (what the export takes by default); else left entered.
-    pub verify: bool,
-}
-
-impl Default for ChargeOptions {
-    fn default() -> Self {
-        Self {
-            lines: 300,
-            last_day: keying::today(),
-            days: 10,
-            seed: 1,
-            lines_per_slip: (3, 12),
-            verify: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ChargeCounts {
-    pub slips: usize,
-    pub lines: usize,
-}
-
-/// Keys charge slips for the admitted patients until `options.lines` charge lines were added.
-///
-/// The fastest correct path the workflows allow, for the export benchmark: the slips are
-/// registered as printed in one transaction (`reserve_serials` + `record_kit`: the kit's own
-/// registry path, without rendering PDFs nobody prints), then each slip is one `keying::save`
-/// (its own transaction: the store checks the item's keyings and the double-entry rule inside
-/// it) and, with `verify`, one `verify_entry` (or, under double entry, the agreeing second
-/// keying) — two transactions a slip, the store's minimum for a verified keying.
-pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<ChargeCounts, DemoError> {
-    let forms = form::load(None)?;
-    let form = forms
-        .iter()
-        .find(|f| is_returnable(f) && derive::makes_charges(f))
-        .ok_or_else(|| DemoError::Refused("no charge slip form is defined".into()))?;
-    let patients: Vec<Patient> = store.patients(None, false)?.into_iter().map(|r| r.patient).collect();
-    if patients.is_empty() {
-        return Err(DemoError::Refused("no admitted patients to key charge slips for".into()));
-    }
-    let maker = ValueMaker::load(store, options.last_day)?;
-    let most = maker.most_lines(form).max(1);
-    let (low, high) = options.lines_per_slip;
-    let (low, high) = (low.clamp(1, most), high.clamp(1, most).max(low.clamp(1, most)));
-    let mut rng = fastrand::Rng::with_seed(options.seed ^ 0x6368_6172);
-
-    // Every slip decided first: how many are printed is known before anything is written.
-    let mut slips: Vec<(&Patient, Values, usize)> = Vec::new();
-    let mut left = options.lines;
-    while left > 0 {
-        let lines = rng.usize(low..=high).min(left);
-        let patient = &patients[rng.usize(0..patients.len())];
-        let day = paper_day(options.last_day, options.days, &mut rng);
-        let values = maker.page(form, patient, day, Some(lines), &mut rng)?;
-        let made = derive::charge_lines(form, &values).len();
-        if made == 0 {
-            return Err(DemoError::Refused("a demo charge slip made no charge lines".into()));
-        }
-        left = left.saturating_sub(made);
-        slips.push((patient, values, made));
-    }
-    let clerk = demo_person(store, Role::Clerk)?;
-    let billing = demo_person(store, Role::Billing)?;
-    let station = store.settings()?.station_code;
-    let first = store.reserve_serials(&station, slips.len() as u64)?;
-    let printed: Vec<PrintedPage> = slips
-        .iter()
-        .zip(first..)
-        .map(|((patient, ..), number)| PrintedPage {
-            station: station.clone(),
-            number,
-            form_code: form.code.as_str().to_string(),
-            form_id: form.id.clone(),
-            patient_id: Some(patient.id.as_str().to_string()),
-            ward: patient.location.ward.clone(),
-            file: "(demo charge slips: registered, not rendered)".into(),
-        })
-        .collect();
-    store.record_kit(&clerk.actor(), "(demo charge slips: registered, not rendered)", 0, &printed)?;
-
-    // A fresh slip's keying is always the first, so the plan is known without asking the store
-    // per slip; the store still refuses it inside the save if that were not so.
-    let double = keying::needs_double_entry(form, store.settings()?.double_entry_charges);
-    let keyers = [clerk, billing];
-    let mut counts = ChargeCounts::default();
-    for (i, ((patient, values, made), page)) in slips.iter().zip(&printed).enumerate() {
-        let (by, other) = (&keyers[i % 2], &keyers[(i + 1) % 2]);
-        let serial = Serial::new(&page.station, page.number).map_err(|e| DemoError::Refused(e.message))?;
-        let sheet = Sheet {
-            form: form.clone(),
-            patient_id: patient.id.as_str().to_string(),
-            item: ItemKey::Serial(serial),
-            scanned_page: None,
-        };
-        let saved = keying::save(store, by, &sheet, values, &Plan::First { double })?;
-        if options.verify || double {
-            accept(store, other, &sheet, values, &saved)?;
-        }
-        counts.slips += 1;
-        counts.lines += made;
-    }
-    Ok(counts)
-}
-
-/// Typed values for a form's fields, each checked by the same `fields::check_typed` the entry
-/// screen uses, so a demo keying is one a clerk could have typed.
-struct ValueMaker {
-    masters: MasterSet,
-    /// Codes of each master, most used first.
-    codes: HashMap<String, Vec<String>>,
-    today: NaiveDate,
-}
-
-/// Vital-sign rounds, as the wards take them.
-const ROUNDS: [&str; 6] = ["06:00", "10:00", "14:00", "18:00", "22:00", "02:00"];
-/// Staff who sign the paper: common surnames, as the demo census combines them (no real person).
-const STAFF: [&str; 10] = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤"];
-const DEPARTMENTS: [&str; 6] = ["内科", "外科", "整形外科", "循環器内科", "呼吸器内科", "消化器内科"];
-
-impl ValueMaker {
-    fn load(store: &Store, today: NaiveDate) -> Result<Self, DemoError> {
-        let mut codes = HashMap::new();
-        for kind in MasterKind::ALL {
-            let mut items = store.master_items(kind.code())?;
-            items.sort_by(|a, b| b.uses.cmp(&a.uses).then_with(|| a.code.cmp(&b.code)));
-            codes.insert(kind.code().to_string(), items.into_iter().map(|i| i.code).collect());
-        }
-        Ok(Self { masters: MasterSet::load(store)?, codes, today })
-    }
-
-    /// The most charge lines one slip of `form` can hold.
-    fn most_lines(&self, form: &FormDefinition) -> usize {
-        form.fields
-            .iter()
-            .filter(|f| f.export.as_deref() == Some("FT1-7"))
-            .map(|f| match &f.kind {
-                FieldType::Ticks { options, .. } => options.len(),
-                _ => 1,
-            })
-            .sum()
-    }
-
-    /// One keyed page of `form` for `patient`, written on `day`; a charge slip with `lines`
-    /// charge lines when given.
-    fn page(
-        &self,
-        form: &FormDefinition,
-        patient: &Patient,
-        day: NaiveDate,
-        lines: Option<usize>,
-        rng: &mut fastrand::Rng,
-    ) -> Result<Values, DemoError> {
-        let rows = form.fields.iter().filter_map(|f| derive::row_of(&f.key).parse::<usize>().ok()).max();
-        let rows_filled = rows.map_or(0, |n| {
-            // A vital-sign sheet has most of the day's rounds; order slips a few lines.
-            let least = if derive::record_kind(form) == RecordKind::Observation { 3 } else { 1 };
-            rng.usize(least.min(n)..=(n * 2 / 3).max(least.min(n)))
-        });
-        let charges = derive::makes_charges(form);
-        let (ticked, code_rows) = if charges {
-            let most = self.most_lines(form);
-            let code_fields = form
-                .fields
-                .iter()
-                .filter(|f| f.export.as_deref() == Some("FT1-7") && matches!(f.kind, FieldType::Code { .. }))
-                .count();
-            let lines = lines.unwrap_or_else(|| rng.usize(2..=8)).clamp(1, most.max(1));
-            let boxes = most - code_fields;
-            let mut typed = rng.usize(0..=code_fields.min(lines).min(3));
-            typed = typed.max(lines.saturating_sub(boxes)).min(code_fields);
-            (lines - typed, typed)
-        } else {
-            (0, 0)
-        };
-        let mut values = Values::new();
-        let mut code_rows_done = 0;
-        let mut rows_with_code = HashSet::new();
-        for field in &form.fields {
-            let row = derive::row_of(&field.key);
-            let export = field.export.as_deref().unwrap_or("");
-            if charges && export == "FT1-7" {
-                match &field.kind {
-                    FieldType::Ticks { options, .. } => {
-                        let mut codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
-                        rng.shuffle(&mut codes);
-                        codes.truncate(ticked);
-                        // In the slip's order, as the boxes are read down the columns.
-                        codes.sort_by_key(|c| options.iter().position(|o| o.code == *c));
-                        if !codes.is_empty() {
-                            values.insert(field.key.clone(), Value::from(codes));
-                        }
-                    }
-                    FieldType::Code { master } if code_rows_done < code_rows => {
-                        let code = self.code(master, rng)?;
-                        self.put(&mut values, field, &code)?;
-                        code_rows_done += 1;
-                        rows_with_code.insert(row.to_string());
-                    }
-                    _ => {}
-                }
-                continue;
-            }
-            if charges && export == "FT1-10" {
-                if rows_with_code.contains(row) {
-                    self.put(&mut values, field, &rng.u32(1..=3).to_string())?;
-                }
-                continue;
-            }
-            if !row.is_empty() && row.parse::<usize>().is_ok_and(|n| n > rows_filled) {
-                continue;
-            }
-            let optional = !field.required;
-            match &field.kind {
-                FieldType::Tick => {
-                    if self.ticked(field, patient, rng) {
-                        values.insert(field.key.clone(), Value::Bool(true));
-                    }
-                }
-                FieldType::Ticks { options, .. } => {
-                    let n = match base_key(&field.key) {
-                        "tests" => rng.usize(3..=7),
-                        _ => 1,
-                    }
-                    .min(options.len());
-                    if n == 0 || (optional && rng.u8(0..5) == 0) {
-                        continue;
-                    }
-                    let mut picked: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
-                    rng.shuffle(&mut picked);
-                    picked.truncate(n);
-                    picked.sort_by_key(|c| options.iter().position(|o| o.code == *c));
-                    values.insert(field.key.clone(), Value::from(picked));
-                }
-                _ => {
-                    // Header fields a clerk sometimes leaves empty; in a row, only remarks.
-                    let skip = match row {
-                        "" => optional && rng.u8(0..5) == 0,
-                        _ => matches!(base_key(&field.key), "comment" | "memo") && rng.u8(0..3) > 0,
-                    };
-                    if skip {
-                        continue;
-                    }
-                    let text = self.typed_text(field, patient, day, row, rng)?;
-                    self.put(&mut values, field, &text)?;
-                }
-            }
-        }
-        Ok(values)
-    }
-
-    /// Checks `text` as the entry screen does and keeps what it stores.
-    fn put(&self, values: &mut Values, field: &FieldDef, text: &str) -> Result<(), DemoError> {
-        match fields::check_typed(field, text, self.today, &self.masters) {
-            Ok(Some(checked)) => {
-                values.insert(field.key.clone(), checked.value);
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(e) => Err(DemoError::Refused(format!("demo value '{text}' for {}: {e}", field.key))),
-        }
-    }
-
-    fn code(&self, master: &str, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
-        let codes = self.codes.get(master).filter(|c| !c.is_empty()).ok_or_else(|| {
-            DemoError::Refused(format!("the {master} master is empty: load the sample masters first"))
-        })?;
-        // The most used codes most often, as on a real ward.
-        let top = codes.len().min(20);
-        Ok(if rng.u8(0..4) > 0 { &codes[rng.usize(0..top)] } else { &codes[rng.usize(0..codes.len())] }
-            .clone())
-    }
-
-    fn ticked(&self, field: &FieldDef, patient: &Patient, rng: &mut fastrand::Rng) -> bool {
-        match base_key(&field.key) {
-            "done" | "given" => rng.u8(0..10) > 0,
-            "outpatient" => patient.location.ward == crate::downtime::OUTPATIENT_WARD,
-            "contrast" | "allergy_checked" => rng.u8(0..4) == 0,
-            _ => rng.u8(0..6) == 0,
-        }
-    }
-
-    /// What a clerk types into a text-like field; checked afterwards by `put`.
-    fn typed_text(
-        &self,
-        field: &FieldDef,
-        patient: &Patient,
-        day: NaiveDate,
-        row: &str,
-        rng: &mut fastrand::Rng,
-    ) -> Result<String, DemoError> {
-        let pick = |rng: &mut fastrand::Rng, items: &[&str]| items[rng.usize(0..items.len())].to_string();
-        let staff = |rng: &mut fastrand::Rng| STAFF[rng.usize(0..STAFF.len())].to_string();
-        let key = base_key(&field.key);
-        Ok(match &field.kind {
-            FieldType::Date => day.format("%Y-%m-%d").to_string(),
-            FieldType::Time => match row.parse::<usize>() {
-                Ok(n) if key == "time" && n >= 1 => ROUNDS[(n - 1) % ROUNDS.len()].to_string(),
-                _ => format!("{:02}:{:02}", rng.u32(8..20), rng.u32(0..12) * 5),
-            },
-            FieldType::Code { master } => self.code(master, rng)?,
-            FieldType::Number { min, max, decimals, .. } => {
-                let (lo, hi) = match key {
-                    "temp" => (36.0, 38.4),
-                    "pulse" => (58.0, 108.0),
-                    "bp_sys" => (98.0, 162.0),
-                    "bp_dia" => (55.0, 95.0),
-                    "resp" => (12.0, 24.0),
-                    "spo2" => (92.0, 100.0),
-                    "days" => (3.0, 14.0),
-                    "qty" => (1.0, 3.0),
-                    "energy_kcal" => (1200.0, 2000.0),
-                    "salt_g" => (5.0, 7.0),
-                    "protein_g" => (40.0, 70.0),
-                    "creatinine" => (0.5, 1.4),
-                    _ => {
-                        let lo = min.unwrap_or(0.0);
-                        let hi = max.unwrap_or(lo + 10.0);
-                        (lo, lo + (hi - lo) / 4.0)
-                    }
-                };
-                let (lo, hi) = (lo.max(min.unwrap_or(f64::MIN)), hi.min(max.unwrap_or(f64::MAX)));
-                let value = lo + rng.f64() * (hi - lo).max(0.0);
-                format!("{value:.*}", *decimals as usize)
-            }
-            FieldType::Area { .. } => match key {
-                "note" => pick(
-                    rng,
-                    &[
-                        "S) 夜間よく眠れた。疼痛の訴えなし。\nO) 体温36.8℃、創部発赤なし。\nA) 経過良好。\nP) 現治療継続。",
-                        "S) 食後に軽い嘔気あり。\nO) 腹部平坦・軟、圧痛なし。\nA) 一過性と考える。\nP) 経過観察、症状続けば医師へ報告。",
-                        "S) 歩行時に右膝の痛み。\nO) 腫脹軽度、熱感なし。\nA) 術後経過として妥当。\nP) リハビリ継続、鎮痛薬頓用。",
-                    ],
-                ),
-                "clinical_info" => pick(rng, &["発熱精査", "肺炎疑い", "術前検査", "経過観察", "胸痛精査"]),
-                "food_allergy" => pick(rng, &["なし", "卵", "そば"]),
-                "comment" => pick(rng, &["特になし", "刻み食", "とろみ付き"]),
-                _ => "デモ記入 (synthetic)".to_string(),
-            },
-            FieldType::Text { max_chars } => {
-                let text = match key {
-                    "department" if !patient.department.is_empty() => patient.department.clone(),
-                    "department" => pick(rng, &DEPARTMENTS),
-                    "doctor" => format!("{}医師", staff(rng)),
-                    "author" | "signature" | "done_by" | "initials" | "clerk" => staff(rng),
-                    "profession" => pick(rng, &["医師", "看護師"]),
-                    "dose" => pick(rng, &["1錠", "2錠", "1包", "1A", "500mL", "5mL"]),
-                    "frequency" => {
-                        pick(rng, &["1日3回 毎食後", "1日2回 朝夕食後", "1日1回 朝食後", "疼痛時 頓用"])
-                    }
-                    "route" => pick(rng, &["PO", "IV", "DIV", "SC", "IM"]),
-                    "rate" => pick(rng, &["60mL/h", "80mL/h", "100mL/h"]),
-                    "comment" => pick(rng, &["一包化", "粉砕"]),
-                    "specimen" => pick(rng, &["血液", "血清", "尿"]),
-                    "region" => pick(rng, &["胸部正面", "腹部", "右膝関節", "頭部"]),
-                    "memo" => pick(rng, &["発熱あり", "疼痛の訴えあり", "入眠中"]),
-                    "intake_output" => format!("IN {} / OUT {}", rng.u32(12..20) * 100, rng.u32(9..16) * 100),
-                    _ => "デモ".to_string(),
-                };
-                match max_chars {
-                    Some(max) => text.chars().take(*max as usize).collect(),
-                    None => text,
-                }
-            }
-            FieldType::Tick | FieldType::Ticks { .. } => String::new(),
-        })
-    }
-}
-
-/// The field's name without its paper row: `temp_3` → `temp`.
-fn base_key(key: &str) -> &str {
-    match derive::row_of(key) {
-        "" => key,
-        row => key.strip_suffix(row).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
-    }
-}
-
-/// A scanned page as the scanner would deliver it: white A4 in grey at `dpi`, the form's field
-/// outlines and tick boxes (ticked as keyed), and the page barcode where the form prints it.
-/// Returns the PNG bytes.
-pub fn scanned_image(
-    form: &FormDefinition,
-    code: &str,
-    values: Option<&Values>,
-    dpi: f32,
-) -> Result<Vec<u8>, String> {
-    let px = dpi / 25.4;
-    let (width, height) = ((form.width_mm * px).round() as u32, (form.height_mm * px).round() as u32);
-    if width == 0 || height == 0 || width > 10_000 || height > 10_000 {
-        return Err(format!("{}: a page of {width} × {height} pixels cannot be drawn", form.id));
-    }
-    let mut luma = vec![255u8; width as usize * height as usize];
-    let mut fill = |x0: f32, y0: f32, x1: f32, y1: f32, ink: u8| {
-        let clamp = |v: f32, max: u32| (v.round().max(0.0) as u32).min(max);
-        let (x0, x1) = (clamp(x0, width), clamp(x1, width));
-        let (y0, y1) = (clamp(y0, height), clamp(y1, height));
-        if x1 <= x0 {
-            return;
-        }
-        for y in y0..y1 {
-            let row = y as usize * width as usize;
-            luma[row + x0 as usize..row + x1 as usize].fill(ink);
-        }
-    };
-    let outline = |fill: &mut dyn FnMut(f32, f32, f32, f32, u8), x: f32, y: f32, w: f32, h: f32, ink: u8| {
-        let (x0, y0, x1, y1) = (x * px, y * px, (x + w) * px, (y + h) * px);
-        fill(x0, y0, x1, y0 + 1.0, ink);
-        fill(x0, y1 - 1.0, x1, y1, ink);
-        fill(x0, y0, x0 + 1.0, y1, ink);
-        fill(x1 - 1.0, y0, x1, y1, ink);
-    };
-    for field in &form.fields {
-        let boxes = field.tick_boxes();
-        if boxes.is_empty() {
-            outline(&mut fill, field.x_mm, field.y_mm, field.width_mm, field.height_mm, 170);
-            continue;
-        }
-        let ticked: Vec<&str> = match values.and_then(|v| v.get(&field.key)) {
-            Some(Value::Array(codes)) => codes.iter().filter_map(Value::as_str).collect(),
-            Some(Value::Bool(true)) => vec![field.key.as_str()],
-            _ => Vec::new(),
-        };
-        for b in boxes {
-            outline(&mut fill, b.x_mm, b.y_mm, b.size_mm, b.size_mm, 40);
-            if ticked.contains(&b.code.as_str()) {
-                let inset = b.size_mm * 0.25;
-                fill(
-                    (b.x_mm + inset) * px,
-                    (b.y_mm + inset) * px,
-                    (b.x_mm + b.size_mm - inset) * px,
-                    (b.y_mm + b.size_mm - inset) * px,
-                    30,
-                );
-            }
-        }
-    }
-    let spec = form.barcode.as_ref().ok_or_else(|| format!("{} prints no page barcode", form.id))?;
-    let modules = code128(code)?;
-    // Whole pixels per bar: a scanner resolves the printed modules no finer than this.
-    let module_px = (spec.module_mm * px).round().max(1.0);
-    let x0 = ((spec.x_mm + QUIET_ZONE_MODULES as f32 * spec.module_mm) * px).round();
-    let right = x0 + (modules.len() + QUIET_ZONE_MODULES) as f32 * module_px;
-    if right > width as f32 {
-        return Err(format!("{}: the page barcode runs off a page drawn at {dpi} dpi", form.id));
-    }
-    let (y0, y1) = (spec.y_mm * px, (spec.y_mm + spec.height_mm) * px);
-    for (i, bar) in modules.iter().enumerate() {
-        if *bar {
-            let x = x0 + i as f32 * module_px;
-            fill(x, y0, x + module_px, y1, 0);
-        }
-    }
-    let mut png = Vec::new();
-    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Adaptive)
-        .write_image(&luma, width, height, image::ExtendedColorType::L8)
-        .map_err(|e| format!("cannot encode the page as PNG: {e}"))?;
-    Ok(png)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::census::demo::{DemoOptions, load_demo};
+    use crate::demo::values::base_key;
+    use crate::entry::fields;
+    use super::super::hospital::{DemoOptions, load_demo};
     use crate::scan::locate::{SearchBand, find_page_code};
     use crate::store::Reading;
 

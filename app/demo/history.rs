@@ -5,7 +5,7 @@
 
 use chrono::{Days, Local, NaiveDate, TimeZone, Utc};
 
-use super::register::{RegistrationInput, register};
+use crate::downtime::{RegistrationInput, register};
 use crate::domain::{FormCode, PageCode, PatientId, Serial};
 use crate::scan::{Outcome, Station};
 use crate::store::{Store, StoreError};

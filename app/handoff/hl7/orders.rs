@@ -6,7 +6,7 @@
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context};
-use crate::export::HandoffItem;
+use crate::handoff::HandoffItem;
 use crate::form::FieldType;
 
 const DRUGS: &str = "99KKD";

@@ -32,7 +32,7 @@ pub fn format_uuid(mut bytes: [u8; 16]) -> String {
 
 /// Standard base64 with padding (RFC 4648 §4), as FHIR's `base64Binary` wants it: the same
 /// encoding HL7's ED carries.
-pub use crate::export::hl7::base64;
+pub use crate::handoff::hl7::base64;
 
 /// Escapes a value for a search URL (`ifNoneExist`, a conditional update's URL): identifier
 /// values carry `#`, which would otherwise end the query.

@@ -5,7 +5,7 @@
 use super::er7::{self, Seg, comps};
 use super::paper::Paper;
 use super::{Draft, Hl7Context};
-use crate::export::{ChargeOut, HandoffItem};
+use crate::handoff::{ChargeOut, HandoffItem};
 
 const CHARGES: &str = "99KKC";
 

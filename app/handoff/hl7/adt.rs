@@ -3,7 +3,7 @@
 
 use super::er7::{self, Seg, comps};
 use super::{Draft, Hl7Context};
-use crate::export::HandoffItem;
+use crate::handoff::HandoffItem;
 
 /// A04 registers an outpatient-style visit without admitting: the downtime registration made a
 /// patient and a location, not an admission the EHR must bill. A08 updates one the EHR has.

@@ -3,7 +3,7 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::demo_names::{ALLERGIES, FEMALE_NAMES, MALE_NAMES, SURNAMES};
+use super::names::{ALLERGIES, FEMALE_NAMES, MALE_NAMES, SURNAMES};
 use crate::domain::{
     Abo, BloodType, DateOfBirth, KanaName, KanjiName, Location, Patient, PatientId, Rh, Sex,
 };

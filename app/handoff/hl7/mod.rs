@@ -71,7 +71,7 @@ mod results;
 pub use charset::{Charset, decode, encode};
 pub use results::base64;
 
-use crate::export::{Content, HandoffItem, Keyed, control_id};
+use crate::handoff::{Content, HandoffItem, Keyed, control_id};
 use crate::form::FormDefinition;
 use er7::Seg;
 use paper::Paper;

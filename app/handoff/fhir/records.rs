@@ -10,7 +10,7 @@ use super::{Builder, FhirError, Owner, code_system, item_system};
 use crate::domain::{OrderKind, PaperRecord, RecordKind};
 use crate::entry::derive::row_of;
 use crate::entry::fields::value_as_text;
-use crate::export::content::{ChargeOut, HandoffItem, Keyed, Page};
+use crate::handoff::content::{ChargeOut, HandoffItem, Keyed, Page};
 use crate::form::{FieldDef, FieldType, FormDefinition};
 
 const LOINC: &str = "http://loinc.org";
