@@ -9,8 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use kamikarte::demo::{DemoOptions, generate};
 use kamikarte::census::{CensusIndex, ImportOptions, export_census_file, import_file};
+use kamikarte::demo::{DemoOptions, generate};
 use kamikarte::domain::PatientStatus;
 use kamikarte::store::{PatientRecord, Store};
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use kamikarte::demo::{ChargeOptions, DemoOptions, key_charge_lines, load_demo};
+use kamikarte::form;
 use kamikarte::handoff::hl7::Charset;
 use kamikarte::handoff::run::{ExportOptions, Format, Site, export};
-use kamikarte::form;
 use kamikarte::store::{Actor, Store};
 
 fn secs(d: Duration) -> String {

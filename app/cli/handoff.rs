@@ -8,12 +8,12 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Invocation;
 use crate::domain::Permission;
+use crate::form;
 use crate::handoff::billing_csv::ColumnMapping;
 use crate::handoff::hl7::Charset;
 use crate::handoff::mllp::{self, SendError, SendOptions, SendStep};
 use crate::handoff::report::report;
 use crate::handoff::run::{ExportOptions, Format, Site, export};
-use crate::form;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {

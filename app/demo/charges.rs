@@ -4,13 +4,12 @@ use super::episode::{accept, is_returnable, paper_day};
 use super::values::ValueMaker;
 use super::{DemoError, demo_person};
 
-
 use chrono::NaiveDate;
 
+use crate::domain::{Patient, Role, Serial};
 use crate::entry::derive;
 use crate::entry::fields::Values;
 use crate::entry::keying::{self, Plan, Sheet};
-use crate::domain::{Patient, Role, Serial};
 use crate::form::{self};
 use crate::store::{ItemKey, PrintedPage, Store};
 
@@ -129,4 +128,3 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
     }
     Ok(counts)
 }
-

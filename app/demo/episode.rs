@@ -19,14 +19,14 @@ use std::sync::atomic::AtomicBool;
 use chrono::{Days, NaiveDate};
 use serde_json::Value;
 
+use crate::auth::Session;
+use crate::domain::{PageCode, Patient, PatientId, Role, Serial};
+use crate::downtime::{RegistrationInput, register};
 use crate::entry::derive;
 use crate::entry::fields::Values;
 use crate::entry::keying::{self, KeyingError, Saved, Sheet};
 use crate::entry::reconcile::{self};
 use crate::entry::worklist::{Stage, worklist};
-use crate::auth::Session;
-use crate::domain::{PageCode, Patient, PatientId, Role, Serial};
-use crate::downtime::{RegistrationInput, register};
 use crate::form::{self, FieldType, FormDefinition, Layout};
 use crate::print::{KitRequest, generate_kit};
 use crate::scan::{ImportRequest, PageStore, import_pages};
@@ -485,10 +485,10 @@ fn misread(form: &FormDefinition, values: &Values) -> Values {
 
 #[cfg(test)]
 mod tests {
+    use super::super::hospital::{DemoOptions, load_demo};
     use super::*;
     use crate::demo::values::base_key;
     use crate::entry::fields;
-    use super::super::hospital::{DemoOptions, load_demo};
     use crate::scan::locate::{SearchBand, find_page_code};
     use crate::store::Reading;
 

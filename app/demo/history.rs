@@ -5,8 +5,8 @@
 
 use chrono::{Days, Local, NaiveDate, TimeZone, Utc};
 
-use crate::downtime::{RegistrationInput, register};
 use crate::domain::{FormCode, PageCode, PatientId, Serial};
+use crate::downtime::{RegistrationInput, register};
 use crate::scan::{Outcome, Station};
 use crate::store::{Store, StoreError};
 

@@ -22,9 +22,9 @@ pub use scans::scanned_image;
 
 use crate::auth::Session;
 use crate::domain::{IdBlock, Phase, Role};
+use crate::downtime::RegisterError;
 use crate::entry::keying::KeyingError;
 use crate::entry::reconcile::ReconcileError;
-use crate::downtime::RegisterError;
 use crate::form::FormError;
 use crate::print::KitError;
 use crate::scan::ImportError;
@@ -50,14 +50,12 @@ pub enum DemoError {
     Form(#[from] FormError),
 }
 
-
 /// The demo users who do the work (their names are their roles' codes, as
 /// `auth::ensure_demo_users` creates them). Only clerks and billing may back-enter.
 /// The demo's people act through the front door: each logs in with the demo password.
 pub(crate) fn demo_person(store: &mut Store, role: Role) -> Result<Session, DemoError> {
     crate::auth::demo_session(store, role, chrono::Utc::now()).map_err(|e| DemoError::Refused(e.to_string()))
 }
-
 
 /// The demo station's block: `DT100000`–`DT100999`.
 pub const DEMO_BLOCK: (&str, u64, u64) = ("DT", 100_000, 100_999);

@@ -1,7 +1,5 @@
 //! Scanned pages drawn for the demo, as a document scanner would deliver them.
 
-
-
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use serde_json::Value;
@@ -9,7 +7,6 @@ use serde_json::Value;
 use crate::entry::fields::Values;
 use crate::form::FormDefinition;
 use crate::print::{QUIET_ZONE_MODULES, code128};
-
 
 /// Scanned images are drawn at this resolution: enough for the page barcode, small and fast.
 pub(super) const SCAN_DPI: f32 = 100.0;
@@ -95,4 +92,3 @@ pub fn scanned_image(
         .map_err(|e| format!("cannot encode the page as PNG: {e}"))?;
     Ok(png)
 }
-

@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use crate::domain::{MasterKind, Patient, RecordKind};
 use crate::entry::derive;
 use crate::entry::fields::{self, Values};
 use crate::entry::keying::MasterSet;
-use crate::domain::{MasterKind, Patient, RecordKind};
 use crate::form::{FieldDef, FieldType, FormDefinition};
 use crate::store::Store;
 
@@ -286,4 +286,3 @@ pub(super) fn base_key(key: &str) -> &str {
         row => key.strip_suffix(row).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
     }
 }
-

@@ -7,4 +7,3 @@ pub mod volume;
 
 pub use register::{InputErrors, OUTPATIENT_WARD, RegisterError, Registered, RegistrationInput, register};
 pub use volume::{VolumeReport, volume_report};
-

@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use chrono::Local;
+use kamikarte::demo::prepare_downtime;
 use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::Role;
 use kamikarte::domain::{FormCode, PageCode, PatientId, Phase, Serial};
-use kamikarte::demo::prepare_downtime;
 use kamikarte::downtime::{RegistrationInput, register};
 use kamikarte::entry::fields::Values;
 use kamikarte::entry::keying::{self, Plan, Saved, Sheet};

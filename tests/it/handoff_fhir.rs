@@ -8,9 +8,9 @@ use std::process::Command;
 
 use kamikarte::domain::PaperRecord;
 use kamikarte::entry::derive;
+use kamikarte::form::{FormDefinition, built_in};
 use kamikarte::handoff::fhir::{FhirContext, FhirError, bundle};
 use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
-use kamikarte::form::{FormDefinition, built_in};
 use serde_json::{Value, json};
 
 const HOSPITAL: &str = "1312345678";

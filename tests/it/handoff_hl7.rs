@@ -9,9 +9,9 @@ use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use kamikarte::entry::derive;
+use kamikarte::form::{FormDefinition, built_in};
 use kamikarte::handoff::hl7::{Charset, Hl7Context, Hl7Error, Hl7Message, decode, encode, messages};
 use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
-use kamikarte::form::{FormDefinition, built_in};
 use serde_json::{Value, json};
 
 const HOSPITAL: &str = "1312345678";

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::NaiveDate;
-use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::census::{ImportOptions, import_file};
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::PageCode;
 use kamikarte::print::{KitRequest, generate_kit};
 use kamikarte::store::{Actor, PrintedPage, Store};

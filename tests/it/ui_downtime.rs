@@ -13,9 +13,9 @@ use chrono::Local;
 use egui::{Event, Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
+use kamikarte::demo::prepare_downtime;
 use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::domain::{FormCode, PageCode, PatientId, Role, Serial};
-use kamikarte::demo::prepare_downtime;
 use kamikarte::store::{Actor, ScanKind, Store};
 
 /// How the IME turns a key press into text.

@@ -8,8 +8,8 @@ use chrono::Local;
 use egui::Key;
 use egui_kittest::kittest::Queryable;
 use kamikarte::auth::ensure_demo_users;
-use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::demo::prepare_downtime;
+use kamikarte::demo::{DemoOptions, load_demo};
 use kamikarte::downtime::{RegistrationInput, register};
 use kamikarte::store::{Actor, Store};
 use kamikarte::ui::labels::{

@@ -10,8 +10,8 @@ use super::{Builder, FhirError, Owner, code_system, item_system};
 use crate::domain::{OrderKind, PaperRecord, RecordKind};
 use crate::entry::derive::row_of;
 use crate::entry::fields::value_as_text;
-use crate::handoff::content::{ChargeOut, HandoffItem, Keyed, Page};
 use crate::form::{FieldDef, FieldType, FormDefinition};
+use crate::handoff::content::{ChargeOut, HandoffItem, Keyed, Page};
 
 const LOINC: &str = "http://loinc.org";
 const SNOMED: &str = "http://snomed.info/sct";

@@ -71,8 +71,8 @@ mod results;
 pub use charset::{Charset, decode, encode};
 pub use results::base64;
 
-use crate::handoff::{Content, HandoffItem, Keyed, control_id};
 use crate::form::FormDefinition;
+use crate::handoff::{Content, HandoffItem, Keyed, control_id};
 use er7::Seg;
 use paper::Paper;
 

@@ -6,8 +6,8 @@
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context};
-use crate::handoff::HandoffItem;
 use crate::form::FieldType;
+use crate::handoff::HandoffItem;
 
 const DRUGS: &str = "99KKD";
 const LAB_TESTS: &str = "99KKL";

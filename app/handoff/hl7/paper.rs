@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::er7;
 use crate::entry::derive::row_of;
-use crate::handoff::Keyed;
 use crate::form::{FieldDef, FieldType, FormDefinition};
+use crate::handoff::Keyed;
 
 /// A value as text: strings as typed, numbers without a trailing `.0`, ticks as `Y`/`N`.
 pub fn value_text(v: &Value) -> Option<String> {
