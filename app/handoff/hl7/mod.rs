@@ -60,6 +60,7 @@
 //! * Paper times are local wall-clock times at the precision the paper has (`YYYYMMDDHHMM`);
 //!   stamps this program wrote (keyed at, verified at) are sent in JST with `+0900`.
 
+pub mod ack;
 mod adt;
 mod charges;
 pub mod charset;

@@ -15,8 +15,7 @@
 //! - A later run starts again at the first unsettled message (pending, rejected or failed);
 //!   acknowledged messages are never sent again.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -24,23 +23,17 @@ use serde_json::json;
 
 use crate::store::{OutboxMessage, OutboxState, Store, StoreError};
 
+use super::hl7::ack::{Ack, clean, parse_ack};
 use super::hl7::charset;
+use link::{Link, frame, io_text};
+
+mod link;
 pub use super::hl7::charset::Charset;
-
-const START_BLOCK: u8 = 0x0B;
-const END_BLOCK: u8 = 0x1C;
-const CARRIAGE_RETURN: u8 = 0x0D;
-
-/// An acknowledgement longer than this is not an acknowledgement: refusing it keeps a receiver
-/// that streams garbage from filling memory.
-pub const MAX_ACK_BYTES: usize = 1 << 20;
+pub use link::MAX_ACK_BYTES;
 
 /// The back-off never waits longer than this between two tries (unless `retry_initial` is
 /// itself longer), so a large `max_attempts` does not park a send for hours.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// How long a reason text from the receiver may be in the report and the database.
-const MAX_REASON_CHARS: usize = 1000;
 
 #[derive(Debug, Clone)]
 pub struct SendOptions {
@@ -412,14 +405,6 @@ fn backoff(initial: Duration, attempt: u32) -> Duration {
     initial.saturating_mul(factor).min(MAX_BACKOFF.max(initial))
 }
 
-fn frame(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 3);
-    out.push(START_BLOCK);
-    out.extend_from_slice(message);
-    out.extend_from_slice(&[END_BLOCK, CARRIAGE_RETURN]);
-    out
-}
-
 enum Failure {
     /// The database failed: stop at once, the outbox cannot be kept right.
     Store(StoreError),
@@ -460,324 +445,12 @@ fn exchange(
     Ok(ack)
 }
 
-fn io_text(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused (is the receiver running?)".to_string(),
-        io::ErrorKind::ConnectionReset => "the receiver reset the connection".to_string(),
-        io::ErrorKind::BrokenPipe => "the receiver closed the connection".to_string(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_string(),
-        _ => e.to_string(),
-    }
-}
-
-/// A connection to the receiver, with what was read past the last frame.
-struct Link {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Link {
-    fn open(target: &str, options: &SendOptions) -> Result<Link, String> {
-        let addresses = target.to_socket_addrs().map_err(|e| format!("cannot resolve {target}: {e}"))?;
-        // A zero timeout is refused by the OS call; the smallest real wait means "fail fast".
-        let timeout = options.connect_timeout.max(Duration::from_millis(1));
-        let mut last = format!("{target} resolves to no address");
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, timeout) {
-                Ok(stream) => {
-                    // Without it a slow receiver could block a write for ever.
-                    let write_timeout = options.ack_timeout.max(Duration::from_millis(1));
-                    let _ = stream.set_write_timeout(Some(write_timeout));
-                    let _ = stream.set_nodelay(true);
-                    return Ok(Link { stream, buffer: Vec::new() });
-                }
-                Err(e) => last = format!("cannot connect to {target} ({address}): {}", io_text(&e)),
-            }
-        }
-        Err(last)
-    }
-
-    /// Reads one frame's content, skipping anything before its start byte.
-    fn read_frame(&mut self, deadline: Instant, timeout: Duration) -> Result<Vec<u8>, String> {
-        let mut chunk = [0u8; 8192];
-        let mut scanned = 0;
-        loop {
-            match self.buffer.iter().position(|&b| b == START_BLOCK) {
-                Some(start) => {
-                    if start > 0 {
-                        self.buffer.drain(..start);
-                        scanned = 0;
-                    }
-                    let from = scanned.max(1);
-                    if let Some(end) = self.buffer[from..]
-                        .windows(2)
-                        .position(|w| w == [END_BLOCK, CARRIAGE_RETURN])
-                        .map(|p| p + from)
-                    {
-                        let content = self.buffer[1..end].to_vec();
-                        self.buffer.drain(..end + 2);
-                        return Ok(content);
-                    }
-                    if self.buffer.len() > MAX_ACK_BYTES {
-                        return Err(format!("the acknowledgement is longer than {MAX_ACK_BYTES} bytes"));
-                    }
-                    // The end marker may straddle two reads: look again from its first byte.
-                    scanned = self.buffer.len().saturating_sub(1);
-                }
-                // Bytes before a frame are noise some receivers send (keep-alives, a stray CR).
-                None => self.buffer.clear(),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!("no acknowledgement within {}", seconds(timeout)));
-            }
-            self.stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-            match self.stream.read(&mut chunk) {
-                Ok(0) if self.buffer.is_empty() => {
-                    return Err("the receiver closed the connection without acknowledging".to_string());
-                }
-                Ok(0) => {
-                    return Err(format!(
-                        "the receiver closed the connection in the middle of the acknowledgement \
-                         ({} bytes read)",
-                        self.buffer.len()
-                    ));
-                }
-                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Err(format!("no acknowledgement within {}", seconds(timeout)));
-                }
-                Err(e) => return Err(format!("cannot read the acknowledgement: {}", io_text(&e))),
-            }
-        }
-    }
-
-    fn close(self) {
-        // Tells the receiver the conversation is over rather than leaving it to time out.
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-fn seconds(d: Duration) -> String {
-    if d.as_millis() < 1000 { format!("{} ms", d.as_millis()) } else { format!("{} s", d.as_secs_f64()) }
-}
-
-/// The parts of an acknowledgement the sender acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ack {
-    /// MSA-1: AA, AE, AR, CA, CE or CR.
-    pub code: String,
-    /// MSA-2: the control ID of the message acknowledged.
-    pub control_id: String,
-    /// MSA-3.
-    pub text: Option<String>,
-    /// What the ERR segments say, in order.
-    pub errors: Vec<String>,
-}
-
-impl Ack {
-    /// MSA-3 and the ERR texts in one line, or `None` when the receiver said nothing.
-    pub fn reason(&self) -> Option<String> {
-        let mut parts: Vec<&str> = Vec::new();
-        for part in self.text.iter().chain(&self.errors) {
-            if !part.is_empty() && !parts.contains(&part.as_str()) {
-                parts.push(part);
-            }
-        }
-        (!parts.is_empty()).then(|| parts.join(" / "))
-    }
-}
-
-/// Reads an acknowledgement (the content of its frame). The error says what is wrong with it.
-pub fn parse_ack(bytes: &[u8]) -> Result<Ack, String> {
-    let text = charset::decode(bytes);
-    let mut segments = text.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty());
-    let msh = segments.next().unwrap_or("");
-    if !msh.starts_with("MSH") {
-        let start: String = msh.chars().take(20).collect();
-        return Err(format!("the answer is not an HL7 message (it starts with '{}')", clean(&start)));
-    }
-    let Some(field_sep) = msh.chars().nth(3).filter(|c| !c.is_alphanumeric() && !c.is_whitespace()) else {
-        return Err("the answer's MSH segment has no field separator".to_string());
-    };
-    let encoding: Vec<char> = msh.split(field_sep).nth(1).unwrap_or("").chars().collect();
-    let seps = Separators {
-        field: field_sep,
-        component: encoding.first().copied().unwrap_or('^'),
-        repetition: encoding.get(1).copied().unwrap_or('~'),
-        escape: encoding.get(2).copied().unwrap_or('\\'),
-        subcomponent: encoding.get(3).copied().unwrap_or('&'),
-    };
-    let mut msa = None;
-    let mut errors = Vec::new();
-    for segment in segments {
-        let fields: Vec<&str> = segment.split(seps.field).collect();
-        match fields.first().copied().unwrap_or("") {
-            "MSA" if msa.is_none() => msa = Some(fields),
-            "ERR" => errors.extend(err_text(&fields, &seps)),
-            _ => {}
-        }
-    }
-    let Some(msa) = msa else {
-        return Err("the answer has no MSA segment (not an acknowledgement)".to_string());
-    };
-    let field = |i: usize| msa.get(i).copied().unwrap_or("");
-    let code = field(1).split(seps.component).next().unwrap_or("").trim().to_ascii_uppercase();
-    if !matches!(code.as_str(), "AA" | "AE" | "AR" | "CA" | "CE" | "CR") {
-        return Err(format!(
-            "the acknowledgement code (MSA-1) '{}' is not AA, AE, AR, CA, CE or CR",
-            clean(&code)
-        ));
-    }
-    let control_id = unescape(field(2).trim(), &seps);
-    if control_id.is_empty() {
-        return Err("the acknowledgement names no message (MSA-2 is empty)".to_string());
-    }
-    let text = Some(clean(&unescape(field(3), &seps))).filter(|t| !t.is_empty());
-    Ok(Ack { code, control_id, text, errors })
-}
-
-struct Separators {
-    field: char,
-    component: char,
-    repetition: char,
-    escape: char,
-    subcomponent: char,
-}
-
-/// The readable text of an ERR segment: v2.5's user message (ERR-8), diagnostics (ERR-7) and
-/// error code text (ERR-3), or the older ERR-1's code text.
-fn err_text(fields: &[&str], seps: &Separators) -> Vec<String> {
-    let field = |i: usize| fields.get(i).copied().unwrap_or("");
-    let component = |value: &str, i: usize| value.split(seps.component).nth(i).unwrap_or("").to_string();
-    let mut out = Vec::new();
-    for value in [field(8), field(7)] {
-        for repeat in value.split(seps.repetition) {
-            out.push(repeat.to_string());
-        }
-    }
-    let code = field(3);
-    let code_text = component(code, 1);
-    out.push(if code_text.is_empty() { component(code, 0) } else { code_text });
-    // ERR-1 (before v2.5): segment^sequence^field^code&text&system.
-    let old = component(field(1), 3);
-    let mut old = old.split(seps.subcomponent);
-    let (old_code, old_text) = (old.next().unwrap_or(""), old.next().unwrap_or(""));
-    out.push(if old_text.is_empty() { old_code.to_string() } else { old_text.to_string() });
-    out.into_iter().map(|t| clean(&unescape(&t, seps))).filter(|t| !t.is_empty()).collect()
-}
-
-/// Undoes HL7 escapes (\F\ \S\ \T\ \R\ \E\ \.br\); other escapes (\X..\, highlighting) are
-/// dropped since they carry nothing a reason needs.
-fn unescape(value: &str, seps: &Separators) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(at) = rest.find(seps.escape) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + seps.escape.len_utf8()..];
-        match after.find(seps.escape) {
-            Some(end) => {
-                match &after[..end] {
-                    "F" => out.push(seps.field),
-                    "S" => out.push(seps.component),
-                    "T" => out.push(seps.subcomponent),
-                    "R" => out.push(seps.repetition),
-                    "E" => out.push(seps.escape),
-                    ".br" => out.push(' '),
-                    _ => {}
-                }
-                rest = &after[end + seps.escape.len_utf8()..];
-            }
-            // An unterminated escape is kept as written rather than losing the rest.
-            None => {
-                out.push(seps.escape);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A receiver's text as it may be shown and stored: no control characters (they could rewrite
-/// a terminal line), bounded in length.
-fn clean(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_REASON_CHARS)
-        .collect::<String>()
-        .trim()
-        .to_string();
-    if text.chars().count() > MAX_REASON_CHARS {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::TcpListener;
 
     use super::*;
     use crate::store::{StagedItem, StagedMessage};
-
-    fn ack(segments: &[&str]) -> Vec<u8> {
-        segments.join("\r").into_bytes()
-    }
-
-    #[test]
-    fn an_aa_acknowledgement_names_its_message() {
-        let a = parse_ack(&ack(&["MSH|^~\\&|EHR|H|KK|H|20261122||ACK^P03^ACK|A1|P|2.5", "MSA|AA|K0001"]))
-            .unwrap();
-        assert_eq!(a.code, "AA");
-        assert_eq!(a.control_id, "K0001");
-        assert_eq!(a.reason(), None);
-    }
-
-    #[test]
-    fn an_ar_acknowledgement_gives_msa3_and_err_text_as_its_reason() {
-        let a = parse_ack(&ack(&[
-            "MSH|^~\\&|EHR|H|KK|H|20261122||ACK^P03^ACK|A1|P|2.5",
-            "MSA|AR|K0004|Unknown patient",
-            "ERR|||204^Unknown key identifier^HL70357|E||||患者 P1 \\T\\ 記録なし",
-        ]))
-        .unwrap();
-        assert_eq!(a.code, "AR");
-        assert_eq!(a.control_id, "K0004");
-        assert_eq!(a.reason().unwrap(), "Unknown patient / 患者 P1 & 記録なし / Unknown key identifier");
-    }
-
-    #[test]
-    fn an_iso_2022_jp_acknowledgement_is_read() {
-        let (bytes, _) =
-            charset::encode("MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AR|K1|患者不明\r", Charset::Iso2022Jp);
-        assert!(bytes.contains(&0x1B), "really ISO-2022-JP");
-        assert_eq!(parse_ack(&bytes).unwrap().text.as_deref(), Some("患者不明"));
-    }
-
-    #[test]
-    fn garbage_and_half_acknowledgements_are_refused_with_what_is_wrong() {
-        for (bytes, expected) in [
-            (&b"HTTP/1.1 400 Bad Request\r\n"[..], "not an HL7 message"),
-            (b"", "not an HL7 message"),
-            (b"\xff\xfe\x00garbage", "not an HL7 message"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5", "no MSA"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|OK|K1", "'OK' is not"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|", "MSA-2 is empty"),
-            (b"MSH", "no field separator"),
-        ] {
-            let err = parse_ack(bytes).unwrap_err();
-            assert!(err.contains(expected), "{err:?} should say {expected:?}");
-        }
-    }
-
-    #[test]
-    fn reason_text_from_the_receiver_loses_control_characters() {
-        let a = parse_ack(b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AE|K1|bad\x08\x07thing").unwrap();
-        assert_eq!(a.text.as_deref(), Some("bad  thing"));
-    }
 
     #[test]
     fn backoff_doubles_from_the_initial_wait_and_is_capped() {
@@ -798,47 +471,6 @@ mod tests {
             assert!(matches!(err, SendError::Target(_)), "{target}: {err}");
         }
         assert!(store.handoff_runs().unwrap().is_empty());
-    }
-
-    #[test]
-    fn frames_are_found_after_noise_and_across_reads() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let peer = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.write_all(b"\r\nnoise\x0bMSH|first\x1c").unwrap();
-            std::thread::sleep(Duration::from_millis(50));
-            s.write_all(b"\x0d\x0bsecond\x1c\x0d").unwrap();
-        });
-        let mut link = Link { stream: TcpStream::connect(address).unwrap(), buffer: Vec::new() };
-        let t = Duration::from_secs(5);
-        assert_eq!(link.read_frame(Instant::now() + t, t).unwrap(), b"MSH|first");
-        assert_eq!(link.read_frame(Instant::now() + t, t).unwrap(), b"second");
-        peer.join().unwrap();
-        let err = link.read_frame(Instant::now() + t, t).unwrap_err();
-        assert!(err.contains("closed the connection"), "{err}");
-    }
-
-    #[test]
-    fn an_endless_frame_is_refused_past_the_limit() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let peer = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let _ = s.write_all(&[START_BLOCK]);
-            let junk = vec![b'x'; 64 * 1024];
-            for _ in 0..(MAX_ACK_BYTES / junk.len() + 2) {
-                if s.write_all(&junk).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut link = Link { stream: TcpStream::connect(address).unwrap(), buffer: Vec::new() };
-        let t = Duration::from_secs(10);
-        let err = link.read_frame(Instant::now() + t, t).unwrap_err();
-        assert!(err.contains("longer than"), "{err}");
-        drop(link);
-        peer.join().unwrap();
     }
 
     fn one_message_store() -> Store {
