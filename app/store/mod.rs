@@ -10,6 +10,7 @@ mod handoff;
 mod masters;
 mod meta;
 mod migrations;
+mod outbox;
 mod patients;
 mod reconcile;
 mod registry;
