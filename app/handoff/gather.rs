@@ -11,7 +11,9 @@ use crate::domain::{MasterKind, PatientId};
 use crate::entry::keying::MasterSet;
 use crate::entry::worklist::{Stage, WorkItem, worklist};
 use crate::form::{FieldType, FormDefinition};
-use crate::store::{EntryRecord, EntryState, EpisodeRecord, ItemKey, PatientRecord, Result, Store};
+use crate::store::{
+    DowntimePatient, EntryRecord, EntryState, EpisodeRecord, ItemKey, PatientRecord, Result, Store,
+};
 
 /// What to take.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +79,34 @@ impl Identities {
     }
 }
 
+/// The people the items are about, read once: who is who (merges, mappings), who came as an
+/// outpatient, and the patients' records as asked for.
+struct People<'s> {
+    store: &'s Store,
+    identities: Identities,
+    outpatient: HashMap<String, bool>,
+    records: HashMap<String, Option<PatientRecord>>,
+}
+
+impl People<'_> {
+    fn record(&mut self, id: &str) -> Result<Option<PatientRecord>> {
+        if let Some(p) = self.records.get(id) {
+            return Ok(p.clone());
+        }
+        let found = match PatientId::parse(id) {
+            Ok(pid) => self.store.patient(&pid)?,
+            Err(_) => None,
+        };
+        self.records.insert(id.to_string(), found.clone());
+        Ok(found)
+    }
+
+    fn facts(&self, record: &PatientRecord) -> PatientFacts {
+        let out = self.outpatient.get(record.patient.id.as_str()).copied().unwrap_or(false);
+        self.identities.facts(record, out)
+    }
+}
+
 /// Everything ready to hand off within `scope`. `page_root` is where scanned images are kept.
 pub fn gather(
     store: &Store,
@@ -93,26 +123,40 @@ pub fn gather(
             .collect(),
         downtime: downtime.iter().map(|d| d.record.patient.id.as_str().to_string()).collect(),
     };
-    let mut outpatient: HashMap<String, bool> = HashMap::new();
-    let mut items = Vec::new();
+    let mut people = People { store, identities, outpatient: HashMap::new(), records: HashMap::new() };
     // Paper: the worklist says which items are in scope and how far each has got.
     let list = worklist(store, forms, scope.episode)?;
+    let mut items = identity_items(&mut people, &downtime, &list, scope)?;
+    let (keyed, held, pages) = keyed_items(&mut people, forms, &list)?;
+    items.extend(keyed);
+    items.extend(page_items(&mut people, &pages, page_root)?);
+    Ok(Gathered { items, worklist: list, held })
+}
+
+/// Registrations, merges and mappings of downtime IDs, each in the order they were made: the
+/// EHR must know the patient before anything is filed to them.
+fn identity_items(
+    people: &mut People<'_>,
+    downtime: &[DowntimePatient],
+    list: &[WorkItem],
+    scope: Scope<'_>,
+) -> Result<Vec<HandoffItem>> {
+    let store = people.store;
     // A patient named by paper in scope is registered (and mapped) first, whichever episode
     // registered them: orders must never reach the EHR before their patient.
     let mut named: HashSet<String> = list.iter().filter_map(|w| w.patient.clone()).collect();
     for id in named.clone() {
-        named.insert(identities.survivor(&id));
+        named.insert(people.identities.survivor(&id));
     }
-
-    // Registrations, in the order they were made.
+    let mut items = Vec::new();
     let mut registered = Vec::new();
-    for d in &downtime {
+    for d in downtime {
         let Some(reg) = store.registration(&d.record.patient.id)? else { continue };
         let id = reg.patient_id.as_str();
         if scope.episode.is_some_and(|e| e.id != reg.episode_id) && !named.contains(id) {
             continue;
         }
-        outpatient.insert(d.record.patient.id.as_str().to_string(), reg.flags.outpatient);
+        people.outpatient.insert(d.record.patient.id.as_str().to_string(), reg.flags.outpatient);
         registered.push((reg, d));
     }
     registered.sort_by(|a, b| a.0.created_at.cmp(&b.0.created_at));
@@ -122,7 +166,7 @@ pub fn gather(
         let id = reg.patient_id.as_str().to_string();
         items.push(HandoffItem {
             subject: format!("registration:{id}"),
-            patient: identities.facts(&d.record, reg.flags.outpatient),
+            patient: people.facts(&d.record),
             recorded_patient: id,
             content: Content::Registration {
                 registered_at: reg.created_at.clone(),
@@ -140,10 +184,9 @@ pub fn gather(
         let Some(record) = downtime.iter().find(|d| d.record.patient.id.as_str() == m.merged_id) else {
             continue;
         };
-        let out = outpatient.get(&m.merged_id).copied().unwrap_or(false);
         items.push(HandoffItem {
             subject: format!("merge:{}", m.merged_id),
-            patient: identities.facts(&record.record, out),
+            patient: people.facts(&record.record),
             recorded_patient: m.merged_id.clone(),
             content: Content::Merge {
                 merged_id: m.merged_id.clone(),
@@ -156,10 +199,9 @@ pub fn gather(
     let mut links: Vec<_> = downtime.iter().filter_map(|d| d.link.as_ref().map(|l| (l, d))).collect();
     links.sort_by(|a, b| a.0.linked_at.cmp(&b.0.linked_at));
     for (link, d) in links.into_iter().filter(|(l, _)| in_scope.contains(&l.downtime_id)) {
-        let out = outpatient.get(&link.downtime_id).copied().unwrap_or(false);
         items.push(HandoffItem {
             subject: format!("link:{}", link.downtime_id),
-            patient: identities.facts(&d.record, out),
+            patient: people.facts(&d.record),
             recorded_patient: link.downtime_id.clone(),
             content: Content::Link {
                 downtime_id: link.downtime_id.clone(),
@@ -169,28 +211,27 @@ pub fn gather(
             },
         });
     }
+    Ok(items)
+}
 
+/// The keyed pages whose keying counts (verified), by the paper's time; the worklist items held
+/// back with their reasons; and the scanned pages of the worklist (item text by page).
+#[allow(clippy::type_complexity)]
+fn keyed_items(
+    people: &mut People<'_>,
+    forms: &[FormDefinition],
+    list: &[WorkItem],
+) -> Result<(Vec<HandoffItem>, Vec<(String, String)>, Vec<(i64, String)>)> {
+    let store = people.store;
     let mut entries: HashMap<i64, EntryRecord> =
         store.live_entries_all()?.into_iter().map(|e| (e.id, e)).collect();
     let masters = MasterSet::load(store)?;
     let mut all_lines = store.live_charge_lines()?;
     let mut all_records = store.live_records()?;
-    let mut patients: HashMap<String, Option<PatientRecord>> = HashMap::new();
-    let mut patient = |store: &Store, id: &str| -> Result<Option<PatientRecord>> {
-        if let Some(p) = patients.get(id) {
-            return Ok(p.clone());
-        }
-        let found = match PatientId::parse(id) {
-            Ok(pid) => store.patient(&pid)?,
-            Err(_) => None,
-        };
-        patients.insert(id.to_string(), found.clone());
-        Ok(found)
-    };
     let mut held = Vec::new();
     let mut keyed = Vec::new();
     let mut pages = Vec::new();
-    for work in &list {
+    for work in list {
         let item_text = work.item.describe();
         if let Some(page_id) = work.scanned_page {
             pages.push((page_id, item_text.clone()));
@@ -209,11 +250,10 @@ pub fn gather(
             held.push((item_text, format!("form {} is not installed", entry.form_id)));
             continue;
         };
-        let Some(record) = patient(store, &entry.patient_id)? else {
+        let Some(record) = people.record(&entry.patient_id)? else {
             held.push((item_text, format!("patient {} is not in the database", entry.patient_id)));
             continue;
         };
-        let out = outpatient.get(&entry.patient_id).copied().unwrap_or(false);
         let lines = all_lines
             .remove(&entry.id)
             .unwrap_or_default()
@@ -233,7 +273,7 @@ pub fn gather(
         let code_names = code_names(form, &entry.values, &masters);
         keyed.push(HandoffItem {
             subject: format!("keyed:{}", subject_key(&work.item)),
-            patient: identities.facts(&record, out),
+            patient: people.facts(&record),
             recorded_patient: entry.patient_id,
             content: Content::Keyed(Keyed {
                 entry_id: entry.id,
@@ -255,15 +295,26 @@ pub fn gather(
     }
     // The paper's own time orders the pages; a page without one goes by when it was keyed.
     keyed.sort_by_key(paper_time);
-    items.extend(keyed);
+    Ok((keyed, held, pages))
+}
 
-    let filed: HashMap<i64, _> =
-        store.scanned_pages(Some(crate::store::PageState::Filed))?.into_iter().map(|p| (p.id, p)).collect();
+/// The scanned images of the worklist's pages that are filed to a patient.
+fn page_items(
+    people: &mut People<'_>,
+    pages: &[(i64, String)],
+    page_root: &Path,
+) -> Result<Vec<HandoffItem>> {
+    let filed: HashMap<i64, _> = people
+        .store
+        .scanned_pages(Some(crate::store::PageState::Filed))?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let mut items = Vec::new();
     for (page_id, item_text) in pages {
-        let Some(page) = filed.get(&page_id) else { continue };
+        let Some(page) = filed.get(page_id) else { continue };
         let Some(pid) = page.patient_id.as_deref() else { continue };
-        let Some(record) = patient(store, pid)? else { continue };
-        let out = outpatient.get(pid).copied().unwrap_or(false);
+        let Some(record) = people.record(pid)? else { continue };
         let sha = Path::new(&page.image_file)
             .file_stem()
             .and_then(|s| s.to_str())
@@ -271,12 +322,12 @@ pub fn gather(
             .unwrap_or_default();
         items.push(HandoffItem {
             subject: format!("page:{}", page.id),
-            patient: identities.facts(&record, out),
+            patient: people.facts(&record),
             recorded_patient: pid.to_string(),
             content: Content::Page(Page {
                 page_id: page.id,
                 form_code: page.form_code.clone(),
-                item: item_text,
+                item: item_text.clone(),
                 image_sha256: sha,
                 image_path: page_root.join(&page.image_file).to_string_lossy().into_owned(),
                 image_format: page.image_format.clone(),
@@ -286,7 +337,7 @@ pub fn gather(
             }),
         });
     }
-    Ok(Gathered { items, worklist: list, held })
+    Ok(items)
 }
 
 fn subject_key(item: &ItemKey) -> String {
