@@ -67,23 +67,64 @@ pub fn private_temp_beside(path: &Path) -> std::io::Result<(PathBuf, File)> {
     Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free temporary name"))
 }
 
-/// Writes `bytes` to `path` through a private temporary file renamed into place, so a reader (or
-/// a kill) sees the old file or the new one, never half of it. `durable` also flushes the file to
-/// disk before the rename (a file that must survive a power cut; an anchor that may lag need not).
-pub fn write_private_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+/// A file written whole under a private temporary name beside its place, and put in place by
+/// `commit`; dropped without it, the temporary is removed. For a writer that must record
+/// something between the two (the kit registers its pages before any PDF appears).
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+/// Writes `bytes` under a temporary name beside `path`; `durable` flushes them to disk (a file
+/// that must survive a power cut; an anchor that may lag need not).
+pub fn stage(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<Staged> {
     let (tmp, mut file) = private_temp_beside(path)?;
-    let written = (|| {
-        file.write_all(bytes)?;
-        if durable {
-            file.sync_all()?;
-        }
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let staged = Staged { tmp, path: path.to_path_buf(), committed: false };
+    file.write_all(bytes)?;
+    if durable {
+        file.sync_all()?;
     }
-    written
+    Ok(staged)
+}
+
+impl Staged {
+    /// Where the file goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file into place: a reader sees the old file or the new one, never half.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a private temporary file renamed into place, so a reader (or
+/// a kill) sees the old file or the new one, never half of it (see `stage` for `durable`).
+pub fn write_private_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    stage(path, bytes, durable)?.commit()
+}
+
+/// Makes the renames in `dir` durable where the platform allows it (on Unix a folder is synced
+/// by opening it; Windows has no need).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,6 +144,18 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kit.pdf");
+        let staged = stage(&path, b"pdf", true).unwrap();
+        assert!(!path.exists());
+        drop(staged);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the temporary is gone");
+        stage(&path, b"pdf", true).unwrap().commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"pdf");
     }
 
     #[cfg(unix)]

@@ -215,15 +215,8 @@ fn check_new_password(store: &Store, name: &UserName, password: &str) -> Result<
 /// Whether `secret` verifies against any of `hashes`, checked on every core (each check costs an
 /// argon2 computation by design).
 fn used_by_any(secret: &str, hashes: &[String]) -> bool {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(hashes.len().max(1));
-    let chunk = hashes.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = hashes
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().any(|h| verify_secret(secret, h))))
-            .collect();
-        workers.into_iter().any(|w| w.join().unwrap_or(true))
-    })
+    let threads = crate::parallel::threads_for(hashes.len());
+    crate::parallel::map_in_chunks(hashes, threads, |h| verify_secret(secret, h)).into_iter().any(|used| used)
 }
 
 /// Creates an account. On a database with no users the first account must be an administrator

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::encoding::{Encoding, decode};
 use super::mapping::ColumnMapping;
 use super::parse::{RowError, parse_census};
 use crate::auth::{AuthError, Session};
+use crate::csv_in::{Encoding, decode};
 use crate::domain::Permission;
 use crate::store::{ApplyCounts, CensusApply, Store, StoreError};
 

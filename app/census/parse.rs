@@ -1,6 +1,7 @@
 //! From decoded CSV text to validated patients, collecting every problem rather than stopping at
 //! the first, so a clerk fixes the whole file in one go.
 
+use crate::csv_in::csv_reader;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -36,18 +37,6 @@ pub struct ParsedCensus {
     /// A problem with the file as a whole (header, CSV syntax): nothing can be imported.
     pub fatal: bool,
     pub warnings: Vec<String>,
-}
-
-/// A CSV text as this program reads every CSV file: no header handling, rows of any length,
-/// fields as written. CRLF becomes LF first: the csv crate numbers the lines of a CRLF file one
-/// short (a record starts before the previous line's \n is read), and the line is what a clerk
-/// is told to look at.
-pub fn csv_reader(text: &str) -> csv::Reader<std::io::Cursor<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::None)
-        .from_reader(std::io::Cursor::new(text.replace("\r\n", "\n")))
 }
 
 pub fn parse_census(text: &str, mapping: &ColumnMapping, today: NaiveDate) -> ParsedCensus {

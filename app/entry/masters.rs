@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::assets;
 use crate::auth::Session;
-use crate::census::{Encoding, decode};
+use crate::csv_in::{Encoding, decode};
 use crate::domain::Permission;
 use crate::domain::kana::search_key;
 use crate::store::{Actor, ReplaceCounts, Store, StoreError};
@@ -152,7 +152,7 @@ fn file_error(line: u64, field: &str, message: impl Into<String>) -> MasterRowEr
 }
 
 fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
-    let mut reader = crate::census::csv_reader(text);
+    let mut reader = crate::csv_in::csv_reader(text);
     let mut records = reader.records();
     let csv_error = |e: csv::Error| {
         file_error(e.position().map_or(0, |p| p.line()), "", format!("not readable CSV: {e}"))

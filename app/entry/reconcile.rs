@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::auth::Session;
-use crate::census::{Encoding, decode};
+use crate::csv_in::{Encoding, decode};
 use crate::domain::kana::{reading_key, search_key};
 use crate::domain::{Patient, PatientId, Permission};
 use crate::store::{Actor, EhrFacts, MrnLink, Store, StoreError};
@@ -172,7 +172,7 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
     let (text, _) = decode(&bytes, Encoding::Auto).map_err(|e| {
         ReconcileError::File(vec![format!("{file}:{}: not valid {:?} text", e.line, e.encoding)])
     })?;
-    let mut reader = crate::census::csv_reader(&text);
+    let mut reader = crate::csv_in::csv_reader(&text);
     let mut records = reader.records();
     let headers: Vec<String> = match records.next() {
         Some(Ok(h)) => h.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()).collect(),

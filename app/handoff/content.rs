@@ -301,7 +301,7 @@ impl HandoffItem {
 /// of version `version` of `subject`: the same message always gets the same ID, so a receiver
 /// can drop a message it has already taken.
 pub fn control_id(subject: &str, version: u32, seq: u32) -> String {
-    let hex = crate::scan::page_store::sha256_hex(subject.as_bytes())[..12].to_uppercase();
+    let hex = crate::digest::sha256_hex(subject.as_bytes())[..12].to_uppercase();
     let mut id = format!("K{hex}{version}");
     if seq > 0 {
         id.push('-');

@@ -5,7 +5,6 @@
 //! messages, so that sending twice sends nothing twice.
 
 pub mod billing_csv;
-mod chunks;
 pub mod content;
 pub mod fhir;
 pub mod gather;

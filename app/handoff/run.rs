@@ -4,11 +4,9 @@
 //! gets the same file name).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::billing_csv::{self, ColumnMapping};
-use super::chunks::{map_in_chunks, threads};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
 use super::gather::{Scope, gather};
@@ -18,6 +16,7 @@ use super::stage::{ExportError, StageCounts, stage};
 use crate::auth::Session;
 use crate::domain::Permission;
 use crate::form::FormDefinition;
+use crate::parallel::{map_in_chunks, threads_at_least as threads};
 use crate::store::{HandoffRecord, OutboxState, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -189,25 +188,18 @@ fn item_of<'a>(
     })
 }
 
-/// Writes `bytes` to `path` through a temporary file, so a reader never sees half a file.
+/// Writes `bytes` to `path` whole (a private temporary renamed into place, flushed to disk).
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let err = |source| ExportError::Write { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        crate::files::create_private_dir_all(dir).map_err(err)?;
     }
-    let tmp = path.with_extension("part");
-    let mut file = std::fs::File::create(&tmp).map_err(err)?;
-    file.write_all(bytes).map_err(err)?;
-    file.sync_data().map_err(err)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::files::write_private_atomic(path, bytes, true).map_err(err)
 }
 
+/// Best effort: the renames in `dir` made durable where the platform allows it.
 fn sync_dir(dir: &Path) {
-    // Best effort: makes the renames durable where the platform allows opening a directory.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let _ = crate::files::sync_dir(dir);
 }
 
 fn write_messages(
@@ -418,7 +410,7 @@ fn write_csv(
     let mut held: Vec<String> = items.iter().map(|(i, v)| format!("{}@{v}", i.subject)).collect();
     held.extend(credits.iter().map(|(i, v)| format!("-{}@{v}", i.subject)));
     held.sort();
-    let name = &crate::scan::page_store::sha256_hex(held.join("\n").as_bytes())[..12];
+    let name = &crate::digest::sha256_hex(held.join("\n").as_bytes())[..12];
     if rows > 0 {
         write_file(&options.out.join(format!("charges-{name}.csv")), &bytes)?;
         report.files = 1;

@@ -3,10 +3,10 @@
 //! messages and their control IDs, so exporting or sending again repeats nothing new; a changed
 //! one that the EHR already has is sent as an update (a new order state, a credit and re-charge).
 
-use super::chunks::{map_in_chunks, threads};
 use super::content::{Content, HandoffItem};
 use super::gather::Gathered;
 use super::hl7::{self, Hl7Context};
+use crate::parallel::{map_in_chunks, threads_at_least as threads};
 use crate::store::{Actor, PackedContent, StagedItem, StagedMessage, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

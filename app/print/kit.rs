@@ -230,7 +230,7 @@ pub(crate) fn print_kit(
         firsts.push(next);
         next += b.pages.len() as u64;
     }
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(batches.len());
+    let workers = crate::parallel::threads_for(batches.len());
     let claimed = AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<usize>();
     let job = RenderJob { station: &station, ctx: &ctx, out_dir: &request.out_dir };
@@ -277,23 +277,22 @@ pub(crate) fn print_kit(
         match result {
             Some(Ok(r)) => {
                 registry.extend(r.pages);
-                written.push((r.partial, r.path, batch, r.bytes));
+                written.push((r.file, batch, r.bytes));
             }
             Some(Err(e)) => failure = failure.or(Some(e)),
             None => {}
         }
     }
     if let Some(e) = failure {
-        for (partial, ..) in &written {
-            let _ = std::fs::remove_file(partial);
-        }
+        // The rendered files are dropped unplaced: their temporaries go with them.
         return Err(e);
     }
     // The registry first, then the files into place: a page in a PDF is always in the registry.
     let kit_id = store.record_kit(actor, &request.out_dir.display().to_string(), written.len(), &registry)?;
     let mut files = Vec::new();
-    for (partial, path, batch, bytes) in written {
-        std::fs::rename(&partial, &path).map_err(|source| KitError::Write { path: path.clone(), source })?;
+    for (file, batch, bytes) in written {
+        let path = file.path().to_path_buf();
+        file.commit().map_err(|source| KitError::Write { path: path.clone(), source })?;
         files.push(KitFile {
             path,
             ward: batch.ward.clone(),
@@ -312,10 +311,9 @@ struct RenderJob<'a> {
     out_dir: &'a Path,
 }
 
-/// One batch rendered to a `.partial` file, with the registry rows of its pages.
+/// One batch rendered to a file not yet in place, with the registry rows of its pages.
 struct Rendered {
-    partial: PathBuf,
-    path: PathBuf,
+    file: crate::files::Staged,
     bytes: u64,
     pages: Vec<PrintedPage>,
 }
@@ -356,10 +354,9 @@ impl RenderJob<'_> {
         }
         let bytes = doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new());
         let path = self.out_dir.join(&batch.name);
-        let partial = path.with_extension("pdf.partial");
-        std::fs::write(&partial, &bytes)
-            .map_err(|source| KitError::Write { path: partial.clone(), source })?;
-        Ok(Rendered { partial, path, bytes: bytes.len() as u64, pages: registry })
+        let file = crate::files::stage(&path, &bytes, false)
+            .map_err(|source| KitError::Write { path: path.clone(), source })?;
+        Ok(Rendered { file, bytes: bytes.len() as u64, pages: registry })
     }
 }
 

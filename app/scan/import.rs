@@ -14,9 +14,10 @@ use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 
 use super::locate::{SearchBand, find_page_code};
-use super::page_store::{PageStore, sha256_hex};
+use super::page_store::PageStore;
 use super::pages::{PageImage, SourcePage, for_each_page, sniff};
 use crate::auth::{AuthError, Session};
+use crate::digest::sha256_hex;
 use crate::domain::Permission;
 use crate::form::{self, FormError};
 use crate::store::{Filing, NewScannedPage, PageSource, Reading, Store, StoreError};
@@ -312,7 +313,8 @@ pub fn import_pages(
 
     let workers = request
         .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
+        // Decoding is bound by memory bandwidth past four threads.
+        .unwrap_or_else(|| crate::parallel::threads_for(files.len().min(4)))
         .max(1);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);

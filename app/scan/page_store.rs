@@ -2,10 +2,7 @@
 //! of its bytes. Writing a page twice is harmless, and a file appears under its name only once it
 //! is whole and on disk, so an import killed at any moment leaves at worst an unused file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::store::{ScannedPageRecord, StoredImage};
 
@@ -14,9 +11,7 @@ pub struct PageStore {
     root: PathBuf,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+use crate::digest::sha256_hex;
 
 impl PageStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -54,12 +49,9 @@ impl PageStore {
         let whole = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
         if !whole {
             let dir = path.parent().expect("a stored page has a folder");
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(bytes)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            sync_dir(dir)?;
+            crate::files::create_private_dir_all(dir)?;
+            crate::files::write_private_atomic(&path, bytes, true)?;
+            crate::files::sync_dir(dir)?;
         }
         Ok(StoredImage { sha256, file, format, width, height })
     }
@@ -82,15 +74,6 @@ impl PageStore {
         }
         Ok(gray)
     }
-}
-
-/// Makes a rename durable (on Unix a directory is synced by opening it; Windows has no need).
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -609,7 +609,7 @@ pub(super) fn page(b: &mut Builder, item: &HandoffItem, p: &Page) -> Result<(), 
     let err = |m: String| FhirError::new(&item.subject, m);
     let bytes = std::fs::read(&p.image_path)
         .map_err(|e| err(format!("cannot read the page image {}: {e}", p.image_path)))?;
-    let sha = crate::scan::page_store::sha256_hex(&bytes);
+    let sha = crate::digest::sha256_hex(&bytes);
     // A file replaced on disk after filing must not go out as that page.
     if !sha.eq_ignore_ascii_case(p.image_sha256.trim()) {
         return Err(err(format!(
