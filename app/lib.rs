@@ -15,6 +15,7 @@ pub mod entry;
 pub mod files;
 pub mod form;
 pub mod handoff;
+pub mod logging;
 pub mod parallel;
 pub mod print;
 pub mod scan;

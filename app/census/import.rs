@@ -77,7 +77,7 @@ pub enum ImportError {
     #[error("{path}: line {line} is not valid {encoding} (try --encoding utf-8 or --encoding cp932)")]
     Encoding { path: PathBuf, line: usize, encoding: Encoding },
     #[error("mapping {0}")]
-    Mapping(String),
+    Mapping(#[from] crate::domain::FileError),
     #[error(
         "{path}: the file holds no valid patients; importing it would discharge all {admitted} admitted patients (use --keep-absent if that is really meant)"
     )]
@@ -100,8 +100,8 @@ pub fn import_file(
         None => ColumnMapping::default_mapping(),
         Some(m) => {
             let text = std::fs::read_to_string(m)
-                .map_err(|e| ImportError::Mapping(format!("{}: {e}", m.display())))?;
-            ColumnMapping::parse(&text, &m.display().to_string()).map_err(ImportError::Mapping)?
+                .map_err(|e| crate::domain::FileError::new(m.display().to_string(), e.to_string()))?;
+            ColumnMapping::parse(&text, &m.display().to_string())?
         }
     };
     let bytes =

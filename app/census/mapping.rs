@@ -1,5 +1,6 @@
 //! Which CSV column holds which field: a small TOML file (see assets/census-mapping.toml).
 
+use crate::domain::FileError;
 use std::collections::HashMap;
 
 use unicode_normalization::UnicodeNormalization;
@@ -90,9 +91,18 @@ pub struct ColumnMapping {
 impl ColumnMapping {
     /// Parses a mapping file's text; `origin` names it in errors. A required field left out, an
     /// unknown key or a field with no names is an error.
-    pub fn parse(text: &str, origin: &str) -> Result<Self, String> {
-        let file: MappingFile =
-            toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim_end()))?;
+    pub fn parse(text: &str, origin: &str) -> Result<Self, FileError> {
+        let file: MappingFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_string();
+            match e.span() {
+                Some(span) => FileError::at_line(
+                    origin,
+                    text[..span.start.min(text.len())].matches('\n').count() + 1,
+                    message,
+                ),
+                None => FileError::new(origin, message),
+            }
+        })?;
         let entries = [
             (Field::Id, file.id),
             (Field::Name, file.name),
@@ -110,9 +120,9 @@ impl ColumnMapping {
         for (field, value) in entries {
             let list = match value {
                 None if field.required() => {
-                    return Err(format!(
-                        "{origin}: key '{}' is missing (it names the column of a required field)",
-                        field.key()
+                    return Err(FileError::new(
+                        origin,
+                        format!("key '{}' is missing (it names the column of a required field)", field.key()),
                     ));
                 }
                 None => continue,
@@ -121,7 +131,7 @@ impl ColumnMapping {
             };
             let list: Vec<String> = list.into_iter().filter(|n| !n.trim().is_empty()).collect();
             if list.is_empty() {
-                return Err(format!("{origin}: key '{}' lists no column name", field.key()));
+                return Err(FileError::new(origin, format!("key '{}' lists no column name", field.key())));
             }
             names.insert(field, list);
         }
@@ -225,10 +235,11 @@ mod tests {
     #[test]
     fn a_broken_mapping_file_names_the_file_and_key() {
         let e = ColumnMapping::parse("id = \"ID\"\nnmae = \"x\"", "m.toml").unwrap_err();
-        assert!(e.starts_with("m.toml") && e.contains("nmae"), "{e}");
+        assert_eq!((e.file.as_str(), e.line), ("m.toml", Some(2)), "{e}");
+        assert!(e.message.contains("nmae"), "{e}");
         let e = ColumnMapping::parse("id = \"ID\"", "m.toml").unwrap_err();
-        assert!(e.contains("'name' is missing"), "{e}");
+        assert!(e.message.contains("'name' is missing"), "{e}");
         let e = ColumnMapping::parse("id = [] \nname='a'", "m.toml").unwrap_err();
-        assert!(e.contains("'id' lists no column"), "{e}");
+        assert!(e.message.contains("'id' lists no column"), "{e}");
     }
 }

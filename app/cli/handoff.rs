@@ -110,9 +110,7 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
     let session = ctx.authenticate(Permission::Export)?;
     let forms = form::load(args.forms_dir.as_deref())?;
     let mapping = match &args.mapping {
-        Some(path) if args.format == ExportFormat::Csv => {
-            Some(ColumnMapping::load(path).map_err(anyhow::Error::msg)?)
-        }
+        Some(path) if args.format == ExportFormat::Csv => Some(ColumnMapping::load(path)?),
         Some(_) => anyhow::bail!("--mapping applies to csv only"),
         None => None,
     };

@@ -161,10 +161,46 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(p) => p.clone(),
         None => store::default_path().context("no data directory for this user; pass --db PATH")?,
     };
+    let _log = crate::logging::start(&db);
     let Some(command) = cli.command else {
-        return run_app(db);
+        log::info!("app opened on {}", db.display());
+        let opened = run_app(db);
+        if let Err(e) = &opened {
+            log::error!("app: {}", message(e));
+        }
+        return opened;
     };
-    let user = cli.user.as_deref();
+    // The words of the command (secrets come from the environment or a prompt, never argv),
+    // and its name: the first words that are not options or their values.
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    let mut name = Vec::new();
+    let mut skip_value = false;
+    for w in &words {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if w == "--db" || w == "--user" {
+            skip_value = true;
+        } else if !w.starts_with('-') && name.len() < 2 {
+            name.push(w.as_str());
+        } else if w.starts_with('-') {
+            break;
+        }
+    }
+    let name = name.join(" ");
+    let who = cli.user.as_deref().unwrap_or("-").to_string();
+    log::info!("command by {who}: {}", words.join(" "));
+    let result = run_command(&db, command, cli.user.as_deref());
+    match &result {
+        Ok(()) => log::info!("command ok: {name}"),
+        Err(e) if is_broken_pipe(e) => {}
+        Err(e) => log::warn!("command failed: {}", message(e)),
+    }
+    result
+}
+
+fn run_command(db: &std::path::Path, command: Command, user: Option<&str>) -> Result<()> {
+    let db = db.to_path_buf();
     match command {
         Command::Restore(args) => backup::run_restore(&db, &args, user),
         Command::Db(command) => backup::run_db(&db, command, user),

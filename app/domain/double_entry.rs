@@ -105,6 +105,10 @@ pub enum Refusal {
     ResolverKeyedIt,
     #[error("{item} changed meanwhile: open it again")]
     ChangedMeanwhile { item: String },
+    #[error("keying {id} is {}, not waiting for verification", .state.code())]
+    NotWaitingForVerification { id: i64, state: EntryState },
+    #[error("a keying is verified by someone else than the one who keyed it")]
+    VerifiedByItsKeyer,
 }
 
 /// Decides what saving `keying` of the page `item` becomes. `live` are the page's keyings that
@@ -167,12 +171,12 @@ pub fn decide(
 }
 
 /// Whether `verifier` may confirm a keying that stands at `state`, keyed by `entered_by`.
-pub fn may_verify(id: i64, state: EntryState, entered_by: &str, verifier: &str) -> Result<(), String> {
+pub fn may_verify(id: i64, state: EntryState, entered_by: &str, verifier: &str) -> Result<(), Refusal> {
     if state != EntryState::Entered {
-        return Err(format!("keying {id} is {}, not waiting for verification", state.code()));
+        return Err(Refusal::NotWaitingForVerification { id, state });
     }
     if entered_by == verifier {
-        return Err("a keying is verified by someone else than the one who keyed it".into());
+        return Err(Refusal::VerifiedByItsKeyer);
     }
     Ok(())
 }
@@ -223,8 +227,11 @@ mod tests {
     #[test]
     fn a_keying_is_verified_once_and_by_someone_else() {
         assert!(may_verify(7, EntryState::Entered, "ito", "kato").is_ok());
-        assert!(may_verify(7, EntryState::Entered, "ito", "ito").unwrap_err().contains("someone else"));
-        assert!(may_verify(7, EntryState::Verified, "ito", "kato").unwrap_err().contains("is verified"));
+        assert_eq!(may_verify(7, EntryState::Entered, "ito", "ito"), Err(Refusal::VerifiedByItsKeyer));
+        assert_eq!(
+            may_verify(7, EntryState::Verified, "ito", "kato"),
+            Err(Refusal::NotWaitingForVerification { id: 7, state: EntryState::Verified })
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use dob::DateOfBirth;
 pub use double_entry::{EntryState, Keying};
 pub use downtime_id::{IdBlock, check_typed_id};
 pub use episode::Phase;
-pub use error::FieldError;
+pub use error::{FieldError, FileError};
 pub use keyed::{ChargeLine, LineOrigin, PaperRecord, RecordKind};
 pub use master::{MasterItem, MasterKind};
 pub use orders::{OrderKind, VolumeCategory};

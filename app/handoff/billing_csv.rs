@@ -44,6 +44,7 @@
 //! value = "1"               # a fixed value in every row
 //! ```
 
+use crate::domain::FileError;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -127,44 +128,56 @@ impl ColumnMapping {
     }
 
     /// Reads a mapping file; errors name the file, the line and what is wrong.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, FileError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError::new(&file, format!("cannot read it: {e}")))?;
+        Self::parse(&text).map_err(|e| FileError { file, ..e })
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses a mapping's text (errors name the line; `load` adds the file).
+    pub fn parse(text: &str) -> Result<Self, FileError> {
         let mapping: ColumnMapping = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            match line {
-                Some(l) => format!("line {l}: {}", e.message()),
-                None => e.message().to_string(),
+            let message = e.message().to_string();
+            match e.span() {
+                Some(s) => FileError::at_line(
+                    "mapping",
+                    text[..s.start.min(text.len())].matches('\n').count() + 1,
+                    message,
+                ),
+                None => FileError::new("mapping", message),
             }
         })?;
         if mapping.column.is_empty() {
-            return Err("the mapping has no [[column]]".into());
+            return Err(FileError::new("mapping", "the mapping has no [[column]]"));
         }
         for (i, c) in mapping.column.iter().enumerate() {
             let n = i + 1;
             match (&c.from, &c.value) {
                 (Some(from), None) => {
                     if !COLUMNS.contains(&from.as_str()) {
-                        return Err(format!(
-                            "column {n} ('{}'): from = '{from}' is not a column of the layout (known: {})",
-                            c.header,
-                            COLUMNS.join(", ")
+                        return Err(FileError::new(
+                            "mapping",
+                            format!(
+                                "column {n} ('{}'): from = '{from}' is not a column of the layout (known: {})",
+                                c.header,
+                                COLUMNS.join(", ")
+                            ),
                         ));
                     }
                     if c.format != DateFormat::Iso && from != "service_date" {
-                        return Err(format!(
-                            "column {n} ('{}'): format applies to service_date only",
-                            c.header
+                        return Err(FileError::new(
+                            "mapping",
+                            format!("column {n} ('{}'): format applies to service_date only", c.header),
                         ));
                     }
                 }
                 (None, Some(_)) => {}
                 _ => {
-                    return Err(format!("column {n} ('{}'): give either from or value, not both", c.header));
+                    return Err(FileError::new(
+                        "mapping",
+                        format!("column {n} ('{}'): give either from or value, not both", c.header),
+                    ));
                 }
             }
         }
@@ -289,13 +302,16 @@ mod tests {
         assert_eq!(ok.column.len(), 3);
         let unknown =
             ColumnMapping::parse("[[column]]\nfrom = \"patinet_id\"\nheader = \"x\"\n").unwrap_err();
-        assert!(unknown.contains("patinet_id") && unknown.contains("patient_id"), "{unknown}");
+        assert!(
+            unknown.message.contains("patinet_id") && unknown.message.contains("patient_id"),
+            "{unknown}"
+        );
         let syntax =
             ColumnMapping::parse("[[column]]\nfrom = \"code\"\nheader = \"x\"\ncolour = 1\n").unwrap_err();
-        assert!(syntax.starts_with("line 4"), "{syntax}");
+        assert_eq!(syntax.line, Some(4), "{syntax}");
         let format =
             ColumnMapping::parse("[[column]]\nfrom = \"code\"\nheader = \"x\"\nformat = \"yyyymmdd\"\n")
                 .unwrap_err();
-        assert!(format.contains("service_date only"), "{format}");
+        assert!(format.message.contains("service_date only"), "{format}");
     }
 }

@@ -6,6 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::store::{ScannedPageRecord, StoredImage};
 
+/// Why a stored page image cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PageImageError {
+    #[error("cannot read page image {file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("cannot decode page image {file}: {message}")]
+    Decode { file: String, message: String },
+}
+
 #[derive(Debug, Clone)]
 pub struct PageStore {
     root: PathBuf,
@@ -62,12 +71,12 @@ impl PageStore {
 
     /// A stored page in grey, turned upright when it was scanned upside down: what the screens
     /// show and what the tick boxes are read from.
-    pub fn upright(&self, page: &ScannedPageRecord) -> Result<image::GrayImage, String> {
+    pub fn upright(&self, page: &ScannedPageRecord) -> Result<image::GrayImage, PageImageError> {
         let bytes = self
             .read(&page.image_file)
-            .map_err(|e| format!("cannot read page image {}: {e}", page.image_file))?;
+            .map_err(|e| PageImageError::Read { file: page.image_file.clone(), source: e })?;
         let image = image::load_from_memory(&bytes)
-            .map_err(|e| format!("cannot decode page image {}: {e}", page.image_file))?;
+            .map_err(|e| PageImageError::Decode { file: page.image_file.clone(), message: e.to_string() })?;
         let mut gray = image.into_luma8();
         if page.upside_down {
             image::imageops::rotate180_in_place(&mut gray);

@@ -125,7 +125,12 @@ impl Store {
     /// Writes a consistent copy of the database to `dest` while it stays in use, with its
     /// anchor beside it and a copy of the audit key in the same folder.
     pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
-        copy_database(&self.conn, dest, self.db_key.as_ref())?;
+        let written = copy_database(&self.conn, dest, self.db_key.as_ref());
+        if let Err(e) = &written {
+            log::error!("backup to {} failed: {e}", dest.display());
+        }
+        written?;
+        log::info!("backup written: {}", dest.display());
         anchor_copy(dest, &self.trust.key)?;
         self.keep_key_beside(dest)?;
         let tx = self.begin()?;
@@ -171,6 +176,7 @@ impl Store {
         if existing.len() > keep {
             existing.sort();
             for old in &existing[..existing.len() - keep] {
+                log::info!("old backup removed (keeping {keep}): {}", old.display());
                 let _ = std::fs::remove_file(old);
                 let _ = std::fs::remove_file(Anchor::path_for(old));
             }

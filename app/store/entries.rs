@@ -301,7 +301,8 @@ impl Store {
             field: "state",
             message: format!("'{state}' is not a state"),
         })?;
-        double_entry::may_verify(id, current, &by, &actor.0).map_err(StoreError::Refused)?;
+        double_entry::may_verify(id, current, &by, &actor.0)
+            .map_err(|r| StoreError::Refused(r.to_string()))?;
         let now = now_text();
         tx.execute(
             "UPDATE entries SET state = 'verified', verified_at = ?2, verified_by = ?3 WHERE id = ?1",

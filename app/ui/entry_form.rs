@@ -53,9 +53,17 @@ pub struct EntryForm {
 
 impl EntryForm {
     pub fn open(store: &Store, pages: &PageStore, sheet: Sheet, plan: Plan) -> Self {
-        let patient = crate::domain::PatientId::parse(&sheet.patient_id)
-            .ok()
-            .and_then(|id| store.patient(&id).ok().flatten());
+        let mut problems = Vec::new();
+        let patient = match crate::domain::PatientId::parse(&sheet.patient_id) {
+            Ok(id) => store.patient(&id).unwrap_or_else(|e| {
+                problems.push(format!("cannot read patient {}: {e}", sheet.patient_id));
+                None
+            }),
+            Err(e) => {
+                problems.push(format!("patient ID {}: {}", sheet.patient_id, e.message));
+                None
+            }
+        };
         let mut form = Self {
             typed: sheet
                 .form
@@ -78,8 +86,17 @@ impl EntryForm {
         };
         form.fill(&form.plan.start_values());
         form.focus = form.typed.first().cloned();
-        if let Some(page) = form.sheet.scanned_page.and_then(|id| store.scanned_page(id).ok().flatten()) {
-            match pages.upright(&page) {
+        let page = form.sheet.scanned_page.and_then(|id| {
+            store.scanned_page(id).unwrap_or_else(|e| {
+                problems.push(format!("cannot read scanned page {id}: {e}"));
+                None
+            })
+        });
+        if !problems.is_empty() {
+            form.error = Some(problems.join("; "));
+        }
+        if let Some(page) = page {
+            match pages.upright(&page).map_err(|e| e.to_string()) {
                 Ok(full) => {
                     let has_ticks = form.sheet.form.fields.iter().any(|f| !f.tick_boxes().is_empty());
                     // The first keying reads the tick boxes from the image. The second keying

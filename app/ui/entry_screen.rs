@@ -60,7 +60,7 @@ impl EntryScreen {
     pub fn new(store: &Store) -> Self {
         let mut screen = Self {
             view: View::Worklist,
-            forms: form::load(None).unwrap_or_default(),
+            forms: Vec::new(),
             masters: MasterSet::default(),
             code: String::new(),
             blank_patient: String::new(),
@@ -78,12 +78,19 @@ impl EntryScreen {
             message: None,
             error: None,
         };
+        match form::load(None) {
+            Ok(forms) => screen.forms = forms,
+            Err(e) => screen.error = Some(format!("cannot load the forms: {e}")),
+        }
         screen.reload(store);
         screen
     }
 
     fn reload(&mut self, store: &Store) {
-        self.episodes = store.episodes().unwrap_or_default();
+        match store.episodes() {
+            Ok(episodes) => self.episodes = episodes,
+            Err(e) => self.error = Some(format!("cannot read the episodes: {e}")),
+        }
         match MasterSet::load(store) {
             Ok(m) => self.masters = m,
             Err(e) => self.error = Some(format!("cannot read the code masters: {e}")),

@@ -37,12 +37,17 @@ impl<T: Send + 'static> Job<T> {
     ) -> Self {
         let (tx, rx) = channel();
         let reporter = Reporter { tx, ctx: ctx.clone() };
+        let title = title.into();
+        let logged = title.clone();
+        log::info!("job started: {logged}");
         std::thread::spawn(move || {
+            let started = std::time::Instant::now();
             let result = work(&reporter);
+            log::info!("job finished: {logged} ({:.1} s)", started.elapsed().as_secs_f64());
             let _ = reporter.tx.send(Message::Done(result));
             reporter.ctx.request_repaint();
         });
-        Self { rx, title: title.into(), stage: "", done: 0, total: 0 }
+        Self { rx, title, stage: "", done: 0, total: 0 }
     }
 
     /// Takes the progress reported so far; returns the result once the work has finished, or
@@ -56,6 +61,7 @@ impl<T: Send + 'static> Job<T> {
                 Ok(Message::Done(result)) => return Some(Ok(result)),
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Disconnected) => {
+                    log::error!("job died: {}", self.title);
                     return Some(Err(format!("{} stopped unexpectedly; nothing was committed", self.title)));
                 }
             }

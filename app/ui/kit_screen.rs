@@ -44,10 +44,10 @@ impl KitScreen {
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M");
         let base =
             dirs::document_dir().unwrap_or_else(|| db_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-        Self {
+        let mut screen = Self {
             chosen_forms: vec![true; forms.len()],
             forms,
-            wards: store.wards().unwrap_or_default(),
+            wards: Vec::new(),
             chosen_wards: BTreeSet::new(),
             patient_ids: String::new(),
             blanks: 5,
@@ -56,7 +56,9 @@ impl KitScreen {
             job: None,
             report: None,
             error: None,
-        }
+        };
+        screen.reload(store);
+        screen
     }
 
     pub fn is_running(&self) -> bool {
@@ -64,7 +66,10 @@ impl KitScreen {
     }
 
     pub fn reload(&mut self, store: &Store) {
-        self.wards = store.wards().unwrap_or_default();
+        match store.wards() {
+            Ok(wards) => self.wards = wards,
+            Err(e) => self.error = Some(format!("cannot read the wards: {e}")),
+        }
         self.chosen_wards.retain(|w| self.wards.iter().any(|s| &s.ward == w));
     }
 

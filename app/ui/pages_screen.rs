@@ -73,7 +73,7 @@ impl PagesScreen {
             folder: String::new(),
             running: None,
             last: None,
-            forms: form::load(None).unwrap_or_default(),
+            forms: Vec::new(),
             queue: Vec::new(),
             at: 0,
             image: None,
@@ -87,6 +87,10 @@ impl PagesScreen {
             message: None,
             error: None,
         };
+        match form::load(None) {
+            Ok(forms) => screen.forms = forms,
+            Err(e) => screen.error = Some(format!("cannot load the forms: {e}")),
+        }
         screen.reload(store);
         if !screen.queue.is_empty() {
             screen.view = View::Queue;
@@ -104,7 +108,10 @@ impl PagesScreen {
             Err(e) => self.error = Some(e.to_string()),
         }
         self.at = self.at.min(self.queue.len().saturating_sub(1));
-        self.episodes = store.episodes().unwrap_or_default();
+        match store.episodes() {
+            Ok(episodes) => self.episodes = episodes,
+            Err(e) => self.error = Some(format!("cannot read the episodes: {e}")),
+        }
         // Counted again when the completeness view is next shown, not after every filing.
         self.status = None;
     }
@@ -462,7 +469,7 @@ impl PagesScreen {
 /// A table of text, four columns, `rows` rows drawn lazily (a kit may miss thousands of pages).
 /// The stored page, upright and scaled for the screen.
 fn load_preview(pages: &PageStore, page: &ScannedPageRecord) -> Result<egui::ColorImage, String> {
-    let scaled = fit_height(&pages.upright(page)?, PREVIEW_HEIGHT);
+    let scaled = fit_height(&pages.upright(page).map_err(|e| e.to_string())?, PREVIEW_HEIGHT);
     let (w, h) = scaled.dimensions();
     Ok(egui::ColorImage::from_gray([w as usize, h as usize], scaled.as_raw()))
 }

@@ -156,8 +156,21 @@ impl ReconcileScreen {
     fn detail_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, p: &DowntimePatient) {
         let ours = &p.record.patient;
         let mrn = self.mrn.trim().to_string();
-        let ehr: Option<EhrFacts> =
-            if mrn.is_empty() { None } else { reconcile::facts_from_census(store, &mrn).ok().flatten() };
+        let ehr: Option<EhrFacts> = if mrn.is_empty() {
+            None
+        } else {
+            match reconcile::facts_from_census(store, &mrn) {
+                Ok(facts) => facts,
+                Err(e) => {
+                    // Shown, not taken as "the EHR does not know this number".
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        format!("cannot read the EHR's census: {e}"),
+                    );
+                    return;
+                }
+            }
+        };
         egui::Grid::new("side_by_side").num_columns(3).striped(true).show(ui, |ui| {
             ui.strong("");
             ui.strong("ダウンタイム Downtime");

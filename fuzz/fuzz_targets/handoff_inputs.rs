@@ -6,7 +6,7 @@
 
 use kamikarte::handoff::billing_csv::ColumnMapping;
 use kamikarte::handoff::hl7::{Charset, decode, encode};
-use kamikarte::handoff::mllp::parse_ack;
+use kamikarte::handoff::hl7::ack::parse_ack;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -659,3 +659,18 @@ fn a_closed_pipe_ends_a_listing_quietly_with_exit_0() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+#[test]
+fn backups_and_commands_are_in_the_it_log_and_no_patient_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path(), "45");
+    assert!(run_as(&db, ADMIN, &["backup"]).status.success());
+    assert!(run_as(&db, ADMIN, &["census", "list"]).status.success());
+    let log = std::fs::read_to_string(dir.path().join("logs/kamikarte_rCURRENT.log")).unwrap();
+    assert!(log.contains("backup written: ") && log.contains("command ok: backup"), "{log}");
+    let kana: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT kana FROM patients LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(!log.contains(&kana), "no patient in the log");
+}

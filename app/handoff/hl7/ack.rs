@@ -33,16 +33,31 @@ impl Ack {
 }
 
 /// Reads an acknowledgement (the content of its frame). The error says what is wrong with it.
-pub fn parse_ack(bytes: &[u8]) -> Result<Ack, String> {
+/// What is wrong with an answer that is not a usable acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    #[error("the answer is not an HL7 message (it starts with '{0}')")]
+    NotHl7(String),
+    #[error("the answer's MSH segment has no field separator")]
+    NoSeparator,
+    #[error("the answer has no MSA segment (not an acknowledgement)")]
+    NoMsa,
+    #[error("the acknowledgement code (MSA-1) '{0}' is not AA, AE, AR, CA, CE or CR")]
+    UnknownCode(String),
+    #[error("the acknowledgement names no message (MSA-2 is empty)")]
+    NoControlId,
+}
+
+pub fn parse_ack(bytes: &[u8]) -> Result<Ack, AckError> {
     let text = charset::decode(bytes);
     let mut segments = text.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty());
     let msh = segments.next().unwrap_or("");
     if !msh.starts_with("MSH") {
         let start: String = msh.chars().take(20).collect();
-        return Err(format!("the answer is not an HL7 message (it starts with '{}')", clean(&start)));
+        return Err(AckError::NotHl7(clean(&start)));
     }
     let Some(field_sep) = msh.chars().nth(3).filter(|c| !c.is_alphanumeric() && !c.is_whitespace()) else {
-        return Err("the answer's MSH segment has no field separator".to_string());
+        return Err(AckError::NoSeparator);
     };
     let encoding: Vec<char> = msh.split(field_sep).nth(1).unwrap_or("").chars().collect();
     let seps = Separators {
@@ -63,19 +78,16 @@ pub fn parse_ack(bytes: &[u8]) -> Result<Ack, String> {
         }
     }
     let Some(msa) = msa else {
-        return Err("the answer has no MSA segment (not an acknowledgement)".to_string());
+        return Err(AckError::NoMsa);
     };
     let field = |i: usize| msa.get(i).copied().unwrap_or("");
     let code = field(1).split(seps.component).next().unwrap_or("").trim().to_ascii_uppercase();
     if !matches!(code.as_str(), "AA" | "AE" | "AR" | "CA" | "CE" | "CR") {
-        return Err(format!(
-            "the acknowledgement code (MSA-1) '{}' is not AA, AE, AR, CA, CE or CR",
-            clean(&code)
-        ));
+        return Err(AckError::UnknownCode(clean(&code)));
     }
     let control_id = unescape(field(2).trim(), &seps);
     if control_id.is_empty() {
-        return Err("the acknowledgement names no message (MSA-2 is empty)".to_string());
+        return Err(AckError::NoControlId);
     }
     let text = Some(clean(&unescape(field(3), &seps))).filter(|t| !t.is_empty());
     Ok(Ack { code, control_id, text, errors })
@@ -201,16 +213,19 @@ mod tests {
     #[test]
     fn garbage_and_half_acknowledgements_are_refused_with_what_is_wrong() {
         for (bytes, expected) in [
-            (&b"HTTP/1.1 400 Bad Request\r\n"[..], "not an HL7 message"),
-            (b"", "not an HL7 message"),
-            (b"\xff\xfe\x00garbage", "not an HL7 message"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5", "no MSA"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|OK|K1", "'OK' is not"),
-            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|", "MSA-2 is empty"),
-            (b"MSH", "no field separator"),
+            (&b"HTTP/1.1 400 Bad Request\r\n"[..], AckError::NotHl7(String::new())),
+            (&b""[..], AckError::NotHl7(String::new())),
+            (b"\xff\xfe\x00garbage", AckError::NotHl7("\u{fffd}\u{fffd} garbage".into())),
+            (b"MSH|^~\\&|||||||ACK|1|P|2.5", AckError::NoMsa),
+            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|OK|K1", AckError::UnknownCode("OK".into())),
+            (b"MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|", AckError::NoControlId),
+            (b"MSH", AckError::NoSeparator),
         ] {
             let err = parse_ack(bytes).unwrap_err();
-            assert!(err.contains(expected), "{err:?} should say {expected:?}");
+            assert!(
+                matches!((&err, &expected), (AckError::NotHl7(_), AckError::NotHl7(_))) || err == expected,
+                "{err:?} should be {expected:?}"
+            );
         }
     }
 

@@ -251,6 +251,7 @@ pub fn send(
         .collect();
     store.record_list_view(actor, &format!("send mllp {target}"), messages.len())?;
     let run_id = store.start_handoff_run(actor, "mllp", target, None)?;
+    log::info!("MLLP run {run_id} to {target} by {}: {} message(s) to send", actor.0, messages.len());
     let mut report = SendReport {
         run_id,
         target: target.to_string(),
@@ -303,6 +304,7 @@ pub fn send(
                 }
                 Err(Failure::Store(e)) => return Err(e.into()),
                 Err(Failure::Link(error)) => {
+                    log::warn!("MLLP {} try {attempt}: {error}", message.control_id);
                     // The stream may hold half an answer or a late one: never read it again.
                     link = None;
                     store.record_send_error(message.id, &error)?;
@@ -325,6 +327,7 @@ pub fn send(
         let stop = match answer {
             Some(ack) => {
                 let text = ack.reason();
+                log::info!("MLLP {} ({}): {}", message.control_id, message.message_type, ack.code);
                 store.record_ack(run_id, message.id, &ack.code, text.as_deref())?;
                 outcome.ack_code = Some(ack.code.clone());
                 outcome.ack_text = text.clone();
@@ -362,6 +365,14 @@ pub fn send(
         link.close();
     }
     store.finish_handoff_run(actor, run_id, &[], &report.counts())?;
+    log::info!(
+        "MLLP run {run_id} ended: {} sent, {} acknowledged, {} rejected, {} errors{}",
+        report.sent,
+        report.acknowledged,
+        report.rejected,
+        report.errors,
+        report.stopped.as_ref().map(|s| format!("; stopped: {s}")).unwrap_or_default()
+    );
     match &report.stopped {
         Some(stop) if stop.kind == StopKind::Undelivered => {
             Err(SendError::Undelivered { report: Box::new(report) })
@@ -434,7 +445,7 @@ fn exchange(
         .map_err(|e| Failure::Link(format!("cannot write to {target}: {}", io_text(&e))))?;
     let bytes =
         link.read_frame(Instant::now() + options.ack_timeout, options.ack_timeout).map_err(Failure::Link)?;
-    let ack = parse_ack(&bytes).map_err(Failure::Link)?;
+    let ack = parse_ack(&bytes).map_err(|e| Failure::Link(e.to_string()))?;
     if ack.control_id != message.control_id {
         return Err(Failure::Link(format!(
             "the acknowledgement is for message '{}', not {} (a receiver or routing fault)",
