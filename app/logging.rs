@@ -1,8 +1,9 @@
 //! The program's own log, for the IT staff who must diagnose a night's problem: commands run and
 //! how they ended, backups, MLLP sessions (every message's control ID and answer), background
 //! jobs in the app. Never patient data: identities stay in the audit trail, where reading them is
-//! itself audited. `logs/kamikarte.log` beside the database, rotated at 1 MB, the newest ten
-//! kept; private to the user like every file the program writes.
+//! itself audited. `logs/kamikarte_rCURRENT.log` beside the database, rotated daily or at 1 MB
+//! (to `kamikarte_r00000.log` …), the newest ten kept; private to the user like every file the
+//! program writes.
 
 use std::path::{Path, PathBuf};
 

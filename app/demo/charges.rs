@@ -59,7 +59,7 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
     let forms = form::load(None)?;
     let form = forms
         .iter()
-        .find(|f| is_returnable(f) && derive::makes_charges(f))
+        .find(|f| is_returnable(f) && f.makes_charges())
         .ok_or_else(|| DemoError::Refused("no charge slip form is defined".into()))?;
     let patients: Vec<Patient> = store.patients(None, false)?.into_iter().map(|r| r.patient).collect();
     if patients.is_empty() {

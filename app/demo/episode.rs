@@ -22,11 +22,11 @@ use serde_json::Value;
 use crate::auth::Session;
 use crate::domain::{PageCode, Patient, PatientId, Role, Serial};
 use crate::downtime::{RegistrationInput, register};
-use crate::entry::derive;
 use crate::entry::fields::Values;
 use crate::entry::keying::{self, KeyingError, Saved, Sheet};
 use crate::entry::reconcile::{self};
 use crate::entry::worklist::{Stage, worklist};
+use crate::form::keys;
 use crate::form::{self, FieldType, FormDefinition, Layout};
 use crate::print::{KitRequest, generate_kit};
 use crate::scan::{ImportRequest, PageStore, import_pages};
@@ -222,7 +222,7 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
             1 => Fate::Keyed { scanned: false, verify: true },
             2 => Fate::Keyed { scanned: rng.bool(), verify: rng.u8(0..3) > 0 },
             3 => Fate::Scanned,
-            4 if derive::makes_charges(form) && mismatch_left > 0 => {
+            4 if form.makes_charges() && mismatch_left > 0 => {
                 mismatch_left -= 1;
                 Fate::Mismatch
             }
@@ -383,7 +383,7 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
         .iter()
         .filter(|(p, f, _)| {
             matches!(f, Fate::Keyed { .. })
-                && returnable.iter().any(|r| r.id == p.form_id && derive::makes_charges(r))
+                && returnable.iter().any(|r| r.id == p.form_id && r.makes_charges())
         })
         .count();
 
@@ -457,7 +457,8 @@ pub(super) fn accept(
 fn misread(form: &FormDefinition, values: &Values) -> Values {
     let mut misread = values.clone();
     let quantity = form.fields.iter().find(|f| {
-        f.export.as_deref() == Some("FT1-10") && values.get(&f.key).and_then(Value::as_f64).is_some()
+        f.export.as_ref() == Some(&keys::CHARGE_QUANTITY)
+            && values.get(&f.key).and_then(Value::as_f64).is_some()
     });
     if let Some(q) = quantity {
         let n = values.get(&q.key).and_then(Value::as_f64).unwrap_or(1.0);
@@ -488,6 +489,7 @@ mod tests {
     use super::super::hospital::{DemoOptions, load_demo};
     use super::*;
     use crate::demo::values::base_key;
+    use crate::entry::derive;
     use crate::entry::fields;
     use crate::scan::locate::{SearchBand, find_page_code};
     use crate::store::Reading;
@@ -546,7 +548,7 @@ mod tests {
         let store = demo_store(45);
         let maker = ValueMaker::load(&store, today()).unwrap();
         let forms = form::built_in();
-        let slip = forms.iter().find(|f| derive::makes_charges(f)).unwrap();
+        let slip = forms.iter().find(|f| f.makes_charges()).unwrap();
         let patient = store.patients(None, false).unwrap().remove(0).patient;
         let mut rng = fastrand::Rng::with_seed(9);
         for lines in 1..=maker.most_lines(slip) {

@@ -9,9 +9,10 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::domain::{MasterKind, Patient, RecordKind};
-use crate::entry::derive;
 use crate::entry::fields::{self, Values};
 use crate::entry::keying::MasterSet;
+use crate::form::keys;
+use crate::form::view::row_of;
 use crate::form::{FieldDef, FieldType, FormDefinition};
 use crate::store::Store;
 
@@ -43,9 +44,7 @@ impl ValueMaker {
 
     /// The most charge lines one slip of `form` can hold.
     pub(super) fn most_lines(&self, form: &FormDefinition) -> usize {
-        form.fields
-            .iter()
-            .filter(|f| f.export.as_deref() == Some("FT1-7"))
+        form.fields_with(&keys::CHARGE_CODE)
             .map(|f| match &f.kind {
                 FieldType::Ticks { options, .. } => options.len(),
                 _ => 1,
@@ -63,19 +62,18 @@ impl ValueMaker {
         lines: Option<usize>,
         rng: &mut fastrand::Rng,
     ) -> Result<Values, DemoError> {
-        let rows = form.fields.iter().filter_map(|f| derive::row_of(&f.key).parse::<usize>().ok()).max();
+        let rows = form.fields.iter().filter_map(|f| row_of(&f.key).parse::<usize>().ok()).max();
         let rows_filled = rows.map_or(0, |n| {
             // A vital-sign sheet has most of the day's rounds; order slips a few lines.
-            let least = if derive::record_kind(form) == RecordKind::Observation { 3 } else { 1 };
+            let least = if form.kind.record_kind() == RecordKind::Observation { 3 } else { 1 };
             rng.usize(least.min(n)..=(n * 2 / 3).max(least.min(n)))
         });
-        let charges = derive::makes_charges(form);
+        let charges = form.makes_charges();
         let (ticked, code_rows) = if charges {
             let most = self.most_lines(form);
             let code_fields = form
-                .fields
-                .iter()
-                .filter(|f| f.export.as_deref() == Some("FT1-7") && matches!(f.kind, FieldType::Code { .. }))
+                .fields_with(&keys::CHARGE_CODE)
+                .filter(|f| matches!(f.kind, FieldType::Code { .. }))
                 .count();
             let lines = lines.unwrap_or_else(|| rng.usize(2..=8)).clamp(1, most.max(1));
             let boxes = most - code_fields;
@@ -89,9 +87,9 @@ impl ValueMaker {
         let mut code_rows_done = 0;
         let mut rows_with_code = HashSet::new();
         for field in &form.fields {
-            let row = derive::row_of(&field.key);
-            let export = field.export.as_deref().unwrap_or("");
-            if charges && export == "FT1-7" {
+            let row = row_of(&field.key);
+            let export = field.export.as_ref();
+            if charges && export == Some(&keys::CHARGE_CODE) {
                 match &field.kind {
                     FieldType::Ticks { options, .. } => {
                         let mut codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
@@ -113,7 +111,7 @@ impl ValueMaker {
                 }
                 continue;
             }
-            if charges && export == "FT1-10" {
+            if charges && export == Some(&keys::CHARGE_QUANTITY) {
                 if rows_with_code.contains(row) {
                     self.put(&mut values, field, &rng.u32(1..=3).to_string())?;
                 }
@@ -281,7 +279,7 @@ impl ValueMaker {
 
 /// The field's name without its paper row: `temp_3` → `temp`.
 pub(super) fn base_key(key: &str) -> &str {
-    match derive::row_of(key) {
+    match row_of(key) {
         "" => key,
         row => key.strip_suffix(row).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
     }

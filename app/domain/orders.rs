@@ -2,7 +2,7 @@
 
 use super::FieldError;
 
-/// What kind of order a slip carries (a form definition's `scan.order`).
+/// What kind of order a slip carries (from a form definition's `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderKind {

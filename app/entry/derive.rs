@@ -1,63 +1,32 @@
-//! From a keyed page to what billing and the chart receive. The form definition says what each
-//! field is for through its `export` key (the same key the hand-off uses): `FT1-*` fields make
-//! charge lines, `TXA` a progress note, `RXA` doses given, `OBX-5:<LOINC>` observations, the
-//! rest orders. Fields whose keys end in `_N` belong to row N of the paper (a vital-sign round,
-//! a drug line); the others are the page's header and go with every row.
+//! From a keyed page to what billing and the chart receive. The form's `kind` says what a page
+//! makes (a charge slip charge lines, a progress note a note, the MAR doses given, a vital-sign
+//! sheet observations, the rest orders); each field's `export` key says what it is for (the
+//! same key the hand-off uses: `FT1-7` a charge code, `FT1-10` its quantity). Fields whose keys
+//! end in `_N` belong to row N of the paper (`form::view::row_of`); the others are the page's
+//! header and go with every row.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use super::fields::Values;
-use crate::domain::{ChargeLine, LineOrigin, PaperRecord, RecordKind};
-use crate::form::{FieldDef, FieldType, FormDefinition};
-
-/// The row a field belongs to: `temp_3` → `3`, `date` → ``.
-pub fn row_of(key: &str) -> &str {
-    match key.rsplit_once('_') {
-        Some((_, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => n,
-        _ => "",
-    }
-}
-
-fn export_of(field: &FieldDef) -> &str {
-    field.export.as_deref().unwrap_or("")
-}
-
-/// Whether keying this form makes charge lines (a charge slip) rather than records.
-pub fn makes_charges(form: &FormDefinition) -> bool {
-    form.fields.iter().any(|f| export_of(f) == "FT1-7")
-}
-
-/// The kind of record a (non-charge) form makes.
-pub fn record_kind(form: &FormDefinition) -> RecordKind {
-    let has = |prefix: &str| form.fields.iter().any(|f| export_of(f).starts_with(prefix));
-    // The MAR says what was given and when (RXA-5, RXA-3); an injection order also has a
-    // "done by" column (RXA-10) but is an order.
-    if has("TXA") {
-        RecordKind::ProgressNote
-    } else if has("RXA-5") || has("RXA-3") {
-        RecordKind::Administration
-    } else if has("OBX-5:") {
-        RecordKind::Observation
-    } else {
-        RecordKind::Order
-    }
-}
+use crate::domain::{ChargeLine, LineOrigin, PaperRecord};
+use crate::form::view::row_of;
+use crate::form::{ExportKey, FieldDef, FieldType, FormDefinition, keys};
 
 fn text(values: &Values, key: &str) -> Option<String> {
     values.get(key).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty())
 }
 
-fn header_by_export(form: &FormDefinition, values: &Values, export: &str) -> Option<String> {
-    form.fields.iter().filter(|f| export_of(f) == export).find_map(|f| text(values, &f.key))
+fn header_by_export(form: &FormDefinition, values: &Values, key: &ExportKey) -> Option<String> {
+    form.fields_with(key).find_map(|f| text(values, &f.key))
 }
 
 /// The charge lines of a keyed charge slip, in the slip's reading order.
 pub fn charge_lines(form: &FormDefinition, values: &Values) -> Vec<ChargeLine> {
-    let date = header_by_export(form, values, "FT1-4").unwrap_or_default();
-    let department = header_by_export(form, values, "FT1-13");
-    let doctor = header_by_export(form, values, "FT1-21");
+    let date = header_by_export(form, values, &keys::CHARGE_DATE).unwrap_or_default();
+    let department = header_by_export(form, values, &keys::CHARGE_DEPARTMENT);
+    let doctor = header_by_export(form, values, &keys::CHARGE_DOCTOR);
     let line = |code: &str, quantity: f64, origin| ChargeLine {
         service_date: date.clone(),
         code: code.to_string(),
@@ -67,7 +36,7 @@ pub fn charge_lines(form: &FormDefinition, values: &Values) -> Vec<ChargeLine> {
         origin,
     };
     let mut lines = Vec::new();
-    for field in form.fields.iter().filter(|f| export_of(f) == "FT1-7") {
+    for field in form.fields_with(&keys::CHARGE_CODE) {
         match (&field.kind, values.get(&field.key)) {
             (FieldType::Ticks { .. }, Some(Value::Array(codes))) => {
                 lines.extend(codes.iter().filter_map(Value::as_str).map(|c| line(c, 1.0, LineOrigin::Tick)));
@@ -87,19 +56,20 @@ fn quantity_of(form: &FormDefinition, values: &Values, code: &FieldDef) -> Optio
     let row = row_of(&code.key);
     form.fields
         .iter()
-        .filter(|f| export_of(f) == "FT1-10" && row_of(&f.key) == row)
+        .filter(|f| f.export.as_ref() == Some(&keys::CHARGE_QUANTITY) && row_of(&f.key) == row)
         .find_map(|f| values.get(&f.key).and_then(Value::as_f64))
 }
 
 /// What is wrong across fields (each field alone may be fine): a quantity with no code.
 pub fn row_problems(form: &FormDefinition, values: &Values) -> Vec<String> {
     let mut problems = Vec::new();
-    for qty in form.fields.iter().filter(|f| export_of(f) == "FT1-10" && values.contains_key(&f.key)) {
+    for qty in form.fields_with(&keys::CHARGE_QUANTITY).filter(|f| values.contains_key(&f.key)) {
         let row = row_of(&qty.key);
-        let has_code = form
-            .fields
-            .iter()
-            .any(|f| export_of(f) == "FT1-7" && row_of(&f.key) == row && values.contains_key(&f.key));
+        let has_code = form.fields.iter().any(|f| {
+            f.export.as_ref() == Some(&keys::CHARGE_CODE)
+                && row_of(&f.key) == row
+                && values.contains_key(&f.key)
+        });
         if !has_code {
             problems.push(format!("{}: a quantity without a code", qty.label));
         }
@@ -110,10 +80,10 @@ pub fn row_problems(form: &FormDefinition, values: &Values) -> Vec<String> {
 /// The structured records of a keyed page that is not a charge slip: one per paper row that has
 /// anything on it, or one for the page when the form has no rows.
 pub fn records(form: &FormDefinition, values: &Values) -> Vec<PaperRecord> {
-    if makes_charges(form) {
+    if form.makes_charges() {
         return Vec::new();
     }
-    let kind = record_kind(form);
+    let kind = form.kind.record_kind();
     let mut header = Map::new();
     let mut rows: BTreeMap<u32, Map<String, Value>> = BTreeMap::new();
     for field in &form.fields {
@@ -206,8 +176,10 @@ impl KeyingDiff {
 }
 
 pub fn compare(form: &FormDefinition, first: &Values, second: &Values) -> KeyingDiff {
-    let charges = makes_charges(form);
-    let is_line_field = |f: &FieldDef| charges && matches!(export_of(f), "FT1-7" | "FT1-10");
+    let charges = form.makes_charges();
+    let is_line_field = |f: &FieldDef| {
+        charges && [keys::CHARGE_CODE, keys::CHARGE_QUANTITY].iter().any(|k| f.export.as_ref() == Some(k))
+    };
     let mut diff = KeyingDiff::default();
     for field in form.fields.iter().filter(|f| !is_line_field(f)) {
         let (a, b) = (first.get(&field.key), second.get(&field.key));
@@ -243,6 +215,7 @@ pub fn compare(form: &FormDefinition, first: &Values, second: &Values) -> Keying
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RecordKind;
     use crate::form::built_in;
     use serde_json::json;
 
@@ -316,11 +289,11 @@ mod tests {
             (recs[0].kind, recs[0].event_at.as_deref()),
             (RecordKind::ProgressNote, Some("2026-11-05T09:30"))
         );
-        assert_eq!(record_kind(&form("mar")), RecordKind::Administration);
-        assert_eq!(record_kind(&form("injection_order")), RecordKind::Order);
-        assert_eq!(record_kind(&form("prescription")), RecordKind::Order);
-        assert_eq!(record_kind(&form("vital_signs")), RecordKind::Observation);
-        assert_eq!(record_kind(&form("lab_order")), RecordKind::Order);
+        assert_eq!(form("mar").kind.record_kind(), RecordKind::Administration);
+        assert_eq!(form("injection_order").kind.record_kind(), RecordKind::Order);
+        assert_eq!(form("prescription").kind.record_kind(), RecordKind::Order);
+        assert_eq!(form("vital_signs").kind.record_kind(), RecordKind::Observation);
+        assert_eq!(form("lab_order").kind.record_kind(), RecordKind::Order);
     }
 
     #[test]

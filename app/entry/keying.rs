@@ -107,7 +107,7 @@ fn with_patient(mut diff: KeyingDiff, first: &EntryRecord, second_patient: &str)
 
 /// Whether this form is keyed twice under the hospital's settings.
 pub fn needs_double_entry(form: &FormDefinition, double_entry_charges: bool) -> bool {
-    double_entry_charges && derive::makes_charges(form)
+    double_entry_charges && form.makes_charges()
 }
 
 pub fn plan(store: &Store, sheet: &Sheet, session: &Session) -> Result<Plan, KeyingError> {
@@ -242,7 +242,7 @@ pub fn save_with_ticks(
     }
     let lines = derive::charge_lines(&sheet.form, values);
     let records = derive::records(&sheet.form, values);
-    if lines.is_empty() && records.is_empty() && !derive::makes_charges(&sheet.form) {
+    if lines.is_empty() && records.is_empty() && !sheet.form.makes_charges() {
         return Err(KeyingError::Invalid(vec!["nothing was keyed".into()]));
     }
     let codes_used: Vec<(String, String)> = sheet
@@ -274,7 +274,7 @@ pub fn save_with_ticks(
         lines: &lines,
         records: &records,
         codes_used: &codes_used,
-        charges: derive::makes_charges(&sheet.form),
+        charges: sheet.form.makes_charges(),
         tick_reading,
     };
     Ok(match plan {

@@ -3,6 +3,7 @@
 //! field's `export` key). Coordinates are millimetres from the page's top-left corner, as a form
 //! designer measures them on paper.
 
+use super::export_key::{ExportKey, FormKind, keys};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -237,7 +238,7 @@ fn check_bounds(raw: &FormFile) -> Result<(), (String, String)> {
 /// `deny_unknown_fields` cannot sit beside `flatten`; the flattened `FieldType` refuses unknown
 /// keys instead (it receives every key `FieldDef` does not know).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct FieldDef {
+pub struct FieldDef<E = ExportKey> {
     pub key: String,
     pub label: String,
     #[serde(flatten)]
@@ -248,9 +249,10 @@ pub struct FieldDef {
     pub height_mm: f32,
     #[serde(default)]
     pub required: bool,
-    /// Where the value goes on export, e.g. `OBX-5` or `Observation.valueQuantity`.
+    /// What the value becomes in the hand-off (`export_key.rs`). Read as text, checked when the
+    /// form loads.
     #[serde(default)]
-    pub export: Option<String>,
+    pub export: Option<E>,
 }
 
 /// What the scan station records when a nurse scans this form's page barcode.
@@ -259,9 +261,10 @@ pub struct FieldDef {
 pub struct ScanSpec {
     /// What the scan means, e.g. `検体採取 Specimen collected`.
     pub action: String,
-    /// The paper order this slip carries, counted by the volume monitor.
+    /// Before the form's `kind` existed, the order a slip carried. Read only to say where it
+    /// went: a form folder written then must not load with its orders silently uncounted.
     #[serde(default)]
-    pub order: Option<OrderKind>,
+    order: Option<String>,
     /// The sheet is scanned again for each use (the MAR: once per dose), so a later scan is a
     /// new event; without it a second scan is a duplicate, however late.
     #[serde(default)]
@@ -292,7 +295,9 @@ struct FormFile {
     #[serde(default)]
     scan: Option<ScanSpec>,
     #[serde(default, rename = "field")]
-    fields: Vec<FieldDef>,
+    fields: Vec<FieldDef<String>>,
+    /// What the form is: which messages and records its pages become.
+    kind: FormKind,
 }
 
 fn default_margin() -> f32 {
@@ -392,6 +397,7 @@ pub struct FormDefinition {
     pub min_age_years: Option<u32>,
     pub max_age_years: Option<u32>,
     pub scan: Option<ScanSpec>,
+    pub kind: FormKind,
     /// In reading order (top to bottom, then left to right), as back-entry tabs through them.
     pub fields: Vec<FieldDef>,
 }
@@ -426,8 +432,22 @@ impl FormDefinition {
         self.scan.as_ref().is_some_and(|s| s.repeat)
     }
 
+    /// The fields exported as `key`, on any row, in reading order.
+    pub fn fields_with<'a, 'k>(
+        &'a self,
+        key: &'k ExportKey,
+    ) -> impl Iterator<Item = &'a FieldDef> + use<'a, 'k> {
+        self.fields.iter().filter(move |f| f.export.as_ref() == Some(key))
+    }
+
+    /// Whether keying a page of this form makes charge lines (a charge slip) rather than records.
+    pub fn makes_charges(&self) -> bool {
+        self.kind.makes_charges()
+    }
+
+    /// The paper order this slip carries (counted by the volume monitor), from its kind.
     pub fn order_kind(&self) -> Option<OrderKind> {
-        self.scan.as_ref().and_then(|s| s.order)
+        self.kind.order()
     }
 
     /// Whether the kit prints this form for a patient of `age_years`.
@@ -590,7 +610,45 @@ impl FormDefinition {
         {
             return Err(err("scan.action", "must be 1 to 40 characters".into()));
         }
-        let mut fields = raw.fields;
+        if raw.scan.as_ref().is_some_and(|s| s.order.is_some()) {
+            return Err(err(
+                "scan.order",
+                "the order a slip carries is now the form's kind: remove scan.order and write kind = \"lab\" (prescription, injection, imaging, diet …) at the top of the file".into(),
+            ));
+        }
+        let mut fields = Vec::with_capacity(raw.fields.len());
+        for (i, f) in raw.fields.into_iter().enumerate() {
+            let export = match &f.export {
+                None => None,
+                Some(text) => Some(
+                    ExportKey::parse(text).map_err(|m| err(&format!("field[{i}] ({}).export", f.key), m))?,
+                ),
+            };
+            fields.push(FieldDef {
+                key: f.key,
+                label: f.label,
+                kind: f.kind,
+                x_mm: f.x_mm,
+                y_mm: f.y_mm,
+                width_mm: f.width_mm,
+                height_mm: f.height_mm,
+                required: f.required,
+                export,
+            });
+        }
+        let has = |key: &ExportKey| fields.iter().any(|f| f.export.as_ref() == Some(key));
+        if raw.kind == FormKind::Charges && !has(&keys::CHARGE_CODE) {
+            return Err(err(
+                "kind",
+                format!("a charge slip needs a field exported as {}", keys::CHARGE_CODE),
+            ));
+        }
+        if raw.kind != FormKind::Charges && has(&keys::CHARGE_CODE) {
+            return Err(err(
+                "kind",
+                format!("only a charge slip (kind = \"charges\") has {} fields", keys::CHARGE_CODE),
+            ));
+        }
         // Reading order: rows top to bottom (within 2 mm counts as one row), then left to right.
         fields.sort_by(|a, b| {
             let row = |f: &FieldDef| (f.y_mm / 2.0).round() as i64;
@@ -610,6 +668,7 @@ impl FormDefinition {
             min_age_years: raw.min_age_years,
             max_age_years: raw.max_age_years,
             scan: raw.scan,
+            kind: raw.kind,
             fields,
         })
     }
@@ -620,6 +679,7 @@ mod tests {
     use super::*;
 
     const MINIMAL: &str = r#"
+kind = "note"
 code = "PN"
 title = "経過記録"
 title_en = "Progress note"
@@ -669,14 +729,43 @@ export = "TXA-4"
         let with = |scan: &str| MINIMAL.replace("layout = {", &format!("{scan}\nlayout = {{"));
         let f = parse(&with(r#"scan = { action = "与薬実施 Dose given", repeat = true }"#)).unwrap();
         assert!(f.scan_repeats() && f.order_kind().is_none());
-        let f = parse(&with(r#"scan = { action = "検体採取", order = "lab" }"#)).unwrap();
+        let f = parse(&MINIMAL.replace("kind = \"note\"", "kind = \"lab\"")).unwrap();
         assert_eq!(f.order_kind(), Some(OrderKind::Lab));
+        let e = parse(&with(r#"scan = { action = "検体採取", order = "lab" }"#)).unwrap_err();
+        assert!(e.key == "scan.order" && e.message.contains("kind = "), "{e}");
         let e = parse(&with(r#"scan = { action = " " }"#)).unwrap_err();
         assert_eq!((e.file.as_str(), e.key.as_str()), ("forms/test.toml", "scan.action"), "{e}");
-        let e = parse(&with(r#"scan = { action = "x", order = "pizza" }"#)).unwrap_err();
+        let e = parse(&MINIMAL.replace("kind = \"note\"", "kind = \"pizza\"")).unwrap_err();
         assert!(e.key.starts_with("line ") && e.message.contains("pizza"), "{e}");
         let e = parse(&with(r#"scan = { acton = "x" }"#)).unwrap_err();
         assert!(e.message.contains("acton"), "{e}");
+    }
+
+    #[test]
+    fn an_export_typo_is_an_error_naming_the_field_not_a_silently_dropped_value() {
+        let e = parse(&MINIMAL.replace("export = \"TXA-4\"", "export = \"TXA-44\"")).unwrap_err();
+        assert_eq!((e.file.as_str(), e.key.as_str()), ("forms/test.toml", "field[1] (date).export"), "{e}");
+        assert!(e.message.contains("'TXA-44'") && e.message.contains("TXA-4,"), "{e}");
+        let f = parse(MINIMAL).unwrap();
+        assert_eq!(f.fields_with(&keys::NOTE_AT).count(), 1);
+    }
+
+    #[test]
+    fn the_kind_is_required_and_must_agree_with_the_charge_fields() {
+        let e = parse(&MINIMAL.replace("kind = \"note\"\n", "")).unwrap_err();
+        assert!(e.message.contains("kind"), "{e}");
+        let e = parse(&MINIMAL.replace("kind = \"note\"", "kind = \"charges\"")).unwrap_err();
+        assert_eq!(e.key, "kind", "{e}");
+        assert!(e.message.contains("FT1-7"), "{e}");
+        let e = parse(&MINIMAL.replace("export = \"TXA-4\"", "export = \"FT1-7\"")).unwrap_err();
+        assert_eq!(e.key, "kind", "{e}");
+        let slip = parse(
+            &MINIMAL
+                .replace("kind = \"note\"", "kind = \"charges\"")
+                .replace("export = \"TXA-4\"", "export = \"FT1-7\""),
+        )
+        .unwrap();
+        assert!(slip.makes_charges() && slip.order_kind().is_none());
     }
 
     #[test]

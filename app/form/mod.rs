@@ -2,6 +2,8 @@
 //! and a hospital's own folder, whose files replace shipped forms of the same name or add new ones.
 
 mod definition;
+mod export_key;
+pub mod view;
 
 use std::path::Path;
 
@@ -9,6 +11,7 @@ pub use definition::{
     BarcodeSpec, DEFAULT_SCAN_ACTION, FIELD_LABEL_MM, Family, FieldDef, FieldType, FormDefinition, FormError,
     Layout, MIN_MODULE_MM, ScanSpec, TICK_BOX_MM, TickBox, TickOption,
 };
+pub use export_key::{ExportKey, FormKind, Segment, keys};
 
 /// The shipped definitions: (id, text).
 pub const BUILT_IN: [(&str, &str); 12] = [

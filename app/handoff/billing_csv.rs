@@ -192,9 +192,7 @@ fn row(
     line: &super::content::ChargeOut,
     k: &super::content::Keyed,
 ) -> [String; 17] {
-    let number = |x: f64| {
-        if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
-    };
+    let number = crate::form::view::number_text;
     [
         item.patient.id.clone(),
         item.patient.downtime_id.clone().unwrap_or_default(),

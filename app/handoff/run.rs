@@ -135,7 +135,7 @@ pub fn export(
     progress("writing", 0, 0);
     let delivered = match options.format {
         Format::Hl7 | Format::Ssmix2 => {
-            write_messages(store, options, &records, &current, &mut report, progress)?
+            write_messages(store, options, site.forms, &records, &current, &mut report, progress)?
         }
         Format::Fhir => write_fhir(options, &settings, site, &records, &current, &mut report, progress)?,
         Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
@@ -205,6 +205,7 @@ fn sync_dir(dir: &Path) {
 fn write_messages(
     store: &Store,
     options: &ExportOptions,
+    forms: &[FormDefinition],
     records: &[HandoffRecord],
     current: &HashMap<&str, &HandoffItem>,
     report: &mut ExportReport,
@@ -243,9 +244,9 @@ fn write_messages(
         let path = match options.format {
             Format::Ssmix2 => {
                 let item = item_of(current, record)?;
-                let (form_id, day) = match &item.content {
+                let (form_kind, day) = match &item.content {
                     Content::Keyed(k) => (
-                        Some(k.form_id.as_str()),
+                        forms.iter().find(|f| f.id == k.form_id).map(|f| f.kind),
                         k.event_at
                             .as_deref()
                             .or_else(|| k.lines.first().map(|l| l.line.service_date.as_str())),
@@ -256,7 +257,7 @@ fn write_messages(
                 let facts = FileFacts {
                     patient_id: &message.patient_id,
                     message_type: &message.message_type,
-                    form_id,
+                    form_kind,
                     day,
                     subject_number: record.subject_number,
                     prepared_at: &record.created_at,

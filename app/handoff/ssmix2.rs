@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::domain::paper_time::japan_time;
+use crate::form::FormKind;
 
 /// Where a message's file goes and what it is called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,8 @@ pub struct FileFacts<'a> {
     pub patient_id: &'a str,
     /// `HL7 type^event`, e.g. `RDE^O11`.
     pub message_type: &'a str,
-    pub form_id: Option<&'a str>,
+    /// The kind of form a keyed page was (an injection order's RDE is OMP-02, not OMP-01).
+    pub form_kind: Option<FormKind>,
     /// The day of care, `YYYY-MM-DD…`.
     pub day: Option<&'a str>,
     pub subject_number: i64,
@@ -63,13 +65,13 @@ pub struct FileFacts<'a> {
 }
 
 /// The standard's data type for a message, or `None` when it belongs to the extended storage.
-pub fn standard_data_type(message_type: &str, form_id: Option<&str>) -> Option<&'static str> {
+pub fn standard_data_type(message_type: &str, form_kind: Option<FormKind>) -> Option<&'static str> {
     let event = message_type.split('^').take(2).collect::<Vec<_>>().join("^");
-    Some(match (event.as_str(), form_id) {
+    Some(match (event.as_str(), form_kind) {
         ("ADT^A04" | "ADT^A08", _) => "ADT-00",
-        ("RDE^O11", Some("injection_order")) => "OMP-02",
+        ("RDE^O11", Some(FormKind::Injection)) => "OMP-02",
         ("RDE^O11", _) => "OMP-01",
-        ("RAS^O17", Some("mar")) => "OMP-11",
+        ("RAS^O17", Some(FormKind::Mar)) => "OMP-11",
         ("RAS^O17", _) => "OMP-12",
         ("OML^O33", _) => "OML-01",
         ("OMG^O19", _) => "OMG-01",
@@ -100,7 +102,7 @@ fn day_text(day: Option<&str>) -> String {
 /// The folder and file name of one message (`None` when the preparation time cannot be read,
 /// which the store never writes).
 pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
-    let standard = standard_data_type(facts.message_type, facts.form_id);
+    let standard = standard_data_type(facts.message_type, facts.form_kind);
     let data_type = match standard {
         Some(t) => t.to_string(),
         // A replaced document (T10) is a later version of the same document: one folder, so
@@ -177,11 +179,11 @@ fn name_key(name: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    fn facts<'a>(message_type: &'a str, form: Option<&'a str>) -> FileFacts<'a> {
+    fn facts(message_type: &str, form: Option<FormKind>) -> FileFacts<'_> {
         FileFacts {
             patient_id: "0012345678",
             message_type,
-            form_id: form,
+            form_kind: form,
             day: Some("2026-11-05T09:30"),
             subject_number: 42,
             prepared_at: "2026-11-20T01:02:03.456Z",
@@ -192,7 +194,7 @@ mod tests {
 
     #[test]
     fn paths_follow_the_standards_tree_and_names() {
-        let p = storage_path(&facts("RDE^O11^RDE_O11", Some("prescription"))).unwrap();
+        let p = storage_path(&facts("RDE^O11^RDE_O11", Some(FormKind::Prescription))).unwrap();
         assert_eq!(
             p.relative(),
             PathBuf::from(
@@ -202,9 +204,9 @@ mod tests {
         let adt = storage_path(&facts("ADT^A08^ADT_A01", None)).unwrap();
         assert_eq!(adt.file_name, "0012345678_-_ADT-00_-_20261120100203456_01_1");
         assert!(adt.folder.ends_with("0012345678/-/ADT-00"));
-        let vitals = storage_path(&facts("ORU^R01^ORU_R01", Some("vital_signs"))).unwrap();
+        let vitals = storage_path(&facts("ORU^R01^ORU_R01", Some(FormKind::Vitals))).unwrap();
         assert!(vitals.folder.starts_with("extended/001/234/0012345678/20261105/ORU-R01"));
-        let mut short = facts("OMD^O03^OMD_O03", Some("diet_order"));
+        let mut short = facts("OMD^O03^OMD_O03", Some(FormKind::Diet));
         short.patient_id = "D12";
         short.department = Some("内科");
         let s = storage_path(&short).unwrap();
@@ -215,7 +217,7 @@ mod tests {
     #[test]
     fn a_later_version_renames_the_earlier_file_to_flag_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let mut first = facts("OML^O33^OML_O33", Some("lab_order"));
+        let mut first = facts("OML^O33^OML_O33", Some(FormKind::Lab));
         let old = storage_path(&first).unwrap();
         std::fs::create_dir_all(dir.path().join(&old.folder)).unwrap();
         std::fs::write(dir.path().join(old.relative()), b"v1").unwrap();

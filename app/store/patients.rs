@@ -317,6 +317,20 @@ pub(super) fn json(p: &Patient) -> serde_json::Value {
     serde_json::to_value(p).unwrap_or(serde_json::Value::Null)
 }
 
+/// The census columns of a patient, in the order both upserts give them.
+const INSERT_PATIENT: &str = "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type,
+     ward, room, bed, department, allergies, status, source, created_at, created_by, updated_at,
+     updated_by)";
+
+/// A patient already there takes the census's values and is admitted again; `created_*` stay as
+/// first written.
+const READMIT_ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+     kana = excluded.kana, kana_key = excluded.kana_key, dob = excluded.dob, sex = excluded.sex,
+     blood_type = excluded.blood_type, ward = excluded.ward, room = excluded.room,
+     bed = excluded.bed, department = excluded.department, allergies = excluded.allergies,
+     status = 'admitted', discharged_at = NULL, updated_at = excluded.updated_at,
+     updated_by = excluded.updated_by";
+
 /// Inserts a new census patient, or updates (and re-admits) an existing one; `created_*` stay
 /// as first written.
 pub(super) fn upsert(
@@ -326,17 +340,9 @@ pub(super) fn upsert(
     now: &str,
     actor: &Actor,
 ) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed,
-         department, allergies, status, source, created_at, created_by, updated_at, updated_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'admitted', ?13, ?14, ?15, ?14, ?15)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kana = excluded.kana,
-         kana_key = excluded.kana_key, dob = excluded.dob, sex = excluded.sex,
-         blood_type = excluded.blood_type, ward = excluded.ward, room = excluded.room,
-         bed = excluded.bed, department = excluded.department, allergies = excluded.allergies,
-         status = 'admitted', discharged_at = NULL, updated_at = excluded.updated_at,
-         updated_by = excluded.updated_by",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "{INSERT_PATIENT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'admitted', ?13, ?14, ?15, ?14, ?15) {READMIT_ON_CONFLICT}"
+    ))?;
     stmt.execute(params![
         p.id.as_str(),
         p.name.as_str(),
@@ -408,17 +414,13 @@ fn swap_in_staged(
         )));
     }
     tx.execute(
-        "INSERT INTO patients (id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed,
-         department, allergies, status, source, created_at, created_by, updated_at, updated_by)
-         SELECT id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed, department, allergies,
-                'admitted', ?2, ?3, ?4, ?3, ?4
-           FROM census_staging WHERE import = ?1 AND action <> 'discharge' ORDER BY seq
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kana = excluded.kana,
-         kana_key = excluded.kana_key, dob = excluded.dob, sex = excluded.sex,
-         blood_type = excluded.blood_type, ward = excluded.ward, room = excluded.room,
-         bed = excluded.bed, department = excluded.department, allergies = excluded.allergies,
-         status = 'admitted', discharged_at = NULL, updated_at = excluded.updated_at,
-         updated_by = excluded.updated_by",
+        &format!(
+            "{INSERT_PATIENT}
+             SELECT id, name, kana, kana_key, dob, sex, blood_type, ward, room, bed, department,
+                    allergies, 'admitted', ?2, ?3, ?4, ?3, ?4
+               FROM census_staging WHERE import = ?1 AND action <> 'discharge' ORDER BY seq
+             {READMIT_ON_CONFLICT}"
+        ),
         params![token, SOURCE_CENSUS, now, actor.0],
     )?;
     tx.execute(

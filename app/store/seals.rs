@@ -44,22 +44,44 @@ pub(super) fn meta_seal(key: &AuditKey, name: &str, value: &str) -> String {
     key.mac("meta", &[name, value])
 }
 
-const USER_SEALED_COLUMNS: &str =
+/// The sealed columns of `users` and the seal, in the order `UserRow::read` takes them.
+pub(super) const USER_SEALED_COLUMNS: &str =
     "name, role, password_hash, card_id, pin_hash, disabled, must_change_password, demo, seal";
 
-struct UserRow {
-    name: String,
-    role: String,
-    password_hash: String,
-    card_id: Option<String>,
-    pin_hash: Option<String>,
-    disabled: bool,
-    must_change_password: bool,
-    demo: bool,
-    seal: Option<String>,
+/// A users row as stored, before validation: what its seal covers, and the seal.
+pub(super) struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub card_id: Option<String>,
+    pub pin_hash: Option<String>,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub demo: bool,
+    pub seal: Option<String>,
 }
 
 impl UserRow {
+    /// Reads the columns of `USER_SEALED_COLUMNS`, in that order, from the start of `r`.
+    pub(super) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserRow {
+            name: r.get(0)?,
+            role: r.get(1)?,
+            password_hash: r.get(2)?,
+            card_id: r.get(3)?,
+            pin_hash: r.get(4)?,
+            disabled: r.get(5)?,
+            must_change_password: r.get(6)?,
+            demo: r.get(7)?,
+            seal: r.get(8)?,
+        })
+    }
+
+    /// Whether the row's seal is the one `key` makes of it.
+    pub(super) fn seal_holds(&self, key: &AuditKey) -> bool {
+        self.seal.as_deref() == Some(self.sealed().seal(key).as_str())
+    }
+
     fn sealed(&self) -> SealedUser<'_> {
         SealedUser {
             name: &self.name,
@@ -76,19 +98,7 @@ impl UserRow {
 
 fn user_rows(conn: &Connection) -> Result<Vec<UserRow>> {
     let mut stmt = conn.prepare(&format!("SELECT {USER_SEALED_COLUMNS} FROM users ORDER BY name"))?;
-    let rows = stmt.query_map([], |r| {
-        Ok(UserRow {
-            name: r.get(0)?,
-            role: r.get(1)?,
-            password_hash: r.get(2)?,
-            card_id: r.get(3)?,
-            pin_hash: r.get(4)?,
-            disabled: r.get(5)?,
-            must_change_password: r.get(6)?,
-            demo: r.get(7)?,
-            seal: r.get(8)?,
-        })
-    })?;
+    let rows = stmt.query_map([], UserRow::read)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -102,7 +112,7 @@ fn meta_rows(conn: &Connection) -> Result<Vec<(String, String, Option<String>)>>
 pub(super) fn broken(conn: &Connection, key: &AuditKey) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for u in user_rows(conn)? {
-        if u.seal.as_deref() != Some(u.sealed().seal(key).as_str()) {
+        if !u.seal_holds(key) {
             out.push(format!(
                 "account '{}' (role {}) was changed outside kamikarte: its seal does not match",
                 u.name, u.role

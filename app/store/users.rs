@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::AuditWriter;
-use super::seals::SealedUser;
+use super::seals::{SealedUser, UserRow};
 use super::trust::AuditKey;
 use super::{Actor, Result, Store, StoreError, Tx, now_text};
 use crate::domain::{LockoutPolicy, Role, UserName};
@@ -69,6 +69,7 @@ pub enum LoginOutcome {
     },
 }
 
+/// `seals::USER_SEALED_COLUMNS` in its order (what `UserRow::read` takes), then the lock.
 const USER_COLUMNS: &str = "u.name, u.role, u.password_hash, u.card_id, u.pin_hash, u.disabled, \
                             u.must_change_password, u.demo, u.seal, l.locked_until";
 const USER_FROM: &str = "users u LEFT JOIN login_locks l ON l.subject = u.name";
@@ -81,58 +82,26 @@ fn parse_time(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
 }
 
-/// A users row as stored, before validation.
+/// A users row as stored, before validation, with its lock.
 struct RawUser {
-    name: String,
-    role: String,
-    password_hash: String,
-    card_id: Option<String>,
-    pin_hash: Option<String>,
-    disabled: bool,
-    must_change_password: bool,
-    demo: bool,
-    seal: Option<String>,
+    row: UserRow,
     locked_until: Option<String>,
 }
 
 fn read_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawUser> {
-    Ok(RawUser {
-        name: r.get(0)?,
-        role: r.get(1)?,
-        password_hash: r.get(2)?,
-        card_id: r.get(3)?,
-        pin_hash: r.get(4)?,
-        disabled: r.get(5)?,
-        must_change_password: r.get(6)?,
-        demo: r.get(7)?,
-        seal: r.get(8)?,
-        locked_until: r.get(9)?,
-    })
+    Ok(RawUser { row: UserRow::read(r)?, locked_until: r.get(9)? })
 }
 
 fn to_record(raw: RawUser, key: &AuditKey) -> Result<UserRecord> {
+    let sealed = raw.row.seal_holds(key);
+    let RawUser { row: raw, locked_until } = raw;
     let corrupt = |field: &'static str, message: String| StoreError::Corrupt {
         entity: "user",
         id: raw.name.clone(),
         field,
         message,
     };
-    let sealed = raw.seal.as_deref()
-        == Some(
-            SealedUser {
-                name: &raw.name,
-                role: &raw.role,
-                password_hash: &raw.password_hash,
-                card_id: raw.card_id.as_deref(),
-                pin_hash: raw.pin_hash.as_deref(),
-                disabled: raw.disabled,
-                must_change_password: raw.must_change_password,
-                demo: raw.demo,
-            }
-            .seal(key)
-            .as_str(),
-        );
-    let locked_until = match &raw.locked_until {
+    let locked_until = match &locked_until {
         None => None,
         Some(t) => {
             Some(parse_time(t).ok_or_else(|| corrupt("locked_until", format!("'{t}' is not a time")))?)
@@ -539,4 +508,15 @@ fn record_failure(
     let lock = serde_json::json!({ "locked_until": time_text(until), "failures": failures.len() });
     audit.append(tx, actor, "lockout", "user", subject, None, Some(&lock))?;
     Ok(Some(until))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_columns_read_start_with_the_sealed_ones_in_their_order() {
+        let read: Vec<&str> =
+            super::USER_COLUMNS.split(',').map(|c| c.trim().trim_start_matches("u.")).collect();
+        let sealed: Vec<&str> = super::super::seals::USER_SEALED_COLUMNS.split(',').map(str::trim).collect();
+        assert_eq!(&read[..sealed.len()], sealed.as_slice());
+    }
 }

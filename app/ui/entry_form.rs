@@ -19,7 +19,7 @@ use crate::entry::derive;
 use crate::entry::fields::{self, Checked, Values};
 use crate::entry::keying::{self, KeyingError, MasterSet, Plan, Saved, Sheet};
 use crate::entry::omr::{OmrReading, read_ticks};
-use crate::form::{FieldDef, FieldType};
+use crate::form::{FieldDef, FieldType, keys};
 use crate::scan::PageStore;
 use crate::store::{EntryState, PatientRecord, Store};
 
@@ -255,7 +255,7 @@ impl EntryForm {
                 if self.needs_tick_confirmation() {
                     ui.checkbox(&mut self.ticks_confirmed, ENTRY_TICKS_CONFIRM);
                 }
-                if derive::makes_charges(&self.sheet.form) {
+                if self.sheet.form.makes_charges() {
                     ui.label(format!("算定行 Charge lines to post: {}", self.preview_lines(masters)));
                 }
                 // Verifying confirms what is stored: not once anything on screen was changed.
@@ -554,5 +554,5 @@ impl EntryForm {
 }
 
 fn export_is_quantity(field: &FieldDef) -> bool {
-    field.export.as_deref() == Some("FT1-10")
+    field.export.as_ref() == Some(&keys::CHARGE_QUANTITY)
 }

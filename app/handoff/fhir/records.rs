@@ -8,9 +8,9 @@ use serde_json::{Map, Value, json};
 use super::encode::{self, has_time};
 use super::{Builder, FhirError, Owner, code_system, item_system};
 use crate::domain::{OrderKind, PaperRecord, RecordKind};
-use crate::entry::derive::row_of;
 use crate::entry::fields::value_as_text;
-use crate::form::{FieldDef, FieldType, FormDefinition};
+use crate::form::view::{KeyedView, base_key, row_of};
+use crate::form::{ExportKey, FieldDef, FieldType, FormDefinition, keys};
 use crate::handoff::content::{ChargeOut, HandoffItem, Keyed, Page};
 
 const LOINC: &str = "http://loinc.org";
@@ -47,24 +47,30 @@ impl<'k> Sheet<'k> {
         }
     }
 
-    /// The fields of `values` in the form's reading order, with their export keys.
-    fn fields<'v>(&self, values: &'v Map<String, Value>) -> Vec<(&'k FieldDef, &'v Value)> {
-        self.form.fields.iter().filter_map(|f| values.get(&f.key).map(|v| (f, v))).collect()
+    /// `values` (a record's, or a record's with its page's) read through the form.
+    fn view<'v>(&self, values: &'v Map<String, Value>) -> KeyedView<'v, Map<String, Value>>
+    where
+        'k: 'v,
+    {
+        KeyedView::new(self.form, values)
     }
 
     fn with_export<'v>(
         &self,
         values: &'v Map<String, Value>,
-        export: &str,
-    ) -> Vec<(&'k FieldDef, &'v Value)> {
-        self.fields(values).into_iter().filter(|(f, _)| export_of(f) == export).collect()
+        key: &ExportKey,
+    ) -> Vec<(&'v FieldDef, &'v Value)>
+    where
+        'k: 'v,
+    {
+        self.view(values).filled_as(key)
     }
 
     /// The texts of the fields with this export key, joined (a progress note's author and
     /// profession are both `TXA-5`).
-    fn text(&self, values: &Map<String, Value>, export: &str) -> Option<String> {
+    fn text(&self, values: &Map<String, Value>, key: &ExportKey) -> Option<String> {
         let parts: Vec<String> = self
-            .with_export(values, export)
+            .with_export(values, key)
             .into_iter()
             .map(|(f, v)| display(f, v))
             .filter(|t| !t.is_empty())
@@ -72,25 +78,27 @@ impl<'k> Sheet<'k> {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
-    fn ticked(&self, values: &Map<String, Value>, export: &str) -> bool {
-        self.with_export(values, export).iter().any(|(_, v)| v.as_bool() == Some(true))
+    fn ticked(&self, values: &Map<String, Value>, key: &ExportKey) -> bool {
+        self.with_export(values, key).iter().any(|(_, v)| v.as_bool() == Some(true))
     }
 
-    fn number(&self, values: &Map<String, Value>, export: &str) -> Option<f64> {
-        self.with_export(values, export).iter().find_map(|(_, v)| v.as_f64())
+    fn number(&self, values: &Map<String, Value>, key: &ExportKey) -> Option<f64> {
+        self.with_export(values, key).iter().find_map(|(_, v)| v.as_f64())
     }
 
     /// What has no element of its own: free comments (`NTE-3`) as written, anything else as
     /// `label: value`. Dates and times are already in the resource's times.
-    fn notes(&self, values: &Map<String, Value>, used: impl Fn(&str) -> bool) -> Vec<Value> {
-        self.fields(values)
+    fn notes(&self, values: &Map<String, Value>, used: impl Fn(&ExportKey) -> bool) -> Vec<Value> {
+        self.view(values)
+            .filled()
             .into_iter()
-            .filter(|(f, _)| !matches!(f.kind, FieldType::Date | FieldType::Time) && !used(export_of(f)))
+            .filter(|(f, _)| !matches!(f.kind, FieldType::Date | FieldType::Time))
+            .filter(|(f, _)| !f.export.as_ref().is_some_and(&used))
             .filter_map(|(f, v)| {
                 let text = display(f, v);
                 if text.is_empty() {
                     None
-                } else if export_of(f) == "NTE-3" {
+                } else if f.export.as_ref() == Some(&keys::COMMENT) {
                     Some(json!({ "text": text }))
                 } else {
                     Some(json!({ "text": format!("{}: {text}", label(f)) }))
@@ -130,7 +138,8 @@ impl<'k> Sheet<'k> {
             _ => None,
         };
         let master = master_of(field).or_else(|| {
-            self.form.fields.iter().filter(|f| export_of(f) == export_of(field)).find_map(master_of)
+            let key = field.export.as_ref()?;
+            self.form.fields_with(key).find_map(master_of)
         });
         match master {
             Some(m) => code_system(self.hospital_code, &m),
@@ -162,18 +171,6 @@ impl<'k> Sheet<'k> {
                 (code, concept)
             })
             .collect()
-    }
-}
-
-fn export_of(field: &FieldDef) -> &str {
-    field.export.as_deref().unwrap_or("")
-}
-
-/// `temp_3` → `temp`: the field a resource came from, the same on every row.
-fn base_key(key: &str) -> &str {
-    match row_of(key) {
-        "" => key,
-        n => key.strip_suffix(n).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
     }
 }
 
@@ -246,7 +243,7 @@ pub(super) fn keyed(b: &mut Builder, item: &HandoffItem, k: &Keyed) -> Result<()
                     return Err(sheet.err(
                         &rec.row,
                         format!(
-                            "form '{}' names no order kind (scan.order), so what to send is not known",
+                            "form '{}' is of a kind that orders nothing, so what to send is not known",
                             form.id
                         ),
                     ));
@@ -261,14 +258,15 @@ pub(super) fn keyed(b: &mut Builder, item: &HandoffItem, k: &Keyed) -> Result<()
 /// panel, as FHIR's vital-signs profile wants them.
 fn observations(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
     let when = s.when(rec)?;
-    let performer = s.text(&Map::from_iter(s.keyed.values.clone()), "OBX-16");
-    let notes = s.notes(&s.with_page(rec), |ex| ex.starts_with("OBX-5") || ex == "OBX-16");
+    let performer = s.text(&Map::from_iter(s.keyed.values.clone()), &keys::OBSERVER);
+    let notes = s.notes(&s.with_page(rec), |ex| ex.is_observation_value() || *ex == keys::OBSERVER);
     let measured: Vec<(&FieldDef, &Value, Option<&str>)> = s
-        .fields(&rec.values)
+        .view(&rec.values)
+        .filled()
         .into_iter()
         .filter_map(|(f, v)| {
-            let ex = export_of(f);
-            (ex == "OBX-5" || ex.starts_with("OBX-5:")).then(|| (f, v, ex.strip_prefix("OBX-5:")))
+            let ex = f.export.as_ref()?;
+            ex.is_observation_value().then(|| (f, v, ex.loinc()))
         })
         .collect();
     let loinc_value = |code: &str| measured.iter().find(|(_, _, c)| *c == Some(code));
@@ -336,24 +334,29 @@ fn quantity(field: &FieldDef, value: &Value) -> Value {
 fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) -> Result<(), FhirError> {
     let all = s.with_page(rec);
     let (drug_field, drug_value) = s
-        .with_export(&rec.values, "RXE-2")
+        .with_export(&rec.values, &keys::DRUG)
         .into_iter()
         .find(|(_, v)| v.as_str().is_some_and(|c| !c.trim().is_empty()))
         .ok_or_else(|| s.err(&rec.row, "a row with no drug"))?;
     let medicine = s.concepts(drug_field, drug_value).into_iter().next().map(|(_, c)| c);
     let when = s.when(rec)?;
-    let dose = s.text(&all, "RXE-3");
-    let route = s.text(&all, "RXR-1");
-    let rate = s.text(&all, "RXE-21");
-    let days = s.number(&all, "RXE-10");
-    let instruction: Vec<String> =
-        [dose.clone(), s.text(&all, "TQ1-3"), days.map(|d| format!("{d}日分")), route.clone(), rate.clone()]
-            .into_iter()
-            .flatten()
-            .collect();
-    let done_by = s.text(&all, "RXA-10");
-    let done = injection && (s.ticked(&all, "RAS") || done_by.is_some());
-    let category = if s.ticked(&all, "ORC-29") {
+    let dose = s.text(&all, &keys::DOSE);
+    let route = s.text(&all, &keys::ROUTE);
+    let rate = s.text(&all, &keys::INSTRUCTIONS);
+    let days = s.number(&all, &keys::DAYS);
+    let instruction: Vec<String> = [
+        dose.clone(),
+        s.text(&all, &keys::FREQUENCY),
+        days.map(|d| format!("{d}日分")),
+        route.clone(),
+        rate.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let done_by = s.text(&all, &keys::GIVEN_BY);
+    let done = injection && (s.ticked(&all, &ExportKey::Administered) || done_by.is_some());
+    let category = if s.ticked(&all, &keys::DISCHARGE_ORDER) {
         "discharge"
     } else if s.outpatient {
         "outpatient"
@@ -368,7 +371,7 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
         "subject": b.subject(),
         "encounter": b.encounter_ref(),
         "authoredOn": rec.event_at.as_deref().and_then(encode::date_only),
-        "requester": display_ref(s.text(&all, "ORC-12")),
+        "requester": display_ref(s.text(&all, &keys::ORDERING_DOCTOR)),
         "dosageInstruction": [{
             "text": instruction.join(" "),
             "timing": {
@@ -377,8 +380,7 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
             },
             "route": { "text": route },
         }],
-        "note": s.notes(&all, |ex| matches!(ex,
-            "RXE-2" | "RXE-3" | "TQ1-3" | "RXE-10" | "RXR-1" | "RXE-21" | "ORC-12" | "ORC-29" | "RAS" | "RXA-10")),
+        "note": s.notes(&all, |ex| [keys::DRUG, keys::DOSE, keys::FREQUENCY, keys::DAYS, keys::ROUTE, keys::INSTRUCTIONS, keys::ORDERING_DOCTOR, keys::DISCHARGE_ORDER, ExportKey::Administered, keys::GIVEN_BY].contains(ex)),
     });
     let id = b.item_ident(s.subject, &rec.row, None);
     let request_url = b.add(s.subject, "MedicationRequest", &id, Owner::Kamikarte, request)?;
@@ -407,22 +409,22 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
 fn administration(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
     let all = s.with_page(rec);
     let (drug_field, drug_value) = s
-        .with_export(&rec.values, "RXA-5")
+        .with_export(&rec.values, &keys::GIVEN_DRUG)
         .into_iter()
         .find(|(_, v)| v.as_str().is_some_and(|c| !c.trim().is_empty()))
         .ok_or_else(|| s.err(&rec.row, "a row with no drug"))?;
     let medicine = s.concepts(drug_field, drug_value).into_iter().next().map(|(_, c)| c);
     let when = s.when(rec)?.ok_or_else(|| s.err(&rec.row, "a dose with no date"))?;
-    let given = s.ticked(&all, "RXA-20");
+    let given = s.ticked(&all, &keys::GIVEN);
     let resource = json!({
         "status": if given { "completed" } else { "not-done" },
         "medicationCodeableConcept": medicine,
         "subject": b.subject(),
         "context": b.encounter_ref(),
         "effectiveDateTime": when,
-        "performer": [{ "actor": display_ref(s.text(&all, "RXA-10")) }],
-        "dosage": { "text": s.text(&all, "RXA-6"), "route": { "text": s.text(&all, "RXR-1") } },
-        "note": s.notes(&all, |ex| matches!(ex, "RXA-5" | "RXA-6" | "RXR-1" | "RXA-20" | "RXA-10")),
+        "performer": [{ "actor": display_ref(s.text(&all, &keys::GIVEN_BY)) }],
+        "dosage": { "text": s.text(&all, &keys::GIVEN_AMOUNT), "route": { "text": s.text(&all, &keys::ROUTE) } },
+        "note": s.notes(&all, |ex| [keys::GIVEN_DRUG, keys::GIVEN_AMOUNT, keys::ROUTE, keys::GIVEN, keys::GIVEN_BY].contains(ex)),
     });
     let id = b.item_ident(s.subject, &rec.row, None);
     b.add(s.subject, "MedicationAdministration", &id, Owner::Kamikarte, resource)?;
@@ -434,7 +436,7 @@ fn administration(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), F
 fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKind) -> Result<(), FhirError> {
     let all = s.with_page(rec);
     let ordered: Vec<(String, Value)> =
-        s.with_export(&all, "OBR-4").into_iter().flat_map(|(f, v)| s.concepts(f, v)).collect();
+        s.with_export(&all, &keys::SERVICE).into_iter().flat_map(|(f, v)| s.concepts(f, v)).collect();
     if ordered.is_empty() {
         return Err(s.err(&rec.row, "nothing ticked or written to order"));
     }
@@ -452,16 +454,16 @@ fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKi
         "status": "active",
         "intent": "order",
         "category": [category],
-        "priority": if s.ticked(&all, "TQ1-9") { "urgent" } else { "routine" },
+        "priority": if s.ticked(&all, &keys::URGENT) { "urgent" } else { "routine" },
         "subject": b.subject(),
         "encounter": b.encounter_ref(),
         // A time on a lab slip is when the specimen is taken; a date alone is when it was ordered.
         "occurrenceDateTime": when.clone().filter(|w| has_time(w)),
         "authoredOn": rec.event_at.as_deref().and_then(encode::date_only),
-        "requester": display_ref(s.text(&all, "ORC-12")),
-        "reasonCode": [{ "text": s.text(&all, "OBR-13") }],
-        "bodySite": [{ "text": s.text(&all, "OBR-15") }],
-        "note": s.notes(&all, |ex| matches!(ex, "OBR-4" | "TQ1-9" | "ORC-12" | "OBR-13" | "OBR-15")),
+        "requester": display_ref(s.text(&all, &keys::ORDERING_DOCTOR)),
+        "reasonCode": [{ "text": s.text(&all, &keys::CLINICAL_INFO) }],
+        "bodySite": [{ "text": s.text(&all, &keys::BODY_SITE) }],
+        "note": s.notes(&all, |ex| [keys::SERVICE, keys::URGENT, keys::ORDERING_DOCTOR, keys::CLINICAL_INFO, keys::BODY_SITE].contains(ex)),
     });
     for (code, concept) in ordered {
         let mut request = base.clone();
@@ -476,7 +478,7 @@ fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKi
 fn nutrition_order(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
     let all = s.with_page(rec);
     let diets: Vec<Value> = s
-        .with_export(&all, "ODS-3")
+        .with_export(&all, &keys::DIET)
         .into_iter()
         .flat_map(|(f, v)| s.concepts(f, v))
         .map(|(_, c)| c)
@@ -486,13 +488,13 @@ fn nutrition_order(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), 
     }
     let when = s.when(rec)?.ok_or_else(|| s.err(&rec.row, "a diet order with no start date"))?;
     let nutrients: Vec<Value> = s
-        .with_export(&all, "ODS-4")
+        .with_export(&all, &keys::DIET_INSTRUCTION)
         .into_iter()
         .filter(|(_, v)| v.is_number())
         .map(|(f, v)| json!({ "modifier": { "text": label(f) }, "amount": quantity(f, v) }))
         .collect();
     let first_meal = s
-        .with_export(&all, "TQ1-7")
+        .with_export(&all, &keys::START)
         .into_iter()
         .map(|(f, v)| format!("{}: {}", label(f), display(f, v)))
         .collect::<Vec<_>>()
@@ -503,15 +505,15 @@ fn nutrition_order(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), 
         "patient": b.subject(),
         "encounter": b.encounter_ref(),
         "dateTime": when,
-        "orderer": display_ref(s.text(&all, "ORC-12")),
-        "excludeFoodModifier": [{ "text": s.text(&all, "AL1-3") }],
+        "orderer": display_ref(s.text(&all, &keys::ORDERING_DOCTOR)),
+        "excludeFoodModifier": [{ "text": s.text(&all, &keys::ALLERGIES) }],
         "oralDiet": {
             "type": diets,
             "schedule": [{ "repeat": { "boundsPeriod": { "start": encode::date_only(&when) } } }],
             "nutrient": nutrients,
             "instruction": first_meal,
         },
-        "note": s.notes(&all, |ex| matches!(ex, "ODS-3" | "ODS-4" | "TQ1-7" | "AL1-3" | "ORC-12")),
+        "note": s.notes(&all, |ex| [keys::DIET, keys::DIET_INSTRUCTION, keys::START, keys::ALLERGIES, keys::ORDERING_DOCTOR].contains(ex)),
     });
     let id = b.item_ident(s.subject, &rec.row, None);
     b.add(s.subject, "NutritionOrder", &id, Owner::Kamikarte, order)?;
@@ -523,13 +525,13 @@ fn nutrition_order(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), 
 fn progress_note(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), FhirError> {
     let all = s.with_page(rec);
     let mut text: Vec<String> =
-        s.with_export(&all, "OBX-5").into_iter().map(|(f, v)| display(f, v)).collect();
+        s.with_export(&all, &keys::OBSERVATION).into_iter().map(|(f, v)| display(f, v)).collect();
     text.retain(|t| !t.is_empty());
     if text.is_empty() {
         return Err(s.err(&rec.row, "a progress note without its text"));
     }
     text.extend(
-        s.notes(&all, |ex| matches!(ex, "OBX-5" | "TXA-5" | "TXA-22"))
+        s.notes(&all, |ex| [keys::OBSERVATION, keys::NOTE_AUTHOR, keys::NOTE_SIGNED_BY].contains(ex))
             .into_iter()
             .filter_map(|n| n["text"].as_str().map(str::to_string)),
     );
@@ -542,8 +544,8 @@ fn progress_note(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), Fh
         "subject": b.subject(),
         // `date` is an instant: only a note with its time written has one.
         "date": when.clone().filter(|w| has_time(w)),
-        "author": [display_ref(s.text(&all, "TXA-5"))],
-        "authenticator": display_ref(s.text(&all, "TXA-22")),
+        "author": [display_ref(s.text(&all, &keys::NOTE_AUTHOR))],
+        "authenticator": display_ref(s.text(&all, &keys::NOTE_SIGNED_BY)),
         "description": format!("{} {}", s.form.title, s.keyed.item),
         "content": [{ "attachment": {
             "contentType": "text/plain; charset=utf-8",
@@ -562,7 +564,7 @@ fn progress_note(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), Fh
 /// One charge line as a ChargeItem, coded in the hospital's charge master.
 fn charge(b: &mut Builder, s: &Sheet, line: &ChargeOut) -> Result<(), FhirError> {
     let row = line.line_no.to_string();
-    let code_field = s.form.fields.iter().find(|f| export_of(f) == "FT1-7");
+    let code_field = s.form.fields_with(&keys::CHARGE_CODE).next();
     let system = match code_field {
         Some(f) => s.system_for(f),
         None => code_system(s.hospital_code, "charges"),
@@ -581,9 +583,8 @@ fn charge(b: &mut Builder, s: &Sheet, line: &ChargeOut) -> Result<(), FhirError>
     };
     let department_label = s
         .form
-        .fields
-        .iter()
-        .find(|f| export_of(f) == "FT1-13")
+        .fields_with(&keys::CHARGE_DEPARTMENT)
+        .next()
         .map_or("診療科 Department", |f| f.label.as_str());
     let resource = json!({
         "status": "billable",

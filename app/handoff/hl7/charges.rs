@@ -5,6 +5,7 @@
 use super::er7::{self, Seg, comps};
 use super::paper::Paper;
 use super::{Draft, Hl7Context};
+use crate::form::keys;
 use crate::handoff::{ChargeOut, HandoffItem};
 
 const CHARGES: &str = "99KKC";
@@ -19,9 +20,9 @@ fn ft1(paper: &Paper, version: u32, set: usize, out: &ChargeOut, credit: bool, c
     } else {
         ("CG", line.quantity, format!("{}.{version}-{}", paper.item(), out.line_no))
     };
-    let department = line.department.clone().or_else(|| paper.text("FT1-13", ""));
-    let doctor = line.doctor.clone().or_else(|| paper.text("FT1-21", ""));
-    let entered_by = match paper.text("FT1-24", "") {
+    let department = line.department.clone().or_else(|| paper.text(&keys::CHARGE_DEPARTMENT, ""));
+    let doctor = line.doctor.clone().or_else(|| paper.text(&keys::CHARGE_DOCTOR, ""));
+    let entered_by = match paper.text(&keys::CHARGE_PERFORMER, "") {
         Some(clerk) => er7::person(&clerk),
         None => er7::user(&paper.keyed.entered_by),
     };

@@ -184,7 +184,7 @@ pub fn paper_at(date: Option<&str>, time: Option<&str>) -> Option<String> {
 
 /// A number as HL7 NM: no exponent, no trailing `.0`.
 pub fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    crate::form::view::number_text(v)
 }
 
 /// The leading number of an amount written on paper (`1錠`, `0.5 g`, `５００mg`) and the rest as

@@ -72,7 +72,7 @@ mod results;
 pub use charset::{Charset, decode, encode};
 pub use results::base64;
 
-use crate::form::FormDefinition;
+use crate::form::{FormDefinition, FormKind};
 use crate::handoff::{Content, HandoffItem, Keyed, control_id};
 use er7::Seg;
 use paper::Paper;
@@ -152,60 +152,6 @@ pub fn messages(
         .collect())
 }
 
-/// The kind of page a form is, by its id for the shipped forms and by its export keys for a
-/// hospital's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Prescription,
-    Injection,
-    Mar,
-    Lab,
-    Imaging,
-    Diet,
-    Vitals,
-    Note,
-    Charges,
-}
-
-fn kind_of(form: &FormDefinition) -> Option<Kind> {
-    let by_id = match form.id.as_str() {
-        "prescription" => Some(Kind::Prescription),
-        "injection_order" => Some(Kind::Injection),
-        "mar" => Some(Kind::Mar),
-        "lab_order" => Some(Kind::Lab),
-        "imaging_order" => Some(Kind::Imaging),
-        "diet_order" => Some(Kind::Diet),
-        "vital_signs" => Some(Kind::Vitals),
-        "progress_note" => Some(Kind::Note),
-        "charge_slip" => Some(Kind::Charges),
-        _ => None,
-    };
-    if by_id.is_some() {
-        return by_id;
-    }
-    let has =
-        |prefix: &str| form.fields.iter().any(|f| f.export.as_deref().is_some_and(|e| e.starts_with(prefix)));
-    if crate::entry::derive::makes_charges(form) {
-        Some(Kind::Charges)
-    } else if has("TXA") {
-        Some(Kind::Note)
-    } else if has("RXA-5") || has("RXA-3") {
-        Some(Kind::Mar)
-    } else if has("RXE-2") {
-        Some(Kind::Injection)
-    } else if has("OBX-5:") {
-        Some(Kind::Vitals)
-    } else if has("ODS-") {
-        Some(Kind::Diet)
-    } else if has("OBR-4") && has("SPM-") {
-        Some(Kind::Lab)
-    } else if has("OBR-4") {
-        Some(Kind::Imaging)
-    } else {
-        None
-    }
-}
-
 fn keyed_drafts(
     item: &HandoffItem,
     keyed: &Keyed,
@@ -218,25 +164,26 @@ fn keyed_drafts(
         .iter()
         .find(|f| f.id == keyed.form_id)
         .ok_or_else(|| Hl7Error::UnknownForm(keyed.form_id.clone()))?;
-    let kind = kind_of(form).ok_or_else(|| Hl7Error::Unsupported(keyed.form_id.clone()))?;
-    let paper = Paper { form, keyed };
+    let paper = Paper::new(form, keyed);
     let update = previous.is_some();
     // A delivered version of another form (the page was re-keyed on the right form) has no
     // orders of this form to replace.
     let before = match previous {
-        Some(Content::Keyed(k)) if k.form_id == keyed.form_id => Some(Paper { form, keyed: k }),
+        Some(Content::Keyed(k)) if k.form_id == keyed.form_id => Some(Paper::new(form, k)),
         _ => None,
     };
-    let drafts = match kind {
-        Kind::Prescription => orders::prescription(item, &paper, before.as_ref(), ctx),
-        Kind::Injection => orders::injection(item, &paper, before.as_ref(), ctx),
-        Kind::Mar => orders::mar(item, &paper, before.as_ref(), ctx),
-        Kind::Lab => orders::lab(item, &paper, before.as_ref(), ctx),
-        Kind::Imaging => orders::imaging(item, &paper, before.as_ref(), ctx),
-        Kind::Diet => orders::diet(item, &paper, before.as_ref(), ctx),
-        Kind::Vitals => results::vitals(item, &paper, update),
-        Kind::Note => results::note(item, &paper, version, update, ctx),
-        Kind::Charges => {
+    let drafts = match form.kind {
+        // A wristband or a label sheet has nothing keyed to send.
+        FormKind::Identity => return Err(Hl7Error::Unsupported(keyed.form_id.clone())),
+        FormKind::Prescription => orders::prescription(item, &paper, before.as_ref(), ctx),
+        FormKind::Injection => orders::injection(item, &paper, before.as_ref(), ctx),
+        FormKind::Mar => orders::mar(item, &paper, before.as_ref(), ctx),
+        FormKind::Lab => orders::lab(item, &paper, before.as_ref(), ctx),
+        FormKind::Imaging => orders::imaging(item, &paper, before.as_ref(), ctx),
+        FormKind::Diet => orders::diet(item, &paper, before.as_ref(), ctx),
+        FormKind::Vitals => results::vitals(item, &paper, update),
+        FormKind::Note => results::note(item, &paper, version, update, ctx),
+        FormKind::Charges => {
             let credited = match previous {
                 Some(Content::Keyed(k)) => k.lines.as_slice(),
                 _ => &[],

@@ -6,7 +6,7 @@
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context};
-use crate::form::FieldType;
+use crate::form::{ExportKey, FieldType, keys};
 use crate::handoff::HandoffItem;
 
 const DRUGS: &str = "99KKD";
@@ -49,8 +49,8 @@ fn orc(paper: &Paper, item: &HandoffItem, control: &str, key: &str, ctx: &Hl7Con
         .opt(9, paper.event())
         .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user))
         .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(er7::user))
-        .opt(12, paper.text("ORC-12", "").map(|d| er7::person(&d)))
-        .opt(17, paper.text("ORC-17", "").map(|d| comps(&["", &d])))
+        .opt(12, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::person(&d)))
+        .opt(17, paper.text(&keys::ORDERING_DEPARTMENT, "").map(|d| comps(&["", &d])))
         .raw(21, hospital(ctx))
         .raw(29, order_type(item.patient.outpatient))
 }
@@ -122,7 +122,7 @@ fn rxr(route_text: Option<String>) -> Seg {
 
 /// RXE for the drug row `row`: the drug, the dose split into amount and unit.
 fn rxe(paper: &Paper, row: &str, code: &str) -> Seg {
-    let dose = paper.text("RXE-3", row);
+    let dose = paper.text(&keys::DOSE, row);
     let split = dose.as_deref().and_then(er7::amount);
     let seg = Seg::new("RXE").raw(2, drug(paper, code));
     let seg = match (&split, &dose) {
@@ -133,7 +133,7 @@ fn rxe(paper: &Paper, row: &str, code: &str) -> Seg {
         (None, Some(text)) => seg.raw(5, NULL).raw(7, comps(&["", text])),
         (None, None) => seg.raw(5, NULL),
     };
-    match paper.text("RXE-21", row) {
+    match paper.text(&keys::INSTRUCTIONS, row) {
         Some(rate) => match er7::amount(&rate) {
             Some((n, unit)) if !unit.is_empty() => seg.raw(23, esc(&n)).raw(24, comps(&["", &unit])),
             _ => seg.raw(21, comps(&["", &rate])),
@@ -149,10 +149,10 @@ fn nte(set: usize, text: &str) -> Seg {
 /// TQ1 of a drug row: frequency as text (RPT's CWE, text only), the days as the service
 /// duration, when it starts.
 fn rx_timing(paper: &Paper, row: &str, start: Option<String>) -> Seg {
-    let days = paper.text("RXE-10", row).or_else(|| paper.text("TQ1-6", row));
+    let days = paper.text(&keys::DAYS, row).or_else(|| paper.text(&keys::DURATION, row));
     Seg::new("TQ1")
         .raw(1, "1")
-        .opt(3, paper.text("TQ1-3", row).map(|f| subs(&["", &f])))
+        .opt(3, paper.text(&keys::FREQUENCY, row).map(|f| subs(&["", &f])))
         .opt(6, days.and_then(|d| er7::amount(&d)).map(|(n, _)| join('^', &[n, subs(&["d", "日", "UCUM"])])))
         .opt(7, start)
 }
@@ -165,25 +165,25 @@ fn rde(
     ctx: &Hl7Context,
     injection: bool,
 ) -> Option<Draft> {
-    let discharge = paper.ticked("ORC-29", "");
+    let discharge = paper.ticked(&keys::DISCHARGE_ORDER, "");
     let orders = groups(
         paper,
         before,
         &ORDER_CONTROL,
-        |p| p.rows_with("RXE-2"),
+        |p| p.rows_with(&keys::DRUG),
         |p, row, control| {
-            let Some(code) = p.text("RXE-2", row) else { return Vec::new() };
+            let Some(code) = p.text(&keys::DRUG, row) else { return Vec::new() };
             let mut orc = orc(p, item, control, row, ctx);
             if discharge {
                 orc = orc.raw(29, er7::coded("I", "退院時処方", "HL70482"));
             }
             let mut segs = vec![orc, rxe(p, row, &code)];
-            if let Some(comment) = p.text("NTE-3", row) {
+            if let Some(comment) = p.text(&keys::COMMENT, row) {
                 segs.push(nte(1, &comment));
             }
             let start = if injection { p.row_at(row) } else { None };
             segs.push(rx_timing(p, row, start));
-            segs.push(rxr(if injection { p.text("RXR-1", row) } else { None }));
+            segs.push(rxr(if injection { p.text(&keys::ROUTE, row) } else { None }));
             segs
         },
     );
@@ -212,13 +212,13 @@ fn ras(
     before: Option<&Paper>,
     ctx: &Hl7Context,
     rows: fn(&Paper) -> Vec<String>,
-    drug_key: &'static str,
+    drug_key: &ExportKey,
     given: fn(&Paper, &str) -> bool,
 ) -> Option<Draft> {
     let admins = groups(paper, before, &ADMIN_ACTION, rows, |p, row, action| {
         let Some(code) = p.text(drug_key, row) else { return Vec::new() };
         let was_given = given(p, row);
-        let dose = p.text("RXA-6", row).or_else(|| p.text("RXE-3", row));
+        let dose = p.text(&keys::GIVEN_AMOUNT, row).or_else(|| p.text(&keys::DOSE, row));
         let split = dose.as_deref().and_then(er7::amount);
         let at = p.row_at(row).or_else(|| er7::stamp(&p.keyed.entered_at)).unwrap_or_default();
         let (amount, unit) = match (&split, was_given) {
@@ -237,11 +237,11 @@ fn ras(
             .raw(6, amount)
             .raw(7, unit)
             .opt(9, dose.filter(|_| split.is_none()).map(|d| comps(&["", &d])))
-            .opt(10, p.text("RXA-10", row).map(|by| er7::person(&by)))
+            .opt(10, p.text(&keys::GIVEN_BY, row).map(|by| er7::person(&by)))
             .raw(20, if was_given { "CP" } else { "NA" })
             .raw(21, action)
             .opt(22, er7::stamp(&p.keyed.entered_at));
-        vec![orc(p, item, "RE", row, ctx), rxa, rxr(p.text("RXR-1", row))]
+        vec![orc(p, item, "RE", row, ctx), rxa, rxr(p.text(&keys::ROUTE, row))]
     });
     if admins.is_empty() {
         return None;
@@ -255,25 +255,35 @@ fn ras(
 /// done or signed by whoever gave them.
 pub fn injection(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
     fn done_rows(p: &Paper) -> Vec<String> {
-        p.rows_with("RXE-2")
+        p.rows_with(&keys::DRUG)
             .into_iter()
-            .filter(|r| p.ticked("RAS", r) || p.text("RXA-10", r).is_some())
+            .filter(|r| p.ticked(&ExportKey::Administered, r) || p.text(&keys::GIVEN_BY, r).is_some())
             .collect()
     }
     let mut drafts: Vec<Draft> = rde(item, paper, before, ctx, true).into_iter().collect();
-    drafts.extend(ras(item, paper, before, ctx, done_rows, "RXE-2", |p, r| p.ticked("RAS", r)));
+    drafts.extend(ras(item, paper, before, ctx, done_rows, &keys::DRUG, |p, r| {
+        p.ticked(&ExportKey::Administered, r)
+    }));
     drafts
 }
 
 /// The MAR: one administration per row with a drug.
 pub fn mar(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
-    ras(item, paper, before, ctx, |p| p.rows_with("RXA-5"), "RXA-5", |p, r| p.ticked("RXA-20", r))
-        .into_iter()
-        .collect()
+    ras(
+        item,
+        paper,
+        before,
+        ctx,
+        |p| p.rows_with(&keys::GIVEN_DRUG),
+        &keys::GIVEN_DRUG,
+        |p, r| p.ticked(&keys::GIVEN, r),
+    )
+    .into_iter()
+    .collect()
 }
 
 fn priority(paper: &Paper) -> String {
-    if paper.ticked("TQ1-9", "") {
+    if paper.ticked(&keys::URGENT, "") {
         er7::coded("S", "至急", "HL70485")
     } else {
         er7::coded("R", "通常", "HL70485")
@@ -286,19 +296,19 @@ fn obr(paper: &Paper, set: usize, key: &str, service: String) -> Seg {
         .raw(1, set.to_string())
         .raw(2, er7::placer(&placer_id(paper, key)))
         .raw(4, service)
-        .opt(16, paper.text("ORC-12", "").map(|d| er7::person(&d)))
+        .opt(16, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::person(&d)))
 }
 
 /// OML^O33: the specimen (SPM), then ORC, TQ1, OBR and the clinical information per test.
 pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
-    let collected = er7::paper_at(paper.date().as_deref(), paper.text("SPM-17", "").as_deref())
-        .filter(|_| paper.text("SPM-17", "").is_some());
+    let collected = er7::paper_at(paper.date().as_deref(), paper.text(&keys::COLLECTED_AT, "").as_deref())
+        .filter(|_| paper.text(&keys::COLLECTED_AT, "").is_some());
     let mut set = 0;
     let orders = groups(
         paper,
         before,
         &ORDER_CONTROL,
-        |p| p.codes("OBR-4", ""),
+        |p| p.codes(&keys::SERVICE, ""),
         |p, code, control| {
             set += 1;
             let mut segs = vec![
@@ -306,7 +316,7 @@ pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7C
                 Seg::new("TQ1").raw(1, "1").raw(9, priority(p)),
                 obr(p, set, code, er7::coded(code, &p.name_of(code), LAB_TESTS)).opt(7, collected.clone()),
             ];
-            if let Some(info) = p.text("NTE-3", "") {
+            if let Some(info) = p.text(&keys::COMMENT, "") {
                 segs.push(nte(1, &info));
             }
             segs
@@ -315,8 +325,8 @@ pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7C
     if orders.is_empty() {
         return Vec::new();
     }
-    let specimen = paper.text("SPM-4", "").map_or_else(|| NULL.to_string(), |s| comps(&["", &s]));
-    let mut segs = patient(item, item.patient.outpatient || paper.ticked("PV1-2", ""));
+    let specimen = paper.text(&keys::SPECIMEN, "").map_or_else(|| NULL.to_string(), |s| comps(&["", &s]));
+    let mut segs = patient(item, item.patient.outpatient || paper.ticked(&keys::OUTPATIENT, ""));
     segs.push(Seg::new("SPM").raw(1, "1").raw(4, specimen).opt(17, collected.clone()));
     segs.extend(orders);
     vec![Draft::new("OML^O33^OML_O33", segs)]
@@ -326,7 +336,7 @@ pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7C
 /// an empty box says nothing).
 fn page_observations(paper: &Paper) -> Vec<Seg> {
     let mut out = Vec::new();
-    for field in paper.fields("OBX-5", "") {
+    for field in paper.fields(&keys::OBSERVATION, "") {
         let Some(value) = paper.value(field) else { continue };
         let label = Paper::short_label(field);
         let code = er7::coded(&field.key, &label, FORM_ITEMS);
@@ -361,17 +371,17 @@ pub fn imaging(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &
         paper,
         before,
         &ORDER_CONTROL,
-        |p| p.codes("OBR-4", ""),
+        |p| p.codes(&keys::SERVICE, ""),
         |p, code, control| {
             set += 1;
             let region = p
-                .text("OBR-15", "")
+                .text(&keys::BODY_SITE, "")
                 .map(|r| join('^', &[String::new(), String::new(), String::new(), subs(&["", &r])]));
             let obr = obr(p, set, code, er7::coded(code, &p.name_of(code), IMAGING))
-                .opt(13, p.text("OBR-13", "").map(|t| esc(&t)))
+                .opt(13, p.text(&keys::CLINICAL_INFO, "").map(|t| esc(&t)))
                 .opt(15, region)
-                .opt(30, p.ticked("OBR-30", "").then(|| "PORT".to_string()))
-                .opt(46, p.ticked("OBR-46", "").then(|| comps(&["CONTRAST", "造影あり"])));
+                .opt(30, p.ticked(&keys::PORTABLE, "").then(|| "PORT".to_string()))
+                .opt(46, p.ticked(&keys::CONTRAST, "").then(|| comps(&["CONTRAST", "造影あり"])));
             let mut segs =
                 vec![orc(p, item, control, code, ctx), Seg::new("TQ1").raw(1, "1").raw(9, priority(p)), obr];
             segs.extend(page_observations(p));
@@ -396,14 +406,14 @@ pub fn diet(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7
         |_| vec![String::new()],
         |p, key, control| {
             let diets: Vec<String> =
-                p.codes("ODS-3", "").iter().map(|c| er7::coded(c, &p.name_of(c), DIETS)).collect();
+                p.codes(&keys::DIET, "").iter().map(|c| er7::coded(c, &p.name_of(c), DIETS)).collect();
             let meals: Vec<String> = p
-                .codes("TQ1-7", "")
+                .codes(&keys::START, "")
                 .iter()
                 .map(|c| p.name_of(c).split_whitespace().next().unwrap_or(c).to_string())
                 .collect();
             let limits: Vec<String> = p
-                .fields("ODS-4", "")
+                .fields(&keys::DIET_INSTRUCTION, "")
                 .filter_map(|f| {
                     let value = p.value(f).and_then(value_text)?;
                     let unit = match &f.kind {
@@ -413,7 +423,7 @@ pub fn diet(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7
                     Some(esc(&format!("{} {value}{unit}", Paper::short_label(f))))
                 })
                 .collect();
-            let start = p.text("ODS-1", "").and_then(|d| er7::paper(&d)).or_else(|| p.event());
+            let start = p.text(&keys::DIET_FROM, "").and_then(|d| er7::paper(&d)).or_else(|| p.event());
             let tq1 = Seg::new("TQ1")
                 .raw(1, "1")
                 .opt(7, start)
@@ -423,14 +433,14 @@ pub fn diet(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7
                 .raw(3, if diets.is_empty() { NULL.to_string() } else { diets.join("~") })
                 .raw(4, limits.join("~"));
             let mut segs = vec![orc(p, item, control, key, ctx), tq1, ods];
-            if let Some(comment) = p.text("NTE-3", "") {
+            if let Some(comment) = p.text(&keys::COMMENT, "") {
                 segs.push(nte(1, &comment));
             }
             segs
         },
     );
     let mut segs = patient(item, item.patient.outpatient);
-    let allergies = paper.text("AL1-3", "").unwrap_or_default();
+    let allergies = paper.text(&keys::ALLERGIES, "").unwrap_or_default();
     let allergens = allergies.split(['\n', '\r', '、', ',', '，']).map(str::trim).filter(|a| !a.is_empty());
     for (i, allergen) in allergens.enumerate() {
         segs.push(

@@ -4,7 +4,8 @@
 use super::er7::{self, Seg, join};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context, Hl7Error};
-use crate::entry::derive::row_of;
+use crate::form::view::row_of;
+use crate::form::{ExportKey, keys};
 use crate::handoff::{HandoffItem, Page};
 
 /// LOINC 85353-1: the vital-signs panel each round is reported under.
@@ -30,13 +31,13 @@ fn result_status(update: bool) -> &'static str {
 /// per value with the LOINC code of its export key; the page's own values (intake and output)
 /// under one more OBR.
 pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
-    let observer = paper.text("OBX-16", "").map(|s| er7::person(&s));
+    let observer = paper.text(&keys::OBSERVER, "").map(|s| er7::person(&s));
     let status = result_status(update);
     let mut rows: Vec<(u32, String)> = paper
         .form
         .fields
         .iter()
-        .filter(|f| f.export.as_deref().is_some_and(|e| e.starts_with("OBX-5:")))
+        .filter(|f| f.export.as_ref().and_then(ExportKey::loinc).is_some())
         .filter(|f| paper.value(f).and_then(value_text).is_some())
         .map(|f| row_of(&f.key).to_string())
         .map(|r| (r.parse().unwrap_or(u32::MAX), r))
@@ -70,12 +71,12 @@ pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
     for (_, row) in &rows {
         let at = paper.row_at(row);
         order(&mut segs, row, at.clone());
-        if let Some(memo) = paper.text("NTE-3", row) {
+        if let Some(memo) = paper.text(&keys::COMMENT, row) {
             segs.push(Seg::new("NTE").raw(1, "1").text(3, &memo));
         }
         let mut n = 0;
         for field in paper.form.fields.iter().filter(|f| row_of(&f.key) == row) {
-            let Some(loinc) = field.export.as_deref().and_then(|e| e.strip_prefix("OBX-5:")) else {
+            let Some(loinc) = field.export.as_ref().and_then(ExportKey::loinc) else {
                 continue;
             };
             let Some(value) = paper.value(field).and_then(value_text) else { continue };
@@ -98,7 +99,7 @@ pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
         }
     }
     let page_values: Vec<(String, String)> = paper
-        .fields("OBX-5", "")
+        .fields(&keys::OBSERVATION, "")
         .filter_map(|f| Some((f.key.clone(), Paper::short_label(f), paper.value(f).and_then(value_text)?)))
         .map(|(key, label, value)| (er7::coded(&key, &label, FORM_ITEMS), value))
         .collect();
@@ -177,9 +178,9 @@ fn mdm_structure(update: bool) -> (&'static str, &'static str) {
 /// once verified, TXA-22 who signed the paper; one TX OBX per line.
 pub fn note(item: &HandoffItem, paper: &Paper, version: u32, update: bool, ctx: &Hl7Context) -> Vec<Draft> {
     let k = paper.keyed;
-    let author = paper.nth_text("TXA-5", 0).map(|name| {
+    let author = paper.nth_text(&keys::NOTE_AUTHOR, 0).map(|name| {
         let mut xcn = er7::person(&name);
-        if let Some(profession) = paper.nth_text("TXA-5", 1) {
+        if let Some(profession) = paper.nth_text(&keys::NOTE_AUTHOR, 1) {
             let mut parts: Vec<String> = xcn.split('^').map(str::to_string).collect();
             parts.resize(20, String::new());
             parts.push(er7::esc(&profession));
@@ -199,9 +200,9 @@ pub fn note(item: &HandoffItem, paper: &Paper, version: u32, update: bool, ctx: 
         update,
         item: paper.item(),
         authenticated: k.verified_by.is_some(),
-        authenticator: paper.text("TXA-22", "").map(|s| er7::person(&s)),
+        authenticator: paper.text(&keys::NOTE_SIGNED_BY, "").map(|s| er7::person(&s)),
     };
-    let text = paper.text("OBX-5", "").unwrap_or_default();
+    let text = paper.text(&keys::OBSERVATION, "").unwrap_or_default();
     let mut segs = vec![
         er7::evn(event, er7::stamp(&k.entered_at), Some(&k.entered_by), ctx),
         er7::pid(&item.patient, true),
