@@ -16,6 +16,7 @@ pub mod page_code;
 pub mod paper_time;
 mod patient;
 mod patient_id;
+pub mod reconcile;
 mod scanned;
 mod sex;
 mod text;

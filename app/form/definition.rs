@@ -621,7 +621,8 @@ impl FormDefinition {
             let export = match &f.export {
                 None => None,
                 Some(text) => Some(
-                    ExportKey::parse(text).map_err(|m| err(&format!("field[{i}] ({}).export", f.key), m))?,
+                    ExportKey::parse(text)
+                        .map_err(|e| err(&format!("field[{i}] ({}).export", f.key), e.to_string()))?,
                 ),
             };
             fields.push(FieldDef {

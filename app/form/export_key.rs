@@ -245,7 +245,7 @@ pub mod keys {
 
 impl ExportKey {
     /// Reads a key as a form writes it; the error says what keys there are.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ExportKeyError> {
         let t = text.trim();
         if t == "RAS" {
             return Ok(ExportKey::Administered);
@@ -261,14 +261,9 @@ impl ExportKey {
             return if ok {
                 Ok(ExportKey::Observation { loinc: loinc.to_string() })
             } else {
-                Err(format!("'{loinc}' is not a LOINC code (digits, a hyphen, a check digit: 8310-5)"))
+                Err(ExportKeyError::NotLoinc(loinc.to_string()))
             };
         }
-        let known = || {
-            let mut all: Vec<String> = keys::ALL.iter().map(ToString::to_string).collect();
-            all.extend(["OBX-5:<LOINC>".to_string(), "RAS".to_string()]);
-            all.join(", ")
-        };
         let parsed = t.split_once('-').and_then(|(seg, n)| {
             let segment = Segment::ALL.into_iter().find(|s| s.code() == seg)?;
             let field: u8 = n.parse().ok()?;
@@ -276,7 +271,7 @@ impl ExportKey {
         });
         match parsed {
             Some(key) if keys::ALL.contains(&key) => Ok(key),
-            _ => Err(format!("'{t}' is not an export key the hand-off writes (known: {})", known())),
+            _ => Err(ExportKeyError::Unknown(t.to_string())),
         }
     }
 
@@ -313,12 +308,34 @@ impl fmt::Display for ExportKey {
     }
 }
 
-impl TryFrom<String> for ExportKey {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        ExportKey::parse(&text)
+/// Why a form's `export` value is not a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportKeyError {
+    /// `OBX-5:` followed by something that is not a LOINC code.
+    NotLoinc(String),
+    /// Not a key the hand-off reads.
+    Unknown(String),
+}
+
+impl fmt::Display for ExportKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportKeyError::NotLoinc(code) => {
+                write!(f, "'{code}' is not a LOINC code (digits, a hyphen, a check digit: 8310-5)")
+            }
+            ExportKeyError::Unknown(text) => {
+                let known: Vec<String> = keys::ALL.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "'{text}' is not an export key the hand-off writes (known: {}, OBX-5:<LOINC>, RAS)",
+                    known.join(", ")
+                )
+            }
+        }
     }
 }
+
+impl std::error::Error for ExportKeyError {}
 
 impl<'de> serde::Deserialize<'de> for ExportKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -400,9 +417,9 @@ mod tests {
 
     #[test]
     fn a_typo_is_refused_with_what_there_is() {
-        let e = ExportKey::parse("FT1-11").unwrap_err();
+        let e = ExportKey::parse("FT1-11").unwrap_err().to_string();
         assert!(e.contains("'FT1-11'") && e.contains("FT1-10"), "{e}");
         assert!(ExportKey::parse("FTI-10").is_err());
-        assert!(ExportKey::parse("OBX-5:temp").unwrap_err().contains("LOINC"));
+        assert!(ExportKey::parse("OBX-5:temp").unwrap_err().to_string().contains("LOINC"));
     }
 }

@@ -11,7 +11,7 @@ pub use definition::{
     BarcodeSpec, DEFAULT_SCAN_ACTION, FIELD_LABEL_MM, Family, FieldDef, FieldType, FormDefinition, FormError,
     Layout, MIN_MODULE_MM, ScanSpec, TICK_BOX_MM, TickBox, TickOption,
 };
-pub use export_key::{ExportKey, FormKind, Segment, keys};
+pub use export_key::{ExportKey, ExportKeyError, FormKind, Segment, keys};
 
 /// The shipped definitions: (id, text).
 pub const BUILT_IN: [(&str, &str); 12] = [

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::audit::AuditWriter;
 use super::patients::{COLUMNS as PATIENT_COLUMNS, SOURCE_DOWNTIME, read_record};
 use super::{Actor, PatientRecord, Result, Store, StoreError, now_text};
+use crate::domain::reconcile::{self, IdFacts, MergeFacts, MrnAfterMerge};
 
 /// What the EHR says about a record number (from its census or its mapping CSV).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -63,6 +64,19 @@ const LINK_COLUMNS: &str =
 
 fn refuse<T>(message: String) -> Result<T> {
     Err(StoreError::Refused(message))
+}
+
+fn refused(why: reconcile::Refusal) -> StoreError {
+    StoreError::Refused(why.to_string())
+}
+
+/// What the database says of `id`, for `domain::reconcile` to decide on.
+fn id_facts(tx: &rusqlite::Connection, id: &str) -> Result<IdFacts> {
+    Ok(IdFacts {
+        registered: is_downtime_patient(tx, id)?,
+        merged_into: merged_into(tx, id)?,
+        mrn: link_of(tx, id)?.map(|l| l.mrn),
+    })
 }
 
 fn is_downtime_patient(tx: &rusqlite::Connection, id: &str) -> Result<bool> {
@@ -141,32 +155,18 @@ impl Store {
         contradictions: &[String],
         override_reason: Option<&str>,
     ) -> Result<MrnLink> {
-        let reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
-        if !contradictions.is_empty() && reason.is_none() {
-            return refuse(format!(
-                "{downtime_id} → {mrn} contradicts the EHR ({}): check the paper; map it only with a reason to override",
-                contradictions.join("; ")
-            ));
-        }
+        let reason = reconcile::given_reason(override_reason);
         let tx = self.begin()?;
-        if !is_downtime_patient(&tx, downtime_id)? {
-            return refuse(format!("{downtime_id} is not a patient registered under a downtime ID"));
-        }
-        if let Some(into) = merged_into(&tx, downtime_id)? {
-            return refuse(format!("{downtime_id} was merged into {into}: map {into} instead"));
-        }
-        let other: Option<String> = tx
+        let holder: Option<String> = tx
             .query_row(
                 "SELECT downtime_id FROM mrn_links WHERE mrn = ?1 AND downtime_id <> ?2",
                 params![mrn, downtime_id],
                 |r| r.get(0),
             )
             .optional()?;
-        if let Some(other) = other {
-            return refuse(format!(
-                "{mrn} is already the record number of {other}: if they are one person, merge {downtime_id} into {other}"
-            ));
-        }
+        let facts = id_facts(&tx, downtime_id)?;
+        reconcile::may_link(downtime_id, mrn, &facts, holder.as_deref(), contradictions, reason)
+            .map_err(refused)?;
         let before = link_of(&tx, downtime_id)?;
         let now = now_text();
         tx.execute(
@@ -230,64 +230,35 @@ impl Store {
         override_reason: Option<&str>,
     ) -> Result<PatientMerge> {
         let reason = reason.trim();
-        if reason.is_empty() {
-            return refuse("say why the two IDs are one person (a reason is required)".into());
-        }
-        let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
-        if !contradictions.is_empty() && override_reason.is_none() {
-            return refuse(format!(
-                "{into} would take {merged}'s record number, but contradicts the EHR ({}): merge only with a reason to override",
-                contradictions.join("; ")
-            ));
-        }
-        if merged == into {
-            return refuse(format!("{merged} cannot be merged into itself"));
-        }
+        let override_reason = reconcile::given_reason(override_reason);
         let tx = self.begin()?;
-        for id in [merged, into] {
-            if !is_downtime_patient(&tx, id)? {
-                return refuse(format!("{id} is not a patient registered under a downtime ID"));
-            }
-            if let Some(other) = merged_into(&tx, id)? {
-                return refuse(format!("{id} was already merged into {other}"));
-            }
-        }
-        if super::handoff::subject_delivered(&tx, &format!("link:{merged}"))? {
-            return refuse(format!(
-                "{merged}'s mapping to its record number was handed to the EHR already: merge the records in the EHR instead"
-            ));
-        }
-        let merged_is_target: bool = tx
-            .query_row("SELECT 1 FROM patient_merges WHERE into_id = ?1", [merged], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if merged_is_target {
-            return refuse(format!(
-                "other IDs were merged into {merged}: merge {into} into {merged} instead"
-            ));
-        }
-        let moved = match (link_of(&tx, merged)?, link_of(&tx, into)?) {
-            (Some(a), None) => Some(a.mrn),
+        let facts = MergeFacts {
+            merged: id_facts(&tx, merged)?,
+            into: id_facts(&tx, into)?,
+            merged_mapping_delivered: super::handoff::subject_delivered(&tx, &format!("link:{merged}"))?,
+            merged_is_target: tx
+                .query_row("SELECT 1 FROM patient_merges WHERE into_id = ?1", [merged], |_| Ok(()))
+                .optional()?
+                .is_some(),
+        };
+        let after = reconcile::decide_merge(merged, into, reason, &facts, contradictions, override_reason)
+            .map_err(refused)?;
+        let moved = match &after {
+            MrnAfterMerge::MovesToSurvivor(mrn) => Some(mrn.clone()),
             _ => None,
         };
-        match (link_of(&tx, merged)?, link_of(&tx, into)?) {
-            (Some(a), Some(b)) if a.mrn != b.mrn => {
-                return refuse(format!(
-                    "{merged} is mapped to {} and {into} to {}: one person has one record number; unmap one first",
-                    a.mrn, b.mrn
-                ));
-            }
-            (Some(_), None) => {
-                // The survivor takes the record number the merged ID had.
+        match after {
+            // The survivor takes the record number the merged ID had.
+            MrnAfterMerge::MovesToSurvivor(_) => {
                 tx.execute(
                     "UPDATE mrn_links SET downtime_id = ?2 WHERE downtime_id = ?1",
                     params![merged, into],
                 )?;
             }
-            (Some(_), Some(_)) => {
+            MrnAfterMerge::DropMerged => {
                 tx.execute("DELETE FROM mrn_links WHERE downtime_id = ?1", [merged])?;
             }
-            _ => {}
+            MrnAfterMerge::Unchanged | MrnAfterMerge::SurvivorKeeps => {}
         }
         let now = now_text();
         tx.execute(
