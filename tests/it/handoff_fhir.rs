@@ -2,15 +2,12 @@
 //! of every kind are validated by `tests/peers/fhir_check.py` (fhir.resources R4B models plus
 //! the transaction rules a re-send depends on). Synthetic patients only.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kamikarte::domain::PaperRecord;
-use kamikarte::entry::derive;
 use kamikarte::form::{FormDefinition, built_in};
 use kamikarte::handoff::fhir::{FhirContext, FhirError, bundle};
-use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
+use kamikarte::handoff::{Content, HandoffItem, Page, PatientFacts};
 use serde_json::{Value, json};
 
 const HOSPITAL: &str = "1312345678";
@@ -53,10 +50,6 @@ fn census_patient() -> PatientFacts {
     }
 }
 
-fn form(forms: &[FormDefinition], id: &str) -> FormDefinition {
-    forms.iter().find(|f| f.id == id).cloned().unwrap()
-}
-
 fn item(patient: &PatientFacts, subject: &str, content: Content) -> HandoffItem {
     HandoffItem {
         subject: subject.into(),
@@ -66,7 +59,7 @@ fn item(patient: &PatientFacts, subject: &str, content: Content) -> HandoffItem 
     }
 }
 
-/// A keyed page as `gather` hands it over: the records and charge lines `entry::derive` makes.
+/// A keyed page as `gather` hands it over, for `patient`.
 fn keyed(
     forms: &[FormDefinition],
     patient: &PatientFacts,
@@ -75,42 +68,8 @@ fn keyed(
     pairs: &[(&str, Value)],
     names: &[(&str, &str)],
 ) -> HandoffItem {
-    let form = form(forms, form_id);
-    let values: BTreeMap<String, Value> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let records: Vec<PaperRecord> = derive::records(&form, &values);
-    let code_names: BTreeMap<String, String> =
-        names.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
-    let lines = derive::charge_lines(&form, &values)
-        .into_iter()
-        .enumerate()
-        .map(|(i, line)| ChargeOut {
-            line_no: i as u32 + 1,
-            name: code_names.get(&line.code).cloned(),
-            points: None,
-            unit: Some("回".into()),
-            line,
-        })
-        .collect();
-    item(
-        patient,
-        &format!("keyed:{serial}"),
-        Content::Keyed(Keyed {
-            entry_id: 1,
-            form_id: form_id.into(),
-            form_code: form.code.as_str().to_string(),
-            item: serial.into(),
-            scanned_page: None,
-            event_at: derive::event_at(&form, &values),
-            values,
-            records,
-            lines,
-            code_names,
-            entered_at: "2026-11-06T10:00:00+09:00".into(),
-            entered_by: "clerk".into(),
-            verified_at: Some("2026-11-06T11:00:00+09:00".into()),
-            verified_by: Some("billing".into()),
-        }),
-    )
+    let content = crate::common::handoff::keyed_content(forms, form_id, serial, pairs, names);
+    item(patient, &format!("keyed:{serial}"), content)
 }
 
 fn write_page_image(dir: &Path) -> (PathBuf, String) {

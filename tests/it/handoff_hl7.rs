@@ -3,16 +3,16 @@
 //! `tests/peers/hl7_check.py` (Python's strict `iso2022_jp` codec, hl7apy at
 //! VALIDATION_LEVEL.STRICT, python-hl7). Synthetic patients only.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
-use kamikarte::entry::derive;
 use kamikarte::form::{FormDefinition, built_in};
 use kamikarte::handoff::hl7::{Charset, Hl7Context, Hl7Error, Hl7Message, decode, encode, messages};
-use kamikarte::handoff::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
+use kamikarte::handoff::{Content, HandoffItem, Page, PatientFacts};
 use serde_json::{Value, json};
+
+use crate::common::handoff::keyed_content as keyed;
 
 const HOSPITAL: &str = "1312345678";
 const MRN: &str = "0001234567";
@@ -54,48 +54,6 @@ fn item(subject: &str, content: Content) -> HandoffItem {
         recorded_patient: DOWNTIME_ID.into(),
         content,
     }
-}
-
-/// A keyed page as `gather` hands it over: records and charge lines from `entry::derive`, names
-/// from the masters (`assets/masters/*.csv`).
-fn keyed(
-    forms: &[FormDefinition],
-    form_id: &str,
-    serial: &str,
-    pairs: &[(&str, Value)],
-    names: &[(&str, &str)],
-) -> Content {
-    let form = forms.iter().find(|f| f.id == form_id).unwrap();
-    let values: BTreeMap<String, Value> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let code_names: BTreeMap<String, String> =
-        names.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
-    let lines = derive::charge_lines(form, &values)
-        .into_iter()
-        .enumerate()
-        .map(|(i, line)| ChargeOut {
-            line_no: i as u32 + 1,
-            name: code_names.get(&line.code).cloned(),
-            points: None,
-            unit: Some("回".into()),
-            line,
-        })
-        .collect();
-    Content::Keyed(Keyed {
-        entry_id: 1,
-        form_id: form_id.into(),
-        form_code: form.code.as_str().to_string(),
-        item: serial.into(),
-        scanned_page: None,
-        event_at: derive::event_at(form, &values),
-        records: derive::records(form, &values),
-        values,
-        lines,
-        code_names,
-        entered_at: "2026-11-06T01:00:00.000Z".into(),
-        entered_by: "clerk01".into(),
-        verified_at: Some("2026-11-06T02:00:00.000Z".into()),
-        verified_by: Some("clerk02".into()),
-    })
 }
 
 fn registration() -> Content {

@@ -1,6 +1,7 @@
 //! Helpers shared by the tests that run the binary (and, in `ui`, drive the screens).
 #![allow(dead_code)]
 
+pub mod handoff;
 pub mod ui;
 
 use std::path::Path;

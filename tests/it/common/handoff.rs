@@ -1,0 +1,50 @@
+//! Hand-off items built as `gather` builds them, for the HL7 and FHIR tests alike.
+
+use std::collections::BTreeMap;
+
+use kamikarte::entry::derive;
+use kamikarte::form::FormDefinition;
+use kamikarte::handoff::{ChargeOut, Content, Keyed};
+use serde_json::Value;
+
+/// A keyed, verified page of `form_id` with these field values: records and charge lines from
+/// `entry::derive`, code names as the masters would give them.
+pub fn keyed_content(
+    forms: &[FormDefinition],
+    form_id: &str,
+    serial: &str,
+    pairs: &[(&str, Value)],
+    names: &[(&str, &str)],
+) -> Content {
+    let form = forms.iter().find(|f| f.id == form_id).unwrap();
+    let values: BTreeMap<String, Value> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let code_names: BTreeMap<String, String> =
+        names.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
+    let lines = derive::charge_lines(form, &values)
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| ChargeOut {
+            line_no: i as u32 + 1,
+            name: code_names.get(&line.code).cloned(),
+            points: None,
+            unit: Some("回".into()),
+            line,
+        })
+        .collect();
+    Content::Keyed(Keyed {
+        entry_id: 1,
+        form_id: form_id.into(),
+        form_code: form.code.as_str().to_string(),
+        item: serial.into(),
+        scanned_page: None,
+        event_at: derive::event_at(form, &values),
+        records: derive::records(form, &values),
+        values,
+        lines,
+        code_names,
+        entered_at: "2026-11-06T01:00:00.000Z".into(),
+        entered_by: "clerk01".into(),
+        verified_at: Some("2026-11-06T02:00:00.000Z".into()),
+        verified_by: Some("clerk02".into()),
+    })
+}
