@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::{self, AuthError, Session};
 use crate::domain::Permission;
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -170,33 +170,73 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         return opened;
     };
-    // The words of the command (secrets come from the environment or a prompt, never argv),
-    // and its name: the first words that are not options or their values.
-    let words: Vec<String> = std::env::args().skip(1).collect();
-    let mut name = Vec::new();
-    let mut skip_value = false;
-    for w in &words {
-        if std::mem::take(&mut skip_value) {
-            continue;
-        }
-        if w == "--db" || w == "--user" {
-            skip_value = true;
-        } else if !w.starts_with('-') && name.len() < 2 {
-            name.push(w.as_str());
-        } else if w.starts_with('-') {
-            break;
-        }
-    }
-    let name = name.join(" ");
-    let who = cli.user.as_deref().unwrap_or("-").to_string();
-    log::info!("command by {who}: {}", words.join(" "));
+    let name = command_name();
+    log::info!("command: {name}");
     let result = run_command(&db, command, cli.user.as_deref());
     match &result {
-        Ok(()) => log::info!("command ok: {name}"),
+        // Only a name that logged in is an account's: one that failed may be a password typed
+        // into the name field.
+        Ok(()) => log::info!("command ok: {name} (by {})", cli.user.as_deref().unwrap_or("-")),
         Err(e) if is_broken_pipe(e) => {}
-        Err(e) => log::warn!("command failed: {}", message(e)),
+        Err(e) => log::warn!("command failed: {name}: {}", loggable(e)),
     }
     result
+}
+
+/// The command as the IT log keeps it: its subcommands and the names of the options given,
+/// never their values (`register --kana --dob --sex`): values are patients' names, IDs and notes.
+fn command_name() -> String {
+    use clap::CommandFactory;
+    use clap::parser::ValueSource;
+    let mut cmd = Cli::command();
+    let Ok(matches) = cmd.try_get_matches_from_mut(std::env::args_os()) else {
+        return "?".into();
+    };
+    let mut words: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let (mut cmd, mut m) = (&cmd, &matches);
+    loop {
+        // Arguments only (not the derive's groups), each once (global ones repeat below); not
+        // --db: the log lies beside the database it names.
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "db"
+                && m.value_source(id) == Some(ValueSource::CommandLine)
+                && seen.insert(id.to_string())
+            {
+                words.push(match arg.get_long() {
+                    Some(long) => format!("--{long}"),
+                    None => format!("<{id}>"),
+                });
+            }
+        }
+        let Some((name, next)) = m.subcommand() else { break };
+        let Some(sub) = cmd.find_subcommand(name) else { break };
+        words.push(name.to_string());
+        (cmd, m) = (sub, next);
+    }
+    words.join(" ")
+}
+
+/// What of a failure goes into the IT log: what went wrong with the machine (the database, a
+/// file, the network) in full; a refusal of what someone typed only as such, since its message
+/// may name a patient (it was shown to the person who ran the command).
+fn loggable(e: &anyhow::Error) -> String {
+    for cause in e.chain() {
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            return match store {
+                StoreError::Refused(_) => "refused (the reason was shown to the user)".into(),
+                StoreError::Corrupt { entity, field, .. } => {
+                    format!("a {entity} row's {field} cannot be read")
+                }
+                other => other.to_string(),
+            };
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return message(e);
+        }
+    }
+    "refused (the reason was shown to the user)".into()
 }
 
 fn run_command(db: &std::path::Path, command: Command, user: Option<&str>) -> Result<()> {

@@ -666,11 +666,24 @@ fn backups_and_commands_are_in_the_it_log_and_no_patient_is() {
     let db = demo_db(dir.path(), "45");
     assert!(run_as(&db, ADMIN, &["backup"]).status.success());
     assert!(run_as(&db, ADMIN, &["census", "list"]).status.success());
+    // Patient values on the command line, a refusal naming a patient, and a password typed
+    // into the name field: none of them may reach the log.
+    let registered =
+        run_as(&db, CLERK, &["register", "--kana", "ｷﾛｸ ﾉｺｻﾅｲ", "--dob", "1961-02-03", "--sex", "F"]);
+    assert!(registered.status.success(), "{}", stderr(&registered));
+    let refused = run_as(&db, CLERK, &["reconcile", "unmap", "DT1999999"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let typed = run_as(&db, ("Sora-Umi-Kaze-2026!", "x"), &["census", "list"]);
+    assert_eq!(typed.status.code(), Some(1));
     let log = std::fs::read_to_string(dir.path().join("logs/kamikarte_rCURRENT.log")).unwrap();
-    assert!(log.contains("backup written: ") && log.contains("command ok: backup"), "{log}");
+    assert!(log.contains("backup written: ") && log.contains("command ok: backup (by admin)"), "{log}");
+    assert!(log.contains("command: register --kana --dob --sex"), "{log}");
+    assert!(log.contains("command failed: reconcile unmap <downtime_id>: refused"), "{log}");
     let kana: String = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("SELECT kana FROM patients LIMIT 1", [], |r| r.get(0))
         .unwrap();
-    assert!(!log.contains(&kana), "no patient in the log");
+    for secret in [kana.as_str(), "ｷﾛｸ", "キロク", "1961-02-03", "DT1999999", "Sora-Umi-Kaze"] {
+        assert!(!log.contains(secret), "'{secret}' is in the log: {log}");
+    }
 }
