@@ -39,6 +39,13 @@ pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// `path` with `suffix` added to its whole name: `db.sqlite` → `db.sqlite-wal`, `db.sqlite.key`.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Creates a new private file with `bytes`, flushed to disk; refuses to replace one.
 pub fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = OpenOptions::new();

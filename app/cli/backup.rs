@@ -240,10 +240,16 @@ fn find_key(db: &Path, backup: &Path) -> Result<AuditKey> {
             }
         }
     }
+    let sealed_with = match wanted {
+        Some(id) => format!("sealed with key id {id}"),
+        None if store::cipher::file_kind(backup) == store::cipher::FileKind::Encrypted => {
+            "encrypted, so the key it was sealed with cannot be read before it is opened".to_string()
+        }
+        None => "it names no key".to_string(),
+    };
     anyhow::bail!(
-        "no audit key for {} (sealed with key id {}): give it with --key KEY_FILE (IT keeps a copy with the backups)",
-        backup.display(),
-        wanted.as_deref().unwrap_or("none")
+        "no audit key for {} ({sealed_with}): give it with --key KEY_FILE (IT keeps a copy with the backups)",
+        backup.display()
     )
 }
 

@@ -211,10 +211,7 @@ pub fn sealed_key_id(path: &Path) -> Result<Option<String>> {
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0))
-        .optional()
-        .unwrap_or(None))
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0)).optional()?)
 }
 
 /// Opens a backup read-only and checks SQLite's integrity, its audit chain under `key` against
@@ -288,12 +285,21 @@ pub fn restore(db: &Path, backup: &Path, key: &AuditKey, actor: &Actor) -> Resul
         return Err(StoreError::Refused(format!("{}: {problem}; not restored", backup.display())));
     }
     let staging = db.with_extension("restoring");
-    {
-        let (from, db_key) = open_readonly(backup, key)?;
-        copy_database(&from, &staging, db_key.as_ref())?;
+    let copied =
+        open_readonly(backup, key).and_then(|(from, db_key)| copy_database(&from, &staging, db_key.as_ref()));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e);
     }
-    std::fs::copy(Anchor::path_for(backup), Anchor::path_for(&staging))
-        .map_err(|e| StoreError::Refused(format!("cannot copy the backup's anchor: {e}")))?;
+    let (from_anchor, to_anchor) = (Anchor::path_for(backup), Anchor::path_for(&staging));
+    if let Err(e) = std::fs::copy(&from_anchor, &to_anchor) {
+        let _ = std::fs::remove_file(&staging);
+        return Err(StoreError::Refused(format!(
+            "cannot copy the backup's anchor {} to {} ({e}); nothing was replaced",
+            from_anchor.display(),
+            to_anchor.display()
+        )));
+    }
     let again = verify_backup(&staging, key);
     let _ = std::fs::remove_file(Anchor::path_for(&staging));
     if let Some(problem) = again.as_ref().map_or_else(|e| Some(e.to_string()), BackupCheck::problem) {
@@ -331,14 +337,25 @@ pub fn restore(db: &Path, backup: &Path, key: &AuditKey, actor: &Actor) -> Resul
             .map_err(|e| StoreError::Refused(format!("cannot move {} aside: {e}", db.display())))?;
         let _ = std::fs::rename(Anchor::path_for(db), Anchor::path_for(&saved));
         for suffix in ["-wal", "-shm"] {
-            let mut side = db.as_os_str().to_owned();
-            side.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(side));
+            let _ = std::fs::remove_file(crate::files::with_suffix(db, suffix));
         }
         previous = Some(saved);
     }
-    std::fs::rename(&staging, db)
-        .map_err(|e| StoreError::Refused(format!("cannot move the restored copy into place: {e}")))?;
+    if let Err(e) = std::fs::rename(&staging, db) {
+        // Put the replaced database back rather than leave none.
+        let back = previous.as_ref().map(|saved| std::fs::rename(saved, db));
+        return Err(StoreError::Refused(match back {
+            Some(Err(b)) => format!(
+                "cannot move the restored copy {} into place ({e}), nor the replaced database back ({b}): move one of them to {} by hand",
+                staging.display(),
+                db.display()
+            ),
+            _ => format!(
+                "cannot move the restored copy {} into place ({e}); the database was left as it was",
+                staging.display()
+            ),
+        }));
+    }
     let key_path = AuditKey::path_for(db);
     if !key_path.exists() {
         key.save_new(&key_path)?;

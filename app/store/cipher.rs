@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+use crate::files::with_suffix;
+
 use super::trust::AuditKey;
 
 /// What unlocks an encrypted database.
@@ -152,29 +154,48 @@ pub fn encrypt_database(
     if passphrase.is_some_and(|p| p.chars().count() < 16) {
         return Err(StoreError::Refused("a database passphrase needs at least 16 characters".into()));
     }
-    let target = {
-        let mut name = db.as_os_str().to_owned();
-        name.push(".encrypting");
-        PathBuf::from(name)
-    };
+    let target = with_suffix(db, ".encrypting");
     let _ = std::fs::remove_file(&target);
-    let key = {
-        let mut store = Store::open(db)?;
-        let key = match passphrase {
-            Some(p) => DbKey::Passphrase(p.to_string()),
-            None => DbKey::derived(&store.trust.key),
-        };
+    let mut store = Store::open(db)?;
+    let key = match passphrase {
+        Some(p) => DbKey::Passphrase(p.to_string()),
+        None => DbKey::derived(&store.trust.key),
+    };
+    // The entry goes in first, so the encrypted copy carries it; if the copy then fails, a second
+    // entry says so and the trail stays true.
+    {
         let tx = store.begin()?;
         let mut audit = super::audit::AuditWriter::start(&tx)?;
         let detail = serde_json::json!({ "with": key.describe() });
         audit.append(&tx, actor, "encrypt", "database", &db.display().to_string(), None, Some(&detail))?;
         tx.commit()?;
+    }
+    let failed = |store: &mut Store, problem: String| -> StoreError {
+        let _ = std::fs::remove_file(&target);
+        let recorded = (|| {
+            let tx = store.begin()?;
+            let mut audit = super::audit::AuditWriter::start(&tx)?;
+            let detail = serde_json::json!({ "problem": problem });
+            audit.append(
+                &tx,
+                actor,
+                "encrypt_failed",
+                "database",
+                &db.display().to_string(),
+                None,
+                Some(&detail),
+            )?;
+            tx.commit()
+        })();
+        let note = match recorded {
+            Ok(()) => "",
+            Err(_) => " (and the failure could not be added to the audit trail)",
+        };
+        StoreError::Refused(format!("{problem}; the plain database was left as it was{note}"))
+    };
+    let exported = (|| -> super::Result<()> {
         store.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        crate::files::private_mode(&mut options);
-        options
-            .open(&target)
+        crate::files::write_private_new(&target, &[])
             .map_err(|e| StoreError::Refused(format!("cannot create {}: {e}", target.display())))?;
         store.conn.execute(
             "ATTACH DATABASE ?1 AS encrypted KEY ?2",
@@ -187,9 +208,11 @@ pub fn encrypt_database(
             .query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))
             .and_then(|()| store.conn.execute_batch(&format!("PRAGMA encrypted.user_version = {version}")));
         store.conn.execute_batch("DETACH DATABASE encrypted")?;
-        exported?;
-        key
-    };
+        Ok(exported?)
+    })();
+    if let Err(e) = exported {
+        return Err(failed(&mut store, format!("the encrypted copy could not be written ({e})")));
+    }
     // The copy is checked as the database it will become, with its anchor.
     let check = (|| {
         let conn = open_with_any(&target, None, std::slice::from_ref(&key))?
@@ -204,24 +227,56 @@ pub fn encrypt_database(
             Some(format!("the encrypted copy fails its integrity check: {integrity}"))
         }
         Ok((conn, _)) => {
-            let audit_key = AuditKey::load(&AuditKey::path_for(db))?;
-            let v = super::audit::verify(&conn, &audit_key, Some(&super::trust::Anchor::path_for(db)))?;
-            (!v.ok())
-                .then(|| format!("the encrypted copy's audit does not verify: {}", v.problems().join("; ")))
+            let verified =
+                AuditKey::load(&AuditKey::path_for(db)).map_err(StoreError::from).and_then(|audit_key| {
+                    super::audit::verify(&conn, &audit_key, Some(&super::trust::Anchor::path_for(db)))
+                });
+            match verified {
+                Err(e) => Some(format!("the encrypted copy's audit cannot be checked ({e})")),
+                Ok(v) if !v.ok() => {
+                    Some(format!("the encrypted copy's audit does not verify: {}", v.problems().join("; ")))
+                }
+                Ok(_) => None,
+            }
         }
     };
     if let Some(problem) = problem {
-        let _ = std::fs::remove_file(&target);
-        return Err(StoreError::Refused(format!("{problem}; the plain database was left as it was")));
+        return Err(failed(&mut store, problem));
     }
-    overwrite_and_remove(db);
+    drop(store);
+    // Closed and checkpointed: its -wal and -shm hold nothing now, and must not be taken for the
+    // encrypted file's.
     for suffix in ["-wal", "-shm"] {
-        let mut side = db.as_os_str().to_owned();
-        side.push(suffix);
-        overwrite_and_remove(Path::new(&side));
+        overwrite_and_remove(&with_suffix(db, suffix));
     }
-    std::fs::rename(&target, db)
-        .map_err(|e| StoreError::Refused(format!("cannot move the encrypted copy into place: {e}")))?;
+    // The plain file steps aside before the copy takes its name, and is wiped only once the
+    // encrypted one is in place: at no moment is there no database.
+    let plain = with_suffix(db, ".plain");
+    std::fs::rename(db, &plain).map_err(|e| {
+        StoreError::Refused(format!(
+            "cannot move the plain database aside to {} ({e}); it was left as it was, the encrypted copy is {}",
+            plain.display(),
+            target.display()
+        ))
+    })?;
+    if let Err(e) = std::fs::rename(&target, db) {
+        let back = std::fs::rename(&plain, db);
+        return Err(StoreError::Refused(match back {
+            Ok(()) => format!(
+                "cannot move the encrypted copy into place ({e}); the plain database was left as it was"
+            ),
+            Err(b) => format!(
+                "cannot move the encrypted copy {} into place ({e}), nor the plain database {} back ({b}): move one of them to {} by hand",
+                target.display(),
+                plain.display(),
+                db.display()
+            ),
+        }));
+    }
+    if let Some(dir) = db.parent() {
+        let _ = crate::files::sync_dir(dir);
+    }
+    overwrite_and_remove(&plain);
     if let DbKey::Passphrase(p) = &key {
         remember_passphrase(db, p);
     }

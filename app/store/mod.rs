@@ -93,7 +93,7 @@ pub enum StoreError {
         path.display()
     )]
     NeedsPassphrase { path: PathBuf },
-    #[error("{}: the passphrase does not open it", path.display())]
+    #[error("{}: the passphrase does not open it (or the file is not a kamikarte database)", path.display())]
     WrongPassphrase { path: PathBuf },
 }
 

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{StoreError, Tx};
-use crate::files;
+use crate::files::{self, with_suffix};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -148,12 +148,6 @@ impl AuditKey {
 }
 
 /// `name.sqlite` + `.key` → `name.sqlite.key` (never replacing the extension).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// The newest audit entry as last recorded outside the database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Anchor {

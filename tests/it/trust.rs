@@ -521,6 +521,29 @@ fn an_encrypted_database_reveals_nothing_without_its_passphrase() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+#[test]
+fn an_encryption_that_fails_leaves_the_plain_database_and_says_so_in_its_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path(), "45");
+    // Something in the way of the encrypted copy: it cannot be written.
+    let mut in_the_way = db.as_os_str().to_owned();
+    in_the_way.push(".encrypting");
+    std::fs::create_dir(&in_the_way).unwrap();
+    let out = command(&db)
+        .args(["db", "encrypt"])
+        .env("KAMIKARTE_USER", ADMIN.0)
+        .env("KAMIKARTE_PASSWORD", ADMIN.1)
+        .env("KAMIKARTE_NEW_DB_PASSPHRASE", "tsuki ga kirei desu ne")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the plain database was left as it was"), "{}", stderr(&out));
+    assert!(count(&db, "SELECT COUNT(*) FROM patients") > 0, "still plain and whole");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM audit WHERE action = 'encrypt_failed'"), 1);
+    let out = run_as(&db, ADMIN, &["audit", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 // 9. Reads are logged.
 
 #[test]
