@@ -198,17 +198,27 @@ impl EntryScreen {
 
     fn open_sheet(&mut self, store: &mut Store, db: &Path, session: &Session, sheet: Sheet) {
         match keying::plan(store, &sheet, session) {
-            Ok(plan) => {
-                if let Err(e) = store.record_view(&session.actor(), "patient", &sheet.patient_id) {
-                    self.error = Some(format!("cannot record the view in the audit trail: {e}"));
-                    return;
-                }
-                self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
-                self.view = View::Entry;
-                self.error = None;
-            }
+            Ok(plan) => self.show_sheet(store, db, session, sheet, plan),
             Err(e) => self.error = Some(e.to_string()),
         }
+    }
+
+    /// Shows a page to key, once its patient's opening is in the audit trail (never without).
+    fn show_sheet(
+        &mut self,
+        store: &mut Store,
+        db: &Path,
+        session: &Session,
+        sheet: Sheet,
+        plan: keying::Plan,
+    ) {
+        if let Err(e) = store.record_view(&session.actor(), "patient", &sheet.patient_id) {
+            self.error = Some(format!("cannot record the view in the audit trail: {e}"));
+            return;
+        }
+        self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
+        self.view = View::Entry;
+        self.error = None;
     }
 
     fn sheet_of(&self, store: &Store, item: &WorkItem) -> Result<Sheet, String> {
@@ -259,8 +269,7 @@ impl EntryScreen {
         for item in candidates {
             let Ok(sheet) = self.sheet_of(store, &item) else { continue };
             if let Ok(plan) = keying::plan(store, &sheet, session) {
-                self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
-                self.view = View::Entry;
+                self.show_sheet(store, db, session, sheet, plan);
                 return;
             }
         }

@@ -340,3 +340,53 @@ fn ticks_read_from_a_scanned_slip_arrive_ticked_and_are_not_saved_unconfirmed() 
     use kamikarte::domain::LineOrigin::Tick;
     assert_eq!(lines, vec![("A001".into(), Tick), ("D400".into(), Tick), ("G004".into(), Tick)]);
 }
+
+#[test]
+fn the_page_opened_after_a_save_is_audited_like_any_other() {
+    use kamikarte::entry::keying;
+    use kamikarte::form::built_in;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, pages) = hospital(dir.path());
+    // A vital-sign sheet the clerk keyed: it waits for someone else to check it.
+    let (vs, _) = code_of(&pages, "vital_signs", 0);
+    let vs_patient = pages.iter().find(|p| p.form_id == "vital_signs").unwrap().patient_id.clone().unwrap();
+    {
+        let mut store = Store::open(&db).unwrap();
+        let clerk = common::person(&mut store, "clerk", kamikarte::domain::Role::Clerk);
+        let sheet = keying::sheet_from_code(&store, &built_in(), &vs, None).unwrap();
+        let plan = keying::plan(&store, &sheet, &clerk).unwrap();
+        let values = [
+            ("date".to_string(), serde_json::json!("2026-11-05")),
+            ("temp_1".into(), serde_json::json!(36.8)),
+        ]
+        .into_iter()
+        .collect();
+        keying::save(&mut store, &clerk, &sheet, &values, &plan).unwrap();
+    }
+    let views = |db: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE action = 'view' AND actor = 'billing' AND entity_id = ?1",
+                [&vs_patient],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut screen = entry_screen(&db);
+    let mut kb = Keyboard { screen: &mut screen, keys: 0 };
+    let (slip, _) = code_of(&pages, "charge_slip", 0);
+    open_page(&mut kb, &slip);
+    kb.typ("1105");
+    kb.press(Key::Enter);
+    kb.typ("内科");
+    kb.press(Key::Enter);
+    kb.press(Key::Tab);
+    kb.press(Key::Tab);
+    kb.press(Key::Space);
+    let before = views(&db);
+    kb.chord(Modifiers::COMMAND, Key::Enter);
+    assert!(kb.sees("温度板 Vital signs"), "the sheet waiting for billing opened after the save");
+    assert_eq!(views(&db), before + 1, "and its patient's opening is in the audit trail");
+}
