@@ -23,7 +23,15 @@ fn secs(d: Duration) -> String {
 }
 
 fn options(format: Format, out: std::path::PathBuf, all: bool) -> ExportOptions {
-    ExportOptions { format, out, episode: None, charset: Charset::Iso2022Jp, all, mapping: None }
+    ExportOptions {
+        format,
+        out,
+        episode: None,
+        charset: Charset::Iso2022Jp,
+        all,
+        mapping: None,
+        include_unmapped: true,
+    }
 }
 
 fn main() {

@@ -103,11 +103,24 @@ pub enum ReconcileCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Map a downtime ID to the EHR's record number. Compared with the EHR census (imported
-    /// after recovery); a different name or date of birth needs --override with a reason.
+    /// Map a downtime ID to the EHR's record number, with the EHR's identity for it (every
+    /// later message carries that identity): given here, or from the EHR census when it has
+    /// the number. A different name or date of birth than ours needs --override with a reason.
     Map {
         downtime_id: String,
         mrn: String,
+        /// The EHR's name for the record number (kanji, family and given name).
+        #[arg(long, value_name = "NAME")]
+        ehr_name: Option<String>,
+        /// The EHR's kana reading.
+        #[arg(long, value_name = "KANA")]
+        ehr_kana: Option<String>,
+        /// The EHR's date of birth, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        ehr_dob: Option<String>,
+        /// The EHR's sex: M, F, O or U.
+        #[arg(long, value_name = "SEX")]
+        ehr_sex: Option<String>,
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
     },
@@ -171,9 +184,10 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
                 }
             }
         }
-        ReconcileCommand::Map { downtime_id, mrn, override_reason } => {
+        ReconcileCommand::Map { downtime_id, mrn, ehr_name, ehr_kana, ehr_dob, ehr_sex, override_reason } => {
+            let given = reconcile::typed_facts(ehr_name, ehr_kana, ehr_dob, ehr_sex)?;
             let (link, found) =
-                reconcile::link(ctx.store, &session, &downtime_id, &mrn, None, override_reason.as_deref())?;
+                reconcile::link(ctx.store, &session, &downtime_id, &mrn, given, override_reason.as_deref())?;
             for c in &found {
                 eprintln!("overridden: {c}");
             }
@@ -203,9 +217,10 @@ pub fn run_reconcile(ctx: &mut Invocation<'_>, command: ReconcileCommand) -> Res
                 out!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 out!(
-                    "{} mapped, {} unchanged, {} left to decide",
+                    "{} mapped, {} unchanged, {} still without a record number, {} left to decide",
                     report.mapped,
                     report.unchanged,
+                    report.waiting,
                     report.unmapped.len()
                 );
                 for u in &report.unmapped {

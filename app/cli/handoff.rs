@@ -12,6 +12,7 @@ use crate::form;
 use crate::handoff::billing_csv::ColumnMapping;
 use crate::handoff::hl7::Charset;
 use crate::handoff::mllp::{self, SendError, SendOptions, SendStep};
+use crate::handoff::registrations::{registration_list, write_registration_list};
 use crate::handoff::report::report;
 use crate::handoff::run::{ExportOptions, Format, Site, export};
 
@@ -45,6 +46,10 @@ pub struct ExportArgs {
     /// CSV: the billing system's columns (TOML; README, "Charges for billing").
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
+    /// Hand off what is ready although some patients have no record number from the EHR yet
+    /// (refused by default): their paper waits until they are mapped.
+    #[arg(long)]
+    pub include_unmapped: bool,
     #[arg(long, value_name = "DIR")]
     pub forms_dir: Option<PathBuf>,
     #[arg(long)]
@@ -75,6 +80,9 @@ pub struct MllpArgs {
     /// as an export does.
     #[arg(long)]
     pub outbox_only: bool,
+    /// As for export: go on although some patients have no record number yet.
+    #[arg(long)]
+    pub include_unmapped: bool,
     #[arg(long, value_name = "DIR")]
     pub forms_dir: Option<PathBuf>,
     #[arg(long)]
@@ -89,6 +97,17 @@ pub enum HandoffCommand {
         episode: Option<i64>,
         #[arg(long, value_name = "DIR")]
         forms_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The downtime patients for 医事 to register (the EHR is the patient master): a CSV and a
+    /// printable PDF in DIR. Filled in with the record numbers, the CSV comes back through
+    /// `reconcile import`.
+    Registrations {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, value_name = "ID")]
+        episode: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -126,6 +145,7 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
         charset: if args.utf8 { Charset::Utf8 } else { Charset::Iso2022Jp },
         all: args.all,
         mapping,
+        include_unmapped: args.include_unmapped,
     };
     let root = page_root(ctx)?;
     let site = Site { forms: &forms, page_root: &root };
@@ -181,7 +201,7 @@ pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
         let forms = form::load(args.forms_dir.as_deref())?;
         let root = page_root(ctx)?;
         let site = Site { forms: &forms, page_root: &root };
-        let prepared = crate::handoff::run::prepare(ctx.store, &session, &site, None)?;
+        let prepared = crate::handoff::run::prepare(ctx.store, &session, &site, None, args.include_unmapped)?;
         for (subject, why) in &prepared.failed {
             eprintln!("not sent: {subject}: {why}");
         }
@@ -253,6 +273,27 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
             let session = ctx.authenticate(Permission::Export)?;
             crate::handoff::run::withdraw(ctx.store, &session, &control_id, &reason)?;
             out!("{control_id} withdrawn: it will not be sent");
+            return Ok(());
+        }
+        HandoffCommand::Registrations { out, episode, json } => {
+            let session = ctx.authenticate(Permission::Reconcile)?;
+            let rows = registration_list(ctx.store, &session, episode)?;
+            let hospital = ctx.store.settings()?.hospital_name;
+            let files = write_registration_list(&rows, &out, &hospital, chrono::Utc::now())?;
+            if json {
+                out!("{}", serde_json::to_string(&files)?);
+            } else {
+                out!(
+                    "{} downtime patient(s), {} to register: {} and {}\n\
+                     Give the list to 医事; when they have filled in the record numbers, run \
+                     `kamikarte reconcile import {}`.",
+                    files.patients,
+                    files.to_register,
+                    files.csv.display(),
+                    files.pdf.display(),
+                    files.csv.display()
+                );
+            }
             return Ok(());
         }
     };

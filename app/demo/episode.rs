@@ -352,6 +352,7 @@ pub fn fill_episode(store: &mut Store, options: &EpisodeOptions<'_>) -> Result<E
             name: Some(patient.name.as_str().to_string()),
             kana: Some(patient.kana.as_str().to_string()),
             dob: Some(patient.dob.iso()),
+            sex: Some(patient.sex.code().to_string()),
         };
         let mut reason = None;
         // One date of birth misheard at the desk: the EHR has the right one, a clerk confirmed it.

@@ -13,6 +13,10 @@ pub const DEFAULT_BEDS: u32 = 865;
 pub const DEFAULT_SEED: u64 = 1031;
 /// Printed on the demo's paper, so nobody mistakes it for a real hospital's.
 pub const DEMO_HOSPITAL: &str = "kamikarte デモ総合病院 (DEMO)";
+/// A made-up medical institution code (Tokyo, 医科, a sequence no hospital would hold).
+pub const DEMO_HOSPITAL_CODE: &str = "1312345678";
+/// The demo hospital's FHIR systems live under a reserved example domain.
+pub const DEMO_FHIR_BASE: &str = "https://demo-hospital.example/fhir";
 const GENERAL_WARD_BEDS: u32 = 45;
 
 #[derive(Debug, Clone, Copy)]
@@ -239,6 +243,13 @@ pub fn load_demo(
     let patients = generate(options);
     if store.meta("setting.hospital.name")?.is_none() {
         store.set_setting(actor, "hospital.name", DEMO_HOSPITAL)?;
+    }
+    // The demo hospital's made-up codes, so its hand-off runs as a configured hospital's would.
+    if store.meta("setting.hospital.code")?.is_none() {
+        store.set_setting(actor, "hospital.code", DEMO_HOSPITAL_CODE)?;
+    }
+    if store.meta("setting.handoff.fhir_base")?.is_none() {
+        store.set_setting(actor, "handoff.fhir_base", DEMO_FHIR_BASE)?;
     }
     let file = format!("demo --beds {} --seed {} --as-of {}", options.beds, options.seed, options.as_of);
     let apply = CensusApply {

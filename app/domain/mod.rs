@@ -34,6 +34,7 @@ pub use orders::{OrderKind, VolumeCategory};
 pub use page_code::{FormCode, PageCode, Serial};
 pub use patient::{Location, Patient, PatientStatus};
 pub use patient_id::PatientId;
+pub use reconcile::PatientMaster;
 pub use scanned::Scanned;
 pub use sex::Sex;
 pub use text::{KanaName, KanjiName, clean_text, formula_safe, formula_unsafe, natural_cmp, split_list};

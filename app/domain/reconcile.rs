@@ -268,3 +268,26 @@ mod tests {
         assert_eq!(merge(&census), Err(Refusal::NotDowntime("DT2".into())));
     }
 }
+
+/// Who registers patients and gives them their record numbers after a downtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatientMaster {
+    /// The EHR and its 医事 system, as in nearly every Japanese hospital: they refuse ADT from
+    /// outside, so no registration or merge is sent; 医事 registers the downtime patients from a
+    /// list and returns their record numbers.
+    #[default]
+    Ehr,
+    /// kamikarte: registrations go out as ADT and mappings as merges (A40).
+    Kamikarte,
+}
+
+impl PatientMaster {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        match input.trim().to_lowercase().as_str() {
+            "ehr" => Ok(PatientMaster::Ehr),
+            "kamikarte" => Ok(PatientMaster::Kamikarte),
+            other => Err(format!("'{other}' is not ehr or kamikarte")),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::auth::Session;
 use crate::csv_in::{Encoding, decode};
 use crate::domain::kana::{reading_key, search_key};
-use crate::domain::{Patient, PatientId, Permission};
+use crate::domain::{Patient, PatientId, Permission, Sex};
 use crate::store::{Actor, EhrFacts, MrnLink, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,7 @@ pub fn facts_from_census(store: &Store, mrn: &str) -> Result<Option<EhrFacts>, R
         name: Some(r.patient.name.as_str().to_string()),
         kana: Some(r.patient.kana.as_str().to_string()),
         dob: Some(r.patient.dob.to_string()),
+        sex: Some(r.patient.sex.code().to_string()),
     }))
 }
 
@@ -58,6 +59,44 @@ pub fn contradictions(ours: &Patient, mrn: &str, ehr: Option<&EhrFacts>) -> Vec<
         ));
     }
     out
+}
+
+/// The EHR's facts as a person typed them (each checked: a date `YYYY-MM-DD`, a sex HL7 knows),
+/// or `None` when nothing was typed.
+pub fn typed_facts(
+    name: Option<String>,
+    kana: Option<String>,
+    dob: Option<String>,
+    sex: Option<String>,
+) -> Result<Option<EhrFacts>, ReconcileError> {
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (name, kana, dob, sex) = (clean(name), clean(kana), clean(dob), clean(sex));
+    if let Some(d) = &dob
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(ReconcileError::Refused(format!("--ehr-dob: '{d}' is not YYYY-MM-DD")));
+    }
+    let sex = match sex {
+        Some(s) => Some(
+            Sex::parse(&s)
+                .map_err(|e| ReconcileError::Refused(format!("--ehr-sex: {e}")))?
+                .code()
+                .to_string(),
+        ),
+        None => None,
+    };
+    // Read as every kana is (hiragana and half-width converted), so it compares and prints alike.
+    let kana = match kana {
+        Some(k) => Some(
+            crate::domain::KanaName::parse(&k)
+                .map_err(|e| ReconcileError::Refused(format!("--ehr-kana: {e}")))?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let facts = EhrFacts { name, kana, dob, sex };
+    Ok((facts != EhrFacts::default()).then_some(facts))
 }
 
 /// Maps one downtime ID, comparing with the EHR's facts (given, or from its census).
@@ -100,9 +139,11 @@ fn link_as(
             mrn.as_str()
         )));
     }
-    let facts = match given {
-        Some(f) => Some(f),
-        None => facts_from_census(store, mrn.as_str())?,
+    // What was typed or imported comes first; the EHR's census fills in what it left out.
+    let census = facts_from_census(store, mrn.as_str())?;
+    let facts = match (given, census) {
+        (Some(g), Some(c)) => Some(g.or(c)),
+        (g, c) => g.or(c),
     };
     let found = contradictions(&ours.patient, mrn.as_str(), facts.as_ref());
     let link = store.link_mrn(
@@ -157,12 +198,17 @@ pub struct Unmapped {
 pub struct LinkImport {
     pub mapped: usize,
     pub unchanged: usize,
+    /// Rows whose record number is still blank (医事 has not registered the patient yet).
+    pub waiting: usize,
     /// Rows left for a person to decide on the reconciliation screen.
     pub unmapped: Vec<Unmapped>,
 }
 
-/// Reads the EHR's mapping CSV: columns `downtime_id`, `mrn`, and optionally `name`, `kana`,
-/// `dob` (UTF-8 or Shift_JIS). A malformed file maps nothing and lists every bad line; rows that
+/// Reads the EHR's mapping CSV: columns `downtime_id`, `mrn`, and optionally the EHR's `name`,
+/// `kana`, `dob` and `sex` for the record number (UTF-8 or Shift_JIS) — the identity every later
+/// message about the patient carries. Other columns are ignored, so the registration list
+/// (`handoff registrations`) comes back as it went out with the record numbers filled in; a row
+/// whose `mrn` is still blank is counted as waiting. A malformed file maps nothing and lists every bad line; rows that
 /// contradict our patient are not mapped but listed for a person to decide.
 pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result<LinkImport, ReconcileError> {
     session.require(Permission::Reconcile)?;
@@ -186,10 +232,11 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
             headers.join(", ")
         )]));
     };
-    let (c_name, c_kana, c_dob) = (col("name"), col("kana"), col("dob"));
+    let (c_name, c_kana, c_dob, c_sex) = (col("name"), col("kana"), col("dob"), col("sex"));
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashMap::new();
+    let mut waiting = 0;
     for (i, record) in records.enumerate() {
         let record = match record {
             Ok(r) => r,
@@ -204,7 +251,13 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
             c.and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
         };
         let (Some(id), Some(mrn)) = (get(Some(c_id)), get(Some(c_mrn))) else {
-            errors.push(format!("{file}:{line}: downtime_id and mrn are required"));
+            // The registration list handed to 医事 comes back with the record numbers filled
+            // in as patients are registered: a row without one is still waiting.
+            if get(Some(c_id)).is_some() {
+                waiting += 1;
+            } else {
+                errors.push(format!("{file}:{line}: downtime_id is required"));
+            }
             continue;
         };
         let (id, mrn) = match (PatientId::parse(&id), PatientId::parse(&mrn)) {
@@ -227,17 +280,22 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
         {
             errors.push(format!("{file}:{line}: dob: '{d}' is not YYYY-MM-DD"));
         }
-        let facts = (c_name.is_some() || c_kana.is_some() || c_dob.is_some()).then(|| EhrFacts {
-            name: get(c_name),
-            kana: get(c_kana),
-            dob,
-        });
+        let sex = match get(c_sex).map(|s| Sex::parse(&s)) {
+            Some(Ok(sex)) => Some(sex.code().to_string()),
+            Some(Err(e)) => {
+                errors.push(format!("{file}:{line}: sex: {e}"));
+                None
+            }
+            None => None,
+        };
+        let facts = (c_name.is_some() || c_kana.is_some() || c_dob.is_some() || c_sex.is_some())
+            .then(|| EhrFacts { name: get(c_name), kana: get(c_kana), dob, sex });
         rows.push((line, id, mrn, facts));
     }
     if !errors.is_empty() {
         return Err(ReconcileError::File(errors));
     }
-    let mut report = LinkImport::default();
+    let mut report = LinkImport { waiting, ..LinkImport::default() };
     for (line, id, mrn, facts) in rows {
         // Mapped already: unchanged, unless the EHR's row now contradicts our patient.
         if store.mrn_link(&id)?.is_some_and(|l| l.mrn == mrn) {

@@ -46,6 +46,15 @@ impl PatientFacts {
     pub fn kana_parts(&self) -> (String, String) {
         split_name(&self.kana)
     }
+
+    /// The name for the ideographic (kanji) slot of a message, or `None` when no kanji name is
+    /// known: a registration that only had the reading keeps it as its name, and the reading
+    /// must never be sent as if it were the kanji.
+    pub fn ideographic_name(&self) -> Option<&str> {
+        let name = self.name.trim();
+        let reading_only = name.chars().all(|c| c.is_whitespace() || ('\u{30A0}'..='\u{30FF}').contains(&c));
+        (!name.is_empty() && !reading_only).then_some(name)
+    }
 }
 
 fn split_name(name: &str) -> (String, String) {
@@ -322,6 +331,29 @@ mod tests {
         assert_ne!(a, control_id("keyed:A-000124", 1, 0));
         assert_ne!(control_id("keyed:A-000123", 1, 1), control_id("keyed:A-000123", 11, 0));
         assert!(control_id("keyed:A-000123", 999, 9).len() <= 20);
+    }
+
+    #[test]
+    fn a_name_that_is_only_its_reading_has_no_ideographic_form() {
+        let mut p = PatientFacts {
+            id: "DT1".into(),
+            downtime_id: None,
+            mrn: None,
+            name: "ヤマダ　タロウ".into(),
+            kana: "ヤマダ　タロウ".into(),
+            dob: String::new(),
+            sex: "U".into(),
+            ward: String::new(),
+            room: String::new(),
+            bed: String::new(),
+            department: String::new(),
+            outpatient: false,
+        };
+        assert_eq!(p.ideographic_name(), None);
+        p.name = "山田　タロウ".into();
+        assert_eq!(p.ideographic_name(), Some("山田　タロウ"));
+        p.name = "さくら".into();
+        assert_eq!(p.ideographic_name(), Some("さくら"), "a hiragana name is a written name");
     }
 
     #[test]

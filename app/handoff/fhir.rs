@@ -2,7 +2,7 @@
 //! downtime Encounter and a resource for everything entered during the downtime.
 //!
 //! **Sending twice creates nothing twice.** Every resource carries a business identifier in
-//! `http://kamikarte.example/fhir/item/<hospital code>` whose value names what it came from:
+//! `<base>/NamingSystem/kamikarte-item/<hospital code>` (`<base>` is the hospital's `handoff.fhir_base`) whose value names what it came from:
 //! the hand-off subject, `#<row>` for a row of the paper, `/<part>` when a row makes several
 //! resources of one type (`keyed:V-000012#3/temp`, `keyed:L-000045/CBC`, `page:45`). Its
 //! `fullUrl` is a UUID named by (resource type, identifier), so the same content always gives
@@ -19,7 +19,7 @@
 //!
 //! **Patients.** The survivor is sent under the record number (JP Core's patient-ID system:
 //! `urn:oid:1.2.392.100495.20.3.51.1` followed by the medical institution code) or, before mapping,
-//! under its downtime ID (`use: temp`, `http://kamikarte.example/fhir/downtime-id/<hospital
+//! under its downtime ID (`use: temp`, `<base>/NamingSystem/downtime-id/<hospital
 //! code>`: a downtime ID is not a record number, so it must not share that system). A downtime ID
 //! mapped to a record number, and one merged into another, become their own inactive Patient
 //! linked `replaced-by` the survivor (which carries `replaces` back); that record is what the
@@ -29,7 +29,7 @@
 //! **Codes.** LOINC for vital signs (the `OBX-5:<code>` export keys) and the progress-note type,
 //! UCUM for units, HL7 terminology for classes and categories. Drug, lab-test and charge codes
 //! come from the hospital's imported masters, whose coding scheme kamikarte does not know: they go
-//! under `http://kamikarte.example/fhir/CodeSystem/<hospital code>/<master>` rather than under a
+//! under `<base>/CodeSystem/<hospital code>/<master>` rather than under a
 //! national system they may not belong to (JP Core's would be HOT9
 //! `http://medis.or.jp/CodeSystem/master-HOT9` or YJ for drugs, JLAC10 for lab tests, the
 //! receipt-computer procedure master `http://jpfhir.jp/fhir/core/mhlw/CodeSystem/masterS-medicalProcedure`
@@ -58,6 +58,9 @@ pub use encode::{base64, format_uuid, uuid_for};
 pub struct FhirContext<'a> {
     /// The 10-digit medical institution code (医療機関コード).
     pub hospital_code: &'a str,
+    /// The base URL of the hospital's own identifier and code systems (`handoff.fhir_base`,
+    /// no trailing slash).
+    pub base: &'a str,
     pub hospital_name: &'a str,
     pub forms: &'a [FormDefinition],
 }
@@ -86,18 +89,24 @@ pub fn record_number_system(hospital_code: &str) -> String {
     format!("urn:oid:1.2.392.100495.20.3.51.1{hospital_code}")
 }
 
-pub fn downtime_id_system(hospital_code: &str) -> String {
-    format!("http://kamikarte.example/fhir/downtime-id/{hospital_code}")
+/// The hospital's system for downtime IDs, under its FHIR base (`handoff.fhir_base`).
+pub fn downtime_id_system(base: &str, hospital_code: &str) -> String {
+    format!("{base}/NamingSystem/downtime-id/{hospital_code}")
 }
 
 /// The system of every resource's own identifier.
-pub fn item_system(hospital_code: &str) -> String {
-    format!("http://kamikarte.example/fhir/item/{hospital_code}")
+pub fn item_system(base: &str, hospital_code: &str) -> String {
+    format!("{base}/NamingSystem/kamikarte-item/{hospital_code}")
 }
 
 /// A local code system: a master (`drugs`) or a form's tick list (`form/diet_order/diet`).
-pub fn code_system(hospital_code: &str, name: &str) -> String {
-    format!("http://kamikarte.example/fhir/CodeSystem/{hospital_code}/{name}")
+pub fn code_system(base: &str, hospital_code: &str, name: &str) -> String {
+    format!("{base}/CodeSystem/{hospital_code}/{name}")
+}
+
+/// The identifier system of a page image's SHA-256.
+pub fn image_hash_system(base: &str) -> String {
+    format!("{base}/NamingSystem/image-sha256")
 }
 
 /// One transaction Bundle for one patient: the Patient and every resource made from `items`
@@ -210,7 +219,12 @@ impl<'a> Builder<'a> {
             value.push('/');
             value.push_str(part);
         }
-        Ident { system: item_system(self.ctx.hospital_code), value, use_: None, record_number: false }
+        Ident {
+            system: item_system(self.ctx.base, self.ctx.hospital_code),
+            value,
+            use_: None,
+            record_number: false,
+        }
     }
 
     /// Adds one entry; returns its fullUrl. The same resource twice is sent once; two different
@@ -287,7 +301,7 @@ impl<'a> Builder<'a> {
                 _ => {}
             }
         }
-        if primary.system == downtime_id_system(hc) {
+        if primary.system == downtime_id_system(self.ctx.base, hc) {
             replaced.remove(&primary.value);
         }
         let survivor_url = full_url("Patient", &primary);
@@ -319,7 +333,7 @@ impl<'a> Builder<'a> {
 
     fn downtime_ident(&self, value: &str) -> Ident {
         Ident {
-            system: downtime_id_system(self.ctx.hospital_code),
+            system: downtime_id_system(self.ctx.base, self.ctx.hospital_code),
             value: value.to_string(),
             use_: Some("temp"),
             record_number: false,
@@ -345,10 +359,13 @@ impl<'a> Builder<'a> {
                 })
             })
         };
-        let names: Vec<Value> = [name(&p.name, p.name_parts(), "IDE"), name(&p.kana, p.kana_parts(), "SYL")]
-            .into_iter()
-            .flatten()
-            .collect();
+        let names: Vec<Value> = [
+            p.ideographic_name().and_then(|n| name(n, p.name_parts(), "IDE")),
+            name(&p.kana, p.kana_parts(), "SYL"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let gender = match p.sex.trim() {
             "M" => "male",
             "F" => "female",
@@ -428,7 +445,12 @@ mod tests {
     }
 
     fn ctx(forms: &[FormDefinition]) -> FhirContext<'_> {
-        FhirContext { hospital_code: "1312345678", hospital_name: "架空総合病院", forms }
+        FhirContext {
+            hospital_code: "1312345678",
+            base: "https://hospital.example/fhir",
+            hospital_name: "架空総合病院",
+            forms,
+        }
     }
 
     fn patients(bundle: &Value) -> Vec<&Value> {
@@ -471,7 +493,7 @@ mod tests {
         assert_eq!(ps[0]["resource"]["identifier"][0]["use"], "temp");
         assert_eq!(
             ps[0]["request"]["url"],
-            "Patient?identifier=http://kamikarte.example/fhir/downtime-id/1312345678|D-00012"
+            "Patient?identifier=https://hospital.example/fhir/NamingSystem/downtime-id/1312345678|D-00012"
         );
     }
 
@@ -490,7 +512,12 @@ mod tests {
     fn a_bad_hospital_code_or_sex_is_refused_with_the_reason() {
         let forms = built_in();
         let p = facts("0000000042", None, None);
-        let bad = FhirContext { hospital_code: "13-123", hospital_name: "x", forms: &forms };
+        let bad = FhirContext {
+            hospital_code: "13-123",
+            base: "https://hospital.example/fhir",
+            hospital_name: "x",
+            forms: &forms,
+        };
         assert!(bundle(&p, &[], &bad).unwrap_err().message.contains("10-digit"));
         let mut p = p;
         p.sex = "X".into();

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::content::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
-use crate::domain::{MasterKind, PatientId};
+use crate::domain::{MasterKind, PatientId, PatientMaster};
 use crate::entry::keying::MasterSet;
 use crate::entry::worklist::{Stage, WorkItem, worklist};
 use crate::form::{FieldType, FormDefinition};
 use crate::store::{
-    DowntimePatient, EntryRecord, EntryState, EpisodeRecord, ItemKey, PatientRecord, Result, Store,
+    DowntimePatient, EhrFacts, EntryRecord, EntryState, EpisodeRecord, ItemKey, PatientRecord, Result, Store,
 };
 
 /// What to take.
@@ -32,13 +32,30 @@ pub struct Gathered {
     pub worklist: Vec<WorkItem>,
     /// Worklist items not handed off yet, with the reason (not keyed, not verified, …).
     pub held: Vec<(String, String)>,
+    /// Patients whose paper waits because the EHR has not given them a record number (or gave
+    /// one without its name and date of birth), with how many of their items wait.
+    pub waiting: Vec<Waiting>,
+}
+
+/// A patient whose paper cannot go to the EHR yet, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Waiting {
+    /// The downtime ID the paper carries.
+    pub downtime_id: String,
+    /// As registered during the downtime (for the clerk who must find them).
+    pub name: String,
+    pub mrn: Option<String>,
+    /// `no record number` or `the EHR's name and date of birth …`.
+    pub why: String,
+    pub items: usize,
 }
 
 /// How identifiers resolve: merges first (a merged downtime ID's paper belongs to the one it
 /// was merged into), then the survivor's mapping to the EHR's record number.
 struct Identities {
     merged_into: HashMap<String, String>,
-    mrn: HashMap<String, String>,
+    /// The survivor's record number and what the EHR says of the person behind it.
+    mrn: HashMap<String, (String, EhrFacts)>,
     downtime: HashSet<String>,
 }
 
@@ -56,25 +73,86 @@ impl Identities {
         current
     }
 
+    /// The patient as the EHR must see them. Once mapped, the identity is the EHR's (it is the
+    /// patient master): the name, kana, date of birth and sex it gave for the record number,
+    /// never what the downtime registration recorded (a date of birth misheard at the desk
+    /// must not overwrite the EHR's). A fact the EHR did not give stays empty.
     fn facts(&self, record: &PatientRecord, outpatient: bool) -> PatientFacts {
+        let survivor = self.survivor(record.patient.id.as_str());
+        self.facts_under(record, outpatient, &survivor, self.mrn.get(&survivor))
+    }
+
+    /// The patient as the downtime registration recorded them (what a registration message
+    /// registers when kamikarte is the patient master).
+    /// Identified as the EHR now knows them (an update after a merge goes to the record number).
+    fn as_registered(&self, record: &PatientRecord, outpatient: bool) -> PatientFacts {
+        let ours = self.facts_under(record, outpatient, record.patient.id.as_str(), None);
+        PatientFacts {
+            name: ours.name,
+            kana: ours.kana,
+            dob: ours.dob,
+            sex: ours.sex,
+            ..self.facts(record, outpatient)
+        }
+    }
+
+    fn facts_under(
+        &self,
+        record: &PatientRecord,
+        outpatient: bool,
+        survivor: &str,
+        mapped: Option<&(String, EhrFacts)>,
+    ) -> PatientFacts {
         let recorded = record.patient.id.as_str().to_string();
-        let survivor = self.survivor(&recorded);
-        let mrn = self.mrn.get(&survivor).cloned();
         let downtime = self.downtime.contains(&recorded);
         let p = &record.patient;
+        let (name, kana, dob, sex) = match mapped {
+            Some((_, ehr)) => (
+                ehr.name.clone().unwrap_or_default(),
+                ehr.kana.clone().unwrap_or_default(),
+                ehr.dob.clone().unwrap_or_default(),
+                ehr.sex.clone().unwrap_or_else(|| "U".to_string()),
+            ),
+            None => (
+                p.name.as_str().to_string(),
+                p.kana.as_str().to_string(),
+                p.dob.iso(),
+                p.sex.code().to_string(),
+            ),
+        };
         PatientFacts {
-            id: mrn.clone().unwrap_or_else(|| survivor.clone()),
+            id: mapped.map(|(mrn, _)| mrn.clone()).unwrap_or_else(|| survivor.to_string()),
             downtime_id: downtime.then(|| recorded.clone()),
-            mrn,
-            name: p.name.as_str().to_string(),
-            kana: p.kana.as_str().to_string(),
-            dob: p.dob.iso(),
-            sex: p.sex.code().to_string(),
+            mrn: mapped.map(|(mrn, _)| mrn.clone()),
+            name,
+            kana,
+            dob,
+            sex,
             ward: p.location.ward.clone(),
             room: p.location.room.clone(),
             bed: p.location.bed.clone(),
             department: p.department.clone(),
             outpatient,
+        }
+    }
+
+    /// Why paper about this patient cannot go to the EHR yet, if it cannot: a downtime ID
+    /// without a record number is a temporary identifier the EHR does not know, and a record
+    /// number without the EHR's name and date of birth leaves nothing true to put in PID.
+    fn waits(&self, facts: &PatientFacts, master: PatientMaster) -> Option<String> {
+        let downtime_id = facts.downtime_id.as_deref()?;
+        match self.mrn.get(&self.survivor(downtime_id)) {
+            None if master == PatientMaster::Ehr => Some("no record number from the EHR yet".to_string()),
+            None => None,
+            Some((mrn, ehr)) => {
+                let missing = ehr.missing();
+                (!missing.is_empty()).then(|| {
+                    format!(
+                        "mapped to {mrn} without the EHR's {} (map it again with them, or import the EHR census)",
+                        missing.join(" and ")
+                    )
+                })
+            }
         }
     }
 }
@@ -83,7 +161,10 @@ impl Identities {
 /// outpatient, and the patients' records as asked for.
 struct People<'s> {
     store: &'s Store,
+    master: PatientMaster,
     identities: Identities,
+    /// Downtime ID → (name as registered, record number, why it waits, items waiting).
+    waiting: BTreeMap<String, Waiting>,
     outpatient: HashMap<String, bool>,
     records: HashMap<String, Option<PatientRecord>>,
 }
@@ -105,6 +186,21 @@ impl People<'_> {
         let out = self.outpatient.get(record.patient.id.as_str()).copied().unwrap_or(false);
         self.identities.facts(record, out)
     }
+
+    /// Whether an item about `facts` must wait; a waiting one is counted against its patient.
+    fn hold(&mut self, record: &PatientRecord, facts: &PatientFacts) -> Option<String> {
+        let why = self.identities.waits(facts, self.master)?;
+        let id = record.patient.id.as_str().to_string();
+        let entry = self.waiting.entry(id.clone()).or_insert_with(|| Waiting {
+            downtime_id: id,
+            name: record.patient.name.as_str().to_string(),
+            mrn: facts.mrn.clone(),
+            why: why.clone(),
+            items: 0,
+        });
+        entry.items += 1;
+        Some(why)
+    }
 }
 
 /// Everything ready to hand off within `scope`. `page_root` is where scanned images are kept.
@@ -117,20 +213,57 @@ pub fn gather(
     let downtime = store.downtime_patients()?;
     let identities = Identities {
         merged_into: store.merges()?.into_iter().map(|m| (m.merged_id, m.into_id)).collect(),
-        mrn: downtime
-            .iter()
-            .filter_map(|d| d.link.as_ref().map(|l| (l.downtime_id.clone(), l.mrn.clone())))
-            .collect(),
+        mrn: mapped_identities(store, &downtime)?,
         downtime: downtime.iter().map(|d| d.record.patient.id.as_str().to_string()).collect(),
     };
-    let mut people = People { store, identities, outpatient: HashMap::new(), records: HashMap::new() };
+    let master = store.settings()?.patient_master;
+    let mut people = People {
+        store,
+        master,
+        identities,
+        waiting: BTreeMap::new(),
+        outpatient: HashMap::new(),
+        records: HashMap::new(),
+    };
     // Paper: the worklist says which items are in scope and how far each has got.
     let list = worklist(store, forms, scope.episode)?;
     let mut items = identity_items(&mut people, &downtime, &list, scope)?;
+    // The EHR registers patients itself: it takes no registration or merge from outside.
+    if master == PatientMaster::Ehr {
+        items.clear();
+    }
     let (keyed, held, pages) = keyed_items(&mut people, forms, &list)?;
     items.extend(keyed);
     items.extend(page_items(&mut people, &pages, page_root)?);
-    Ok(Gathered { items, worklist: list, held })
+    Ok(Gathered { items, worklist: list, held, waiting: people.waiting.into_values().collect() })
+}
+
+/// Each mapped downtime ID's record number with the EHR's identity for it: what the mapping
+/// recorded, completed from the EHR's census when the census has the record number.
+fn mapped_identities(
+    store: &Store,
+    downtime: &[DowntimePatient],
+) -> Result<HashMap<String, (String, EhrFacts)>> {
+    let mut out = HashMap::new();
+    for link in downtime.iter().filter_map(|d| d.link.as_ref()) {
+        let mut ehr = link.ehr.clone();
+        if !ehr.missing().is_empty() || ehr.kana.is_none() || ehr.sex.is_none() {
+            let census = match PatientId::parse(&link.mrn) {
+                Ok(id) => store.patient(&id)?,
+                Err(_) => None,
+            };
+            if let Some(r) = census {
+                ehr = ehr.or(EhrFacts {
+                    name: Some(r.patient.name.as_str().to_string()),
+                    kana: Some(r.patient.kana.as_str().to_string()),
+                    dob: Some(r.patient.dob.iso()),
+                    sex: Some(r.patient.sex.code().to_string()),
+                });
+            }
+        }
+        out.insert(link.downtime_id.clone(), (link.mrn.clone(), ehr));
+    }
+    Ok(out)
 }
 
 /// Registrations, merges and mappings of downtime IDs, each in the order they were made: the
@@ -166,7 +299,7 @@ fn identity_items(
         let id = reg.patient_id.as_str().to_string();
         items.push(HandoffItem {
             subject: format!("registration:{id}"),
-            patient: people.facts(&d.record),
+            patient: people.identities.as_registered(&d.record, reg.flags.outpatient),
             recorded_patient: id,
             content: Content::Registration {
                 registered_at: reg.created_at.clone(),
@@ -254,6 +387,11 @@ fn keyed_items(
             held.push((item_text, format!("patient {} is not in the database", entry.patient_id)));
             continue;
         };
+        let patient = people.facts(&record);
+        if let Some(why) = people.hold(&record, &patient) {
+            held.push((item_text, why));
+            continue;
+        }
         let lines = all_lines
             .remove(&entry.id)
             .unwrap_or_default()
@@ -273,7 +411,7 @@ fn keyed_items(
         let code_names = code_names(form, &entry.values, &masters);
         keyed.push(HandoffItem {
             subject: format!("keyed:{}", subject_key(&work.item)),
-            patient: people.facts(&record),
+            patient,
             recorded_patient: entry.patient_id,
             content: Content::Keyed(Keyed {
                 entry_id: entry.id,
@@ -298,7 +436,8 @@ fn keyed_items(
     Ok((keyed, held, pages))
 }
 
-/// The scanned images of the worklist's pages that are filed to a patient.
+/// The scanned images of the worklist's pages that are filed to a patient with a usable
+/// identifier.
 fn page_items(
     people: &mut People<'_>,
     pages: &[(i64, String)],
@@ -315,6 +454,12 @@ fn page_items(
         let Some(page) = filed.get(page_id) else { continue };
         let Some(pid) = page.patient_id.as_deref() else { continue };
         let Some(record) = people.record(pid)? else { continue };
+        let patient = people.facts(&record);
+        // Its worklist item is held already (its keying waits for the same patient, or is not
+        // done): the scan waits with it, counted once.
+        if people.hold(&record, &patient).is_some() {
+            continue;
+        }
         let sha = Path::new(&page.image_file)
             .file_stem()
             .and_then(|s| s.to_str())
@@ -322,7 +467,7 @@ fn page_items(
             .unwrap_or_default();
         items.push(HandoffItem {
             subject: format!("page:{}", page.id),
-            patient: people.facts(&record),
+            patient,
             recorded_patient: pid.to_string(),
             content: Content::Page(Page {
                 page_id: page.id,

@@ -10,6 +10,7 @@ pub mod fhir;
 pub mod gather;
 pub mod hl7;
 pub mod mllp;
+pub mod registrations;
 pub mod report;
 pub mod run;
 pub mod ssmix2;

@@ -57,7 +57,14 @@ pub fn report(
     for (_, reason) in &gathered.held {
         *report.held.entry(reason.clone()).or_default() += 1;
     }
-    let waiting = gathered.worklist.iter().filter(|w| w.stage == Stage::Verified).count();
+    // A verified page held for a reason of its own (its patient has no record number) is
+    // counted under that reason only.
+    let held: HashSet<&str> = gathered.held.iter().map(|(item, _)| item.as_str()).collect();
+    let waiting = gathered
+        .worklist
+        .iter()
+        .filter(|w| w.stage == Stage::Verified && !held.contains(w.item.describe().as_str()))
+        .count();
     if waiting > 0 {
         report.held.insert("確認済み verified: not exported yet".to_string(), waiting);
     }

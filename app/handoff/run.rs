@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::billing_csv::{self, ColumnMapping};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
-use super::gather::{Scope, gather};
+use super::gather::{Gathered, Scope, Waiting, gather};
 use super::hl7::{Charset, Hl7Context, encode};
 use super::ssmix2::{FileFacts, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
@@ -49,6 +49,9 @@ pub struct ExportOptions {
     pub all: bool,
     /// CSV: the billing system's columns.
     pub mapping: Option<ColumnMapping>,
+    /// Export what is ready although some patients with paper have no record number yet
+    /// (their paper waits until they are mapped); refused by default.
+    pub include_unmapped: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -66,6 +69,30 @@ pub struct ExportReport {
     pub held: BTreeMap<String, usize>,
     /// Characters ISO-2022-JP cannot hold and what was written instead, with how often.
     pub substitutions: BTreeMap<String, usize>,
+    /// Patients whose paper waits for a record number (`--include-unmapped`).
+    pub waiting: Vec<Waiting>,
+}
+
+/// Nothing clinical goes to the EHR under a temporary identifier: while a patient with paper
+/// to hand off has no record number, the hand-off stops and names them — unless asked to go on
+/// without them, when their paper simply waits.
+fn refuse_waiting(gathered: &Gathered, include_unmapped: bool) -> Result<(), ExportError> {
+    if gathered.waiting.is_empty() || include_unmapped {
+        return Ok(());
+    }
+    let mut text = format!(
+        "{} patient(s) with paper to hand off have no usable record number from the EHR yet:",
+        gathered.waiting.len()
+    );
+    for w in &gathered.waiting {
+        text.push_str(&format!("\n  {} {} — {} ({} item(s))", w.downtime_id, w.name, w.why, w.items));
+    }
+    text.push_str(
+        "\nMap them first (`kamikarte reconcile import FILE` with the record numbers 医事 gave, or \
+         `reconcile map`), or add --include-unmapped to hand off the rest: their paper waits until \
+         they are mapped and then goes under the record number.",
+    );
+    Err(ExportError::Refused(text))
 }
 
 /// Takes a refused message out of the queue, with the reason (the receiver will never get it).
@@ -99,7 +126,11 @@ pub fn export(
     let episode = store.episode_named(options.episode)?;
     progress("reading", 0, 0);
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
-    let hl7 = hl7_context(&settings, site);
+    refuse_waiting(&gathered, options.include_unmapped)?;
+    if options.format == Format::Fhir {
+        settings.fhir_base().map_err(ExportError::Refused)?;
+    }
+    let hl7 = hl7_context(&settings, site)?;
     progress("preparing", 0, gathered.items.len());
     let prepared = stage(store, actor, &gathered, &hl7)?;
     progress("listing", 0, 0);
@@ -122,6 +153,7 @@ pub fn export(
         run_id,
         prepared,
         items: records.len(),
+        waiting: gathered.waiting.clone(),
         ..Default::default()
     };
     for (_, reason) in &gathered.held {
@@ -135,7 +167,7 @@ pub fn export(
     progress("writing", 0, 0);
     let delivered = match options.format {
         Format::Hl7 | Format::Ssmix2 => {
-            write_messages(store, options, site.forms, &records, &current, &mut report, progress)?
+            write_messages(store, options, &hl7, site.forms, &records, &current, &mut report, progress)?
         }
         Format::Fhir => write_fhir(options, &settings, site, &records, &current, &mut report, progress)?,
         Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
@@ -154,24 +186,30 @@ pub fn prepare(
     session: &Session,
     site: &Site<'_>,
     episode: Option<i64>,
+    include_unmapped: bool,
 ) -> Result<StageCounts, ExportError> {
     session.require(Permission::Export)?;
     let actor = &session.actor();
     let settings = store.settings()?;
     let episode = store.episode_named(episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site))
+    refuse_waiting(&gathered, include_unmapped)?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site)?)
 }
 
-fn hl7_context<'a>(settings: &'a crate::store::Settings, site: &Site<'a>) -> Hl7Context<'a> {
-    Hl7Context {
-        sending_facility: &settings.hospital_code,
+fn hl7_context<'a>(
+    settings: &'a crate::store::Settings,
+    site: &Site<'a>,
+) -> Result<Hl7Context<'a>, ExportError> {
+    let code = settings.institution_code().map_err(ExportError::Refused)?;
+    Ok(Hl7Context {
+        sending_facility: code,
         hospital_name: &settings.hospital_name,
         receiving_application: "EHR",
-        receiving_facility: &settings.hospital_code,
+        receiving_facility: code,
         forms: site.forms,
         now: chrono::Utc::now(),
-    }
+    })
 }
 
 /// What a kept version says: the item gathered now (the same content, or the version would have
@@ -202,9 +240,11 @@ fn sync_dir(dir: &Path) {
     let _ = crate::files::sync_dir(dir);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_messages(
     store: &Store,
     options: &ExportOptions,
+    hl7: &Hl7Context<'_>,
     forms: &[FormDefinition],
     records: &[HandoffRecord],
     current: &HashMap<&str, &HandoffItem>,
@@ -236,6 +276,8 @@ fn write_messages(
     // and the sync, not the CPU, is what takes the time.
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(total);
     let mut superseding = Vec::new();
+    // SS-MIX2: each patient written to gets their basic information (ADT-00) as of now.
+    let mut patients: BTreeMap<String, crate::handoff::PatientFacts> = BTreeMap::new();
     for (message, record) in &messages {
         let (bytes, substituted) = encode(&message.body, options.charset);
         for (c, with) in substituted {
@@ -252,21 +294,37 @@ fn write_messages(
                             .or_else(|| k.lines.first().map(|l| l.line.service_date.as_str())),
                     ),
                     Content::Page(p) => (None, Some(p.imported_at.as_str())),
+                    Content::Registration { registered_at, .. } => (None, Some(registered_at.as_str())),
                     _ => (None, None),
                 };
+                let (msh7, _) = super::hl7::msh7_and_order(&message.body);
                 let facts = FileFacts {
                     patient_id: &message.patient_id,
                     message_type: &message.message_type,
                     form_kind,
                     day,
                     subject_number: record.subject_number,
-                    prepared_at: &record.created_at,
+                    message_time: msh7.unwrap_or_default(),
                     department: None,
                     current: true,
                 };
                 let place = storage_path(&facts).ok_or_else(|| {
-                    ExportError::Message(format!("{}: its preparation time cannot be read", record.subject))
+                    ExportError::Message(format!(
+                        "{} ({}): its MSH-7 '{}' is not a time the storage can name a file by",
+                        record.subject,
+                        message.control_id,
+                        msh7.unwrap_or_default()
+                    ))
                 })?;
+                // The identity as the EHR has it: any item but a registration (which carries the
+                // registration's own) says it; a registration only when nothing else does.
+                let mut who = item.patient.clone();
+                who.id = message.patient_id.clone();
+                if matches!(item.content, Content::Registration { .. }) {
+                    patients.entry(who.id.clone()).or_insert(who);
+                } else {
+                    patients.insert(who.id.clone(), who);
+                }
                 let path = options.out.join(place.relative());
                 // Only a later version has earlier files to mark superseded.
                 if record.version > 1 {
@@ -278,6 +336,25 @@ fn write_messages(
         };
         files.push((path, bytes));
         delivered.push(record.id);
+    }
+    for patient in patients.values() {
+        let message = super::hl7::basic_information(patient, hl7);
+        let (bytes, _) = encode(&message.body, options.charset);
+        let facts = FileFacts {
+            patient_id: &patient.id,
+            message_type: &message.message_type,
+            form_kind: None,
+            day: None,
+            subject_number: 0,
+            message_time: super::hl7::msh7_and_order(&message.body).0.unwrap_or_default(),
+            department: None,
+            current: true,
+        };
+        let place = storage_path(&facts).ok_or_else(|| {
+            ExportError::Message(format!("patient {}: the basic information cannot be named", patient.id))
+        })?;
+        files.push((options.out.join(place.relative()), bytes));
+        superseding.push(place);
     }
     let written = std::sync::atomic::AtomicUsize::new(0);
     // At least two writers even on one core: the time goes into creating and syncing files.
@@ -315,7 +392,8 @@ fn write_fhir(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<Vec<i64>, ExportError> {
     let ctx = FhirContext {
-        hospital_code: &settings.hospital_code,
+        hospital_code: settings.institution_code().map_err(ExportError::Refused)?,
+        base: settings.fhir_base().map_err(ExportError::Refused)?,
         hospital_name: &settings.hospital_name,
         forms: site.forms,
     };

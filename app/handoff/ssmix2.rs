@@ -10,14 +10,18 @@
 //!   with `0` for those two folders only.
 //! * `<day>` is the day of care `YYYYMMDD` (the paper's date); `-` for the patient's basic
 //!   information, which belongs to no day.
-//! * Data types of the standard: `ADT-00` patient basic information (our registration, A04 and
-//!   A08 alike: it carries the demographics), `OMP-01` prescription order, `OMP-02` injection
+//! * Data types of the standard: `ADT-00` patient basic information (A08: written for every
+//!   patient the export writes anything for, with the identity the EHR has — the storage names
+//!   whose records a folder holds, whoever is the patient master), `ADT-12` an outpatient visit
+//!   (A04: a registration when kamikarte is the patient master, dated by PV1-44), `OMP-01`
+//!   prescription order, `OMP-02` injection
 //!   order, `OMP-11` administration of prescribed drugs (the MAR), `OMP-12` injections given,
 //!   `OML-01` lab order, `OMG-01` imaging order, `OMD` diet order.
 //! * `<order no>` is 15 digits: the subject's own number (stable across versions) zero-padded;
 //!   `-` for the patient's basic information.
-//! * `<timestamp>` is 17 digits `YYYYMMDDHHMMSSfff` (JST): when the version was prepared, so
-//!   exporting again writes the same name.
+//! * `<timestamp>` is 17 digits `YYYYMMDDHHMMSSfff`: the message's MSH-7 (Japan time, no
+//!   offset) with the dot taken out, so the name can be checked against the message; a kept
+//!   version keeps its message, so exporting again writes the same name.
 //! * `<dept>` is the department code when it is one (ASCII letters and digits), else `-`.
 //! * `<flag>` is the condition flag: `1` for the current version, `0` for one a later version
 //!   superseded — the earlier file is renamed, never deleted.
@@ -28,7 +32,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 
 use crate::domain::paper_time::japan_time;
 use crate::form::FormKind;
@@ -58,8 +62,8 @@ pub struct FileFacts<'a> {
     /// The day of care, `YYYY-MM-DD…`.
     pub day: Option<&'a str>,
     pub subject_number: i64,
-    /// When the version was prepared (RFC 3339 UTC).
-    pub prepared_at: &'a str,
+    /// The message's MSH-7 (`YYYYMMDDHHMMSS.fff`): the file name's timestamp.
+    pub message_time: &'a str,
     pub department: Option<&'a str>,
     pub current: bool,
 }
@@ -68,7 +72,10 @@ pub struct FileFacts<'a> {
 pub fn standard_data_type(message_type: &str, form_kind: Option<FormKind>) -> Option<&'static str> {
     let event = message_type.split('^').take(2).collect::<Vec<_>>().join("^");
     Some(match (event.as_str(), form_kind) {
-        ("ADT^A04" | "ADT^A08", _) => "ADT-00",
+        // A08 updates the patient's basic information; an A04 registration is an outpatient
+        // visit (dated by PV1-44).
+        ("ADT^A08", _) => "ADT-00",
+        ("ADT^A04", _) => "ADT-12",
         ("RDE^O11", Some(FormKind::Injection)) => "OMP-02",
         ("RDE^O11", _) => "OMP-01",
         ("RAS^O17", Some(FormKind::Mar)) => "OMP-11",
@@ -80,10 +87,18 @@ pub fn standard_data_type(message_type: &str, form_kind: Option<FormKind>) -> Op
     })
 }
 
-/// `YYYYMMDDHHMMSSfff` in JST, from RFC 3339.
-pub fn timestamp17(rfc3339: &str) -> Option<String> {
-    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(rfc3339).ok()?.with_timezone(&Utc);
-    Some(at.with_timezone(&japan_time()).format("%Y%m%d%H%M%S%3f").to_string())
+/// `YYYYMMDDHHMMSSfff` from a message's MSH-7 (`YYYYMMDDHHMMSS[.f…]`, Japan time, no offset):
+/// the file name says when its message was made.
+pub fn timestamp17(msh7: &str) -> Option<String> {
+    let (whole, fraction) = msh7.split_once('.').unwrap_or((msh7, ""));
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S").ok()?;
+    Some(format!("{whole}{:0<3}", &fraction[..fraction.len().min(3)]))
 }
 
 fn day_text(day: Option<&str>) -> String {
@@ -99,8 +114,8 @@ fn day_text(day: Option<&str>) -> String {
     }
 }
 
-/// The folder and file name of one message (`None` when the preparation time cannot be read,
-/// which the store never writes).
+/// The folder and file name of one message (`None` when its MSH-7 is not a full time, which
+/// kamikarte never writes).
 pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
     let standard = standard_data_type(facts.message_type, facts.form_kind);
     let data_type = match standard {
@@ -128,7 +143,7 @@ pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
         .join(&data_type);
     let file_name = format!(
         "{id}_{day}_{data_type}_{order}_{}_{department}_{}",
-        timestamp17(facts.prepared_at)?,
+        timestamp17(facts.message_time)?,
         if facts.current { 1 } else { 0 }
     );
     Some(StoragePath { folder, file_name })
@@ -186,7 +201,7 @@ mod tests {
             form_kind: form,
             day: Some("2026-11-05T09:30"),
             subject_number: 42,
-            prepared_at: "2026-11-20T01:02:03.456Z",
+            message_time: "20261120100203.456",
             department: Some("01"),
             current: true,
         }
@@ -223,7 +238,7 @@ mod tests {
         std::fs::write(dir.path().join(old.relative()), b"v1").unwrap();
         // The correction moved the paper's day.
         first.day = Some("2026-11-06");
-        first.prepared_at = "2026-11-21T00:00:00.000Z";
+        first.message_time = "20261121090000.000";
         let new = storage_path(&first).unwrap();
         std::fs::create_dir_all(dir.path().join(&new.folder)).unwrap();
         std::fs::write(dir.path().join(new.relative()), b"v2").unwrap();

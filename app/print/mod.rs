@@ -5,9 +5,11 @@ mod barcode;
 mod canvas;
 mod kit;
 mod layout;
+mod table;
 
 pub use barcode::{QUIET_ZONE_MODULES, code128};
 pub use canvas::Mark;
 pub(crate) use kit::print_kit;
 pub use kit::{KitError, KitFile, KitReport, KitRequest, MAX_BLANKS, describe, generate_kit, preview_marks};
 pub use layout::PrintContext;
+pub use table::{Column, table_pdf};

@@ -161,6 +161,18 @@ pub(super) fn subject_delivered(conn: &rusqlite::Connection, subject: &str) -> R
     )?)
 }
 
+/// Whether anything was handed to the EHR under `patient_id` (as sent: the record number once
+/// mapped).
+pub(super) fn patient_delivered(conn: &rusqlite::Connection, patient_id: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE h.patient_id = ?1 AND
+            (EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
+             OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0)))",
+        [patient_id],
+        |r| r.get(0),
+    )?)
+}
+
 impl Store {
     /// The current version of every subject handed off so far.
     pub fn current_handoff(&self) -> Result<HashMap<String, CurrentItem>> {

@@ -18,6 +18,34 @@ pub struct EhrFacts {
     pub kana: Option<String>,
     /// `YYYY-MM-DD`.
     pub dob: Option<String>,
+    /// HL7 table 0001: `M`, `F`, `O`, `U`.
+    pub sex: Option<String>,
+}
+
+impl EhrFacts {
+    /// Each fact this one lacks taken from `other` (facts typed by hand, completed from the EHR's
+    /// census).
+    pub fn or(self, other: EhrFacts) -> EhrFacts {
+        EhrFacts {
+            name: self.name.or(other.name),
+            kana: self.kana.or(other.kana),
+            dob: self.dob.or(other.dob),
+            sex: self.sex.or(other.sex),
+        }
+    }
+
+    /// What the EHR's identity still lacks for a message to carry it (name and date of birth
+    /// are required of every patient the EHR takes; kana and sex are sent when known).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            out.push("name");
+        }
+        if self.dob.as_deref().is_none_or(|d| d.trim().is_empty()) {
+            out.push("date of birth");
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -52,7 +80,7 @@ fn read_link(r: &rusqlite::Row<'_>) -> rusqlite::Result<MrnLink> {
     Ok(MrnLink {
         downtime_id: r.get(0)?,
         mrn: r.get(1)?,
-        ehr: EhrFacts { name: r.get(2)?, kana: r.get(3)?, dob: r.get(4)? },
+        ehr: EhrFacts { name: r.get(2)?, kana: r.get(3)?, dob: r.get(4)?, sex: r.get(8)? },
         override_reason: r.get(5)?,
         linked_at: r.get(6)?,
         linked_by: r.get(7)?,
@@ -60,7 +88,7 @@ fn read_link(r: &rusqlite::Row<'_>) -> rusqlite::Result<MrnLink> {
 }
 
 const LINK_COLUMNS: &str =
-    "downtime_id, mrn, ehr_name, ehr_kana, ehr_dob, override_reason, linked_at, linked_by";
+    "downtime_id, mrn, ehr_name, ehr_kana, ehr_dob, override_reason, linked_at, linked_by, ehr_sex";
 
 fn refuse<T>(message: String) -> Result<T> {
     Err(StoreError::Refused(message))
@@ -171,9 +199,9 @@ impl Store {
         let now = now_text();
         tx.execute(
             &format!(
-                "INSERT OR REPLACE INTO mrn_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT OR REPLACE INTO mrn_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
-            params![downtime_id, mrn, ehr.name, ehr.kana, ehr.dob, reason, now, actor.0],
+            params![downtime_id, mrn, ehr.name, ehr.kana, ehr.dob, reason, now, actor.0, ehr.sex],
         )?;
         let mut audit = AuditWriter::start(&tx)?;
         audit.append(
@@ -201,6 +229,12 @@ impl Store {
         if super::handoff::subject_delivered(&tx, &format!("link:{downtime_id}"))? {
             return refuse(format!(
                 "the mapping of {downtime_id} to {} was handed to the EHR (its ADT^A40 merge); undo it in the EHR (A37), not here",
+                before.mrn
+            ));
+        }
+        if super::handoff::patient_delivered(&tx, &before.mrn)? {
+            return refuse(format!(
+                "paper of {downtime_id} was handed to the EHR under {}; correct it in the EHR, not here",
                 before.mrn
             ));
         }

@@ -8,7 +8,7 @@ use chrono::Duration;
 use super::audit::AuditWriter;
 use super::meta::set_meta;
 use super::{Actor, Result, Store, StoreError};
-use crate::domain::{LockoutPolicy, VolumeCategory};
+use crate::domain::{LockoutPolicy, PatientMaster, VolumeCategory};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Settings {
@@ -26,8 +26,15 @@ pub struct Settings {
     /// Printed on every page and wristband.
     pub hospital_name: String,
     /// The 10-digit medical institution code (医療機関コード): the sending facility of HL7
-    /// messages and part of the FHIR identifier systems.
+    /// messages and part of the FHIR identifier systems. Empty until set: a hand-off refuses to
+    /// run without it (`Settings::institution_code`).
     pub hospital_code: String,
+    /// Who registers patients: the EHR and its 医事 system (the default; no ADT goes out, a
+    /// registration list does), or kamikarte (registrations and mappings sent as ADT).
+    pub patient_master: PatientMaster,
+    /// The base URL of the hospital's FHIR identifier and code systems (`https://…`); a FHIR
+    /// export refuses to run without it.
+    pub fhir_base: Option<String>,
     /// This station's code in page serials (`A1-000123`): give each printing station its own.
     pub station_code: String,
     /// The same wristband or slip scanned again within this many seconds is a duplicate.
@@ -55,7 +62,9 @@ impl Default for Settings {
             backup_keep: 24,
             backup_interval_minutes: 60,
             hospital_name: "（病院名未設定 hospital.name not set）".to_string(),
-            hospital_code: "0000000000".to_string(),
+            hospital_code: String::new(),
+            patient_master: PatientMaster::Ehr,
+            fhir_base: None,
             station_code: "A".to_string(),
             scan_duplicate_seconds: 60,
             scan_patient_timeout_seconds: 120,
@@ -67,7 +76,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 20] = [
+    pub const KEYS: [&'static str; 22] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -88,6 +97,8 @@ impl Settings {
         "volume.limit.diet",
         "entry.double_entry_charges",
         "password.min_chars",
+        "handoff.patient_master",
+        "handoff.fhir_base",
     ];
 
     /// The safe daily limit of a category, if one is set.
@@ -102,6 +113,27 @@ impl Settings {
             window: Duration::minutes(self.lockout_window_minutes.into()),
             lock_for: Duration::minutes(self.lockout_lock_minutes.into()),
         }
+    }
+
+    /// The medical institution code, or what to run to set it: a hand-off under a placeholder
+    /// code would file the hospital's records under nobody's.
+    pub fn institution_code(&self) -> std::result::Result<&str, String> {
+        if self.hospital_code.is_empty() {
+            return Err("the medical institution code (医療機関コード) is not set: run \
+                `kamikarte config set hospital.code <10 digits>` (an administrator) before handing off"
+                .to_string());
+        }
+        Ok(&self.hospital_code)
+    }
+
+    /// The FHIR base URL, or what to run to set it.
+    pub fn fhir_base(&self) -> std::result::Result<&str, String> {
+        self.fhir_base.as_deref().ok_or_else(|| {
+            "the base of the hospital's FHIR identifier systems is not set: run \
+             `kamikarte config set handoff.fhir_base https://<the hospital's domain>/fhir` (an administrator) \
+             before a FHIR export"
+                .to_string()
+        })
     }
 
     /// Applies one `key = value`, checking the value.
@@ -148,6 +180,30 @@ impl Settings {
                     number(crate::domain::MIN_PASSWORD_CHARS as u32, 128).map_err(|e| {
                         format!("{e}; the minimum can be raised, never lowered below the case hospital's 16")
                     })?
+            }
+            "handoff.patient_master" => {
+                self.patient_master = PatientMaster::parse(value).map_err(|e| format!("{key}: {e}"))?
+            }
+            "handoff.fhir_base" => {
+                let base = value.trim().trim_end_matches('/');
+                let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+                match host {
+                    Some(h)
+                        if !h.is_empty()
+                            && !h.contains(char::is_whitespace)
+                            && !h.contains(['|', '?', '#']) => {}
+                    _ => {
+                        return Err(format!(
+                            "{key} must be an http(s) URL such as https://example-hospital.jp/fhir (got '{value}')"
+                        ));
+                    }
+                }
+                if base.contains("kamikarte.example") {
+                    return Err(format!(
+                        "{key}: kamikarte.example is a placeholder, not the hospital's domain"
+                    ));
+                }
+                self.fhir_base = Some(base.to_string());
             }
             "scan.duplicate_seconds" => self.scan_duplicate_seconds = number(1, 3600)?,
             "scan.patient_timeout_seconds" => self.scan_patient_timeout_seconds = number(10, 3600)?,
@@ -210,6 +266,25 @@ mod tests {
         assert_eq!((s.lockout_max_failures, s.lockout_window_minutes, s.lockout_lock_minutes), (5, 15, 15));
         store.set_setting(&Actor("admin".into()), "lockout.max_failures", "3").unwrap();
         assert_eq!(store.settings().unwrap().lockout().max_failures, 3);
+    }
+
+    #[test]
+    fn a_hand_off_names_the_setting_it_lacks_until_the_hospital_is_configured() {
+        let mut store = Store::open_in_memory().unwrap();
+        let s = store.settings().unwrap();
+        assert!(s.institution_code().unwrap_err().contains("config set hospital.code"));
+        assert!(s.fhir_base().unwrap_err().contains("config set handoff.fhir_base"));
+        assert_eq!(s.patient_master, PatientMaster::Ehr, "the EHR is the patient master by default");
+        let a = Actor("admin".into());
+        store.set_setting(&a, "hospital.code", "1312345678").unwrap();
+        store.set_setting(&a, "handoff.fhir_base", "https://hospital.example.jp/fhir/").unwrap();
+        let s = store.settings().unwrap();
+        assert_eq!(s.institution_code(), Ok("1312345678"));
+        assert_eq!(s.fhir_base(), Ok("https://hospital.example.jp/fhir"));
+        for bad in ["ftp://x", "https://", "http://kamikarte.example/fhir", "https://a b"] {
+            assert!(store.set_setting(&a, "handoff.fhir_base", bad).is_err(), "{bad}");
+        }
+        assert!(store.set_setting(&a, "handoff.patient_master", "nobody").is_err());
     }
 
     #[test]

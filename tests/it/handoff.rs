@@ -25,7 +25,8 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 }
 
 fn export(db: &Path, format: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["export", format, "--out", dir.to_str().unwrap(), "--json"];
+    // The demo leaves some downtime patients unmapped on purpose: their paper waits.
+    let mut args = vec!["export", format, "--out", dir.to_str().unwrap(), "--json", "--include-unmapped"];
     args.extend_from_slice(extra);
     json(&run_as(db, BILLING, &args))
 }
@@ -79,12 +80,16 @@ fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
 
     let ss_dir = dir.path().join("ssmix2");
     let ss = export(&db, "ssmix2", &ss_dir, &[]);
-    assert_eq!(ss["files"].as_u64().unwrap() as usize, messages, "one file per message: {ss}");
-    assert_eq!(files_in(&ss_dir), messages, "no file overwrote another");
     let summary: serde_json::Value = serde_json::from_str(&peer("ssmix2_check.py", &ss_dir)).unwrap();
+    // One file per message, and each patient's basic information (ADT-00) beside them.
+    let basic = summary["by_type"]["ADT-00"].as_u64().unwrap() as usize;
+    assert_eq!(ss["files"].as_u64().unwrap() as usize, messages + basic, "{ss}");
+    assert_eq!(files_in(&ss_dir), messages + basic, "no file overwrote another");
     for data_type in ["ADT-00", "OMP-01", "OMP-02", "OMP-11", "OMP-12", "OML-01", "OMG-01", "OMD"] {
         assert!(summary["by_type"][data_type].as_u64().unwrap_or(0) > 0, "no {data_type}: {summary}");
     }
+    // The EHR is the patient master (the default): no registration or merge goes out.
+    assert!(summary["by_type"].get("ADT-12").is_none() && summary["by_type"].get("ADT-A40").is_none());
 
     let fhir_dir = dir.path().join("fhir");
     let fhir = export(&db, "fhir", &fhir_dir, &[]);
@@ -157,7 +162,7 @@ fn a_corrected_slip_goes_out_again_as_an_update_and_supersedes_its_file() {
     peer("hl7_check.py", &hl7_dir);
 
     let ss = export(&db, "ssmix2", &ss_dir, &[]);
-    assert_eq!(ss["files"].as_u64(), Some(1), "{ss}");
+    assert_eq!(ss["files"].as_u64(), Some(2), "the corrected slip and its patient's ADT-00: {ss}");
     peer("ssmix2_check.py", &ss_dir);
     let mut flags = Vec::new();
     let mut stack = vec![ss_dir.join("extended")];
@@ -274,14 +279,14 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
     {
         let mut store = Store::open(&db).unwrap();
         let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
-        let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None).unwrap();
+        let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None, true).unwrap();
         assert_eq!(prepared.updated, 1);
     }
     // Corrected again before anything of version 2 went out.
     correct_a_slip(&db, Some(&serial));
     let mut store = Store::open(&db).unwrap();
     let admin = common::person(&mut store, "admin", kamikarte::domain::Role::Admin);
-    let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None).unwrap();
+    let prepared = kamikarte::handoff::run::prepare(&mut store, &admin, &site, None, true).unwrap();
     assert_eq!(prepared.updated, 1);
     let outbox = store.outbox(false).unwrap();
     let of_slip: Vec<_> = outbox.iter().filter(|m| m.item.as_deref() == Some(serial.as_str())).collect();
@@ -312,19 +317,27 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
 fn a_mapping_the_ehr_has_cannot_be_taken_back_here() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_episode(dir.path());
+    let hl7_dir = dir.path().join("hl7");
+    export(&db, "hl7", &hl7_dir, &[]);
+    let sent: String = std::fs::read_dir(&hl7_dir)
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+        .collect();
     let mapped = json(&run_as(&db, CLERK, &["reconcile", "list", "--json"]));
-    let id = mapped
+    let pairs: Vec<(String, String)> = mapped
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["mrn"].is_string())
-        .and_then(|p| p["downtime_id"].as_str())
-        .expect("a mapped downtime ID")
-        .to_string();
-    export(&db, "hl7", &dir.path().join("hl7"), &[]);
-    let unmap = run_as(&db, CLERK, &["reconcile", "unmap", &id]);
+        .filter_map(|p| Some((p["downtime_id"].as_str()?.to_string(), p["mrn"].as_str()?.to_string())))
+        .collect();
+    // A mapped patient whose paper went to the EHR under the record number.
+    let (id, mrn) = pairs
+        .iter()
+        .find(|(_, mrn)| sent.contains(&format!("PID|1||{mrn}^^^^PI")))
+        .expect("paper sent under a record number");
+    let unmap = run_as(&db, CLERK, &["reconcile", "unmap", id]);
     assert_eq!(unmap.status.code(), Some(1));
-    assert!(stderr(&unmap).contains("handed to the EHR"), "{}", stderr(&unmap));
+    assert!(stderr(&unmap).contains(&format!("handed to the EHR under {mrn}")), "{}", stderr(&unmap));
 }
 
 #[test]
@@ -336,7 +349,8 @@ fn an_export_that_cannot_write_a_file_names_it_records_nothing_and_the_next_run_
     // A file where the storage tree's `standard/` folder must go: every standard file fails.
     let blocker = out.join("standard");
     std::fs::write(&blocker, b"not a folder").unwrap();
-    let failed = run_as(&db, BILLING, &["export", "ssmix2", "--out", out.to_str().unwrap()]);
+    let failed =
+        run_as(&db, BILLING, &["export", "ssmix2", "--out", out.to_str().unwrap(), "--include-unmapped"]);
     assert_eq!(failed.status.code(), Some(1));
     let err = stderr(&failed);
     assert!(err.contains(&format!("cannot write {}/", blocker.display())), "{err}");
@@ -346,8 +360,8 @@ fn an_export_that_cannot_write_a_file_names_it_records_nothing_and_the_next_run_
 
     std::fs::remove_file(&blocker).unwrap();
     let done = export(&db, "ssmix2", &out, &[]);
-    let messages = done["records"].as_u64().unwrap() as usize;
-    assert_eq!(done["files"].as_u64().unwrap() as usize, messages, "{done}");
-    assert_eq!(files_in(&out), messages, "every file once, none left as a temporary");
+    let files = done["files"].as_u64().unwrap() as usize;
+    assert_eq!(done["records"].as_u64().unwrap() as usize, files, "{done}");
+    assert_eq!(files_in(&out), files, "every file once, none left as a temporary");
     peer("ssmix2_check.py", &out);
 }

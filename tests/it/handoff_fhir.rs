@@ -326,7 +326,12 @@ fn make(
     items: &[HandoffItem],
     forms: &[FormDefinition],
 ) -> Result<String, FhirError> {
-    let ctx = FhirContext { hospital_code: HOSPITAL, hospital_name: "架空総合病院", forms };
+    let ctx = FhirContext {
+        hospital_code: HOSPITAL,
+        base: "https://hospital.example/fhir",
+        hospital_name: "架空総合病院",
+        forms,
+    };
     let refs: Vec<&HandoffItem> = items.iter().collect();
     bundle(patient, &refs, &ctx).map(|b| serde_json::to_string_pretty(&b).unwrap())
 }

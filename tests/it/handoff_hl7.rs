@@ -475,7 +475,7 @@ fn an_update_of_a_delivered_registration_is_an_a08_and_a_new_one_an_a04() {
     assert_eq!(messages(&reg, 2, None, &ctx).unwrap()[0].message_type, "ADT^A04");
     assert_eq!(fields(&again[0].body, "PID", 3), vec![format!("{MRN}^^^^PI~{DOWNTIME_ID}^^^^PT")]);
     assert_eq!(fields(&again[0].body, "MSH", 10), vec![again[0].control_id.clone()]);
-    assert_eq!(fields(&again[0].body, "MSH", 7), vec!["20261107103000+0900".to_string()]);
+    assert_eq!(fields(&again[0].body, "MSH", 7), vec!["20261107103000.000".to_string()]);
 }
 
 #[test]

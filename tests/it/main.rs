@@ -15,6 +15,7 @@ mod entry_cli;
 mod handoff;
 mod handoff_fhir;
 mod handoff_hl7;
+mod handoff_identity;
 mod handoff_mllp;
 mod kit_cli;
 mod kit_pdf;

@@ -552,8 +552,14 @@ fn every_read_of_identifiable_data_is_an_audit_entry() {
     let db = dir.path().join("k.sqlite");
     let out = run(&db, &["demo", "--beds", "45", "--downtime", "--charges", "20"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let list_dir = dir.path().join("registrations");
     for (who, args, query) in [
         (CLERK, vec!["reconcile", "list"], "reconcile list"),
+        (
+            CLERK,
+            vec!["handoff", "registrations", "--out", list_dir.to_str().unwrap()],
+            "handoff registrations",
+        ),
         (CLERK, vec!["worklist"], "worklist"),
         (CLERK, vec!["scan", "status"], "scan status"),
         (CLERK, vec!["scan", "queue"], "scan queue"),
@@ -576,7 +582,11 @@ fn every_read_of_identifiable_data_is_an_audit_entry() {
         assert_eq!(after, before + 1, "{query} is audited with its row count");
     }
     let out_dir = dir.path().join("csv");
-    let out = run_as(&db, common::BILLING, &["export", "csv", "--out", out_dir.to_str().unwrap()]);
+    let out = run_as(
+        &db,
+        common::BILLING,
+        &["export", "csv", "--out", out_dir.to_str().unwrap(), "--include-unmapped"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM audit WHERE action = 'view' AND entity_id LIKE 'export csv%'"),

@@ -7,7 +7,8 @@ and then held to what a hand-off needs beyond the schema:
 - every request conditional on an identifier the resource carries: POST with ifNoneExist, or
   PUT Type?identifier=... (kamikarte's conditional update of what it owns);
 - every urn:uuid reference resolves to a fullUrl in the same bundle;
-- every Patient claims JP_Patient and has a kanji (IDE) and a kana (SYL) name; a downtime ID is
+- every Patient claims JP_Patient and has a kana (SYL) name, and a kanji (IDE) one only when it is
+  not the reading written again; a downtime ID is
   an identifier with use "temp"; a Patient replaced by another is inactive;
 - codes of required bindings are in their value sets (the models check types, not codes; the
   sets below are copied from the R4 specification for the elements kamikarte writes);
@@ -136,9 +137,13 @@ def check_patient(resource, where):
                 representations.add(ext.get("valueCode"))
                 if not name.get("text") or not name.get("family"):
                     raise Problem(f"{where}: the {ext.get('valueCode')} name has no text or family")
-    for wanted in ("IDE", "SYL"):
-        if wanted not in representations:
-            raise Problem(f"{where}: Patient has no name with representation {wanted}")
+    if "SYL" not in representations:
+        raise Problem(f"{where}: Patient has no name with representation SYL (the kana)")
+    for name in resource.get("name", []):
+        reps = {e.get("valueCode") for e in name.get("extension", []) if e.get("url") == NAME_REPRESENTATION}
+        text = (name.get("text") or "").replace(" ", "").replace("\u3000", "")
+        if "IDE" in reps and text and all("\u30a0" <= c <= "\u30ff" for c in text):
+            raise Problem(f"{where}: the IDE (kanji) name {text!r} is only the katakana reading")
     for ident in resource.get("identifier", []):
         if "/downtime-id/" in ident.get("system", "") and ident.get("use") != "temp":
             raise Problem(f"{where}: downtime ID {ident.get('value')} is not use=temp")

@@ -10,8 +10,9 @@ Every *.hl7 file in DIR (one message each, segments ended by CR) is
   * parsed by hl7apy with VALIDATION_LEVEL.STRICT and find_groups=True, then validated against
     the message structure of MSH-9.3 (hl7apy raises on structure and datatype errors; table
     values and lengths are its warnings, listed in the summary, not failures);
-  * parsed by python-hl7, whose PID-5 must hold the kanji name (representation I) and the kana
-    (representation P).
+  * parsed by python-hl7, whose PID-5 must hold the kana (representation P), after the kanji
+    name (representation I) when one is known; an I repetition written only in katakana is the
+    reading sent as if it were the kanji, and fails.
 
 Two limitations of hl7apy 1.3.5 are worked around, each reported per file in the summary:
   * Its group finder ignores segment order: a segment goes to the first group in the structure
@@ -182,6 +183,10 @@ def hl7apy_check(text, structure):
     return message, warnings, regrouped
 
 
+def katakana(c):
+    return "\u30a0" <= c <= "\u30ff"
+
+
 def names(text):
     """PID-5 through python-hl7: [(family, given, name type, representation), ...]."""
     message = hl7.parse(text)
@@ -205,10 +210,10 @@ def check(path):
         raise ValueError("hl7apy found no message")
     parsed, pid5 = names(text)
     reps = [n[3] for n in pid5]
-    if reps[:1] != ["I"] or (len(reps) > 1 and reps[1] != "P"):
-        raise ValueError(f"PID-5 must be the kanji name (I) then the kana (P): {pid5}")
-    if "P" not in reps:
-        raise ValueError(f"PID-5 has no kana (P) repetition: {pid5}")
+    if reps not in (["I", "P"], ["P"]):
+        raise ValueError(f"PID-5 must be the kanji name (I) then the kana (P), or the kana alone: {pid5}")
+    if reps[0] == "I" and all(katakana(c) or c.isspace() for c in pid5[0][0] + pid5[0][1]):
+        raise ValueError(f"PID-5's kanji repetition holds only katakana (the reading): {pid5}")
     msh = parsed.segment("MSH")
     return {
         "file": os.path.basename(path),

@@ -18,7 +18,8 @@ import hl7
 
 # Data types of the SS-MIX2 standardized storage and the message each one holds.
 STANDARD = {
-    "ADT-00": {"ADT^A04", "ADT^A08"},
+    "ADT-00": {"ADT^A08", "ADT^A23"},
+    "ADT-12": {"ADT^A04"},
     "OMP-01": {"RDE^O11"},
     "OMP-02": {"RDE^O11"},
     "OMP-11": {"RAS^O17"},
@@ -44,6 +45,7 @@ def main() -> int:
     problems = []
     counts = {}
     current = {}
+    patients = {}
     files = 0
     for storage in ("standard", "extended"):
         base = os.path.join(root, storage)
@@ -86,8 +88,15 @@ def main() -> int:
                 try:
                     text = decode(raw)
                     msg = hl7.parse(text.replace("\n", "\r"))
-                    mtype = f"{msg.segment('MSH')[9][0][0]}^{msg.segment('MSH')[9][0][1]}"
+                    msh = msg.segment("MSH")
+                    mtype = f"{msh[9][0][0]}^{msh[9][0][1]}"
+                    msh7 = str(msh[7])
+                    msh4 = str(msh[4])
                     pid3 = str(msg.segment("PID")[3][0][0])
+                    pv1_44 = ""
+                    if dtype == "ADT-12":
+                        pv1 = msg.segment("PV1")
+                        pv1_44 = str(pv1[44]) if len(pv1) > 44 else ""
                 except Exception as e:  # noqa: BLE001 - any failure is the file's problem
                     problems.append(f"{where}: cannot be read as HL7: {e}")
                     continue
@@ -99,13 +108,26 @@ def main() -> int:
                     problems.append(f"{where}: extended data type {dtype} is not the message type {mtype}")
                 if pid3 != pid:
                     problems.append(f"{where}: PID-3 is {pid3}, the folder says {pid}")
+                # The file name's timestamp is the message's MSH-7, in local time without an offset.
+                if not re.fullmatch(r"\d{14}(\.\d{1,4})?", msh7):
+                    problems.append(f"{where}: MSH-7 {msh7} is not YYYYMMDDHHMMSS[.fff] without an offset")
+                elif (msh7.replace(".", "") + "000")[:17] != m["stamp"]:
+                    problems.append(f"{where}: the name's timestamp {m['stamp']} is not MSH-7 {msh7}")
+                if not re.fullmatch(r"\d{10}", msh4) or msh4 == "0000000000":
+                    problems.append(f"{where}: MSH-4 {msh4} is not a medical institution code")
+                if dtype == "ADT-12" and pv1_44[:8] != m["day"]:
+                    problems.append(f"{where}: an outpatient visit is filed under PV1-44's day ({pv1_44})")
+                patients.setdefault(pid, set()).add(dtype)
                 counts[dtype] = counts.get(dtype, 0) + 1
                 if m["flag"] == "1":
                     key = (storage, pid, dtype, m["order"])
                     current.setdefault(key, []).append(where)
     for key, paths in current.items():
-        if len(paths) > 1 and key[3] != "-":
+        if len(paths) > 1:
             problems.append(f"{len(paths)} current (flag 1) versions of one order: {', '.join(paths)}")
+    for pid, types in sorted(patients.items()):
+        if "ADT-00" not in types:
+            problems.append(f"patient {pid}: a folder without its basic information (ADT-00)")
     if problems:
         for p in problems[:50]:
             print(p, file=sys.stderr)

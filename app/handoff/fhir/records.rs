@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::encode::{self, has_time};
-use super::{Builder, FhirError, Owner, code_system, item_system};
+use super::{Builder, FhirError, Owner, code_system, image_hash_system, item_system};
 use crate::domain::{OrderKind, PaperRecord, RecordKind};
 use crate::entry::fields::value_as_text;
 use crate::form::view::{KeyedView, base_key, row_of};
@@ -17,7 +17,6 @@ const LOINC: &str = "http://loinc.org";
 const SNOMED: &str = "http://snomed.info/sct";
 const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 const MEDICATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/medicationrequest-category";
-const IMAGE_SHA256: &str = "http://kamikarte.example/fhir/image-sha256";
 
 /// The LOINC codes of FHIR's vital-signs profile: only these get the `vital-signs` category,
 /// which obliges the resource to that profile.
@@ -35,6 +34,7 @@ struct Sheet<'k> {
     form: &'k FormDefinition,
     outpatient: bool,
     hospital_code: &'k str,
+    base: &'k str,
 }
 
 impl<'k> Sheet<'k> {
@@ -142,10 +142,12 @@ impl<'k> Sheet<'k> {
             self.form.fields_with(key).find_map(master_of)
         });
         match master {
-            Some(m) => code_system(self.hospital_code, &m),
-            None => {
-                code_system(self.hospital_code, &format!("form/{}/{}", self.form.id, base_key(&field.key)))
-            }
+            Some(m) => code_system(self.base, self.hospital_code, &m),
+            None => code_system(
+                self.base,
+                self.hospital_code,
+                &format!("form/{}/{}", self.form.id, base_key(&field.key)),
+            ),
         }
     }
 
@@ -220,6 +222,7 @@ pub(super) fn keyed(b: &mut Builder, item: &HandoffItem, k: &Keyed) -> Result<()
         form,
         outpatient: item.patient.outpatient,
         hospital_code: b.ctx.hospital_code,
+        base: b.ctx.base,
     };
     for line in &k.lines {
         charge(b, &sheet, line)?;
@@ -450,7 +453,7 @@ fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKi
         }
     };
     let base = json!({
-        "requisition": { "system": item_system(s.hospital_code), "value": s.subject },
+        "requisition": { "system": item_system(s.base, s.hospital_code), "value": s.subject },
         "status": "active",
         "intent": "order",
         "category": [category],
@@ -567,7 +570,7 @@ fn charge(b: &mut Builder, s: &Sheet, line: &ChargeOut) -> Result<(), FhirError>
     let code_field = s.form.fields_with(&keys::CHARGE_CODE).next();
     let system = match code_field {
         Some(f) => s.system_for(f),
-        None => code_system(s.hospital_code, "charges"),
+        None => code_system(s.base, s.hospital_code, "charges"),
     };
     let code = line.line.code.trim();
     if code.is_empty() {
@@ -628,7 +631,7 @@ pub(super) fn page(b: &mut Builder, item: &HandoffItem, p: &Page) -> Result<(), 
     let description = format!("{title} {}", p.item).trim().to_string();
     let id = b.item_ident(&item.subject, "", None);
     let resource = json!({
-        "identifier": [id.json(), { "system": IMAGE_SHA256, "value": sha }],
+        "identifier": [id.json(), { "system": image_hash_system(b.ctx.base), "value": sha }],
         "status": "current",
         "type": { "text": "スキャン文書 Scanned paper page" },
         "subject": b.subject(),

@@ -27,7 +27,20 @@ pub fn registration(
         vec![
             er7::evn(event, er7::stamp(registered_at), Some(registered_by), ctx),
             er7::pid(&p, true),
-            er7::pv1(&p, p.outpatient),
+            er7::pv1_visit(&p, p.outpatient, er7::stamp(registered_at)),
+        ],
+    )
+}
+
+/// A08 carrying the patient's basic information as the EHR keeps it: what SS-MIX2 files as
+/// ADT-00 in every patient's folder, so the storage names whose orders and results it holds.
+pub fn basic_information(patient: &crate::handoff::PatientFacts, ctx: &Hl7Context) -> Draft {
+    Draft::new(
+        "ADT^A08^ADT_A01",
+        vec![
+            er7::evn("A08", None, None, ctx),
+            er7::pid(patient, false),
+            er7::pv1(patient, patient.outpatient),
         ],
     )
 }

@@ -150,6 +150,13 @@ pub fn ts(at: DateTime<Utc>) -> String {
     at.with_timezone(&japan_time()).format("%Y%m%d%H%M%S%z").to_string()
 }
 
+/// The message's own time (MSH-7) as SS-MIX2 names its file: Japan time to the millisecond,
+/// `YYYYMMDDHHMMSS.fff`, without an offset (the storage's 17-digit file-name timestamp is this
+/// with the dot taken out, so a file's name can be checked against its message).
+pub fn message_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&japan_time()).format("%Y%m%d%H%M%S%.3f").to_string()
+}
+
 /// A stamp this program wrote (RFC 3339, UTC) in Japan time; a paper time is passed on.
 pub fn stamp(text: &str) -> Option<String> {
     match DateTime::parse_from_rfc3339(text.trim()) {
@@ -212,7 +219,7 @@ pub fn msh(ctx: &Hl7Context, message_type: &str, control_id: &str) -> Seg {
         .text(4, ctx.sending_facility)
         .text(5, ctx.receiving_application)
         .text(6, ctx.receiving_facility)
-        .raw(7, ts(ctx.now))
+        .raw(7, message_time(ctx.now))
         .raw(9, message_type)
         .text(10, control_id)
         .raw(11, "P")
@@ -237,8 +244,11 @@ pub fn pid(p: &PatientFacts, with_downtime_id: bool) -> Seg {
     if with_downtime_id && let Some(dt) = p.downtime_id.as_deref().filter(|d| *d != p.id && !d.is_empty()) {
         ids.push(comps(&[dt, "", "", "", "PT"]));
     }
-    let (family, given) = p.name_parts();
-    let mut names = vec![comps(&[&family, &given, "", "", "", "", "L", "I"])];
+    let mut names = Vec::new();
+    if p.ideographic_name().is_some() {
+        let (family, given) = p.name_parts();
+        names.push(comps(&[&family, &given, "", "", "", "", "L", "I"]));
+    }
     let (kana_family, kana_given) = p.kana_parts();
     if !kana_family.is_empty() {
         names.push(comps(&[&kana_family, &kana_given, "", "", "", "", "L", "P"]));
@@ -258,6 +268,11 @@ pub fn pv1(p: &PatientFacts, outpatient: bool) -> Seg {
         .raw(2, if outpatient { "O" } else { "I" })
         .raw(3, comps(&[&p.ward, &p.room, &p.bed]))
         .text(10, &p.department)
+}
+
+/// PV1 of a visit that began at `admitted` (PV1-44, what SS-MIX2 dates an ADT-12 visit by).
+pub fn pv1_visit(p: &PatientFacts, outpatient: bool, admitted: Option<String>) -> Seg {
+    pv1(p, outpatient).opt(44, admitted)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! HL7 v2.5 messages as Japanese systems take them (JAHIS conventions, as SS-MIX2 stores them):
 //! one call, [`messages`], turns one version of a hand-off item into its messages.
 //!
-//! Every message starts `MSH|^~\&|KAMIKARTE|<facility>|<application>|<facility>|<now, JST>||
+//! Every message starts `MSH|^~\&|KAMIKARTE|<facility>|<application>|<facility>|<YYYYMMDDHHMMSS.fff, JST>||
 //! <type^trigger^structure>|<control ID>|P|2.5|||||JPN|~ISO IR87||ISO 2022-1994`; [`charset`]
 //! turns the body into ISO-2022-JP bytes (or UTF-8, rewriting MSH-18/20). MSH-10 is
 //! [`control_id`] of the subject, the version and the message's number within it, so sending
@@ -9,16 +9,23 @@
 //!
 //! The patient: PID-3 `<id>^^^^PI`, plus the downtime ID as `<id>^^^^PT` once the patient is
 //! known by another number; PID-5 the kanji name then the kana, `山田^太郎^^^^^L^I~ヤマダ^タロウ
-//! ^^^^^L^P`; PID-7 `YYYYMMDD`; PID-8 the sex; PV1-2 `I`/`O`, PV1-3 `ward^room^bed`, PV1-10 the
-//! department.
+//! ^^^^^L^P` (the kana alone when no kanji name is known: the reading is never sent as the
+//! kanji); PID-7 `YYYYMMDD`; PID-8 the sex; PV1-2 `I`/`O`, PV1-3 `ward^room^bed`, PV1-10 the
+//! department. Once a downtime ID is mapped, PID carries the EHR's name, kana, date of birth
+//! and sex for the record number (`gather`), never the downtime registration's. The MSH-4 code
+//! must be set (`hospital.code`): a hand-off refuses to run under a placeholder.
+//!
+//! Under `handoff.patient_master = ehr` (the default) the EHR registers patients itself and no
+//! registration (A04/A08) or merge (A40) is made; the rows below marked ADT apply under
+//! `kamikarte`.
 //!
 //! What each thing becomes:
 //!
 //! | content | message |
 //! |---|---|
-//! | registration | `ADT^A04^ADT_A01`; `ADT^A08^ADT_A01` when an earlier version was delivered |
-//! | link to the MRN | `ADT^A40^ADT_A39`: PID-3 the MRN, MRG-1 the downtime ID |
-//! | merge | `ADT^A40^ADT_A39`: PID-3 the survivor as sent, MRG-1 the merged ID |
+//! | registration (ADT) | `ADT^A04^ADT_A01` with PV1-44 the registration time; `ADT^A08^ADT_A01` when an earlier version was delivered |
+//! | link to the MRN (ADT) | `ADT^A40^ADT_A39`: PID-3 the MRN, MRG-1 the downtime ID |
+//! | merge (ADT) | `ADT^A40^ADT_A39`: PID-3 the survivor as sent, MRG-1 the merged ID |
 //! | prescription | `RDE^O11^RDE_O11`: ORC, RXE, NTE (comment), TQ1, RXR per drug row |
 //! | injection order | `RDE^O11` for the drug rows; then `RAS^O17^RAS_O17` for the rows ticked done or signed |
 //! | MAR | `RAS^O17^RAS_O17`: ORC, RXA, RXR per row; RXA-20 `CP` only when ticked given, else `NA` |
@@ -58,7 +65,8 @@
 //! * A charge correction credits each delivered line with FT1-6 `CD` and the quantity negated,
 //!   then charges the new lines with `CG`: the billing system nets them.
 //! * Paper times are local wall-clock times at the precision the paper has (`YYYYMMDDHHMM`);
-//!   stamps this program wrote (keyed at, verified at) are sent in JST with `+0900`.
+//!   stamps this program wrote (keyed at, verified at) are sent in JST with `+0900`; MSH-7 alone is
+//!   written without the offset, to the millisecond, as the SS-MIX2 file name repeats it.
 
 pub mod ack;
 mod adt;
@@ -141,15 +149,36 @@ pub fn messages(
     Ok(drafts
         .into_iter()
         .enumerate()
-        .map(|(seq, draft)| {
-            let control = control_id(&item.subject, version, seq as u32);
-            let mut text = er7::msh(ctx, draft.structure, &control).render();
-            text.push('\r');
-            text.push_str(&er7::body(&draft.segments));
-            let message_type = draft.structure.split('^').take(2).collect::<Vec<_>>().join("^");
-            Hl7Message { control_id: control, message_type, body: text }
-        })
+        .map(|(seq, draft)| finish(draft, control_id(&item.subject, version, seq as u32), ctx))
         .collect())
+}
+
+fn finish(draft: Draft, control: String, ctx: &Hl7Context) -> Hl7Message {
+    let mut text = er7::msh(ctx, draft.structure, &control).render();
+    text.push('\r');
+    text.push_str(&er7::body(&draft.segments));
+    let message_type = draft.structure.split('^').take(2).collect::<Vec<_>>().join("^");
+    Hl7Message { control_id: control, message_type, body: text }
+}
+
+/// The patient's basic information (ADT^A08) as of `ctx.now`, for the SS-MIX2 storage's ADT-00:
+/// the storage keeps it beside the orders, whoever is the patient master. Never sent.
+pub fn basic_information(patient: &crate::handoff::PatientFacts, ctx: &Hl7Context) -> Hl7Message {
+    let control = control_id(&format!("patient:{}@{}", patient.id, ctx.now.timestamp_millis()), 1, 0);
+    finish(adt::basic_information(patient, ctx), control, ctx)
+}
+
+/// MSH-7 of a message (`YYYYMMDDHHMMSS.fff`), and the first ORC-2's placer order number.
+pub fn msh7_and_order(body: &str) -> (Option<&str>, Option<&str>) {
+    let mut segments = body.split('\r');
+    // MSH-1 is the field separator itself: MSH-n is the n-th piece after splitting.
+    let msh7 = segments.next().and_then(|msh| msh.split('|').nth(6)).filter(|t| !t.is_empty());
+    let orc2 = segments
+        .find(|s| s.starts_with("ORC|"))
+        .and_then(|orc| orc.split('|').nth(2))
+        .and_then(|f| f.split('^').next())
+        .filter(|o| !o.is_empty());
+    (msh7, orc2)
 }
 
 fn keyed_drafts(
