@@ -297,13 +297,14 @@ fn write_messages(
                     Content::Registration { registered_at, .. } => (None, Some(registered_at.as_str())),
                     _ => (None, None),
                 };
-                let (msh7, _) = super::hl7::msh7_and_order(&message.body);
+                let (msh7, placer_order) = super::hl7::msh7_and_order(&message.body);
                 let facts = FileFacts {
                     patient_id: &message.patient_id,
                     message_type: &message.message_type,
                     form_kind,
                     day,
                     subject_number: record.subject_number,
+                    placer_order,
                     message_time: msh7.unwrap_or_default(),
                     department: None,
                     current: true,
@@ -346,6 +347,7 @@ fn write_messages(
             form_kind: None,
             day: None,
             subject_number: 0,
+            placer_order: None,
             message_time: super::hl7::msh7_and_order(&message.body).0.unwrap_or_default(),
             department: None,
             current: true,

@@ -17,14 +17,17 @@
 //!   prescription order, `OMP-02` injection
 //!   order, `OMP-11` administration of prescribed drugs (the MAR), `OMP-12` injections given,
 //!   `OML-01` lab order, `OMG-01` imaging order, `OMD` diet order.
-//! * `<order no>` is 15 digits: the subject's own number (stable across versions) zero-padded;
-//!   `-` for the patient's basic information.
+//! * `<order no>` is 15 characters: the message's placer order number (ORC-2, `<item>-<row>`,
+//!   the same across versions) zero-padded on the left; `999999999999999` for patient-level
+//!   data (ADT-00, ADT-12), as in the guideline's samples; the subject's own number, zero-padded,
+//!   in the extended storage and for an ORC-2 longer than fifteen characters.
 //! * `<timestamp>` is 17 digits `YYYYMMDDHHMMSSfff`: the message's MSH-7 (Japan time, no
 //!   offset) with the dot taken out, so the name can be checked against the message; a kept
 //!   version keeps its message, so exporting again writes the same name.
 //! * `<dept>` is the department code when it is one (ASCII letters and digits), else `-`.
-//! * `<flag>` is the condition flag: `1` for the current version, `0` for one a later version
-//!   superseded — the earlier file is renamed, never deleted.
+//! * `<flag>` is the condition flag: `1` for the current version, `2` for one a later version
+//!   superseded (the guideline's past version; `0` means deleted) — the earlier file is
+//!   renamed, never deleted.
 //!
 //! Messages the standard has no data type for (ADT^A40 merges, ORU^R01 vital signs, MDM^T02
 //! notes and scanned pages, DFT^P03 charges) go to the extended storage, `DIR/extended/`, with
@@ -62,11 +65,16 @@ pub struct FileFacts<'a> {
     /// The day of care, `YYYY-MM-DD…`.
     pub day: Option<&'a str>,
     pub subject_number: i64,
+    /// The first ORC-2 of the message (its placer order number), if it has one.
+    pub placer_order: Option<&'a str>,
     /// The message's MSH-7 (`YYYYMMDDHHMMSS.fff`): the file name's timestamp.
     pub message_time: &'a str,
     pub department: Option<&'a str>,
     pub current: bool,
 }
+
+/// The order number of data that has no order (the guideline's samples: fifteen 9s).
+pub const NO_ORDER: &str = "999999999999999";
 
 /// The standard's data type for a message, or `None` when it belongs to the extended storage.
 pub fn standard_data_type(message_type: &str, form_kind: Option<FormKind>) -> Option<&'static str> {
@@ -127,7 +135,17 @@ pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
     };
     let basic_information = data_type == "ADT-00";
     let day = if basic_information { "-".to_string() } else { day_text(facts.day) };
-    let order = if basic_information { "-".to_string() } else { format!("{:015}", facts.subject_number) };
+    let order = match (standard, facts.placer_order) {
+        // Patient-level data (basic information, a visit) has no order: fifteen 9s.
+        (Some(t), _) if t.starts_with("ADT-") => NO_ORDER.to_string(),
+        // An order's own number (ORC-2), zero-padded to the fifteen characters of the name.
+        (Some(_), Some(o)) if o.len() <= 15 && o.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+            format!("{o:0>15}")
+        }
+        // The extended storage's key, or an order number too long for the name: the subject's
+        // own number, stable across versions.
+        _ => format!("{:015}", facts.subject_number),
+    };
     let department = facts
         .department
         .map(str::trim)
@@ -149,7 +167,7 @@ pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
     Some(StoragePath { folder, file_name })
 }
 
-/// Marks as superseded (condition flag 0) every current file of the same patient, data type and
+/// Marks as superseded (condition flag 2, "a past version"; 0 is "deleted") every current file of the same patient, data type and
 /// order number older than `keep` — wherever its day folder is, since a correction can change
 /// the day. Returns how many were renamed.
 pub fn supersede_older(root: &Path, keep: &StoragePath) -> std::io::Result<usize> {
@@ -171,7 +189,7 @@ pub fn supersede_older(root: &Path, keep: &StoragePath) -> std::io::Result<usize
                 && p == prefix
                 && stamp < keep_stamp
             {
-                let superseded = format!("{}0", &name[..name.len() - 1]);
+                let superseded = format!("{}2", &name[..name.len() - 1]);
                 std::fs::rename(file.path(), folder.join(superseded))?;
                 renamed += 1;
             }
@@ -201,6 +219,7 @@ mod tests {
             form_kind: form,
             day: Some("2026-11-05T09:30"),
             subject_number: 42,
+            placer_order: Some("A-000123-1"),
             message_time: "20261120100203.456",
             department: Some("01"),
             current: true,
@@ -213,11 +232,11 @@ mod tests {
         assert_eq!(
             p.relative(),
             PathBuf::from(
-                "standard/001/234/0012345678/20261105/OMP-01/0012345678_20261105_OMP-01_000000000000042_20261120100203456_01_1"
+                "standard/001/234/0012345678/20261105/OMP-01/0012345678_20261105_OMP-01_00000A-000123-1_20261120100203456_01_1"
             )
         );
         let adt = storage_path(&facts("ADT^A08^ADT_A01", None)).unwrap();
-        assert_eq!(adt.file_name, "0012345678_-_ADT-00_-_20261120100203456_01_1");
+        assert_eq!(adt.file_name, "0012345678_-_ADT-00_999999999999999_20261120100203456_01_1");
         assert!(adt.folder.ends_with("0012345678/-/ADT-00"));
         let vitals = storage_path(&facts("ORU^R01^ORU_R01", Some(FormKind::Vitals))).unwrap();
         assert!(vitals.folder.starts_with("extended/001/234/0012345678/20261105/ORU-R01"));
@@ -230,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_later_version_renames_the_earlier_file_to_flag_zero() {
+    fn a_later_version_renames_the_earlier_file_to_flag_two() {
         let dir = tempfile::tempdir().unwrap();
         let mut first = facts("OML^O33^OML_O33", Some(FormKind::Lab));
         let old = storage_path(&first).unwrap();
@@ -244,7 +263,7 @@ mod tests {
         std::fs::write(dir.path().join(new.relative()), b"v2").unwrap();
         assert_eq!(supersede_older(dir.path(), &new).unwrap(), 1);
         let renamed =
-            dir.path().join(&old.folder).join(format!("{}0", &old.file_name[..old.file_name.len() - 1]));
+            dir.path().join(&old.folder).join(format!("{}2", &old.file_name[..old.file_name.len() - 1]));
         assert_eq!(std::fs::read(renamed).unwrap(), b"v1");
         assert!(dir.path().join(new.relative()).exists());
         assert_eq!(supersede_older(dir.path(), &new).unwrap(), 0, "nothing twice");

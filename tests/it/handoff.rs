@@ -180,7 +180,7 @@ fn a_corrected_slip_goes_out_again_as_an_update_and_supersedes_its_file() {
     let newest = flags.iter().max_by_key(|n| n.split('_').nth(4).unwrap().to_string()).unwrap();
     let versions: Vec<&String> = flags.iter().filter(|n| order_of(n) == order_of(newest)).collect();
     assert_eq!(versions.len(), 2, "{versions:?}");
-    assert!(versions.iter().any(|n| n.ends_with("_0")) && versions.iter().any(|n| n.ends_with("_1")));
+    assert!(versions.iter().any(|n| n.ends_with("_2")) && versions.iter().any(|n| n.ends_with("_1")));
 
     let worklist = json(&run_as(&db, BILLING, &["worklist", "--json"]));
     let item =

@@ -28,9 +28,10 @@ STANDARD = {
     "OMG-01": {"OMG^O19"},
     "OMD": {"OMD^O03"},
 }
+NO_ORDER = "999999999999999"
 NAME = re.compile(
     r"^(?P<id>[A-Za-z0-9-]+)_(?P<day>\d{8}|-)_(?P<type>[A-Z]{3}(-[A-Z0-9]{2,3})?)_"
-    r"(?P<order>\d{15}|-)_(?P<stamp>\d{17})_(?P<dept>[A-Za-z0-9]+|-)_(?P<flag>[01])$"
+    r"(?P<order>[A-Za-z0-9-]{15})_(?P<stamp>\d{17})_(?P<dept>[A-Za-z0-9]+|-)_(?P<flag>[012])$"
 )
 
 
@@ -79,10 +80,10 @@ def main() -> int:
                     problems.append(f"{where}: timestamp {m['stamp']} is not a time")
                 if storage == "standard" and dtype not in STANDARD:
                     problems.append(f"{where}: {dtype} is not a data type of the standardized storage")
-                if dtype == "ADT-00" and (m["day"] != "-" or m["order"] != "-"):
-                    problems.append(f"{where}: patient basic information has no day and no order number")
-                if dtype != "ADT-00" and m["order"] == "-":
-                    problems.append(f"{where}: an order without its 15-digit order number")
+                if dtype == "ADT-00" and (m["day"] != "-" or m["order"] != NO_ORDER):
+                    problems.append(f"{where}: patient basic information has no day and order number {NO_ORDER}")
+                if storage == "standard" and dtype.startswith("ADT-") and m["order"] != NO_ORDER:
+                    problems.append(f"{where}: patient-level data has the order number {NO_ORDER}")
                 with open(path, "rb") as f:
                     raw = f.read()
                 try:
@@ -108,6 +109,10 @@ def main() -> int:
                     problems.append(f"{where}: extended data type {dtype} is not the message type {mtype}")
                 if pid3 != pid:
                     problems.append(f"{where}: PID-3 is {pid3}, the folder says {pid}")
+                orc = [seg for seg in text.replace("\n", "\r").split("\r") if seg.startswith("ORC|")]
+                placer = orc[0].split("|")[2].split("^")[0] if orc and len(orc[0].split("|")) > 2 else ""
+                if storage == "standard" and re.fullmatch(r"[A-Za-z0-9-]{1,15}", placer) and m["order"] != placer.rjust(15, "0"):
+                    problems.append(f"{where}: order number {m['order']} is not ORC-2 {placer} padded to 15")
                 # The file name's timestamp is the message's MSH-7, in local time without an offset.
                 if not re.fullmatch(r"\d{14}(\.\d{1,4})?", msh7):
                     problems.append(f"{where}: MSH-7 {msh7} is not YYYYMMDDHHMMSS[.fff] without an offset")
