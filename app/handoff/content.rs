@@ -117,6 +117,17 @@ pub struct Page {
     pub width: u32,
     pub height: u32,
     pub imported_at: String,
+    /// The document's date: the date of care keyed from the page, else the day it was printed
+    /// (`YYYY-MM-DD…` or RFC 3339) — never the import, which is only when paper met scanner.
+    #[serde(default)]
+    pub dated: Option<String>,
+}
+
+impl Page {
+    /// When the document is of: its date, or the import when nothing better is known.
+    pub fn document_time(&self) -> &str {
+        self.dated.as_deref().unwrap_or(&self.imported_at)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

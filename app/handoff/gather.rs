@@ -233,8 +233,18 @@ pub fn gather(
         items.clear();
     }
     let (keyed, held, pages) = keyed_items(&mut people, forms, &list)?;
+    // A scanned page is dated by the care its keying records, else by the day it was printed.
+    let mut dated: HashMap<String, Option<String>> =
+        list.iter().map(|w| (w.item.describe(), w.printed_at.clone())).collect();
+    for k in &keyed {
+        if let Content::Keyed(keyed) = &k.content
+            && keyed.event_at.is_some()
+        {
+            dated.insert(keyed.item.clone(), keyed.event_at.clone());
+        }
+    }
     items.extend(keyed);
-    items.extend(page_items(&mut people, &pages, page_root)?);
+    items.extend(page_items(&mut people, &pages, &dated, page_root)?);
     Ok(Gathered { items, worklist: list, held, waiting: people.waiting.into_values().collect() })
 }
 
@@ -441,6 +451,7 @@ fn keyed_items(
 fn page_items(
     people: &mut People<'_>,
     pages: &[(i64, String)],
+    dated: &HashMap<String, Option<String>>,
     page_root: &Path,
 ) -> Result<Vec<HandoffItem>> {
     let filed: HashMap<i64, _> = people
@@ -479,6 +490,7 @@ fn page_items(
                 width: page.width,
                 height: page.height,
                 imported_at: page.imported_at.clone(),
+                dated: dated.get(item_text).cloned().flatten(),
             }),
         });
     }

@@ -293,7 +293,7 @@ fn write_messages(
                             .as_deref()
                             .or_else(|| k.lines.first().map(|l| l.line.service_date.as_str())),
                     ),
-                    Content::Page(p) => (None, Some(p.imported_at.as_str())),
+                    Content::Page(p) => (None, Some(p.document_time())),
                     Content::Registration { registered_at, .. } => (None, Some(registered_at.as_str())),
                     _ => (None, None),
                 };

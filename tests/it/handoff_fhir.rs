@@ -294,6 +294,7 @@ fn mapped_items(forms: &[FormDefinition], image: &(PathBuf, String)) -> Vec<Hand
                 width: 40,
                 height: 56,
                 imported_at: "2026-11-07T08:00:00+09:00".into(),
+                dated: None,
             }),
         ),
     ]

@@ -285,6 +285,7 @@ fn page(path: &Path) -> Content {
         width: 40,
         height: 56,
         imported_at: "2026-11-06T03:00:00.000Z".into(),
+        dated: None,
     })
 }
 

@@ -79,7 +79,8 @@ def decode(raw):
     raise ValueError(f"MSH-18 {msh18!r} names no character set this check knows")
 
 
-SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
+# Table 0191 type IM with a table 0291 subtype.
+SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
 
 
 def take_ed_data(text):
@@ -97,6 +98,8 @@ def take_ed_data(text):
             except (binascii.Error, ValueError) as e:
                 raise ValueError(f"OBX-5 ED data is not base64: {e}") from e
             signature = SIGNATURES.get(parts[2])
+            if parts[1] != "IM":
+                raise ValueError(f"OBX-5 ED type of data {parts[1]!r} is not table 0191's IM (image)")
             if signature is None or not data.startswith(signature):
                 raise ValueError(f"OBX-5 ED data is not a {parts[1]}/{parts[2]} file")
             sizes.append(len(data))

@@ -34,7 +34,7 @@
 //! | diet order | `OMD^O03^OMD_O03`: AL1 per food allergy, ORC, TQ1, ODS, NTE |
 //! | vital signs | `ORU^R01^ORU_R01`: ORC, OBR, NTE, OBX per value for each round |
 //! | progress note | `MDM^T02^MDM_T02` (`MDM^T10^MDM_T02` replacing a delivered version): TXA, OBX `TX` per line |
-//! | scanned page | `MDM^T02`/`T10` with TXA-2 `SCAN` and one OBX `ED` `^image^png^Base64^…` |
+//! | scanned page | `MDM^T02`/`T10` with TXA-2 `SCAN` and one OBX `ED` `^IM^PNG^Base64^…` (table 0191 IM), dated by the care on the paper or its print day |
 //! | charge slip | `DFT^P03^DFT_P03`: FT1 `CG` per line; a correction first credits (`CD`) each line delivered |
 //!
 //! Orders. ORC-2/OBR-2 (placer order number) is `<item>-<row>^KAMIKARTE` (`<item>-<code>` for a

@@ -233,8 +233,8 @@ pub fn base64(data: &[u8]) -> String {
 }
 
 /// MDM: a scanned page as a document — TXA-2 `SCAN`, TXA-3 `IM`, and one ED OBX carrying the
-/// image (`^image^png^Base64^…`, MIME type and subtype as HL7 2.5 allows in ED) under the
-/// page's form code.
+/// image (`^IM^PNG^Base64^…`: table 0191's image type, table 0291's subtype) under the page's
+/// form code, dated by the care on the paper (or the day it was printed), not by the scan.
 pub fn page(
     item: &HandoffItem,
     page: &Page,
@@ -244,9 +244,10 @@ pub fn page(
 ) -> Result<Draft, Hl7Error> {
     let image = std::fs::read(&page.image_path)
         .map_err(|e| Hl7Error::Image { path: page.image_path.clone(), message: e.to_string() })?;
+    // HL7 table 0191 `IM` (image) with the table 0291 subtype, as an ED carries a picture.
     let subtype = match page.image_format.to_ascii_lowercase().as_str() {
-        "jpg" | "jpeg" => "jpeg".to_string(),
-        other => other.to_string(),
+        "jpg" | "jpeg" => "JPEG".to_string(),
+        other => other.to_ascii_uppercase(),
     };
     let form_code = page.form_code.clone().unwrap_or_else(|| "SCAN".to_string());
     let title = ctx
@@ -255,7 +256,7 @@ pub fn page(
         .find(|f| f.code.as_str() == form_code)
         .map_or_else(|| "スキャン文書".to_string(), |f| f.title.clone());
     let (event, structure) = mdm_structure(update);
-    let at = er7::stamp(&page.imported_at);
+    let at = er7::stamp(page.document_time());
     let doc = Document {
         kind: "SCAN",
         presentation: "IM",
@@ -271,7 +272,7 @@ pub fn page(
     };
     let ed = join(
         '^',
-        &[String::new(), "image".to_string(), er7::esc(&subtype), "Base64".to_string(), base64(&image)],
+        &[String::new(), "IM".to_string(), er7::esc(&subtype), "Base64".to_string(), base64(&image)],
     );
     let segs = vec![
         er7::evn(event, at, None, ctx),
