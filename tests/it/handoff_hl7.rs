@@ -552,12 +552,12 @@ fn a_corrected_charge_slip_credits_every_delivered_line_before_charging_again() 
 }
 
 #[test]
-fn vital_signs_carry_loinc_codes_ucum_units_and_each_rounds_time() {
+fn vital_signs_carry_jlac10_and_loinc_codes_ucum_units_and_each_rounds_time() {
     let (_dir, all) = built();
     let oru = message(&all, "oru_vitals-0");
     let codes = fields(&oru.body, "OBX", 3);
-    assert_eq!(codes[0], "8310-5^体温^LN");
-    assert_eq!(codes[2], "8480-6^収縮期血圧^LN");
+    assert_eq!(codes[0], "9P100000000000001^体温^JC10^8310-5^体温^LN");
+    assert_eq!(codes[2], "9A751000000000001^収縮期血圧^JC10^8480-6^収縮期血圧^LN");
     assert_eq!(fields(&oru.body, "OBX", 6)[0], "Cel^Cel^UCUM");
     assert_eq!(fields(&oru.body, "OBX", 5)[..2], ["36.8".to_string(), "72".to_string()]);
     let times = fields(&oru.body, "OBX", 14);

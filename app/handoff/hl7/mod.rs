@@ -55,8 +55,10 @@
 //! * A route written on paper is coded from HL7 table 0162 when it is a known word (`IV`, `静注`
 //!   …), else sent as text; a prescription has no route on paper, so RXR-1 is `""` (HL7's null).
 //! * An injection rate that starts with a number is RXE-23/24, else RXE-21 text.
-//! * Vital signs have no JLAC10 code (JLAC10 codes lab results), so OBX-3 is the LOINC code of
-//!   the field's export key (`OBX-5:8310-5`) with coding system `LN`, OBX-6 the field's UCUM
+//! * Vital signs: OBX-3 is the JLAC10 code SS-MIX2 implementers use for vitals (the national
+//!   hospital organisation's specification, coding system `JC10`: `9P100000000000001` body
+//!   temperature …) with the LOINC code of the field's export key (`OBX-5:8310-5`, `LN`) as the
+//!   alternate identifier, OBX-6 the field's UCUM
 //!   unit, OBX-11 `F` (`C` for a corrected version), OBX-14 the round's time, OBX-16 the nurse
 //!   who signed the sheet.
 //! * MAR and injection administrations use ORC-1 `RE` and RXA-21 `A` (added) / `U` (update of a

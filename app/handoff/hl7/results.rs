@@ -12,15 +12,18 @@ use crate::handoff::{HandoffItem, Page};
 const VITALS_PANEL: (&str, &str) = ("85353-1", "バイタルサイン");
 const FORM_ITEMS: &str = "99KKF";
 
-/// Japanese display names of the LOINC codes the shipped vital-sign sheet uses; another code
-/// shows its field's label.
-const LOINC_NAMES: [(&str, &str); 6] = [
-    ("8310-5", "体温"),
-    ("8867-4", "脈拍数"),
-    ("8480-6", "収縮期血圧"),
-    ("8462-4", "拡張期血圧"),
-    ("9279-1", "呼吸数"),
-    ("59408-5", "SpO2"),
+/// The LOINC codes the shipped vital-sign sheet uses, their Japanese names and the JLAC10 code
+/// SS-MIX2 implementers file vital signs under (the national hospital organisation's SS-MIX2
+/// specification: coding system `JC10`). OBX-3 carries the JLAC10 code first and the LOINC
+/// code as the alternate, so a receiver keyed to either finds it; a code not listed here is
+/// sent as LOINC alone with its field's label.
+const VITAL_CODES: [(&str, &str, &str); 6] = [
+    ("8310-5", "体温", "9P100000000000001"),
+    ("8867-4", "脈拍数", "9P300000000000001"),
+    ("8480-6", "収縮期血圧", "9A751000000000001"),
+    ("8462-4", "拡張期血圧", "9A761000000000001"),
+    ("9279-1", "呼吸数", "9P200000000000001"),
+    ("59408-5", "SpO2", "3H065000000000001"),
 ];
 
 fn result_status(update: bool) -> &'static str {
@@ -28,7 +31,7 @@ fn result_status(update: bool) -> &'static str {
 }
 
 /// ORU^R01: for each round, ORC and OBR (the round's time in OBR-7), its note, and one NM OBX
-/// per value with the LOINC code of its export key; the page's own values (intake and output)
+/// per value with the JLAC10 and LOINC codes of its export key; the page's own values (intake and output)
 /// under one more OBR.
 pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
     let observer = paper.text(&keys::OBSERVER, "").map(|s| er7::person(&s));
@@ -89,7 +92,7 @@ pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
                 Seg::new("OBX")
                     .raw(1, n.to_string())
                     .raw(2, "NM")
-                    .raw(3, er7::coded(loinc, &loinc_name(loinc, field), "LN"))
+                    .raw(3, vital_code(loinc, field))
                     .text(5, &value)
                     .raw(6, unit)
                     .raw(11, status)
@@ -125,11 +128,14 @@ pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
     vec![Draft::new("ORU^R01^ORU_R01", segs)]
 }
 
-fn loinc_name(code: &str, field: &crate::form::FieldDef) -> String {
-    LOINC_NAMES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or_else(|| Paper::short_label(field), |(_, n)| n.to_string())
+/// OBX-3 of a vital sign: `JLAC10^name^JC10^LOINC^name^LN`, or the LOINC code alone.
+fn vital_code(loinc: &str, field: &crate::form::FieldDef) -> String {
+    match VITAL_CODES.iter().find(|(c, _, _)| *c == loinc) {
+        Some((_, name, jlac10)) => {
+            format!("{}^{}", er7::coded(jlac10, name, "JC10"), er7::coded(loinc, name, "LN"))
+        }
+        None => er7::coded(loinc, &Paper::short_label(field), "LN"),
+    }
 }
 
 fn document_number(base: &str, version: u32) -> String {
