@@ -152,23 +152,25 @@ fn hl7_base_of(conn: &rusqlite::Connection, subject: &str) -> Result<Option<i64>
 /// Whether anything of `subject` may have reached the EHR (any format): a mapping or a merge
 /// the EHR has cannot simply be taken back here.
 pub(super) fn subject_delivered(conn: &rusqlite::Connection, subject: &str) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE h.subject = ?1 AND
-            (EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
-             OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0)))",
-        [subject],
-        |r| r.get(0),
-    )?)
+    delivered_where(conn, "h.subject = ?1", subject)
 }
 
 /// Whether anything was handed to the EHR under `patient_id` (as sent: the record number once
 /// mapped).
 pub(super) fn patient_delivered(conn: &rusqlite::Connection, patient_id: &str) -> Result<bool> {
+    delivered_where(conn, "h.patient_id = ?1", patient_id)
+}
+
+/// Whether a version matching `condition` (a fixed SQL test of `h`, never user text) was
+/// written by an export or tried by a sender.
+fn delivered_where(conn: &rusqlite::Connection, condition: &'static str, value: &str) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE h.patient_id = ?1 AND
-            (EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
-             OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0)))",
-        [patient_id],
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE {condition} AND
+                (EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
+                 OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0)))"
+        ),
+        [value],
         |r| r.get(0),
     )?)
 }

@@ -8,20 +8,9 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{BILLING, CLERK, run_as, stderr, stdout};
+use common::handoff::{demo_episode, json};
+use common::{BILLING, CLERK, run_as, stderr};
 use kamikarte::store::Store;
-
-fn demo_episode(dir: &Path) -> std::path::PathBuf {
-    let db = dir.join("k.sqlite");
-    let out = common::run(&db, &["demo", "--beds", "60", "--downtime"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    db
-}
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", stderr(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 /// Every message written to `dir`, as text.
 fn messages_in(dir: &Path) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! Hand-off items built as `gather` builds them, for the HL7 and FHIR tests alike.
+//! Hand-off items built as `gather` builds them, for the HL7 and FHIR tests alike, and the
+//! demo's downtime episode the binary-level hand-off tests start from.
 
 use std::collections::BTreeMap;
 
@@ -47,4 +48,18 @@ pub fn keyed_content(
         verified_at: Some("2026-11-06T02:00:00.000Z".into()),
         verified_by: Some("clerk02".into()),
     })
+}
+
+/// A database holding the demo's whole downtime episode (60 beds).
+pub fn demo_episode(dir: &std::path::Path) -> std::path::PathBuf {
+    let db = dir.join("k.sqlite");
+    let out = super::run(&db, &["demo", "--beds", "60", "--downtime"]);
+    assert!(out.status.success(), "{}", super::stderr(&out));
+    db
+}
+
+/// A command's JSON output, after checking it succeeded.
+pub fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", super::stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", super::stdout(out)))
 }
