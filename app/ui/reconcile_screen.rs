@@ -6,7 +6,8 @@ use super::screen::{Ctx, Screen, ShellCommand};
 use egui::{Key, RichText};
 
 use super::labels::{
-    RECON_FILE_LABEL, RECON_IMPORT_BUTTON, RECON_LINK_BUTTON, RECON_MERGE_BUTTON, RECON_MERGE_INTO_LABEL,
+    RECON_EHR_DOB_LABEL, RECON_EHR_KANA_LABEL, RECON_EHR_NAME_LABEL, RECON_EHR_SEX_LABEL, RECON_FILE_LABEL,
+    RECON_IMPORT_BUTTON, RECON_LINK_BUTTON, RECON_MERGE_BUTTON, RECON_MERGE_INTO_LABEL,
     RECON_MERGE_REASON_LABEL, RECON_MRN_LABEL, RECON_OVERRIDE_LABEL, RECON_UNLINK_BUTTON,
 };
 use super::widgets::labelled_text;
@@ -19,6 +20,8 @@ pub struct ReconcileScreen {
     patients: Vec<DowntimePatient>,
     selected: Option<String>,
     mrn: String,
+    /// The EHR's identity for the number, typed when its census does not have it.
+    ehr_typed: [String; 4],
     override_reason: String,
     merge_into: String,
     merge_reason: String,
@@ -55,6 +58,7 @@ impl ReconcileScreen {
             .map(|l| l.mrn.clone())
             .unwrap_or_default();
         self.override_reason.clear();
+        self.ehr_typed = Default::default();
         self.merge_into.clear();
         self.merge_reason.clear();
         self.selected = Some(id);
@@ -156,7 +160,7 @@ impl ReconcileScreen {
     fn detail_ui(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session, p: &DowntimePatient) {
         let ours = &p.record.patient;
         let mrn = self.mrn.trim().to_string();
-        let ehr: Option<EhrFacts> = if mrn.is_empty() {
+        let census: Option<EhrFacts> = if mrn.is_empty() {
             None
         } else {
             match reconcile::facts_from_census(store, &mrn) {
@@ -171,6 +175,19 @@ impl ReconcileScreen {
                 }
             }
         };
+        // What the clerk typed from the EHR's screen counts first; the census fills the rest.
+        let [name, kana, dob, sex] = self.ehr_typed.clone().map(Some);
+        let typed = match reconcile::typed_facts(name, kana, dob, sex) {
+            Ok(t) => t,
+            Err(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+                None
+            }
+        };
+        let ehr: Option<EhrFacts> = match (typed.clone(), census.clone()) {
+            (Some(t), Some(c)) => Some(t.or(c)),
+            (t, c) => t.or(c),
+        };
         egui::Grid::new("side_by_side").num_columns(3).striped(true).show(ui, |ui| {
             ui.strong("");
             ui.strong("ダウンタイム Downtime");
@@ -182,6 +199,7 @@ impl ReconcileScreen {
                 ("氏名 Name", ours.name.as_str().to_string(), e.name.unwrap_or_default()),
                 ("カナ Kana", ours.kana.as_str().to_string(), e.kana.unwrap_or_default()),
                 ("生年月日 DOB", ours.dob.to_string(), e.dob.unwrap_or_default()),
+                ("性別 Sex", ours.sex.code().to_string(), e.sex.unwrap_or_default()),
             ] {
                 ui.label(what);
                 ui.label(RichText::new(a).size(16.0));
@@ -201,6 +219,29 @@ impl ReconcileScreen {
             .add(egui::TextEdit::singleline(&mut self.mrn).id_salt("recon_mrn").desired_width(200.0))
             .labelled_by(label.id);
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        if !mrn.is_empty() && census.is_none() {
+            // Every message about the patient will carry the EHR's identity: without its census,
+            // the clerk copies it from the EHR's screen.
+            ui.label("電子カルテの患者情報を入力 Type the EHR's identity for this number:");
+            let labels =
+                [RECON_EHR_NAME_LABEL, RECON_EHR_KANA_LABEL, RECON_EHR_DOB_LABEL, RECON_EHR_SEX_LABEL];
+            for (i, label) in labels.into_iter().enumerate() {
+                let l = ui.label(label);
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.ehr_typed[i])
+                        .id_salt(("recon_ehr", i))
+                        .desired_width(240.0),
+                )
+                .labelled_by(l.id);
+            }
+            if ehr.as_ref().is_none_or(|e| !e.missing().is_empty()) {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    "▲ 氏名と生年月日がないと、この患者の記録は電子カルテに送れません \
+                     Without the EHR's name and date of birth this patient's paper cannot be handed off",
+                );
+            }
+        }
         // Also used by a merge whose survivor contradicts the record number it takes.
         let label = ui.label(RECON_OVERRIDE_LABEL);
         ui.add(
@@ -212,7 +253,7 @@ impl ReconcileScreen {
         ui.horizontal(|ui| {
             if (ui.button(RECON_LINK_BUTTON).clicked() || enter) && !mrn.is_empty() {
                 let reason = Some(self.override_reason.as_str()).filter(|r| !r.trim().is_empty());
-                match reconcile::link(store, session, ours.id.as_str(), &mrn, None, reason) {
+                match reconcile::link(store, session, ours.id.as_str(), &mrn, typed.clone(), reason) {
                     Ok((l, _)) => {
                         self.message = Some(format!("{} → {} mapped", l.downtime_id, l.mrn));
                         self.error = None;
