@@ -9,3 +9,4 @@ pub const BIZ_UD_PGOTHIC: &[u8] = include_bytes!("../assets/fonts/BIZUDPGothic-R
 pub const SAMPLE_CHARGES_CSV: &[u8] = include_bytes!("../assets/masters/charges.csv");
 pub const SAMPLE_DRUGS_CSV: &[u8] = include_bytes!("../assets/masters/drugs.csv");
 pub const SAMPLE_LAB_TESTS_CSV: &[u8] = include_bytes!("../assets/masters/lab_tests.csv");
+pub const SAMPLE_DEPARTMENTS_CSV: &[u8] = include_bytes!("../assets/masters/departments.csv");

@@ -15,10 +15,14 @@ pub enum MasterKind {
     Charges,
     Drugs,
     LabTests,
+    /// Departments (診療科) with the EHR's codes (HL7 table 0069, up to three characters in
+    /// SS-MIX2 file names): what PV1-10 and ORC-17 carry.
+    Departments,
 }
 
 impl MasterKind {
-    pub const ALL: [MasterKind; 3] = [MasterKind::Charges, MasterKind::Drugs, MasterKind::LabTests];
+    pub const ALL: [MasterKind; 4] =
+        [MasterKind::Charges, MasterKind::Drugs, MasterKind::LabTests, MasterKind::Departments];
 
     /// The name used in form definitions, on the command line and in the database.
     pub fn code(self) -> &'static str {
@@ -26,6 +30,7 @@ impl MasterKind {
             MasterKind::Charges => "charges",
             MasterKind::Drugs => "drugs",
             MasterKind::LabTests => "lab_tests",
+            MasterKind::Departments => "departments",
         }
     }
 
@@ -35,6 +40,7 @@ impl MasterKind {
             MasterKind::Charges => "算定項目 Charges",
             MasterKind::Drugs => "薬剤 Drugs",
             MasterKind::LabTests => "検査 Lab tests",
+            MasterKind::Departments => "診療科 Departments",
         }
     }
 
@@ -42,7 +48,10 @@ impl MasterKind {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let wanted = input.trim().to_lowercase().replace('-', "_");
         Self::ALL.into_iter().find(|k| k.code() == wanted).ok_or_else(|| {
-            FieldError::new(format!("master '{}' is not one of charges, drugs, lab_tests", input.trim()))
+            FieldError::new(format!(
+                "master '{}' is not one of charges, drugs, lab_tests, departments",
+                input.trim()
+            ))
         })
     }
 }

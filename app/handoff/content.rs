@@ -34,6 +34,9 @@ pub struct PatientFacts {
     pub room: String,
     pub bed: String,
     pub department: String,
+    /// The EHR's code for the department, from the departments master (PV1-10).
+    #[serde(default)]
+    pub department_code: Option<String>,
     pub outpatient: bool,
 }
 
@@ -358,6 +361,7 @@ mod tests {
             room: String::new(),
             bed: String::new(),
             department: String::new(),
+            department_code: None,
             outpatient: false,
         };
         assert_eq!(p.ideographic_name(), None);

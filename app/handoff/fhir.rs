@@ -440,6 +440,7 @@ mod tests {
             room: "301".into(),
             bed: "1".into(),
             department: "内科".into(),
+            department_code: None,
             outpatient: false,
         }
     }

@@ -57,6 +57,8 @@ struct Identities {
     /// The survivor's record number and what the EHR says of the person behind it.
     mrn: HashMap<String, (String, EhrFacts)>,
     downtime: HashSet<String>,
+    /// The departments master: name (or code) → the EHR's code.
+    departments: HashMap<String, String>,
 }
 
 impl Identities {
@@ -132,6 +134,7 @@ impl Identities {
             room: p.location.room.clone(),
             bed: p.location.bed.clone(),
             department: p.department.clone(),
+            department_code: self.departments.get(p.department.trim()).cloned(),
             outpatient,
         }
     }
@@ -215,6 +218,7 @@ pub fn gather(
         merged_into: store.merges()?.into_iter().map(|m| (m.merged_id, m.into_id)).collect(),
         mrn: mapped_identities(store, &downtime)?,
         downtime: downtime.iter().map(|d| d.record.patient.id.as_str().to_string()).collect(),
+        departments: department_codes(store)?,
     };
     let master = store.settings()?.patient_master;
     let mut people = People {
@@ -246,6 +250,17 @@ pub fn gather(
     items.extend(keyed);
     items.extend(page_items(&mut people, &pages, &dated, page_root)?);
     Ok(Gathered { items, worklist: list, held, waiting: people.waiting.into_values().collect() })
+}
+
+/// The departments master as a lookup: each department's name, and its code itself, to the
+/// EHR's code. Empty until the master is imported (names then travel as text).
+pub fn department_codes(store: &Store) -> Result<HashMap<String, String>> {
+    let mut codes = HashMap::new();
+    for item in store.master_items(MasterKind::Departments.code())? {
+        codes.insert(item.name.trim().to_string(), item.code.clone());
+        codes.insert(item.code.clone(), item.code);
+    }
+    Ok(codes)
 }
 
 /// Each mapped downtime ID's record number with the EHR's identity for it: what the mapping

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::billing_csv::{self, ColumnMapping};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
-use super::gather::{Gathered, Scope, Waiting, gather};
+use super::gather::{Gathered, Scope, Waiting, department_codes, gather};
 use super::hl7::{Charset, Hl7Context, encode};
 use super::ssmix2::{FileFacts, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
@@ -130,7 +130,8 @@ pub fn export(
     if options.format == Format::Fhir {
         settings.fhir_base().map_err(ExportError::Refused)?;
     }
-    let hl7 = hl7_context(&settings, site)?;
+    let departments = department_codes(store)?;
+    let hl7 = hl7_context(&settings, site, &departments)?;
     progress("preparing", 0, gathered.items.len());
     let prepared = stage(store, actor, &gathered, &hl7)?;
     progress("listing", 0, 0);
@@ -194,12 +195,14 @@ pub fn prepare(
     let episode = store.episode_named(episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     refuse_waiting(&gathered, include_unmapped)?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site)?)
+    let departments = department_codes(store)?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site, &departments)?)
 }
 
 fn hl7_context<'a>(
     settings: &'a crate::store::Settings,
     site: &Site<'a>,
+    departments: &'a HashMap<String, String>,
 ) -> Result<Hl7Context<'a>, ExportError> {
     let code = settings.institution_code().map_err(ExportError::Refused)?;
     Ok(Hl7Context {
@@ -208,6 +211,7 @@ fn hl7_context<'a>(
         receiving_application: "EHR",
         receiving_facility: code,
         forms: site.forms,
+        departments,
         now: chrono::Utc::now(),
     })
 }
@@ -297,7 +301,8 @@ fn write_messages(
                     Content::Registration { registered_at, .. } => (None, Some(registered_at.as_str())),
                     _ => (None, None),
                 };
-                let (msh7, placer_order) = super::hl7::msh7_and_order(&message.body);
+                let naming = super::hl7::naming_fields(&message.body);
+                let (msh7, placer_order) = (naming.msh7, naming.placer_order);
                 let facts = FileFacts {
                     patient_id: &message.patient_id,
                     message_type: &message.message_type,
@@ -306,7 +311,7 @@ fn write_messages(
                     subject_number: record.subject_number,
                     placer_order,
                     message_time: msh7.unwrap_or_default(),
-                    department: None,
+                    department: naming.department,
                     current: true,
                 };
                 let place = storage_path(&facts).ok_or_else(|| {
@@ -348,8 +353,8 @@ fn write_messages(
             day: None,
             subject_number: 0,
             placer_order: None,
-            message_time: super::hl7::msh7_and_order(&message.body).0.unwrap_or_default(),
-            department: None,
+            message_time: super::hl7::naming_fields(&message.body).msh7.unwrap_or_default(),
+            department: super::hl7::naming_fields(&message.body).department,
             current: true,
         };
         let place = storage_path(&facts).ok_or_else(|| {

@@ -24,7 +24,8 @@
 //! * `<timestamp>` is 17 digits `YYYYMMDDHHMMSSfff`: the message's MSH-7 (Japan time, no
 //!   offset) with the dot taken out, so the name can be checked against the message; a kept
 //!   version keeps its message, so exporting again writes the same name.
-//! * `<dept>` is the department code when it is one (ASCII letters and digits), else `-`.
+//! * `<dept>` is the department code (the first ORC-17's, else PV1-10; from the departments
+//!   master) when it is one (one to three ASCII letters and digits), else `-`.
 //! * `<flag>` is the condition flag: `1` for the current version, `2` for one a later version
 //!   superseded (the guideline's past version; `0` means deleted) — the earlier file is
 //!   renamed, never deleted.
@@ -149,7 +150,8 @@ pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
     let department = facts
         .department
         .map(str::trim)
-        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric()))
+        // Table 0069's code, at most three characters; a name (内科) is no code.
+        .filter(|d| !d.is_empty() && d.len() <= 3 && d.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or("-");
     let id = facts.patient_id;
     let padded = format!("{id:0>6}");

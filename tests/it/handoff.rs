@@ -77,6 +77,8 @@ fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
     for data_type in ["ADT-00", "OMP-01", "OMP-02", "OMP-11", "OMP-12", "OML-01", "OMG-01", "OMD"] {
         assert!(summary["by_type"][data_type].as_u64().unwrap_or(0) > 0, "no {data_type}: {summary}");
     }
+    // The demo imports the departments master: files carry the department's code.
+    assert!(summary["with_department"].as_u64().unwrap() > 0, "{summary}");
     // The EHR is the patient master (the default): no registration or merge goes out.
     assert!(summary["by_type"].get("ADT-12").is_none() && summary["by_type"].get("ADT-A40").is_none());
 

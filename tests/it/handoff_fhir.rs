@@ -29,6 +29,7 @@ fn mapped_patient() -> PatientFacts {
         room: "ER".into(),
         bed: "3".into(),
         department: "救急科".into(),
+        department_code: None,
         outpatient: false,
     }
 }
@@ -46,6 +47,7 @@ fn census_patient() -> PatientFacts {
         room: "503".into(),
         bed: "2".into(),
         department: "内科".into(),
+        department_code: None,
         outpatient: true,
     }
 }

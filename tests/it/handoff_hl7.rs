@@ -32,6 +32,7 @@ fn patient(mapped: bool) -> PatientFacts {
         room: "503".into(),
         bed: "2".into(),
         department: "内科".into(),
+        department_code: None,
         outpatient: false,
     }
 }
@@ -43,6 +44,11 @@ fn ctx(forms: &[FormDefinition]) -> Hl7Context<'_> {
         receiving_application: "EHR",
         receiving_facility: "HIS",
         forms,
+        // The departments master as the hospital would import it (name → the EHR's code).
+        departments: Box::leak(Box::new(std::collections::HashMap::from([(
+            "救急科".to_string(),
+            "40".to_string(),
+        )]))),
         now: Utc.with_ymd_and_hms(2026, 11, 7, 1, 30, 0).single().unwrap(),
     }
 }
@@ -572,4 +578,15 @@ fn an_unreadable_page_image_is_an_error_naming_the_path() {
     let err = messages(&item("page:45", page(missing)), 1, None, &ctx(&forms)).unwrap_err();
     assert!(matches!(&err, Hl7Error::Image { path, .. } if path == "/nonexistent/page-45.png"), "{err}");
     assert!(err.to_string().contains("/nonexistent/page-45.png"));
+}
+
+#[test]
+fn a_department_the_master_knows_is_sent_as_its_code_and_names_the_ss_mix2_file() {
+    let (_dir, all) = built();
+    let omg = message(&all, "omg_imaging-0");
+    assert!(fields(&omg.body, "ORC", 17).iter().all(|d| d == "40^救急科^99KKS"), "{}", omg.body);
+    assert_eq!(kamikarte::handoff::hl7::naming_fields(&omg.body).department, Some("40"));
+    // A department the master lacks travels as its name, which is no code for a file name.
+    let omd = message(&all, "omd_diet-0");
+    assert_eq!(fields(&omd.body, "ORC", 17), vec!["^内科".to_string()]);
 }

@@ -47,6 +47,7 @@ def main() -> int:
     counts = {}
     current = {}
     patients = {}
+    with_department = 0
     files = 0
     for storage in ("standard", "extended"):
         base = os.path.join(root, storage)
@@ -111,6 +112,18 @@ def main() -> int:
                     problems.append(f"{where}: PID-3 is {pid3}, the folder says {pid}")
                 orc = [seg for seg in text.replace("\n", "\r").split("\r") if seg.startswith("ORC|")]
                 placer = orc[0].split("|")[2].split("^")[0] if orc and len(orc[0].split("|")) > 2 else ""
+                segs = text.replace("\n", "\r").split("\r")
+                def first(name, n):
+                    for seg in segs:
+                        f = seg.split("|")
+                        if f[0] == name and len(f) > n and f[n]:
+                            return f[n].split("^")[0]
+                    return ""
+                dept = first("ORC", 17) or first("PV1", 10)
+                if m["dept"] != "-":
+                    with_department += 1
+                    if m["dept"] != dept:
+                        problems.append(f"{where}: department {m['dept']} is not the message's ({dept or 'none'})")
                 if storage == "standard" and re.fullmatch(r"[A-Za-z0-9-]{1,15}", placer) and m["order"] != placer.rjust(15, "0"):
                     problems.append(f"{where}: order number {m['order']} is not ORC-2 {placer} padded to 15")
                 # The file name's timestamp is the message's MSH-7, in local time without an offset.
@@ -137,7 +150,7 @@ def main() -> int:
         for p in problems[:50]:
             print(p, file=sys.stderr)
         return 1
-    print(json.dumps({"files": files, "by_type": counts}, ensure_ascii=False))
+    print(json.dumps({"files": files, "by_type": counts, "with_department": with_department}, ensure_ascii=False))
     return 0
 
 

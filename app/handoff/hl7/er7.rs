@@ -267,7 +267,7 @@ pub fn pv1(p: &PatientFacts, outpatient: bool) -> Seg {
         .raw(1, "1")
         .raw(2, if outpatient { "O" } else { "I" })
         .raw(3, comps(&[&p.ward, &p.room, &p.bed]))
-        .text(10, &p.department)
+        .text(10, p.department_code.as_deref().unwrap_or(&p.department))
 }
 
 /// PV1 of a visit that began at `admitted` (PV1-44, what SS-MIX2 dates an ADT-12 visit by).

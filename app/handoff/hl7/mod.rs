@@ -96,6 +96,8 @@ pub struct Hl7Context<'a> {
     /// MSH-6.
     pub receiving_facility: &'a str,
     pub forms: &'a [FormDefinition],
+    /// The departments master: a department's name (and its code) → the EHR's code.
+    pub departments: &'a std::collections::HashMap<String, String>,
     /// The message time (MSH-7, written in JST).
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -170,17 +172,33 @@ pub fn basic_information(patient: &crate::handoff::PatientFacts, ctx: &Hl7Contex
     finish(adt::basic_information(patient, ctx), control, ctx)
 }
 
-/// MSH-7 of a message (`YYYYMMDDHHMMSS.fff`), and the first ORC-2's placer order number.
-pub fn msh7_and_order(body: &str) -> (Option<&str>, Option<&str>) {
-    let mut segments = body.split('\r');
-    // MSH-1 is the field separator itself: MSH-n is the n-th piece after splitting.
-    let msh7 = segments.next().and_then(|msh| msh.split('|').nth(6)).filter(|t| !t.is_empty());
-    let orc2 = segments
-        .find(|s| s.starts_with("ORC|"))
-        .and_then(|orc| orc.split('|').nth(2))
-        .and_then(|f| f.split('^').next())
-        .filter(|o| !o.is_empty());
-    (msh7, orc2)
+/// What the SS-MIX2 storage names a message's file by, read from the message itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamingFields<'m> {
+    /// MSH-7 (`YYYYMMDDHHMMSS.fff`).
+    pub msh7: Option<&'m str>,
+    /// The first ORC-2's placer order number.
+    pub placer_order: Option<&'m str>,
+    /// The department code: the first ORC-17's, else PV1-10.
+    pub department: Option<&'m str>,
+}
+
+pub fn naming_fields(body: &str) -> NamingFields<'_> {
+    let segments: Vec<&str> = body.split('\r').collect();
+    let field = |name: &str, n: usize| {
+        segments
+            .iter()
+            .find(|s| s.starts_with(name) && s.as_bytes().get(3) == Some(&b'|'))
+            .and_then(|s| s.split('|').nth(n))
+            .and_then(|f| f.split('^').next())
+            .filter(|v| !v.is_empty())
+    };
+    NamingFields {
+        // MSH-1 is the field separator itself: MSH-n is the n-th piece after splitting.
+        msh7: field("MSH", 6),
+        placer_order: field("ORC", 2),
+        department: field("ORC", 17).or_else(|| field("PV1", 10)),
+    }
 }
 
 fn keyed_drafts(

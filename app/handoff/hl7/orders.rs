@@ -35,6 +35,15 @@ fn hospital(ctx: &Hl7Context) -> String {
     join('^', &parts)
 }
 
+/// A department as the EHR codes it (`code^name^99KKS` from the departments master), or its
+/// name alone when the master does not know it.
+fn department(name: &str, ctx: &Hl7Context) -> String {
+    match ctx.departments.get(name.trim()) {
+        Some(code) => er7::coded(code, name.trim(), "99KKS"),
+        None => comps(&["", name]),
+    }
+}
+
 fn order_type(outpatient: bool) -> String {
     if outpatient { er7::coded("O", "外来", "HL70482") } else { er7::coded("I", "入院", "HL70482") }
 }
@@ -50,7 +59,7 @@ fn orc(paper: &Paper, item: &HandoffItem, control: &str, key: &str, ctx: &Hl7Con
         .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user))
         .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(er7::user))
         .opt(12, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::person(&d)))
-        .opt(17, paper.text(&keys::ORDERING_DEPARTMENT, "").map(|d| comps(&["", &d])))
+        .opt(17, paper.text(&keys::ORDERING_DEPARTMENT, "").map(|d| department(&d, ctx)))
         .raw(21, hospital(ctx))
         .raw(29, order_type(item.patient.outpatient))
 }
