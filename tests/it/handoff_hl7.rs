@@ -590,3 +590,17 @@ fn a_department_the_master_knows_is_sent_as_its_code_and_names_the_ss_mix2_file(
     let omd = message(&all, "omd_diet-0");
     assert_eq!(fields(&omd.body, "ORC", 17), vec!["^内科".to_string()]);
 }
+
+#[test]
+fn a_prescription_route_is_coded_and_no_required_route_is_the_delete_signal() {
+    let (_dir, all) = built();
+    for (stem, msg) in &all {
+        for route in fields(&msg.body, "RXR", 1) {
+            assert_ne!(route, "\"\"", "{stem}: RXR-1 \"\" would tell the receiver to delete the route");
+        }
+    }
+    let rde = message(&all, "rde_prescription-0");
+    let routes = fields(&rde.body, "RXR", 1);
+    assert!(!routes.is_empty());
+    assert!(routes.iter().all(|r| r.ends_with("^HL70162")), "coded from table 0162: {routes:?}");
+}

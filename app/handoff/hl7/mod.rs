@@ -53,7 +53,9 @@
 //! * A dose is split into number and unit (RXE-3/RXE-5, RXA-6/RXA-7); a dose that is not a
 //!   number (`適量`) goes to RXE-7 / RXA-9 as text, with RXA-6 `999` (HL7's "unknown amount").
 //! * A route written on paper is coded from HL7 table 0162 when it is a known word (`IV`, `静注`
-//!   …), else sent as text; a prescription has no route on paper, so RXR-1 is `""` (HL7's null).
+//!   …), else sent as text (`^記載なし` when none was written: `""` in a required field is HL7's delete
+//!   signal). A prescription has no route column: `PO` unless the drug's name says otherwise (軟膏 →
+//!   `TP`, 吸入 → `IH`, 坐剤 → `PR`, 点眼 → `OP`, 点鼻 → `NS`).
 //! * An injection rate that starts with a number is RXE-23/24, else RXE-21 text.
 //! * Vital signs: OBX-3 is the JLAC10 code SS-MIX2 implementers use for vitals (the national
 //!   hospital organisation's specification, coding system `JC10`: `9P100000000000001` body

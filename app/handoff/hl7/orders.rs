@@ -103,9 +103,10 @@ fn drug(paper: &Paper, code: &str) -> String {
     er7::coded(code, &paper.name_of(code), DRUGS)
 }
 
-/// Route words on paper to HL7 table 0162, else the word as text.
+/// Route words on paper to HL7 table 0162, else the word as text. RXR-1 is required, and `""`
+/// there is HL7's "delete" signal: a route nobody wrote is said so in words, never `""`.
 fn route(text: Option<String>) -> String {
-    let Some(text) = text else { return NULL.to_string() };
+    let Some(text) = text else { return comps(&["", "記載なし"]) };
     let upper = text.to_uppercase();
     let code = match upper.as_str() {
         "IV" | "静注" | "静脈注射" | "点滴" | "点滴静注" | "DIV" => Some(("IV", "静脈内")),
@@ -127,6 +128,29 @@ fn route(text: Option<String>) -> String {
 
 fn rxr(route_text: Option<String>) -> Seg {
     Seg::new("RXR").raw(1, route(route_text))
+}
+
+/// The route of a drug on a prescription, which has no route column: the paper is a 処方箋, so
+/// a drug is taken by mouth unless its name says it is applied, inhaled, inserted or dropped
+/// (軟膏, 吸入, 坐剤, 点眼 …).
+fn prescription_route(drug_name: &str) -> String {
+    let (code, name) = if ["軟膏", "クリーム", "ローション", "ゲル", "テープ", "パップ", "貼付", "外用"]
+        .iter()
+        .any(|w| drug_name.contains(w))
+    {
+        ("TP", "局所")
+    } else if drug_name.contains("吸入") {
+        ("IH", "吸入")
+    } else if drug_name.contains("坐") {
+        ("PR", "直腸")
+    } else if drug_name.contains("点眼") || drug_name.contains("眼軟") {
+        ("OP", "眼")
+    } else if drug_name.contains("点鼻") {
+        ("NS", "鼻")
+    } else {
+        ("PO", "経口")
+    };
+    er7::coded(code, name, "HL70162")
 }
 
 /// RXE for the drug row `row`: the drug, the dose split into amount and unit.
@@ -192,7 +216,11 @@ fn rde(
             }
             let start = if injection { p.row_at(row) } else { None };
             segs.push(rx_timing(p, row, start));
-            segs.push(rxr(if injection { p.text(&keys::ROUTE, row) } else { None }));
+            segs.push(if injection {
+                rxr(p.text(&keys::ROUTE, row))
+            } else {
+                Seg::new("RXR").raw(1, prescription_route(&p.name_of(&code)))
+            });
             segs
         },
     );
