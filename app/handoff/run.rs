@@ -282,6 +282,9 @@ fn write_messages(
     let mut superseding = Vec::new();
     // SS-MIX2: each patient written to gets their basic information (ADT-00) as of now.
     let mut patients: BTreeMap<String, crate::handoff::PatientFacts> = BTreeMap::new();
+    // …unless a message of this run is one (a registration's A08 under `kamikarte`): two files
+    // of one message time would share a name.
+    let mut has_basic_information: HashSet<String> = HashSet::new();
     for (message, record) in &messages {
         let (bytes, substituted) = encode(&message.body, options.charset);
         for (c, with) in substituted {
@@ -332,6 +335,9 @@ fn write_messages(
                     patients.insert(who.id.clone(), who);
                 }
                 let path = options.out.join(place.relative());
+                if place.folder.ends_with("ADT-00") {
+                    has_basic_information.insert(message.patient_id.clone());
+                }
                 // Only a later version has earlier files to mark superseded.
                 if record.version > 1 {
                     superseding.push(place);
@@ -343,7 +349,7 @@ fn write_messages(
         files.push((path, bytes));
         delivered.push(record.id);
     }
-    for patient in patients.values() {
+    for patient in patients.values().filter(|p| !has_basic_information.contains(&p.id)) {
         let message = super::hl7::basic_information(patient, hl7);
         let (bytes, _) = encode(&message.body, options.charset);
         let facts = FileFacts {
