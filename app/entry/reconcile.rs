@@ -25,13 +25,7 @@ pub enum ReconcileError {
 
 /// What the EHR's census says about an MRN, if it has been imported.
 pub fn facts_from_census(store: &Store, mrn: &str) -> Result<Option<EhrFacts>, ReconcileError> {
-    let Ok(id) = PatientId::parse(mrn) else { return Ok(None) };
-    Ok(store.patient(&id)?.map(|r| EhrFacts {
-        name: Some(r.patient.name.as_str().to_string()),
-        kana: Some(r.patient.kana.as_str().to_string()),
-        dob: Some(r.patient.dob.to_string()),
-        sex: Some(r.patient.sex.code().to_string()),
-    }))
+    Ok(store.census_facts(mrn)?)
 }
 
 /// Where our patient and the EHR's record disagree. Unknown EHR facts are a contradiction too:
@@ -140,11 +134,7 @@ fn link_as(
         )));
     }
     // What was typed or imported comes first; the EHR's census fills in what it left out.
-    let census = facts_from_census(store, mrn.as_str())?;
-    let facts = match (given, census) {
-        (Some(g), Some(c)) => Some(g.or(c)),
-        (g, c) => g.or(c),
-    };
+    let facts = EhrFacts::completed(given, store.census_facts(mrn.as_str())?);
     let found = contradictions(&ours.patient, mrn.as_str(), facts.as_ref());
     let link = store.link_mrn(
         actor,

@@ -272,19 +272,10 @@ fn mapped_identities(
     let mut out = HashMap::new();
     for link in downtime.iter().filter_map(|d| d.link.as_ref()) {
         let mut ehr = link.ehr.clone();
-        if !ehr.missing().is_empty() || ehr.kana.is_none() || ehr.sex.is_none() {
-            let census = match PatientId::parse(&link.mrn) {
-                Ok(id) => store.patient(&id)?,
-                Err(_) => None,
-            };
-            if let Some(r) = census {
-                ehr = ehr.or(EhrFacts {
-                    name: Some(r.patient.name.as_str().to_string()),
-                    kana: Some(r.patient.kana.as_str().to_string()),
-                    dob: Some(r.patient.dob.iso()),
-                    sex: Some(r.patient.sex.code().to_string()),
-                });
-            }
+        if (!ehr.missing().is_empty() || ehr.kana.is_none() || ehr.sex.is_none())
+            && let Some(census) = store.census_facts(&link.mrn)?
+        {
+            ehr = ehr.or(census);
         }
         out.insert(link.downtime_id.clone(), (link.mrn.clone(), ehr));
     }

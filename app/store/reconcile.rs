@@ -23,6 +23,15 @@ pub struct EhrFacts {
 }
 
 impl EhrFacts {
+    /// What was typed or imported (`given`) first, the EHR's census (`census`) filling in what it
+    /// left out.
+    pub fn completed(given: Option<EhrFacts>, census: Option<EhrFacts>) -> Option<EhrFacts> {
+        match (given, census) {
+            (Some(g), Some(c)) => Some(g.or(c)),
+            (g, c) => g.or(c),
+        }
+    }
+
     /// Each fact this one lacks taken from `other` (facts typed by hand, completed from the EHR's
     /// census).
     pub fn or(self, other: EhrFacts) -> EhrFacts {
@@ -131,6 +140,17 @@ fn link_of(tx: &rusqlite::Connection, id: &str) -> Result<Option<MrnLink>> {
 }
 
 impl Store {
+    /// What the EHR's census (once re-imported) says about a record number, if it has it.
+    pub fn census_facts(&self, mrn: &str) -> Result<Option<EhrFacts>> {
+        let Ok(id) = crate::domain::PatientId::parse(mrn) else { return Ok(None) };
+        Ok(self.patient(&id)?.map(|r| EhrFacts {
+            name: Some(r.patient.name.as_str().to_string()),
+            kana: Some(r.patient.kana.as_str().to_string()),
+            dob: Some(r.patient.dob.iso()),
+            sex: Some(r.patient.sex.code().to_string()),
+        }))
+    }
+
     /// Every patient registered under a downtime ID, with their mapping and merge.
     pub fn downtime_patients(&self) -> Result<Vec<DowntimePatient>> {
         let mut stmt = self

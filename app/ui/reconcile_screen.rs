@@ -184,10 +184,7 @@ impl ReconcileScreen {
                 None
             }
         };
-        let ehr: Option<EhrFacts> = match (typed.clone(), census.clone()) {
-            (Some(t), Some(c)) => Some(t.or(c)),
-            (t, c) => t.or(c),
-        };
+        let ehr = EhrFacts::completed(typed.clone(), census.clone());
         egui::Grid::new("side_by_side").num_columns(3).striped(true).show(ui, |ui| {
             ui.strong("");
             ui.strong("ダウンタイム Downtime");

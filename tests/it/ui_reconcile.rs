@@ -17,17 +17,23 @@ use kamikarte::ui::labels::{
     RECON_MRN_LABEL, RECON_OVERRIDE_LABEL, RECON_UNLINK_BUTTON, RECONCILE_TAB,
 };
 
+/// The demo hospital in a downtime, with its accounts: where a clerk registers and maps.
+fn demo_in_downtime(db: &std::path::Path) -> Store {
+    let mut store = Store::open(db).unwrap();
+    let actor = Actor("setup".into());
+    let options = DemoOptions { beds: 45, seed: 5, as_of: Local::now().date_naive() };
+    load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
+    ensure_demo_users(&mut store, &actor).unwrap();
+    prepare_downtime(&mut store, &actor).unwrap();
+    store
+}
+
 #[test]
 fn a_clerk_maps_a_downtime_id_only_with_a_reason_when_the_date_of_birth_differs() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.sqlite");
     let (downtime_id, mrn, ehr_dob) = {
-        let mut store = Store::open(&db).unwrap();
-        let actor = Actor("setup".into());
-        let options = DemoOptions { beds: 45, seed: 5, as_of: Local::now().date_naive() };
-        load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
-        ensure_demo_users(&mut store, &actor).unwrap();
-        prepare_downtime(&mut store, &actor).unwrap();
+        let mut store = demo_in_downtime(&db);
         let m = store.patients(None, false).unwrap()[0].patient.clone();
         let input = RegistrationInput {
             kana: m.kana.as_str().into(),
@@ -84,12 +90,7 @@ fn a_number_the_ehr_census_lacks_is_mapped_with_the_ehrs_identity_typed_beside_i
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.sqlite");
     let downtime_id = {
-        let mut store = Store::open(&db).unwrap();
-        let actor = Actor("setup".into());
-        let options = DemoOptions { beds: 45, seed: 5, as_of: Local::now().date_naive() };
-        load_demo(&mut store, &actor, &options, &mut |_, _| {}).unwrap();
-        ensure_demo_users(&mut store, &actor).unwrap();
-        prepare_downtime(&mut store, &actor).unwrap();
+        let mut store = demo_in_downtime(&db);
         let input = RegistrationInput {
             kana: "カクウ　ハナコ".into(),
             name: "架空　花子".into(),
