@@ -10,3 +10,4 @@ pub const SAMPLE_CHARGES_CSV: &[u8] = include_bytes!("../assets/masters/charges.
 pub const SAMPLE_DRUGS_CSV: &[u8] = include_bytes!("../assets/masters/drugs.csv");
 pub const SAMPLE_LAB_TESTS_CSV: &[u8] = include_bytes!("../assets/masters/lab_tests.csv");
 pub const SAMPLE_DEPARTMENTS_CSV: &[u8] = include_bytes!("../assets/masters/departments.csv");
+pub const SAMPLE_USAGES_CSV: &[u8] = include_bytes!("../assets/masters/usages.csv");

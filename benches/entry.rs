@@ -38,6 +38,7 @@ fn master(n: usize) -> Vec<MasterItem> {
                 unit: Some("錠".into()),
                 points: Some((i % 500) as f64),
                 uses: ((i * 7919) % 5000) as u64,
+                details: Default::default(),
             }
         })
         .collect()

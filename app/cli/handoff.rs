@@ -180,6 +180,12 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
         p.unchanged,
         p.messages
     );
+    if report.attachments > 0 {
+        out!(
+            "  {} page images larger than handoff.ssmix2_inline_kb written as files beside their messages",
+            report.attachments
+        );
+    }
     for (subject, why) in &report.prepared.failed {
         eprintln!("  not handed off: {subject}: {why}");
     }

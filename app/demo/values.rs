@@ -8,9 +8,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::domain::{MasterKind, Patient, RecordKind};
+use crate::domain::{DosageForm, MasterItem, MasterKind, Patient, RecordKind};
 use crate::entry::fields::{self, Values};
 use crate::entry::keying::MasterSet;
+use crate::form::FormKind;
 use crate::form::keys;
 use crate::form::view::row_of;
 use crate::form::{FieldDef, FieldType, FormDefinition};
@@ -84,6 +85,8 @@ impl ValueMaker {
             (0, 0)
         };
         let mut values = Values::new();
+        // The drug of each row, so its dose and usage fit it (no 500 mL of a tablet).
+        let mut row_drugs: HashMap<String, String> = HashMap::new();
         let mut code_rows_done = 0;
         let mut rows_with_code = HashSet::new();
         for field in &form.fields {
@@ -133,7 +136,9 @@ impl ValueMaker {
                         _ => 1,
                     }
                     .min(options.len());
-                    if n == 0 || (optional && rng.u8(0..5) == 0) {
+                    // What a slip orders is never left blank: a lab slip orders something.
+                    let skippable = optional && export != Some(&keys::SERVICE);
+                    if n == 0 || (skippable && rng.u8(0..5) == 0) {
                         continue;
                     }
                     let mut picked: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
@@ -151,7 +156,22 @@ impl ValueMaker {
                     if skip {
                         continue;
                     }
-                    let text = self.typed_text(field, patient, day, row, rng)?;
+                    let drug = row_drugs.get(row).and_then(|c| self.drug(c));
+                    let text = match (export, &field.kind, drug) {
+                        (Some(k), FieldType::Code { .. }, _)
+                            if *k == keys::DRUG || *k == keys::GIVEN_DRUG =>
+                        {
+                            let code = self.drug_for(form.kind, rng)?;
+                            row_drugs.insert(row.to_string(), code.clone());
+                            code
+                        }
+                        (Some(k), _, Some(drug)) if *k == keys::DOSE || *k == keys::GIVEN_AMOUNT => {
+                            dose_of(drug, rng)
+                        }
+                        (Some(k), _, Some(drug)) if *k == keys::FREQUENCY => usage_of(drug, rng),
+                        (Some(k), _, Some(drug)) if *k == keys::ROUTE => route_of(drug, rng),
+                        _ => self.typed_text(field, patient, day, row, rng)?,
+                    };
                     self.put(&mut values, field, &text)?;
                 }
             }
@@ -169,6 +189,39 @@ impl ValueMaker {
             Ok(None) => Ok(()),
             Err(e) => Err(DemoError::Refused(format!("demo value '{text}' for {}: {e}", field.key))),
         }
+    }
+
+    fn drug(&self, code: &str) -> Option<&MasterItem> {
+        self.masters.get(MasterKind::Drugs.code())?.get(code)
+    }
+
+    /// A drug a form of this kind orders: injections on an injection slip, drugs taken or
+    /// applied on a prescription; the most used most often.
+    fn drug_for(&self, kind: FormKind, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
+        let fits = |code: &String| {
+            let form = self.drug(code).and_then(|d| d.detail("form")).and_then(DosageForm::parse);
+            match kind {
+                FormKind::Injection => form == Some(DosageForm::Injection),
+                FormKind::Prescription => form != Some(DosageForm::Injection),
+                _ => true,
+            }
+        };
+        let codes: Vec<String> = self
+            .codes
+            .get(MasterKind::Drugs.code())
+            .into_iter()
+            .flatten()
+            .filter(|c| fits(c))
+            .cloned()
+            .collect();
+        if codes.is_empty() {
+            return Err(DemoError::Refused(
+                "the drugs master has no drug for this form: load the sample masters first".into(),
+            ));
+        }
+        let top = codes.len().min(8);
+        Ok(if rng.u8(0..4) > 0 { &codes[rng.usize(0..top)] } else { &codes[rng.usize(0..codes.len())] }
+            .clone())
     }
 
     fn code(&self, master: &str, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
@@ -283,4 +336,43 @@ pub(super) fn base_key(key: &str) -> &str {
         "" => key,
         row => key.strip_suffix(row).and_then(|k| k.strip_suffix('_')).unwrap_or(key),
     }
+}
+
+/// A dose of `drug` in its master's unit, as a ward writes it.
+fn dose_of(drug: &MasterItem, rng: &mut fastrand::Rng) -> String {
+    let unit = drug.unit.as_deref().unwrap_or("");
+    let amount = match unit {
+        "錠" | "カプセル" | "包" => rng.u32(1..=2).to_string(),
+        "mL" if drug.name.contains("500mL") => "500".to_string(),
+        "mL" if drug.name.contains("100mL") => "100".to_string(),
+        "mL" if drug.name.contains("単位") => rng.u32(2..=10).to_string(),
+        "mL" => "5".to_string(),
+        "g" => "10".to_string(),
+        _ => "1".to_string(),
+    };
+    format!("{amount}{unit}")
+}
+
+/// A usage as the usages master names it: a drug applied four times a day, one taken after
+/// meals, at bedtime or when needed.
+fn usage_of(drug: &MasterItem, rng: &mut fastrand::Rng) -> String {
+    let usages: &[&str] = match drug.detail("form").and_then(DosageForm::parse) {
+        Some(DosageForm::External) => &["1日4回 塗布"],
+        _ => &["1日3回 毎食後", "1日2回 朝夕食後", "1日1回 朝食後", "1日1回 就寝前", "疼痛時 頓用"],
+    };
+    usages[rng.usize(0..usages.len())].to_string()
+}
+
+/// A route that fits the drug: an injection's, or by mouth.
+fn route_of(drug: &MasterItem, rng: &mut fastrand::Rng) -> String {
+    let routes: &[&str] = match drug.detail("form").and_then(DosageForm::parse) {
+        Some(DosageForm::Injection) if drug.name.contains("500mL") => &["DIV"],
+        Some(DosageForm::Injection) if drug.name.contains("インスリン") || drug.name.contains("ヘパリン") => {
+            &["SC"]
+        }
+        Some(DosageForm::Injection) => &["IV", "DIV"],
+        Some(DosageForm::External) => &["外用"],
+        _ => &["PO"],
+    };
+    routes[rng.usize(0..routes.len())].to_string()
 }

@@ -5,6 +5,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::FieldError;
 use super::kana::to_katakana;
+use super::master_details::Details;
 use super::text::clean_text;
 
 /// The masters a `type = "code"` field can name (`master = "…"` in a form definition).
@@ -18,11 +19,18 @@ pub enum MasterKind {
     /// Departments (診療科) with the EHR's codes (HL7 table 0069, up to three characters in
     /// SS-MIX2 file names): what PV1-10 and ORC-17 carry.
     Departments,
+    /// Dosing instructions (用法) with their JAMI standard usage codes.
+    Usages,
 }
 
 impl MasterKind {
-    pub const ALL: [MasterKind; 4] =
-        [MasterKind::Charges, MasterKind::Drugs, MasterKind::LabTests, MasterKind::Departments];
+    pub const ALL: [MasterKind; 5] = [
+        MasterKind::Charges,
+        MasterKind::Drugs,
+        MasterKind::LabTests,
+        MasterKind::Departments,
+        MasterKind::Usages,
+    ];
 
     /// The name used in form definitions, on the command line and in the database.
     pub fn code(self) -> &'static str {
@@ -31,6 +39,7 @@ impl MasterKind {
             MasterKind::Drugs => "drugs",
             MasterKind::LabTests => "lab_tests",
             MasterKind::Departments => "departments",
+            MasterKind::Usages => "usages",
         }
     }
 
@@ -41,17 +50,16 @@ impl MasterKind {
             MasterKind::Drugs => "薬剤 Drugs",
             MasterKind::LabTests => "検査 Lab tests",
             MasterKind::Departments => "診療科 Departments",
+            MasterKind::Usages => "用法 Usages",
         }
     }
 
-    /// Reads `charges`, `drugs` or `lab_tests` (case and `-` for `_` forgiven).
+    /// Reads a master's code (case and `-` for `_` forgiven).
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let wanted = input.trim().to_lowercase().replace('-', "_");
         Self::ALL.into_iter().find(|k| k.code() == wanted).ok_or_else(|| {
-            FieldError::new(format!(
-                "master '{}' is not one of charges, drugs, lab_tests, departments",
-                input.trim()
-            ))
+            let all: Vec<&str> = Self::ALL.iter().map(|k| k.code()).collect();
+            FieldError::new(format!("master '{}' is not one of {}", input.trim(), all.join(", ")))
         })
     }
 }
@@ -76,6 +84,9 @@ pub struct MasterItem {
     pub points: Option<f64>,
     /// How often the hospital uses the code: the ranking of search results.
     pub uses: u64,
+    /// The master's own extra columns (`MasterKind::detail_columns`), in their normal form.
+    #[serde(skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
 }
 
 const MAX_NAME_CHARS: usize = 200;
@@ -109,6 +120,11 @@ impl MasterItem {
             )));
         }
         Ok(code)
+    }
+
+    /// A detail's value, if the item has it.
+    pub fn detail(&self, key: &str) -> Option<&str> {
+        self.details.get(key).map(String::as_str)
     }
 
     pub fn parse_name(input: &str) -> Result<String, FieldError> {
@@ -176,6 +192,7 @@ impl MasterItem {
 
     /// Checks that every value is in the form the `parse_*` functions give, naming the first
     /// field that is not: for items built by hand or read back from the database.
+    /// (The details are checked against their master: `master_details::check_details`.)
     pub fn check(&self) -> Result<(), (&'static str, FieldError)> {
         fn same<T: PartialEq>(
             field: &'static str,
@@ -264,6 +281,7 @@ mod tests {
             unit: Some("回".into()),
             points: Some(291.0),
             uses: 10,
+            details: Details::new(),
         };
         assert!(item.check().is_ok());
         let lower = MasterItem { code: "a000".into(), ..item.clone() };

@@ -237,6 +237,12 @@ pub fn save_with_ticks(
     let mut problems: Vec<String> =
         fields::missing(&sheet.form, values).into_iter().map(|label| format!("{label}: required")).collect();
     problems.extend(derive::row_problems(&sheet.form, values));
+    let drugs: std::collections::HashMap<String, crate::domain::MasterItem> = store
+        .master_items(crate::domain::MasterKind::Drugs.code())?
+        .into_iter()
+        .map(|d| (d.code.clone(), d))
+        .collect();
+    problems.extend(super::drug_checks::drug_problems(&sheet.form, values, &drugs));
     if !problems.is_empty() {
         return Err(KeyingError::Invalid(problems));
     }

@@ -15,7 +15,9 @@ use crate::assets;
 use crate::auth::Session;
 use crate::csv_in::{Encoding, decode};
 use crate::domain::Permission;
+use crate::domain::Specimen;
 use crate::domain::kana::search_key;
+use crate::domain::master_details::{DetailColumn, Details};
 use crate::store::{Actor, ReplaceCounts, Store, StoreError};
 
 pub use crate::domain::{MasterItem, MasterKind};
@@ -135,14 +137,22 @@ impl Column {
 
 /// Reads a master file (bytes as they are on disk), checking every row. `file_name` is only
 /// for the messages.
-pub fn parse_master_csv(bytes: &[u8], file_name: &str) -> Result<Vec<MasterItem>, MasterImportError> {
-    read_master(bytes, file_name).map(|(items, _)| items)
+pub fn parse_master_csv(
+    kind: MasterKind,
+    bytes: &[u8],
+    file_name: &str,
+) -> Result<Vec<MasterItem>, MasterImportError> {
+    read_master(kind, bytes, file_name).map(|(items, _)| items)
 }
 
-fn read_master(bytes: &[u8], file_name: &str) -> Result<(Vec<MasterItem>, Encoding), MasterImportError> {
+fn read_master(
+    kind: MasterKind,
+    bytes: &[u8],
+    file_name: &str,
+) -> Result<(Vec<MasterItem>, Encoding), MasterImportError> {
     let (text, encoding) = decode(bytes, Encoding::Auto)
         .map_err(|e| MasterImportError::Encoding { file: file_name.to_string(), line: e.line })?;
-    parse_text(&text)
+    parse_text(kind, &text)
         .map(|items| (items, encoding))
         .map_err(|errors| MasterImportError::Invalid { file: file_name.to_string(), errors })
 }
@@ -151,7 +161,7 @@ fn file_error(line: u64, field: &str, message: impl Into<String>) -> MasterRowEr
     MasterRowError { line, field: field.to_string(), value: String::new(), message: message.into() }
 }
 
-fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
+fn parse_text(kind: MasterKind, text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
     let mut reader = crate::csv_in::csv_reader(text);
     let mut records = reader.records();
     let csv_error = |e: csv::Error| {
@@ -167,7 +177,24 @@ fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
 
     let mut errors = Vec::new();
     let mut columns: HashMap<Column, usize> = HashMap::new();
+    // This master's own extra columns (`master_details`), by their position in the header.
+    let mut detail_columns: Vec<(&'static DetailColumn, usize)> = Vec::new();
     for (i, cell) in header.iter().enumerate() {
+        let key = search_key(cell);
+        if let Some(detail) = kind.detail_columns().find(|d| {
+            std::iter::once(d.key).chain(d.aliases.iter().copied()).any(|name| search_key(name) == key)
+        }) {
+            if let Some((_, first)) = detail_columns.iter().find(|(d, _)| d.key == detail.key) {
+                errors.push(file_error(
+                    1,
+                    detail.key,
+                    format!("two columns for '{}' (columns {} and {})", detail.key, first + 1, i + 1),
+                ));
+            } else {
+                detail_columns.push((detail, i));
+            }
+            continue;
+        }
         let Some(column) = Column::of_header(cell) else { continue };
         if let Some(&first) = columns.get(&column) {
             errors.push(file_error(
@@ -246,13 +273,40 @@ fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
             check(Column::Uses, e);
             0
         });
+        let mut details = Details::new();
+        for (detail, i) in &detail_columns {
+            let value = record.get(*i).unwrap_or("");
+            match (detail.parse)(value) {
+                Ok(Some(v)) => {
+                    details.insert(detail.key.to_string(), v);
+                }
+                Ok(None) => {}
+                Err(e) => row_errors.push(MasterRowError {
+                    line,
+                    field: detail.key.to_string(),
+                    value: value.to_string(),
+                    message: e.message,
+                }),
+            }
+        }
+        if let Err(e) = consistent_details(&details) {
+            row_errors.push(MasterRowError {
+                line,
+                field: e.0.to_string(),
+                value: details.get(e.0).cloned().unwrap_or_default(),
+                message: e.1,
+            });
+        }
         match (code, name) {
             (Some(code), Some(name)) if row_errors.is_empty() => {
-                items.push((line, MasterItem { code, name, kana, unit, points, uses }));
+                items.push((line, MasterItem { code, name, kana, unit, points, uses, details }));
             }
             (Some(code), _) => {
                 // Kept for the duplicate check only.
-                items.push((line, MasterItem { code, name: String::new(), kana, unit, points, uses }));
+                items.push((
+                    line,
+                    MasterItem { code, name: String::new(), kana, unit, points, uses, details },
+                ));
                 errors.append(&mut row_errors);
             }
             _ => errors.append(&mut row_errors),
@@ -287,6 +341,26 @@ fn parse_text(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
     Ok(items.into_iter().map(|(_, item)| item).collect())
 }
 
+/// Details that contradict each other: a JLAC10 code whose specimen digits name another
+/// specimen than the row's `specimen` (a serum code on a urine test).
+fn consistent_details(details: &Details) -> Result<(), (&'static str, String)> {
+    let (Some(jlac10), Some(specimen)) = (details.get("jlac10"), details.get("specimen")) else {
+        return Ok(());
+    };
+    let Some(expected) = Specimen::parse(specimen).and_then(|s| s.jlac10) else { return Ok(()) };
+    let material = &jlac10[9..12];
+    if material != expected.0 {
+        return Err((
+            "jlac10",
+            format!(
+                "'{jlac10}' is coded for specimen {material}, but the test's specimen is {specimen} ({})",
+                expected.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Imports the file at `path` as the master `kind`, replacing it (all of it, or nothing).
 pub fn import_master_file(
     store: &mut Store,
@@ -311,7 +385,7 @@ fn import_master_bytes(
     bytes: &[u8],
     file_name: &str,
 ) -> Result<ImportSummary, MasterImportError> {
-    let (items, encoding) = read_master(bytes, file_name)?;
+    let (items, encoding) = read_master(kind, bytes, file_name)?;
     let counts = store.replace_master(actor, kind.code(), file_name, &items)?;
     Ok(ImportSummary { master: kind, file: file_name.to_string(), encoding, items: items.len(), counts })
 }
@@ -323,6 +397,7 @@ pub fn sample(kind: MasterKind) -> (&'static str, &'static [u8]) {
         MasterKind::Drugs => ("drugs.csv (sample)", assets::SAMPLE_DRUGS_CSV),
         MasterKind::LabTests => ("lab_tests.csv (sample)", assets::SAMPLE_LAB_TESTS_CSV),
         MasterKind::Departments => ("departments.csv (sample)", assets::SAMPLE_DEPARTMENTS_CSV),
+        MasterKind::Usages => ("usages.csv (sample)", assets::SAMPLE_USAGES_CSV),
     }
 }
 
@@ -453,6 +528,7 @@ mod tests {
             unit: None,
             points: None,
             uses,
+            details: Details::new(),
         }
     }
 
@@ -530,7 +606,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
-        match parse_master_csv(text.as_bytes(), "m.csv") {
+        match parse_master_csv(MasterKind::Charges, text.as_bytes(), "m.csv") {
             Ok(items) => Ok(items),
             Err(MasterImportError::Invalid { file, errors }) => {
                 assert_eq!(file, "m.csv");
@@ -562,6 +638,7 @@ mod tests {
                 kana: Some("ショシンリョウ".into()),
                 unit: Some("回".into()),
                 points: Some(291.0),
+                details: Details::new(),
                 uses: 1200,
             }
         );
@@ -616,7 +693,8 @@ mod tests {
     fn empty_files_and_broken_bytes_are_refused() {
         assert_eq!(problems(""), ["m.csv:1: the file is empty (expected a header row: code,name,…)"]);
         assert_eq!(problems("code,name\n"), ["m.csv:1: the file holds no items (only a header)"]);
-        let err = parse_master_csv(b"code,name\nA,ok\n\x81\x20bad\n", "m.csv").unwrap_err();
+        let err =
+            parse_master_csv(MasterKind::Charges, b"code,name\nA,ok\n\x81\x20bad\n", "m.csv").unwrap_err();
         assert_eq!(err.to_string(), "m.csv: line 3 is neither UTF-8 nor CP932 (Shift_JIS) text");
     }
 
@@ -627,10 +705,32 @@ mod tests {
     }
 
     #[test]
+    fn a_jlac10_code_for_another_specimen_is_refused_on_its_line() {
+        let text =
+            "code,name,specimen,jlac10\nUA,尿一般,尿,3C020000002327101\nURIC,尿酸,血清,3C020000002327101\n";
+        let err = parse_master_csv(MasterKind::LabTests, text.as_bytes(), "lab.csv").unwrap_err();
+        let MasterImportError::Invalid { errors, .. } = err else { panic!("{err}") };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "jlac10"));
+        assert!(errors[0].message.contains("specimen 023"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn a_masters_own_columns_are_read_and_other_masters_columns_ignored() {
+        let text = "コード,名称,剤形,JLAC10\n990000101,アセトアミノフェン錠200mg,1,3C020000002327101\n";
+        let items = parse_master_csv(MasterKind::Drugs, text.as_bytes(), "drugs.csv").unwrap();
+        assert_eq!(items[0].detail("form"), Some("内用"));
+        assert_eq!(items[0].detail("jlac10"), None);
+        let bad = "code,name,form\nX1,謎の薬,飲み薬\n";
+        let err = parse_master_csv(MasterKind::Drugs, bad.as_bytes(), "drugs.csv").unwrap_err();
+        assert!(err.to_string().contains("drugs.csv:2: form: '飲み薬' is not a dosage form"), "{err}");
+    }
+
+    #[test]
     fn cp932_files_read_like_utf8_ones() {
         let text = "コード,名称,カナ,点数\nD400,血液採取,ｹﾂｴｷｻｲｼｭ,40\n";
         let bytes = encoding_rs::SHIFT_JIS.encode(text).0.into_owned();
-        let (items, encoding) = read_master(&bytes, "m.csv").unwrap();
+        let (items, encoding) = read_master(MasterKind::Charges, &bytes, "m.csv").unwrap();
         assert_eq!(encoding, Encoding::Cp932);
         assert_eq!(items[0].kana.as_deref(), Some("ケツエキサイシュ"));
     }
@@ -639,13 +739,23 @@ mod tests {
     fn the_samples_parse_and_hold_every_code_the_forms_tick() {
         for kind in MasterKind::ALL {
             let (name, bytes) = sample(kind);
-            let items = parse_master_csv(bytes, name).unwrap_or_else(|e| panic!("{e}"));
-            assert!((20..=60).contains(&items.len()), "{name}: {} items", items.len());
+            let items = parse_master_csv(kind, bytes, name).unwrap_or_else(|e| panic!("{e}"));
+            assert!((5..=60).contains(&items.len()), "{name}: {} items", items.len());
             assert!(items.iter().all(|i| i.kana.is_some() && i.uses > 0), "{name}");
+            let every = |key: &str| items.iter().all(|i| i.detail(key).is_some());
+            match kind {
+                MasterKind::LabTests => {
+                    assert!(every("specimen"));
+                    assert_eq!(items.iter().filter(|i| i.detail("jlac10").is_some()).count(), 30);
+                }
+                MasterKind::Drugs => assert!(every("form")),
+                MasterKind::Usages => assert!(items.iter().any(|i| i.detail("jami").is_some())),
+                _ => {}
+            }
         }
         let forms = crate::form::built_in();
         for (form, kind) in [("charge_slip", MasterKind::Charges), ("lab_order", MasterKind::LabTests)] {
-            let index = MasterIndex::new(parse_master_csv(sample(kind).1, "sample").unwrap());
+            let index = MasterIndex::new(parse_master_csv(kind, sample(kind).1, "sample").unwrap());
             let def = forms.iter().find(|f| f.id == form).unwrap_or_else(|| panic!("form {form}"));
             let options: Vec<_> = def
                 .fields

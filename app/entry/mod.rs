@@ -3,6 +3,7 @@
 //! the worklist, and downtime IDs reconciled with the EHR's record numbers.
 
 pub mod derive;
+pub mod drug_checks;
 pub mod fields;
 pub mod keying;
 pub mod masters;

@@ -99,6 +99,10 @@ pub struct Keyed {
     pub lines: Vec<ChargeOut>,
     /// Names of the codes keyed (drug, lab test, charge codes) from the masters.
     pub code_names: BTreeMap<String, String>,
+    /// What the masters say of each code keyed, besides its name: the unit and the master's
+    /// own columns (a test's `specimen` and `jlac10`, a drug's `form`), for coding the message.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_facts: BTreeMap<String, BTreeMap<String, String>>,
     pub entered_at: String,
     pub entered_by: String,
     pub verified_at: Option<String>,

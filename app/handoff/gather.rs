@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::content::{ChargeOut, Content, HandoffItem, Keyed, Page, PatientFacts};
+use super::hl7::UsageCode;
 use crate::domain::{MasterKind, PatientId, PatientMaster};
 use crate::entry::keying::MasterSet;
 use crate::entry::worklist::{Stage, WorkItem, worklist};
@@ -252,6 +253,21 @@ pub fn gather(
     Ok(Gathered { items, worklist: list, held, waiting: people.waiting.into_values().collect() })
 }
 
+/// The usages master as a lookup: a usage's name (search-folded) → its JAMI code, if it has
+/// one, and how many times a day it is.
+pub fn usage_codes(store: &Store) -> Result<HashMap<String, UsageCode>> {
+    let mut codes = HashMap::new();
+    for item in store.master_items(MasterKind::Usages.code())? {
+        let usage = UsageCode {
+            jami: item.detail("jami").map(str::to_string),
+            name: item.name.clone(),
+            per_day: item.detail("per_day").and_then(|n| n.parse().ok()),
+        };
+        codes.insert(crate::domain::kana::search_key(&item.name), usage);
+    }
+    Ok(codes)
+}
+
 /// The departments master as a lookup: each department's name, and its code itself, to the
 /// EHR's code. Empty until the master is imported (names then travel as text).
 pub fn department_codes(store: &Store) -> Result<HashMap<String, String>> {
@@ -424,7 +440,7 @@ fn keyed_items(
                 }
             })
             .collect();
-        let code_names = code_names(form, &entry.values, &masters);
+        let (code_names, code_facts) = code_names(form, &entry.values, &masters);
         keyed.push(HandoffItem {
             subject: format!("keyed:{}", subject_key(&work.item)),
             patient,
@@ -440,6 +456,7 @@ fn keyed_items(
                 records: all_records.remove(&entry.id).unwrap_or_default(),
                 lines,
                 code_names,
+                code_facts,
                 entered_at: entry.entered_at,
                 entered_by: entry.entered_by,
                 verified_at: entry.verified_at,
@@ -519,13 +536,14 @@ fn paper_time(item: &HandoffItem) -> (String, String) {
     }
 }
 
-/// The master's name of every code keyed on the page.
+/// The master's name of every code keyed on the page, and what else the master says of it.
 fn code_names(
     form: &FormDefinition,
     values: &BTreeMap<String, serde_json::Value>,
     masters: &MasterSet,
-) -> BTreeMap<String, String> {
+) -> (BTreeMap<String, String>, BTreeMap<String, BTreeMap<String, String>>) {
     let mut names = BTreeMap::new();
+    let mut facts = BTreeMap::new();
     for field in &form.fields {
         let (master, codes): (Option<&str>, Vec<&str>) = match (&field.kind, values.get(&field.key)) {
             (FieldType::Code { master }, Some(serde_json::Value::String(code))) => {
@@ -537,13 +555,21 @@ fn code_names(
             _ => continue,
         };
         for code in codes {
-            let from_master = match master {
-                Some(m) => masters.get(m).and_then(|m| m.get(code)).map(|i| i.name.clone()),
+            let item = match master {
+                Some(m) => masters.get(m).and_then(|m| m.get(code)),
                 // A tick box names no master: its code is in one of them, or only on the form.
-                None => MasterKind::ALL
-                    .iter()
-                    .find_map(|k| masters.get(k.code()).and_then(|m| m.get(code)).map(|i| i.name.clone())),
+                None => MasterKind::ALL.iter().find_map(|k| masters.get(k.code()).and_then(|m| m.get(code))),
             };
+            if let Some(item) = item {
+                let mut known = item.details.clone();
+                if let Some(unit) = &item.unit {
+                    known.insert("unit".to_string(), unit.clone());
+                }
+                if !known.is_empty() {
+                    facts.insert(code.to_string(), known);
+                }
+            }
+            let from_master = item.map(|i| i.name.clone());
             let label = || match &field.kind {
                 FieldType::Ticks { options, .. } => {
                     options.iter().find(|o| o.code == code).map(|o| o.label.clone())
@@ -555,5 +581,5 @@ fn code_names(
             }
         }
     }
-    names
+    (names, facts)
 }

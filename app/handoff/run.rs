@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use super::billing_csv::{self, ColumnMapping};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
-use super::gather::{Gathered, Scope, Waiting, department_codes, gather};
+use super::gather::{Gathered, Scope, Waiting, department_codes, gather, usage_codes};
 use super::hl7::{Charset, Hl7Context, encode};
-use super::ssmix2::{FileFacts, storage_path, supersede_older};
+use super::ssmix2::{FileFacts, externalize_images, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
 use crate::auth::Session;
 use crate::domain::Permission;
@@ -71,6 +71,9 @@ pub struct ExportReport {
     pub substitutions: BTreeMap<String, usize>,
     /// Patients whose paper waits for a record number (`--include-unmapped`).
     pub waiting: Vec<Waiting>,
+    /// SS-MIX2: page images written as files beside their messages (larger than
+    /// `handoff.ssmix2_inline_kb`); not counted in `files`.
+    pub attachments: usize,
 }
 
 /// Nothing clinical goes to the EHR under a temporary identifier: while a patient with paper
@@ -131,7 +134,8 @@ pub fn export(
         settings.fhir_base().map_err(ExportError::Refused)?;
     }
     let departments = department_codes(store)?;
-    let hl7 = hl7_context(&settings, site, &departments)?;
+    let usages = usage_codes(store)?;
+    let hl7 = hl7_context(&settings, site, &departments, &usages)?;
     progress("preparing", 0, gathered.items.len());
     let prepared = stage(store, actor, &gathered, &hl7)?;
     progress("listing", 0, 0);
@@ -196,13 +200,15 @@ pub fn prepare(
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     refuse_waiting(&gathered, include_unmapped)?;
     let departments = department_codes(store)?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site, &departments)?)
+    let usages = usage_codes(store)?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site, &departments, &usages)?)
 }
 
 fn hl7_context<'a>(
     settings: &'a crate::store::Settings,
     site: &Site<'a>,
     departments: &'a HashMap<String, String>,
+    usages: &'a HashMap<String, crate::handoff::hl7::UsageCode>,
 ) -> Result<Hl7Context<'a>, ExportError> {
     let code = settings.institution_code().map_err(ExportError::Refused)?;
     Ok(Hl7Context {
@@ -212,6 +218,7 @@ fn hl7_context<'a>(
         receiving_facility: code,
         forms: site.forms,
         departments,
+        usages,
         now: chrono::Utc::now(),
     })
 }
@@ -285,8 +292,10 @@ fn write_messages(
     // …unless a message of this run is one (a registration's A08 under `kamikarte`): two files
     // of one message time would share a name.
     let mut has_basic_information: HashSet<String> = HashSet::new();
+    let inline_max = store.settings()?.ssmix2_inline_kb as usize * 1024;
+    let mut attachments: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for (message, record) in &messages {
-        let (bytes, substituted) = encode(&message.body, options.charset);
+        let (mut bytes, substituted) = encode(&message.body, options.charset);
         for (c, with) in substituted {
             *report.substitutions.entry(format!("{c} → {with}")).or_default() += 1;
         }
@@ -335,6 +344,17 @@ fn write_messages(
                     patients.insert(who.id.clone(), who);
                 }
                 let path = options.out.join(place.relative());
+                if message.message_type.starts_with("MDM^") {
+                    let (body, images) = externalize_images(&message.body, inline_max, &place.file_name)
+                        .map_err(|e| ExportError::Message(format!("{}: {e}", record.subject)))?;
+                    if !images.is_empty() {
+                        bytes = encode(&body, options.charset).0;
+                        for image in images {
+                            attachments
+                                .push((options.out.join(&place.folder).join(image.file_name), image.bytes));
+                        }
+                    }
+                }
                 if place.folder.ends_with("ADT-00") {
                     has_basic_information.insert(message.patient_id.clone());
                 }
@@ -369,6 +389,12 @@ fn write_messages(
         files.push((options.out.join(place.relative()), bytes));
         superseding.push(place);
     }
+    let message_files = files.len();
+    report.attachments += attachments.len();
+    // An image is written before its message, so a message never points at a missing file.
+    for (path, bytes) in &attachments {
+        write_file(path, bytes)?;
+    }
     let written = std::sync::atomic::AtomicUsize::new(0);
     // At least two writers even on one core: the time goes into creating and syncing files.
     // After a failure (a full disk) the other writers stop too; the first error is reported.
@@ -387,8 +413,8 @@ fn write_messages(
         supersede_older(&options.out, place)
             .map_err(|source| ExportError::Write { path: options.out.join(place.relative()), source })?;
     }
-    report.records += files.len();
-    report.files += files.len();
+    report.records += message_files;
+    report.files += message_files;
     progress("writing", total, total);
     delivered.sort_unstable();
     delivered.dedup();

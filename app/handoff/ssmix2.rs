@@ -32,7 +32,8 @@
 //!
 //! Messages the standard has no data type for (ADT^A40 merges, ORU^R01 vital signs, MDM^T02
 //! notes and scanned pages, DFT^P03 charges) go to the extended storage, `DIR/extended/`, with
-//! the same tree and names and the message type as the data type (`ADT-A40`, `ORU-R01`, …).
+//! the same tree and names; the data type is `CODE^NAME^99KKX` as the extended storage's
+//! guideline lays it out (`ORU-R01^バイタルサイン^99KKX`, `MDM-T02^文書^99KKX`, …).
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +97,29 @@ pub fn standard_data_type(message_type: &str, form_kind: Option<FormKind>) -> Op
     })
 }
 
+/// The local coding system of kamikarte's extended-storage data types.
+pub const EXTENDED_TYPES: &str = "99KKX";
+
+/// The extended storage's data type, `CODE^NAME^CODING SYSTEM` as the guideline lays it out
+/// (the national hospital organisation's `L-OBSERVATIONS^OBSERVATIONS^99ZL01`): the code is the
+/// message type (`ORU-R01`), a replaced document (MDM^T10) sharing MDM-T02's folder so the later
+/// file supersedes the earlier.
+pub fn extended_data_type(message_type: &str) -> String {
+    let code = if message_type.starts_with("MDM^") {
+        "MDM-T02".to_string()
+    } else {
+        message_type.split('^').take(2).collect::<Vec<_>>().join("-")
+    };
+    let name = match code.as_str() {
+        "ADT-A40" => "患者統合",
+        "ORU-R01" => "バイタルサイン",
+        "MDM-T02" => "文書",
+        "DFT-P03" => "算定",
+        _ => "その他",
+    };
+    format!("{code}^{name}^{EXTENDED_TYPES}")
+}
+
 /// `YYYYMMDDHHMMSSfff` from a message's MSH-7 (`YYYYMMDDHHMMSS[.f…]`, Japan time, no offset):
 /// the file name says when its message was made.
 pub fn timestamp17(msh7: &str) -> Option<String> {
@@ -129,10 +153,7 @@ pub fn storage_path(facts: &FileFacts<'_>) -> Option<StoragePath> {
     let standard = standard_data_type(facts.message_type, facts.form_kind);
     let data_type = match standard {
         Some(t) => t.to_string(),
-        // A replaced document (T10) is a later version of the same document: one folder, so
-        // the later file supersedes the earlier.
-        None if facts.message_type.starts_with("MDM^") => "MDM-T02".to_string(),
-        None => facts.message_type.split('^').take(2).collect::<Vec<_>>().join("-"),
+        None => extended_data_type(facts.message_type),
     };
     let basic_information = data_type == "ADT-00";
     let day = if basic_information { "-".to_string() } else { day_text(facts.day) };
@@ -200,6 +221,54 @@ pub fn supersede_older(root: &Path, keep: &StoragePath) -> std::io::Result<usize
     Ok(renamed)
 }
 
+/// A page image written beside its message instead of inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// In the message's folder: `<message file name>_<OBX set ID>.png|jpg`.
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Takes every ED image larger than `max_bytes` (its OBX-5 as sent, base64) out of a message
+/// bound for the extended storage: the image becomes a file beside the message and the OBX a
+/// reference pointer (`RP`, `<file>^^IM^PNG`), which a receiver whose field size is limited
+/// can take. A smaller image stays inline. Gives the body unchanged when nothing is too large.
+pub fn externalize_images(
+    body: &str,
+    max_bytes: usize,
+    message_file: &str,
+) -> Result<(String, Vec<Attachment>), String> {
+    use base64::Engine as _;
+    let mut attachments = Vec::new();
+    let mut segments = Vec::new();
+    for segment in body.split('\r') {
+        let mut fields: Vec<String> = segment.split('|').map(str::to_string).collect();
+        let is_large_ed = fields.first().is_some_and(|f| f == "OBX")
+            && fields.get(2).is_some_and(|t| t == "ED")
+            && fields.get(5).is_some_and(|v| v.len() > max_bytes);
+        if !is_large_ed {
+            segments.push(segment.to_string());
+            continue;
+        }
+        let value = fields[5].clone();
+        let parts: Vec<&str> = value.split('^').collect();
+        let (Some(subtype), Some(data)) = (parts.get(2), parts.get(4)) else {
+            return Err(format!("{message_file}: an ED OBX without its image data"));
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("{message_file}: an ED image is not base64: {e}"))?;
+        let set = fields.get(1).cloned().unwrap_or_default();
+        let extension = if subtype.eq_ignore_ascii_case("JPEG") { "jpg" } else { "png" };
+        let file_name = format!("{message_file}_{set}.{extension}");
+        fields[2] = "RP".to_string();
+        fields[5] = format!("{}^^IM^{subtype}", super::hl7::er7::esc(&file_name));
+        segments.push(fields.join("|"));
+        attachments.push(Attachment { file_name, bytes });
+    }
+    Ok((segments.join("\r"), attachments))
+}
+
 /// (ID, data type and order number; timestamp) of a file name: what identifies the order, and
 /// what orders its versions.
 fn name_key(name: &str) -> Option<(String, String)> {
@@ -241,13 +310,36 @@ mod tests {
         assert_eq!(adt.file_name, "0012345678_-_ADT-00_999999999999999_20261120100203456_01_1");
         assert!(adt.folder.ends_with("0012345678/-/ADT-00"));
         let vitals = storage_path(&facts("ORU^R01^ORU_R01", Some(FormKind::Vitals))).unwrap();
-        assert!(vitals.folder.starts_with("extended/001/234/0012345678/20261105/ORU-R01"));
+        assert!(
+            vitals.folder.starts_with("extended/001/234/0012345678/20261105/ORU-R01^バイタルサイン^99KKX")
+        );
         let mut short = facts("OMD^O03^OMD_O03", Some(FormKind::Diet));
         short.patient_id = "D12";
         short.department = Some("内科");
         let s = storage_path(&short).unwrap();
         assert!(s.folder.starts_with("standard/000/D12/D12/20261105/OMD"), "{:?}", s.folder);
         assert!(s.file_name.ends_with("_-_1"));
+    }
+
+    #[test]
+    fn a_large_image_becomes_a_file_beside_its_message_and_a_small_one_stays_inline() {
+        use base64::Engine as _;
+        let image = vec![7u8; 3000];
+        let data = base64::engine::general_purpose::STANDARD.encode(&image);
+        let body = format!(
+            "MSH|^~\\&|K\rOBX|1|ED|X||^IM^PNG^Base64^{data}||||||F\rOBX|2|ED|X||^IM^PNG^Base64^AAAA||||||F"
+        );
+        let name = "001_20261105_MDM-T02^文書^99KKX_000000000000042_20261105093000000_-_1";
+        let (out, files) = externalize_images(&body, 1024, name).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].bytes, image);
+        assert_eq!(files[0].file_name, format!("{name}_1.png"));
+        let obx: Vec<&str> = out.split('\r').filter(|s| s.starts_with("OBX")).collect();
+        assert!(obx[0].starts_with("OBX|1|RP|X||001_20261105_MDM-T02\\S\\文書\\S\\99KKX_"), "{}", obx[0]);
+        assert!(obx[0].contains("_1.png^^IM^PNG|"), "{}", obx[0]);
+        assert!(obx[1].contains("|ED|") && obx[1].contains("AAAA"), "small images stay inline");
+        let (same, none) = externalize_images(&body, usize::MAX, name).unwrap();
+        assert_eq!((same, none.len()), (body, 0));
     }
 
     #[test]

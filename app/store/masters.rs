@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::audit::AuditWriter;
 use super::{Actor, Result, Store, StoreError, now_text};
+use crate::domain::master_details::check_details;
 use crate::domain::{MasterItem, MasterKind};
 
 /// What replacing a master changed, code by code.
@@ -22,10 +23,11 @@ pub struct ReplaceCounts {
 }
 
 /// The values an import sets (everything but the local count), for telling changed from not.
-type Stored = (String, Option<String>, Option<String>, Option<f64>, i64);
+type Stored = (String, Option<String>, Option<String>, Option<f64>, i64, String);
 
 fn stored(item: &MasterItem) -> Stored {
-    (item.name.clone(), item.kana.clone(), item.unit.clone(), item.points, item.uses as i64)
+    let details = serde_json::to_string(&item.details).unwrap_or_else(|_| "{}".to_string());
+    (item.name.clone(), item.kana.clone(), item.unit.clone(), item.points, item.uses as i64, details)
 }
 
 fn kind(kind_code: &str) -> Result<MasterKind> {
@@ -53,6 +55,9 @@ impl Store {
             if let Err((field, e)) = item.check() {
                 return Err(StoreError::Refused(format!("{kind} code '{}': {field}: {e}", item.code)));
             }
+            if let Err((field, e)) = check_details(kind, &item.details) {
+                return Err(StoreError::Refused(format!("{kind} code '{}': {field}: {e}", item.code)));
+            }
             if !seen.insert(item.code.as_str()) {
                 return Err(StoreError::Refused(format!("{kind} code '{}' is given twice", item.code)));
             }
@@ -61,10 +66,14 @@ impl Store {
         let tx = self.begin()?;
         let mut old: HashMap<String, Stored> = HashMap::new();
         {
-            let mut stmt = tx
-                .prepare("SELECT code, name, kana, unit, points, uses FROM master_items WHERE master = ?1")?;
+            let mut stmt = tx.prepare(
+                "SELECT code, name, kana, unit, points, uses, details FROM master_items WHERE master = ?1",
+            )?;
             let rows = stmt.query_map([kind.code()], |r| {
-                Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                ))
             })?;
             for row in rows {
                 let (code, values) = row?;
@@ -76,12 +85,12 @@ impl Store {
         let mut counts = ReplaceCounts::default();
         {
             let mut insert = tx.prepare(
-                "INSERT INTO master_items (master, code, name, kana, unit, points, uses, imported_at, imported_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO master_items (master, code, name, kana, unit, points, uses, imported_at, imported_by, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut update = tx.prepare(
                 "UPDATE master_items SET name = ?3, kana = ?4, unit = ?5, points = ?6, uses = ?7,
-                        imported_at = ?8, imported_by = ?9
+                        imported_at = ?8, imported_by = ?9, details = ?10
                  WHERE master = ?1 AND code = ?2",
             )?;
             for item in items {
@@ -100,7 +109,7 @@ impl Store {
                         &mut update
                     }
                 };
-                let (name, kana, unit, points, uses) = values;
+                let (name, kana, unit, points, uses, details) = values;
                 statement.execute(params![
                     kind.code(),
                     item.code,
@@ -110,7 +119,8 @@ impl Store {
                     points,
                     uses,
                     now,
-                    actor.0
+                    actor.0,
+                    details
                 ])?;
             }
             let mut delete = tx.prepare("DELETE FROM master_items WHERE master = ?1 AND code = ?2")?;
@@ -144,24 +154,40 @@ impl Store {
     pub fn master_items(&self, kind_code: &str) -> Result<Vec<MasterItem>> {
         let kind = kind(kind_code)?;
         let mut stmt = self.conn.prepare(
-            "SELECT code, name, kana, unit, points, uses, local_uses FROM master_items
+            "SELECT code, name, kana, unit, points, uses, local_uses, details FROM master_items
              WHERE master = ?1 ORDER BY code",
         )?;
         let rows = stmt.query_map([kind.code()], |r| {
             let uses: i64 = r.get(5)?;
             let local: i64 = r.get(6)?;
-            Ok(MasterItem {
-                code: r.get(0)?,
-                name: r.get(1)?,
-                kana: r.get(2)?,
-                unit: r.get(3)?,
-                points: r.get(4)?,
-                uses: (uses.max(0) as u64).saturating_add(local.max(0) as u64).min(MasterItem::MAX_USES),
-            })
+            let details: String = r.get(7)?;
+            Ok((
+                MasterItem {
+                    code: r.get(0)?,
+                    name: r.get(1)?,
+                    kana: r.get(2)?,
+                    unit: r.get(3)?,
+                    points: r.get(4)?,
+                    uses: (uses.max(0) as u64).saturating_add(local.max(0) as u64).min(MasterItem::MAX_USES),
+                    details: Default::default(),
+                },
+                details,
+            ))
         })?;
         let mut items = Vec::new();
-        for item in rows {
-            let item = item?;
+        for row in rows {
+            let (mut item, details) = row?;
+            let corrupt = |message: String| StoreError::Corrupt {
+                entity: "master item",
+                id: format!("{kind}/{}", item.code),
+                field: "details",
+                message,
+            };
+            item.details = serde_json::from_str(&details)
+                .map_err(|e| corrupt(format!("is not a JSON object of texts: {e}")))?;
+            if let Err((key, e)) = check_details(kind, &item.details) {
+                return Err(corrupt(format!("{key}: {e}")));
+            }
             if let Err((field, e)) = item.check() {
                 return Err(StoreError::Corrupt {
                     entity: "master item",
@@ -210,6 +236,7 @@ mod tests {
             unit: None,
             points: Some(10.0),
             uses,
+            details: Default::default(),
         }
     }
 
@@ -241,6 +268,27 @@ mod tests {
         let after = audit.iter().find_map(|e| e.after.as_deref().filter(|a| a.contains("v2"))).unwrap();
         assert!(after.contains("\"removed\":1") && after.contains("charges-v2.csv"), "{after}");
         assert!(store.verify_audit().unwrap().first_broken.is_none());
+    }
+
+    #[test]
+    fn details_round_trip_count_as_a_change_and_are_checked_on_the_way_back() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut urine = item("UA", "尿一般", 5);
+        urine.details.insert("specimen".into(), "尿".into());
+        store.replace_master(&actor(), "lab_tests", "lab.csv", std::slice::from_ref(&urine)).unwrap();
+        assert_eq!(store.master_items("lab_tests").unwrap()[0].detail("specimen"), Some("尿"));
+        urine.details.insert("specimen".into(), "血清".into());
+        let counts = store.replace_master(&actor(), "lab_tests", "lab.csv", &[urine]).unwrap();
+        assert_eq!(counts.changed, 1);
+
+        let mut wrong = item("X", "薬", 1);
+        wrong.details.insert("specimen".into(), "尿".into());
+        let err = store.replace_master(&actor(), "drugs", "d.csv", &[wrong]).unwrap_err();
+        assert!(err.to_string().contains("specimen"), "{err}");
+
+        store.conn.execute("UPDATE master_items SET details = '{\"specimen\":\"涙\"}'", []).unwrap();
+        let err = store.master_items("lab_tests").unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { field: "details", .. }), "{err}");
     }
 
     #[test]

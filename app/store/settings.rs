@@ -35,6 +35,9 @@ pub struct Settings {
     /// The base URL of the hospital's FHIR identifier and code systems (`https://…`); a FHIR
     /// export refuses to run without it.
     pub fhir_base: Option<String>,
+    /// The largest page image (its OBX-5, in KiB) the SS-MIX2 extended storage keeps inside a
+    /// message; a larger one is written as a file beside it and referenced (`RP`).
+    pub ssmix2_inline_kb: u32,
     /// This station's code in page serials (`A1-000123`): give each printing station its own.
     pub station_code: String,
     /// The same wristband or slip scanned again within this many seconds is a duplicate.
@@ -65,6 +68,7 @@ impl Default for Settings {
             hospital_code: String::new(),
             patient_master: PatientMaster::Ehr,
             fhir_base: None,
+            ssmix2_inline_kb: 64,
             station_code: "A".to_string(),
             scan_duplicate_seconds: 60,
             scan_patient_timeout_seconds: 120,
@@ -76,7 +80,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 22] = [
+    pub const KEYS: [&'static str; 23] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -99,6 +103,7 @@ impl Settings {
         "password.min_chars",
         "handoff.patient_master",
         "handoff.fhir_base",
+        "handoff.ssmix2_inline_kb",
     ];
 
     /// The safe daily limit of a category, if one is set.
@@ -205,6 +210,7 @@ impl Settings {
                 }
                 self.fhir_base = Some(base.to_string());
             }
+            "handoff.ssmix2_inline_kb" => self.ssmix2_inline_kb = number(1, 1_048_576)?,
             "scan.duplicate_seconds" => self.scan_duplicate_seconds = number(1, 3600)?,
             "scan.patient_timeout_seconds" => self.scan_patient_timeout_seconds = number(10, 3600)?,
             "entry.double_entry_charges" => {

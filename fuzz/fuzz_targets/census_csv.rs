@@ -19,7 +19,12 @@ fuzz_target!(|data: &[u8]| {
         }
         let patients: Vec<_> = parsed.patients.into_iter().map(|(_, p)| p).collect();
         let mut store = Store::open_in_memory().unwrap();
-        let apply = CensusApply { file: "fuzz.csv", encoding: "fuzz", rows: patients.len(), ..CensusApply::default() };
+        let apply = CensusApply {
+            file: "fuzz.csv",
+            encoding: "fuzz",
+            rows: patients.len(),
+            ..CensusApply::default()
+        };
         store.apply_census(&Actor("fuzz".into()), &patients, &apply, &mut |_, _| {}).unwrap();
         let mut stored: Vec<_> = store.patients(None, true).unwrap().into_iter().map(|r| r.patient).collect();
         let mut expected = patients;

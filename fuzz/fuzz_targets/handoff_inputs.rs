@@ -5,8 +5,8 @@
 #![no_main]
 
 use kamikarte::handoff::billing_csv::ColumnMapping;
-use kamikarte::handoff::hl7::{Charset, decode, encode};
 use kamikarte::handoff::hl7::ack::parse_ack;
+use kamikarte::handoff::hl7::{Charset, decode, encode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

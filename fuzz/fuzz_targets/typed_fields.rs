@@ -4,6 +4,7 @@
 #![no_main]
 
 use chrono::NaiveDate;
+use kamikarte::domain::MasterKind;
 use kamikarte::domain::paper_time::{parse_paper_date_time, parse_paper_time};
 use kamikarte::entry::fields::{CodeLookup, check_typed, split_date_time, value_as_text};
 use kamikarte::entry::masters::parse_master_csv;
@@ -24,7 +25,10 @@ impl CodeLookup for AnyCode {
 static FORMS: std::sync::OnceLock<Vec<FormDefinition>> = std::sync::OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let _ = parse_master_csv(data, "fuzz.csv");
+    // Every master, each with its own columns (specimen, JLAC10, dosage form, JAMI code…).
+    for kind in MasterKind::ALL {
+        let _ = parse_master_csv(kind, data, "fuzz.csv");
+    }
     let Ok(text) = std::str::from_utf8(data) else { return };
     let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
     let _ = parse_paper_time(text);
@@ -33,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = split_date_time(text, today);
     for form in FORMS.get_or_init(built_in) {
-        for field in form.fields.iter().filter(|f| !matches!(f.kind, FieldType::Tick | FieldType::Ticks { .. })) {
+        for field in
+            form.fields.iter().filter(|f| !matches!(f.kind, FieldType::Tick | FieldType::Ticks { .. }))
+        {
             if let Ok(Some(checked)) = check_typed(field, text, today, &AnyCode) {
                 let again = value_as_text(field, &checked.value);
                 let round = check_typed(field, &again, today, &AnyCode);

@@ -80,7 +80,10 @@ fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
     // The demo imports the departments master: files carry the department's code.
     assert!(summary["with_department"].as_u64().unwrap() > 0, "{summary}");
     // The EHR is the patient master (the default): no registration or merge goes out.
-    assert!(summary["by_type"].get("ADT-12").is_none() && summary["by_type"].get("ADT-A40").is_none());
+    let types: Vec<&String> = summary["by_type"].as_object().unwrap().keys().collect();
+    assert!(!types.iter().any(|t| t.starts_with("ADT-12") || t.starts_with("ADT-A40")), "{types:?}");
+    // The extended storage's data types in the guideline's CODE^NAME^coding-system layout.
+    assert!(types.contains(&&"ORU-R01^バイタルサイン^99KKX".to_string()), "{types:?}");
 
     let fhir_dir = dir.path().join("fhir");
     let fhir = export(&db, "fhir", &fhir_dir, &[]);
@@ -355,4 +358,20 @@ fn an_export_that_cannot_write_a_file_names_it_records_nothing_and_the_next_run_
     assert_eq!(done["records"].as_u64().unwrap() as usize, files, "{done}");
     assert_eq!(files_in(&out), files, "every file once, none left as a temporary");
     peer("ssmix2_check.py", &out);
+}
+
+#[test]
+fn page_images_over_the_receivers_size_are_files_beside_their_ss_mix2_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let set = run_as(&db, common::ADMIN, &["config", "set", "handoff.ssmix2_inline_kb", "4"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    let ss_dir = dir.path().join("ssmix2");
+    let ss = export(&db, "ssmix2", &ss_dir, &[]);
+    let attachments = ss["attachments"].as_u64().unwrap() as usize;
+    assert!(attachments > 0, "the demo's page images are larger than 4 KiB: {ss}");
+    // The checker resolves every RP pointer to a PNG beside its message.
+    let summary: serde_json::Value = serde_json::from_str(&peer("ssmix2_check.py", &ss_dir)).unwrap();
+    assert_eq!(summary["attachments"].as_u64(), Some(attachments as u64), "{summary}");
+    assert_eq!(files_in(&ss_dir), ss["files"].as_u64().unwrap() as usize + attachments);
 }

@@ -7,12 +7,29 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
+use kamikarte::domain::kana::search_key;
 use kamikarte::form::{FormDefinition, built_in};
-use kamikarte::handoff::hl7::{Charset, Hl7Context, Hl7Error, Hl7Message, decode, encode, messages};
+use kamikarte::handoff::hl7::{
+    Charset, Hl7Context, Hl7Error, Hl7Message, UsageCode, decode, encode, messages,
+};
 use kamikarte::handoff::{Content, HandoffItem, Page, PatientFacts};
 use serde_json::{Value, json};
 
 use crate::common::handoff::keyed_content as keyed;
+
+/// `content` with what the masters say of its codes (unit, specimen, JLAC10, dosage form, HOT),
+/// as `gather` records it.
+fn with_facts(mut content: Content, facts: &[(&str, &[(&str, &str)])]) -> Content {
+    if let Content::Keyed(k) = &mut content {
+        for (code, pairs) in facts {
+            k.code_facts.insert(
+                code.to_string(),
+                pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            );
+        }
+    }
+    content
+}
 
 const HOSPITAL: &str = "1312345678";
 const MRN: &str = "0001234567";
@@ -49,6 +66,18 @@ fn ctx(forms: &[FormDefinition]) -> Hl7Context<'_> {
             "救急科".to_string(),
             "40".to_string(),
         )]))),
+        // The usages master: one usage with a JAMI code, one without.
+        usages: Box::leak(Box::new(std::collections::HashMap::from([
+            (
+                search_key("1日3回 毎食後"),
+                UsageCode {
+                    jami: Some("1013044400000000".into()),
+                    name: "1日3回 毎食後".into(),
+                    per_day: Some(3),
+                },
+            ),
+            (search_key("疼痛時 頓用"), UsageCode { jami: None, name: "疼痛時 頓用".into(), per_day: None }),
+        ]))),
         now: Utc.with_ymd_and_hms(2026, 11, 7, 1, 30, 0).single().unwrap(),
     }
 }
@@ -72,7 +101,7 @@ fn registration() -> Content {
 }
 
 fn prescription(forms: &[FormDefinition]) -> Content {
-    keyed(
+    let content = keyed(
         forms,
         "prescription",
         "A-000101",
@@ -92,11 +121,18 @@ fn prescription(forms: &[FormDefinition]) -> Content {
             ("department", json!("内科")),
         ],
         &[("990000102", "アセトアミノフェン錠500mg"), ("990000104", "レバミピド錠100mg")],
+    );
+    with_facts(
+        content,
+        &[
+            ("990000102", &[("unit", "錠"), ("form", "内用")]),
+            ("990000104", &[("unit", "錠"), ("form", "内用")]),
+        ],
     )
 }
 
 fn injection(forms: &[FormDefinition]) -> Content {
-    keyed(
+    let content = keyed(
         forms,
         "injection_order",
         "A-000102",
@@ -117,7 +153,9 @@ fn injection(forms: &[FormDefinition]) -> Content {
             ("department", json!("内科")),
         ],
         &[("990000206", "セファゾリンナトリウム注射用1g"), ("990000209", "フロセミド注射液20mg")],
-    )
+    );
+    // A synthetic HOT number: the drug is sent under it, with the hospital's code beside.
+    with_facts(content, &[("990000206", &[("form", "注射"), ("hot", "999000206")])])
 }
 
 fn mar(forms: &[FormDefinition]) -> Content {
@@ -145,7 +183,7 @@ fn mar(forms: &[FormDefinition]) -> Content {
 }
 
 fn lab(forms: &[FormDefinition], tests: &[&str]) -> Content {
-    keyed(
+    let content = keyed(
         forms,
         "lab_order",
         "A-000104",
@@ -161,6 +199,15 @@ fn lab(forms: &[FormDefinition], tests: &[&str]) -> Content {
             ("department", json!("内科")),
         ],
         &[("CBC", "血算"), ("CRP", "C反応性蛋白"), ("ALB", "アルブミン"), ("PCT", "プロカルシトニン")],
+    );
+    with_facts(
+        content,
+        &[
+            ("CBC", &[("specimen", "全血")]),
+            ("CRP", &[("specimen", "血清"), ("jlac10", "5C070000002306201")]),
+            ("ALB", &[("specimen", "血清"), ("jlac10", "3A015000002327101")]),
+            ("PCT", &[("specimen", "血清")]),
+        ],
     )
 }
 
@@ -603,4 +650,62 @@ fn a_prescription_route_is_coded_and_no_required_route_is_the_delete_signal() {
     let routes = fields(&rde.body, "RXR", 1);
     assert!(!routes.is_empty());
     assert!(routes.iter().all(|r| r.ends_with("^HL70162")), "coded from table 0162: {routes:?}");
+}
+
+#[test]
+fn lab_tests_go_under_one_specimen_each_as_the_master_says_with_jlac10_codes() {
+    let (_dir, all) = built();
+    let oml = message(&all, "oml_lab-0");
+    assert_eq!(
+        fields(&oml.body, "SPM", 4),
+        vec!["019^全血(添加物入り)^JC10^BLD^Whole blood^HL70487", "023^血清^JC10^SER^Serum^HL70487"]
+    );
+    let segments: Vec<&str> = oml.body.split('\r').filter_map(|s| s.get(..3)).collect();
+    let spm = segments.iter().positions("SPM");
+    let obr = segments.iter().positions("OBR");
+    assert!(
+        spm[0] < obr[0] && obr[0] < spm[1] && spm[1] < obr[1],
+        "each SPM heads its own test: {segments:?}"
+    );
+    assert_eq!(fields(&oml.body, "OBR", 4)[1], "5C070000002306201^C反応性蛋白^JC10^CRP^C反応性蛋白^99KKL");
+    assert_eq!(
+        fields(&oml.body, "OBR", 4)[0],
+        "CBC^血算^99KKL",
+        "no JLAC10 code in the master: the local code alone"
+    );
+}
+
+#[test]
+fn a_prescription_dispenses_dose_times_usage_times_days_in_mr9p_with_the_jami_usage_code() {
+    let (_dir, all) = built();
+    let rde = message(&all, "rde_prescription-0");
+    assert_eq!(fields(&rde.body, "RXE", 5)[0], "TAB^錠^MR9P");
+    // 1 tablet, three times a day (the usages master), five days.
+    assert_eq!(fields(&rde.body, "RXE", 10), vec!["15", "15"]);
+    assert_eq!(fields(&rde.body, "RXE", 11)[0], "TAB^錠^MR9P");
+    assert_eq!(fields(&rde.body, "TQ1", 3)[0], "1013044400000000&1日3回 毎食後&JAMISDP01");
+}
+
+#[test]
+fn an_injection_names_its_technique_in_rxe_and_each_drug_in_rxc() {
+    let (_dir, all) = built();
+    let rde = message(&all, "rde_injection-0");
+    assert_eq!(fields(&rde.body, "RXE", 2), vec!["DIV^点滴静注^99KKT", "IV^静注^99KKT"]);
+    assert_eq!(
+        rde.body.split('\r').filter(|s| s.starts_with("RXC|")).collect::<Vec<_>>(),
+        vec![
+            "RXC|B|999000206^セファゾリンナトリウム注射用1g^HOT9^990000206^セファゾリンナトリウム注射用1g^99KKD|1|^瓶",
+            "RXC|B|990000209^フロセミド注射液20mg^99KKD|20|^mg",
+        ]
+    );
+}
+
+trait Positions {
+    fn positions(self, id: &str) -> Vec<usize>;
+}
+
+impl<'a, I: Iterator<Item = &'a &'a str>> Positions for I {
+    fn positions(self, id: &str) -> Vec<usize> {
+        self.enumerate().filter(|(_, s)| **s == id).map(|(i, _)| i).collect()
+    }
 }

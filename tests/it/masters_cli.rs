@@ -52,7 +52,7 @@ fn cp932(text: &str) -> Vec<u8> {
 fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
-    let expected = [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26)];
+    let expected = [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26), ("usages", 7)];
     let expected: Vec<(String, u64)> = expected.iter().map(|(m, n)| (m.to_string(), *n)).collect();
     assert_eq!(counts(&db), expected);
 
@@ -68,7 +68,8 @@ fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() 
     assert_eq!((summary["added"].as_u64(), summary["removed"].as_u64()), (Some(1), Some(54)));
     assert_eq!(summary["changed"], 1, "A000 lost its reading, points and uses");
 
-    for (master, n) in [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26)] {
+    for (master, n) in [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26), ("usages", 7)]
+    {
         let file = sample_path(&format!("{master}.csv"));
         let out = run_as(&db, ADMIN, &["masters", "import", file.to_str().unwrap(), "--master", master]);
         assert!(out.status.success(), "{}", stderr(&out));

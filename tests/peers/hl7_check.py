@@ -202,6 +202,54 @@ def names(text):
     return message, out
 
 
+def comps(fields, n):
+    value = fields[n] if n < len(fields) else ""
+    return value.split("~")[0].split("^")
+
+
+def jahis_rules(text):
+    """The JAHIS conventions kamikarte follows, checked on the raw segments: MR9P units, RXE-11
+    beside RXE-10, a technique-coded injection (RXE-2 in 99KKT) carries its drugs in RXC, TQ1-3
+    codes are 16-character JAMI usage codes, SPM-4 is a JLAC10 material (JC10, 3 digits) or
+    HL7 0487 code, each SPM heads at least one order, a JC10 test code has 17 characters."""
+    segs = [line.split("|") for line in text.split("\r") if line]
+    for i, f in enumerate(segs):
+        name = f[0]
+        if name == "RXE":
+            for n in (5, 11):
+                c = comps(f, n)
+                if len(c) > 2 and c[0] and c[2] != "MR9P":
+                    raise ValueError(f"RXE-{n} is coded outside MR9P: {f[n]}")
+            if len(f) > 10 and f[10] and not (len(f) > 11 and f[11]):
+                raise ValueError("RXE-10 (dispense amount) without RXE-11 (its unit)")
+            if len(comps(f, 2)) > 2 and comps(f, 2)[2] == "99KKT":
+                group = []
+                for g in segs[i + 1:]:
+                    if g[0] in ("ORC", "SPM"):
+                        break
+                    group.append(g)
+                rxc = [g for g in group if g[0] == "RXC"]
+                if not rxc or any(g[1] not in ("A", "B") for g in rxc):
+                    raise ValueError(f"injection order (RXE-2 {f[2]}) without its drugs in RXC B/A")
+        elif name == "TQ1" and len(f) > 3 and f[3]:
+            code = f[3].split("&")
+            if code[0] and (len(code) < 3 or code[2] != "JAMISDP01" or len(code[0]) != 16):
+                raise ValueError(f"TQ1-3 holds a code that is not a JAMI usage code: {f[3]}")
+        elif name == "SPM":
+            c = comps(f, 4)
+            if c[0] and (len(c) < 3 or c[2] not in ("JC10", "HL70487")):
+                raise ValueError(f"SPM-4 coded outside JC10 / HL70487: {f[4]}")
+            if c[0] and c[2] == "JC10" and not (len(c[0]) == 3 and c[0].isdigit()):
+                raise ValueError(f"SPM-4's JLAC10 material code is not 3 digits: {f[4]}")
+            nxt = next((g[0] for g in segs[i + 1:] if g[0] in ("ORC", "SPM")), None)
+            if nxt != "ORC":
+                raise ValueError("an SPM with no order after it")
+        elif name == "OBR":
+            c = comps(f, 4)
+            if len(c) > 2 and c[2] == "JC10" and len(c[0]) != 17:
+                raise ValueError(f"OBR-4's JLAC10 code is not 17 characters: {f[4]}")
+
+
 def check(path):
     with open(path, "rb") as f:
         raw = f.read()
@@ -211,6 +259,7 @@ def check(path):
     message, warnings, regrouped = hl7apy_check(checked_text, structure)
     if message.name is None or not message.children:
         raise ValueError("hl7apy found no message")
+    jahis_rules(text)
     parsed, pid5 = names(text)
     reps = [n[3] for n in pid5]
     if reps not in (["I", "P"], ["P"]):

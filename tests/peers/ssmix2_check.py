@@ -29,8 +29,12 @@ STANDARD = {
     "OMD": {"OMD^O03"},
 }
 NO_ORDER = "999999999999999"
+# A page image kamikarte writes beside its message when it is larger than the receiver takes
+# inline (`<message file>_<OBX set>.png|jpg`), referenced by the message's RP OBX.
+ATTACHMENT = re.compile(r"^(?P<msg>.+_[012])_(?P<set>\d+)\.(?P<ext>png|jpg)$")
+
 NAME = re.compile(
-    r"^(?P<id>[A-Za-z0-9-]+)_(?P<day>\d{8}|-)_(?P<type>[A-Z]{3}(-[A-Z0-9]{2,3})?)_"
+    r"^(?P<id>[A-Za-z0-9-]+)_(?P<day>\d{8}|-)_(?P<type>[A-Z]{3}(-[A-Z0-9]{2,3})?|[A-Z0-9-]+\^[^_^/]+\^99[A-Z0-9]+)_"
     r"(?P<order>[A-Za-z0-9-]{15})_(?P<stamp>\d{17})_(?P<dept>[A-Za-z0-9]+|-)_(?P<flag>[012])$"
 )
 
@@ -41,6 +45,10 @@ def decode(raw: bytes) -> str:
     return raw.decode("utf-8")
 
 
+def segs_of(text):
+    return text.replace("\n", "\r").split("\r")
+
+
 def main() -> int:
     root = sys.argv[1]
     problems = []
@@ -49,12 +57,24 @@ def main() -> int:
     patients = {}
     with_department = 0
     files = 0
+    attachments = 0
     for storage in ("standard", "extended"):
         base = os.path.join(root, storage)
         for folder, _, names in os.walk(base):
             for name in names:
-                files += 1
                 path = os.path.join(folder, name)
+                a = ATTACHMENT.match(name)
+                if a:
+                    attachments += 1
+                    msg = a["msg"]
+                    if not any(os.path.exists(os.path.join(folder, msg[:-1] + flag)) for flag in "012"):
+                        problems.append(f"{storage}/{name}: an image with no message beside it")
+                    with open(path, "rb") as f:
+                        magic = f.read(4)
+                    if magic[:4] != b"\x89PNG" and magic[:2] != b"\xff\xd8":
+                        problems.append(f"{storage}/{name}: not a PNG or JPEG image")
+                    continue
+                files += 1
                 rel = os.path.relpath(path, base).split(os.sep)
                 where = f"{storage}/{'/'.join(rel)}"
                 if len(rel) != 6:
@@ -104,10 +124,22 @@ def main() -> int:
                     continue
                 if dtype in STANDARD and mtype not in STANDARD[dtype]:
                     problems.append(f"{where}: holds {mtype}, which does not belong in {dtype}")
-                if storage == "extended" and dtype != mtype.replace("^", "-") and not (
-                    dtype == "MDM-T02" and mtype.startswith("MDM^")
+                # The extended storage names its data types as the guideline's layout does,
+                # CODE^NAME^local coding system (NHO's `L-OBSERVATIONS^OBSERVATIONS^99ZL01`);
+                # kamikarte's code is the message type.
+                parts = dtype.split("^")
+                if storage == "extended" and (
+                    len(parts) != 3
+                    or not parts[2].startswith("99")
+                    or (parts[0] != mtype.replace("^", "-") and not (parts[0] == "MDM-T02" and mtype.startswith("MDM^")))
                 ):
-                    problems.append(f"{where}: extended data type {dtype} is not the message type {mtype}")
+                    problems.append(f"{where}: extended data type {dtype} is not CODE^NAME^99xxx for {mtype}")
+                for seg in segs_of(text):
+                    f = seg.split("|")
+                    if f[0] == "OBX" and len(f) > 5 and f[2] == "RP":
+                        pointer = f[5].split("^")[0].replace("\\S\\", "^").replace("\\T\\", "&")
+                        if not os.path.exists(os.path.join(folder, pointer)):
+                            problems.append(f"{where}: OBX RP points at {pointer}, which is not beside it")
                 if pid3 != pid:
                     problems.append(f"{where}: PID-3 is {pid3}, the folder says {pid}")
                 orc = [seg for seg in text.replace("\n", "\r").split("\r") if seg.startswith("ORC|")]
@@ -150,7 +182,7 @@ def main() -> int:
         for p in problems[:50]:
             print(p, file=sys.stderr)
         return 1
-    print(json.dumps({"files": files, "by_type": counts, "with_department": with_department}, ensure_ascii=False))
+    print(json.dumps({"files": files, "by_type": counts, "with_department": with_department, "attachments": attachments}, ensure_ascii=False))
     return 0
 
 

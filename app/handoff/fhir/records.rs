@@ -438,8 +438,11 @@ fn administration(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), F
 /// (`requisition`), as FHIR asks for several things ordered together.
 fn service_requests(b: &mut Builder, s: &Sheet, rec: &PaperRecord, kind: OrderKind) -> Result<(), FhirError> {
     let all = s.with_page(rec);
-    let ordered: Vec<(String, Value)> =
+    let mut ordered: Vec<(String, Value)> =
         s.with_export(&all, &keys::SERVICE).into_iter().flat_map(|(f, v)| s.concepts(f, v)).collect();
+    // A test both ticked and written in "other" is one order, as in the HL7 (`KeyedView::codes`).
+    let mut seen = std::collections::HashSet::new();
+    ordered.retain(|(code, _)| seen.insert(code.clone()));
     if ordered.is_empty() {
         return Err(s.err(&rec.row, "nothing ticked or written to order"));
     }

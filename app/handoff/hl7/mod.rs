@@ -26,15 +26,15 @@
 //! | registration (ADT) | `ADT^A04^ADT_A01` with PV1-44 the registration time; `ADT^A08^ADT_A01` when an earlier version was delivered |
 //! | link to the MRN (ADT) | `ADT^A40^ADT_A39`: PID-3 the MRN, MRG-1 the downtime ID |
 //! | merge (ADT) | `ADT^A40^ADT_A39`: PID-3 the survivor as sent, MRG-1 the merged ID |
-//! | prescription | `RDE^O11^RDE_O11`: ORC, RXE, NTE (comment), TQ1, RXR per drug row |
-//! | injection order | `RDE^O11` for the drug rows; then `RAS^O17^RAS_O17` for the rows ticked done or signed |
+//! | prescription | `RDE^O11^RDE_O11`: ORC, RXE (units MR9P, RXE-10/11 the amount to dispense), NTE (comment), TQ1 (TQ1-3 the JAMI usage code), RXR per drug row |
+//! | injection order | `RDE^O11` for the drug rows (RXE-2 the technique, the drug in RXC `B`); then `RAS^O17^RAS_O17` for the rows ticked done or signed |
 //! | MAR | `RAS^O17^RAS_O17`: ORC, RXA, RXR per row; RXA-20 `CP` only when ticked given, else `NA` |
-//! | lab order | `OML^O33^OML_O33`: one SPM, then ORC, TQ1, OBR, NTE per test |
+//! | lab order | `OML^O33^OML_O33`: per specimen (the lab master's, per test) one SPM (JLAC10 material `JC10`, HL7 0487 beside), then ORC, TQ1, OBR (JLAC10 code first when the master has one), NTE per test |
 //! | imaging order | `OMG^O19^OMG_O19`: ORC, TQ1, OBR, OBX (allergy check, creatinine) per modality |
 //! | diet order | `OMD^O03^OMD_O03`: AL1 per food allergy, ORC, TQ1, ODS, NTE |
 //! | vital signs | `ORU^R01^ORU_R01`: ORC, OBR, NTE, OBX per value for each round |
 //! | progress note | `MDM^T02^MDM_T02` (`MDM^T10^MDM_T02` replacing a delivered version): TXA, OBX `TX` per line |
-//! | scanned page | `MDM^T02`/`T10` with TXA-2 `SCAN` and one OBX `ED` `^IM^PNG^Base64^…` (table 0191 IM), dated by the care on the paper or its print day |
+//! | scanned page | `MDM^T02`/`T10` with TXA-2 `SCAN` and one OBX `ED` `^IM^PNG^Base64^…` (table 0191 IM), dated by the care on the paper or its print day; in the SS-MIX2 extended storage an image over `handoff.ssmix2_inline_kb` becomes a file and the OBX an `RP` pointer (`ssmix2::externalize_images`) |
 //! | charge slip | `DFT^P03^DFT_P03`: FT1 `CG` per line; a correction first credits (`CD`) each line delivered |
 //!
 //! Orders. ORC-2/OBR-2 (placer order number) is `<item>-<row>^KAMIKARTE` (`<item>-<code>` for a
@@ -76,7 +76,7 @@ pub mod ack;
 mod adt;
 mod charges;
 pub mod charset;
-mod er7;
+pub(crate) mod er7;
 mod orders;
 mod paper;
 mod results;
@@ -100,8 +100,19 @@ pub struct Hl7Context<'a> {
     pub forms: &'a [FormDefinition],
     /// The departments master: a department's name (and its code) → the EHR's code.
     pub departments: &'a std::collections::HashMap<String, String>,
+    /// The usages master, by search-folded name (`gather::usage_codes`).
+    pub usages: &'a std::collections::HashMap<String, UsageCode>,
     /// The message time (MSH-7, written in JST).
     pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// A dosing instruction as the usages master has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCode {
+    /// The JAMI standard usage code (16 characters), when the master has one.
+    pub jami: Option<String>,
+    pub name: String,
+    pub per_day: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

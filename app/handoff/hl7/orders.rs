@@ -5,7 +5,9 @@
 
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
-use super::{Draft, Hl7Context};
+use super::{Draft, Hl7Context, UsageCode};
+use crate::domain::kana::search_key;
+use crate::domain::{DosageForm, Specimen};
 use crate::form::{ExportKey, FieldType, keys};
 use crate::handoff::HandoffItem;
 
@@ -98,9 +100,50 @@ fn groups<'p>(
     segs
 }
 
-/// A drug: code, the master's name, local drug codes.
+/// A drug: its HOT number first when the master has one (JAHIS's `HOT9`/`HOT13`), with the
+/// hospital's own code as the alternate; else the hospital's code alone.
 fn drug(paper: &Paper, code: &str) -> String {
-    er7::coded(code, &paper.name_of(code), DRUGS)
+    let name = paper.name_of(code);
+    match paper.fact(code, "hot") {
+        Some(hot) => {
+            let system = if hot.len() == 13 { "HOT13" } else { "HOT9" };
+            comps(&[hot, &name, system, code, &name, DRUGS])
+        }
+        None => er7::coded(code, &name, DRUGS),
+    }
+}
+
+/// A unit as JAHIS's unit table MR9P codes it, for the units whose MR9P codes appear in JAHIS's
+/// published samples (錠 `TAB`, 本 `HON`, mL `ML`, アンプル `AMP`); any other unit travels as
+/// text in the second component, never as a made-up code.
+fn unit(text: &str) -> String {
+    let code = match text.trim() {
+        "錠" => Some(("TAB", "錠")),
+        "本" => Some(("HON", "本")),
+        "mL" | "ml" | "ML" | "ｍＬ" | "ミリリットル" => Some(("ML", "ミリリットル")),
+        "A" | "アンプル" | "管" => Some(("AMP", "アンプル")),
+        _ => None,
+    };
+    match code {
+        Some((code, name)) => er7::coded(code, name, "MR9P"),
+        None => comps(&["", text.trim()]),
+    }
+}
+
+/// The injection's technique (手技) for RXE-2, from the route written on the row: JAHIS's
+/// 注射 puts the technique in RXE-2 and the drugs in RXC. The codes are kamikarte's own
+/// (`99KKT`); JAHIS's technique table was not available to check against.
+fn technique(route: Option<&str>) -> String {
+    let upper = route.unwrap_or("").trim().to_uppercase();
+    let (code, name) = match upper.as_str() {
+        "DIV" | "点滴" | "点滴静注" => ("DIV", "点滴静注"),
+        "IV" | "静注" | "静脈注射" => ("IV", "静注"),
+        "IM" | "筋注" | "筋肉注射" => ("IM", "筋注"),
+        "SC" | "皮下" | "皮下注" | "皮下注射" => ("SC", "皮下注"),
+        "ID" | "皮内" | "皮内注射" => ("ID", "皮内注"),
+        _ => ("INJ", "注射"),
+    };
+    er7::coded(code, name, "99KKT")
 }
 
 /// Route words on paper to HL7 table 0162, else the word as text. RXR-1 is required, and `""`
@@ -153,19 +196,50 @@ fn prescription_route(drug_name: &str) -> String {
     er7::coded(code, name, "HL70162")
 }
 
-/// RXE for the drug row `row`: the drug, the dose split into amount and unit.
-fn rxe(paper: &Paper, row: &str, code: &str) -> Seg {
+/// The usage written on a row, as the usages master knows it.
+fn usage<'c>(text: &str, ctx: &'c Hl7Context) -> Option<&'c UsageCode> {
+    ctx.usages.get(&search_key(text))
+}
+
+/// RXE for the drug row `row` of a prescription: the drug, the dose split into amount and unit
+/// (MR9P), and the amount to dispense (RXE-10/11): dose × times a day × days for a drug taken
+/// by mouth whose usage the master counts, the dose itself for one applied (a tube, a bottle).
+fn rxe(paper: &Paper, row: &str, code: &str, ctx: &Hl7Context) -> Seg {
     let dose = paper.text(&keys::DOSE, row);
     let split = dose.as_deref().and_then(er7::amount);
     let seg = Seg::new("RXE").raw(2, drug(paper, code));
     let seg = match (&split, &dose) {
-        (Some((n, unit)), _) => {
-            seg.raw(3, n.clone()).raw(5, if unit.is_empty() { NULL.to_string() } else { comps(&["", unit]) })
+        (Some((n, u)), _) => {
+            seg.raw(3, n.clone()).raw(5, if u.is_empty() { NULL.to_string() } else { unit(u) })
         }
         // Not a number (`適量`): no amount to give, the words as the instructions.
         (None, Some(text)) => seg.raw(5, NULL).raw(7, comps(&["", text])),
         (None, None) => seg.raw(5, NULL),
     };
+    let form = paper.fact(code, "form").and_then(DosageForm::parse);
+    let per_day = paper.text(&keys::FREQUENCY, row).and_then(|f| usage(&f, ctx)).and_then(|u| u.per_day);
+    let days = paper
+        .text(&keys::DAYS, row)
+        .or_else(|| paper.text(&keys::DURATION, row))
+        .and_then(|d| er7::amount(&d))
+        .and_then(|(n, _)| n.parse::<f64>().ok());
+    let dispense = match (&split, form) {
+        (Some((n, u)), Some(DosageForm::Internal)) if !u.is_empty() => {
+            let dose: f64 = n.parse().unwrap_or(0.0);
+            per_day.zip(days).map(|(times, days)| (er7::num(dose * f64::from(times) * days), u.clone()))
+        }
+        (Some((n, u)), Some(DosageForm::External)) if !u.is_empty() => Some((n.clone(), u.clone())),
+        _ => None,
+    };
+    let seg = match dispense {
+        Some((amount, u)) => seg.raw(10, amount).raw(11, unit(&u)),
+        None => seg,
+    };
+    with_rate(seg, paper, row)
+}
+
+/// The row's instructions: a rate (`100mL/h`) as RXE-23/24, other words as RXE-21.
+fn with_rate(seg: Seg, paper: &Paper, row: &str) -> Seg {
     match paper.text(&keys::INSTRUCTIONS, row) {
         Some(rate) => match er7::amount(&rate) {
             Some((n, unit)) if !unit.is_empty() => seg.raw(23, esc(&n)).raw(24, comps(&["", &unit])),
@@ -175,17 +249,45 @@ fn rxe(paper: &Paper, row: &str, code: &str) -> Seg {
     }
 }
 
+/// RXE and RXC of an injection row, as JAHIS's 注射 has them: RXE-2 the technique, RXE-3/5
+/// the amount given, RXC the drug (`B`, the base) with its amount and unit.
+fn injection_rxe(paper: &Paper, row: &str, code: &str) -> (Seg, Seg) {
+    let dose = paper.text(&keys::DOSE, row);
+    let split = dose.as_deref().and_then(er7::amount);
+    let route = paper.text(&keys::ROUTE, row);
+    let seg = Seg::new("RXE").raw(2, technique(route.as_deref()));
+    let (amount, units) = match &split {
+        Some((n, u)) if !u.is_empty() => (n.clone(), unit(u)),
+        Some((n, _)) => (n.clone(), NULL.to_string()),
+        // Amount unknown (`適量`): HL7's 999, the words as the instructions.
+        None => ("999".to_string(), NULL.to_string()),
+    };
+    let rxc =
+        Seg::new("RXC").raw(1, "B").raw(2, drug(paper, code)).raw(3, amount.clone()).raw(4, units.clone());
+    let seg = match (&split, &dose) {
+        (Some(_), _) => seg.raw(3, amount).raw(5, units),
+        (None, Some(text)) => seg.raw(5, NULL).raw(7, comps(&["", text])),
+        (None, None) => seg.raw(5, NULL),
+    };
+    (with_rate(seg, paper, row), rxc)
+}
+
 fn nte(set: usize, text: &str) -> Seg {
     Seg::new("NTE").raw(1, set.to_string()).text(3, text)
 }
 
-/// TQ1 of a drug row: frequency as text (RPT's CWE, text only), the days as the service
-/// duration, when it starts.
-fn rx_timing(paper: &Paper, row: &str, start: Option<String>) -> Seg {
+/// TQ1 of a drug row: the usage in TQ1-3 (JAMI's standard usage code, `JAMISDP01`, when the
+/// usages master has one for the words on the row; the words alone otherwise), the days as the
+/// service duration, when it starts.
+fn rx_timing(paper: &Paper, row: &str, start: Option<String>, ctx: &Hl7Context) -> Seg {
     let days = paper.text(&keys::DAYS, row).or_else(|| paper.text(&keys::DURATION, row));
+    let pattern = |f: String| match usage(&f, ctx) {
+        Some(UsageCode { jami: Some(code), name, .. }) => subs(&[code, name, "JAMISDP01"]),
+        _ => subs(&["", &f]),
+    };
     Seg::new("TQ1")
         .raw(1, "1")
-        .opt(3, paper.text(&keys::FREQUENCY, row).map(|f| subs(&["", &f])))
+        .opt(3, paper.text(&keys::FREQUENCY, row).map(pattern))
         .opt(6, days.and_then(|d| er7::amount(&d)).map(|(n, _)| join('^', &[n, subs(&["d", "日", "UCUM"])])))
         .opt(7, start)
 }
@@ -210,17 +312,24 @@ fn rde(
             if discharge {
                 orc = orc.raw(29, er7::coded("I", "退院時処方", "HL70482"));
             }
-            let mut segs = vec![orc, rxe(p, row, &code)];
+            let (rxe, rxc) = if injection {
+                let (rxe, rxc) = injection_rxe(p, row, &code);
+                (rxe, Some(rxc))
+            } else {
+                (rxe(p, row, &code, ctx), None)
+            };
+            let mut segs = vec![orc, rxe];
             if let Some(comment) = p.text(&keys::COMMENT, row) {
                 segs.push(nte(1, &comment));
             }
             let start = if injection { p.row_at(row) } else { None };
-            segs.push(rx_timing(p, row, start));
+            segs.push(rx_timing(p, row, start, ctx));
             segs.push(if injection {
                 rxr(p.text(&keys::ROUTE, row))
             } else {
                 Seg::new("RXR").raw(1, prescription_route(&p.name_of(&code)))
             });
+            segs.extend(rxc);
             segs
         },
     );
@@ -336,36 +445,89 @@ fn obr(paper: &Paper, set: usize, key: &str, service: String) -> Seg {
         .opt(16, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::person(&d)))
 }
 
-/// OML^O33: the specimen (SPM), then ORC, TQ1, OBR and the clinical information per test.
+/// The specimen a test is taken from: the lab master's for the test, else the one written on
+/// the paper.
+fn specimen_of(paper: &Paper, code: &str) -> Option<String> {
+    let text =
+        paper.fact(code, "specimen").map(str::to_string).or_else(|| paper.text(&keys::SPECIMEN, ""))?;
+    // One name per specimen (`血液` on paper is the master's `全血`), so they share a group.
+    Some(Specimen::parse(&text).map_or(text, |s| s.name.to_string()))
+}
+
+/// SPM-4: the JLAC10 material code (`JC10`, as JAHIS's lab messages carry it) with HL7 table
+/// 0487's code as the alternate; 0487 alone where JLAC10 has no material code kamikarte knows;
+/// the words alone for a specimen kamikarte does not code.
+fn specimen_type(text: Option<&str>) -> String {
+    match (text, text.and_then(Specimen::parse)) {
+        (_, Some(Specimen { hl7, hl7_name, jlac10: Some((code, name)), .. })) => {
+            comps(&[code, name, "JC10", hl7, hl7_name, "HL70487"])
+        }
+        (_, Some(Specimen { hl7, hl7_name, .. })) => er7::coded(hl7, hl7_name, "HL70487"),
+        (Some(words), None) => comps(&["", words]),
+        (None, None) => NULL.to_string(),
+    }
+}
+
+/// A lab test for OBR-4: its JLAC10 code first (`JC10`) when the master has one, the
+/// hospital's own code as the alternate.
+fn lab_test(paper: &Paper, code: &str) -> String {
+    let name = paper.name_of(code);
+    match paper.fact(code, "jlac10") {
+        Some(jlac10) => comps(&[jlac10, &name, "JC10", code, &name, LAB_TESTS]),
+        None => er7::coded(code, &name, LAB_TESTS),
+    }
+}
+
+/// OML^O33: one specimen group per specimen (SPM, then ORC, TQ1, OBR and the clinical
+/// information of each test taken from it): a urinalysis and a serum panel on one slip are
+/// two specimens.
 pub fn lab(item: &HandoffItem, paper: &Paper, before: Option<&Paper>, ctx: &Hl7Context) -> Vec<Draft> {
     let collected = er7::paper_at(paper.date().as_deref(), paper.text(&keys::COLLECTED_AT, "").as_deref())
         .filter(|_| paper.text(&keys::COLLECTED_AT, "").is_some());
+    // Every specimen of the page, and of the delivered version's tests a correction removes.
+    let mut specimens: Vec<Option<String>> = Vec::new();
+    for p in std::iter::once(paper).chain(before) {
+        for code in p.codes(&keys::SERVICE, "") {
+            let s = specimen_of(p, &code);
+            if !specimens.contains(&s) {
+                specimens.push(s);
+            }
+        }
+    }
     let mut set = 0;
-    let orders = groups(
-        paper,
-        before,
-        &ORDER_CONTROL,
-        |p| p.codes(&keys::SERVICE, ""),
-        |p, code, control| {
+    let mut body = Vec::new();
+    for (n, specimen) in specimens.iter().enumerate() {
+        let of_specimen = |p: &Paper| -> Vec<String> {
+            p.codes(&keys::SERVICE, "").into_iter().filter(|c| &specimen_of(p, c) == specimen).collect()
+        };
+        let orders = groups(paper, before, &ORDER_CONTROL, of_specimen, |p, code, control| {
             set += 1;
             let mut segs = vec![
                 orc(p, item, control, code, ctx),
                 Seg::new("TQ1").raw(1, "1").raw(9, priority(p)),
-                obr(p, set, code, er7::coded(code, &p.name_of(code), LAB_TESTS)).opt(7, collected.clone()),
+                obr(p, set, code, lab_test(p, code)).opt(7, collected.clone()),
             ];
             if let Some(info) = p.text(&keys::COMMENT, "") {
                 segs.push(nte(1, &info));
             }
             segs
-        },
-    );
-    if orders.is_empty() {
+        });
+        if orders.is_empty() {
+            continue;
+        }
+        body.push(
+            Seg::new("SPM")
+                .raw(1, (n + 1).to_string())
+                .raw(4, specimen_type(specimen.as_deref()))
+                .opt(17, collected.clone()),
+        );
+        body.extend(orders);
+    }
+    if body.is_empty() {
         return Vec::new();
     }
-    let specimen = paper.text(&keys::SPECIMEN, "").map_or_else(|| NULL.to_string(), |s| comps(&["", &s]));
     let mut segs = patient(item, item.patient.outpatient || paper.ticked(&keys::OUTPATIENT, ""));
-    segs.push(Seg::new("SPM").raw(1, "1").raw(4, specimen).opt(17, collected.clone()));
-    segs.extend(orders);
+    segs.extend(body);
     vec![Draft::new("OML^O33^OML_O33", segs)]
 }
 

@@ -54,6 +54,12 @@ impl<'a> Paper<'a> {
             .unwrap_or_else(|| code.to_string())
     }
 
+    /// What the master says of a keyed code besides its name (`unit`, `specimen`, `jlac10`,
+    /// `form`, …).
+    pub fn fact(&self, code: &str, key: &str) -> Option<&'a str> {
+        self.keyed.code_facts.get(code).and_then(|f| f.get(key)).map(String::as_str)
+    }
+
     /// The page's date (its first date field), as typed (`YYYY-MM-DD`).
     pub fn date(&self) -> Option<String> {
         self.first_of_type("", true)

@@ -43,6 +43,7 @@ pub fn keyed_content(
         values,
         lines,
         code_names,
+        code_facts: BTreeMap::new(),
         entered_at: "2026-11-06T01:00:00.000Z".into(),
         entered_by: "clerk01".into(),
         verified_at: Some("2026-11-06T02:00:00.000Z".into()),
