@@ -34,6 +34,9 @@
 //! notes and scanned pages, DFT^P03 charges) go to the extended storage, `DIR/extended/`, with
 //! the same tree and names; the data type is `CODE^NAME^99KKX` as the extended storage's
 //! guideline lays it out (`ORU-R01^バイタルサイン^99KKX`, `MDM-T02^文書^99KKX`, …).
+//! A page image larger than `handoff.ssmix2_inline_kb` is written beside its message as
+//! `<message file>_<OBX set>.png|jpg`, and the message's OBX points at it (`RP`,
+//! `externalize_images`).
 
 use std::path::{Path, PathBuf};
 
