@@ -493,3 +493,26 @@ fn a_dose_row_without_a_drug_is_refused_naming_the_row() {
     let err = make(&p, &items, &forms).unwrap_err();
     assert_eq!(err.to_string(), "keyed:MAR-000302: row 3: a row with no drug");
 }
+
+#[test]
+fn a_test_both_ticked_and_written_in_other_is_one_service_request() {
+    let forms = built_in();
+    let p = mapped_patient();
+    let slip = keyed(
+        &forms,
+        &p,
+        "lab_order",
+        "LAB-000402",
+        &[
+            ("order_date", json!("2026-11-05")),
+            ("tests", json!(["CBC", "CRP"])),
+            ("other_test", json!("CRP")),
+            ("specimen", json!("血液")),
+        ],
+        &[("CRP", "C反応性蛋白")],
+    );
+    let json = make(&p, &[slip], &forms).unwrap_or_else(|e| panic!("{e}"));
+    let requests: Vec<Value> =
+        entries_of(&json).into_iter().filter(|e| e["resource"]["resourceType"] == "ServiceRequest").collect();
+    assert_eq!(requests.len(), 2, "CBC and CRP once each: {requests:#?}");
+}
