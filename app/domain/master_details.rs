@@ -1,7 +1,8 @@
 //! The columns a master of one kind carries beyond code, name, reading, unit, points and uses:
 //! what the hand-off needs to code a message the way the receiving EHR reads it (a lab test's
-//! specimen and JLAC10 code, a drug's dosage form, a usage's JAMI code). Each has a key (the CSV header and the stored name), the usual
-//! Japanese headings, and a check that gives the value its normal form.
+//! specimen and JLAC10 code, a drug's dosage form, a usage's JAMI code). Each has a key (the
+//! CSV header and the stored name), the usual Japanese headings, and a check that gives the
+//! value its normal form.
 
 use std::collections::BTreeMap;
 

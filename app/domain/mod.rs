@@ -4,6 +4,7 @@
 mod blood;
 pub mod check_digit;
 mod dob;
+pub mod dose;
 pub mod double_entry;
 mod downtime_id;
 mod episode;

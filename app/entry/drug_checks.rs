@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 
 use super::fields::Values;
+use crate::domain::dose::{Route, split_amount};
 use crate::domain::{DosageForm, MasterItem};
 use crate::form::view::row_of;
 use crate::form::{ExportKey, FormDefinition, FormKind, keys};
@@ -16,45 +18,6 @@ use crate::form::{ExportKey, FormDefinition, FormKind, keys};
 const SOLID_UNITS: [&str; 6] = ["錠", "カプセル", "包", "枚", "個", "T"];
 /// Volumes: a count of tablets of a fluid, or a volume of a tablet, is a contradiction.
 const VOLUME_UNITS: [&str; 5] = ["mL", "ml", "ML", "L", "cc"];
-
-/// How a route written on paper gives a drug.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RouteClass {
-    Injected,
-    ByMouth,
-    Applied,
-}
-
-fn route_class(text: &str) -> Option<RouteClass> {
-    Some(match text.trim().to_uppercase().as_str() {
-        "IV" | "DIV" | "IM" | "SC" | "ID" | "静注" | "静脈注射" | "点滴" | "点滴静注" | "筋注"
-        | "筋肉注射" | "皮下" | "皮下注" | "皮下注射" | "皮内" | "皮内注射" => {
-            RouteClass::Injected
-        }
-        "PO" | "SL" | "内服" | "経口" | "舌下" => RouteClass::ByMouth,
-        "TP" | "外用" | "塗布" | "貼付" | "点眼" | "吸入" | "IH" | "PR" | "坐剤" => {
-            RouteClass::Applied
-        }
-        _ => return None,
-    })
-}
-
-/// The unit written after a dose's number (`500mL` → `mL`), if any.
-fn dose_unit(text: &str) -> Option<String> {
-    let narrow: String = text.trim().chars().map(unicode_narrow).collect();
-    let start = narrow.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    (start > 0).then(|| narrow[start..].trim().to_string()).filter(|u| !u.is_empty())
-}
-
-fn unicode_narrow(c: char) -> char {
-    match c {
-        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
-        '．' => '.',
-        'ｍ' => 'm',
-        'Ｌ' => 'L',
-        other => other,
-    }
-}
 
 fn text_in_row(form: &FormDefinition, values: &Values, key: &ExportKey, row: &str) -> Option<String> {
     form.fields_with(key)
@@ -92,8 +55,10 @@ pub fn drug_problems(
         let dose = text_in_row(form, values, &keys::DOSE, row)
             .or_else(|| text_in_row(form, values, &keys::GIVEN_AMOUNT, row));
         if let (Some(dose), Some(unit)) = (&dose, drug.unit.as_deref())
-            && let Some(written) = dose_unit(dose)
+            && let Some((_, written)) = split_amount(dose).filter(|(_, u)| !u.is_empty())
         {
+            // `ｍＬ` typed full-width is mL.
+            let written: String = written.nfkc().collect();
             let solid = SOLID_UNITS.contains(&unit);
             let volume = VOLUME_UNITS.contains(&written.as_str());
             let count_of_fluid = SOLID_UNITS.contains(&written.as_str())
@@ -107,10 +72,10 @@ pub fn drug_problems(
         }
         let route = text_in_row(form, values, &keys::ROUTE, row);
         if let (Some(route), Some(form_of_drug)) = (&route, form_of_drug) {
-            let contradicts = match route_class(route) {
-                Some(RouteClass::Injected) => form_of_drug != DosageForm::Injection,
-                Some(RouteClass::ByMouth) => form_of_drug != DosageForm::Internal,
-                Some(RouteClass::Applied) => form_of_drug == DosageForm::Injection,
+            let contradicts = match Route::parse(route) {
+                Some(r) if r.injected() => form_of_drug != DosageForm::Injection,
+                Some(r) if r.by_mouth() => form_of_drug != DosageForm::Internal,
+                Some(_) => form_of_drug == DosageForm::Injection,
                 None => false,
             };
             if contradicts {
@@ -160,9 +125,10 @@ mod tests {
     #[test]
     fn a_tablet_by_the_litre_or_into_a_muscle_is_refused_naming_the_row() {
         let rx = form("prescription");
-        let problems = drug_problems(&rx, &values(&[("drug_1", "990000102"), ("dose_1", "500mL")]), &drugs());
+        let problems =
+            drug_problems(&rx, &values(&[("drug_1", "990000102"), ("dose_1", "５００ｍＬ")]), &drugs());
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("row 1") && problems[0].contains("500mL"), "{}", problems[0]);
+        assert!(problems[0].contains("row 1") && problems[0].contains("５００ｍＬ"), "{}", problems[0]);
         let fine = drug_problems(&rx, &values(&[("drug_1", "990000102"), ("dose_1", "2錠")]), &drugs());
         assert!(fine.is_empty(), "{fine:?}");
 

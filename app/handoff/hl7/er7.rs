@@ -194,21 +194,9 @@ pub fn num(v: f64) -> String {
     crate::form::view::number_text(v)
 }
 
-/// The leading number of an amount written on paper (`1錠`, `0.5 g`, `５００mg`) and the rest as
-/// its unit; None when it does not start with a number.
+/// An amount written on paper as HL7 NM and its unit (`domain::dose::split_amount`).
 pub fn amount(text: &str) -> Option<(String, String)> {
-    let narrow: String = text
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
-            '．' => '.',
-            other => other,
-        })
-        .collect();
-    let end = narrow.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(narrow.len());
-    let number: f64 = narrow[..end].parse().ok()?;
-    Some((num(number), narrow[end..].trim().to_string()))
+    crate::domain::dose::split_amount(text).map(|(n, unit)| (num(n), unit))
 }
 
 /// MSH for `message_type` (`ADT^A04^ADT_A01`), ISO-2022-JP as JAHIS sends it.

@@ -6,6 +6,7 @@
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context, UsageCode};
+use crate::domain::dose::Route;
 use crate::domain::kana::search_key;
 use crate::domain::{DosageForm, Specimen};
 use crate::form::{ExportKey, FieldType, keys};
@@ -146,25 +147,13 @@ fn technique(route: Option<&str>) -> String {
     er7::coded(code, name, "99KKT")
 }
 
-/// Route words on paper to HL7 table 0162, else the word as text. RXR-1 is required, and `""`
-/// there is HL7's "delete" signal: a route nobody wrote is said so in words, never `""`.
+/// Route words on paper to HL7 table 0162 (`domain::dose::Route`), else the word as text.
+/// RXR-1 is required, and `""` there is HL7's "delete" signal: a route nobody wrote is said so
+/// in words, never `""`.
 fn route(text: Option<String>) -> String {
     let Some(text) = text else { return comps(&["", "記載なし"]) };
-    let upper = text.to_uppercase();
-    let code = match upper.as_str() {
-        "IV" | "静注" | "静脈注射" | "点滴" | "点滴静注" | "DIV" => Some(("IV", "静脈内")),
-        "IM" | "筋注" | "筋肉注射" => Some(("IM", "筋肉内")),
-        "SC" | "皮下" | "皮下注" | "皮下注射" => Some(("SC", "皮下")),
-        "ID" | "皮内" | "皮内注射" => Some(("ID", "皮内")),
-        "PO" | "内服" | "経口" => Some(("PO", "経口")),
-        "SL" | "舌下" => Some(("SL", "舌下")),
-        "PR" | "坐剤" | "直腸" => Some(("PR", "直腸")),
-        "TP" | "外用" | "塗布" => Some(("TP", "局所")),
-        "IH" | "吸入" => Some(("IH", "吸入")),
-        _ => None,
-    };
-    match code {
-        Some((code, name)) => er7::coded(code, &format!("{name}({text})"), "HL70162"),
+    match Route::parse(&text) {
+        Some(r) => er7::coded(r.code, &format!("{}({text})", r.name), "HL70162"),
         None => comps(&["", &text]),
     }
 }
