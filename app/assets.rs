@@ -11,3 +11,5 @@ pub const SAMPLE_DRUGS_CSV: &[u8] = include_bytes!("../assets/masters/drugs.csv"
 pub const SAMPLE_LAB_TESTS_CSV: &[u8] = include_bytes!("../assets/masters/lab_tests.csv");
 pub const SAMPLE_DEPARTMENTS_CSV: &[u8] = include_bytes!("../assets/masters/departments.csv");
 pub const SAMPLE_USAGES_CSV: &[u8] = include_bytes!("../assets/masters/usages.csv");
+pub const SAMPLE_DOCTORS_CSV: &[u8] = include_bytes!("../assets/masters/doctors.csv");
+pub const SAMPLE_STAFF_CSV: &[u8] = include_bytes!("../assets/masters/staff.csv");

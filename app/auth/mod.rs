@@ -238,7 +238,9 @@ pub fn add_user(
                     "the first user must be an administrator (--role admin)".into(),
                 ));
             }
-            Actor::from_os()
+            // The first account is recorded as made by itself: there is nobody else yet, and
+            // every record names a user of this program (never the machine's login).
+            Actor(UserName::parse(request.name)?.to_string())
         }
         None => return Err(AuthError::Refused("adding a user needs an administrator's login".into())),
     };
@@ -402,6 +404,11 @@ pub fn ensure_demo_users(store: &mut Store, actor: &Actor) -> Result<Vec<UserNam
         created.push(name);
     }
     Ok(created)
+}
+
+/// The demo's account of `role` (named by the role), as the demo's set-up acts as it.
+pub fn demo_actor(role: Role) -> Actor {
+    Actor(role.code().to_string())
 }
 
 /// Logs a demo account in through the front door, as the demo's synthetic history acts as its

@@ -11,8 +11,8 @@ use super::{Invocation, Reported};
 use crate::auth;
 use crate::census::{self, Encoding, ImportOptions, ImportReport};
 use crate::demo;
+use crate::domain::Role;
 use crate::domain::{PatientStatus, Permission};
-use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -105,10 +105,16 @@ pub fn run(ctx: &mut Invocation<'_>, command: CensusCommand) -> Result<()> {
 pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     // A fresh database gets the demo users; an existing demo needs one of them. Real accounts
     // never get demo accounts (with public passwords) beside them.
-    let actor = if ctx.store.user_count()? == 0 {
-        Actor::from_os()
+    // Every record names a real user: on a fresh database the demo's administrator creates the
+    // demo accounts (the first record), and the demo's clerk and administrator do the rest.
+    let (users, clerk, admin) = if ctx.store.user_count()? == 0 {
+        let admin = auth::demo_actor(Role::Admin);
+        let users = auth::ensure_demo_users(ctx.store, &admin)?;
+        (users, auth::demo_actor(Role::Clerk), admin)
     } else if ctx.store.is_demo()? {
-        ctx.authenticate(Permission::ImportCensus)?.actor()
+        let actor = ctx.authenticate(Permission::ImportCensus)?.actor();
+        let users = auth::ensure_demo_users(ctx.store, &actor)?;
+        (users, actor.clone(), actor)
     } else {
         anyhow::bail!(
             "this database has real user accounts; the demo would add accounts with public passwords (use another --db)"
@@ -116,10 +122,9 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     };
     let options =
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
-    let counts = demo::load_demo(ctx.store, &actor, &options, &mut |_, _| {})?;
-    let users = auth::ensure_demo_users(ctx.store, &actor)?;
-    crate::demo::prepare_downtime(ctx.store, &actor)?;
-    crate::entry::masters::load_missing_samples(ctx.store, &actor)?;
+    let counts = demo::load_demo(ctx.store, &clerk, &options, &mut |_, _| {})?;
+    crate::demo::prepare_downtime(ctx.store, &admin)?;
+    crate::entry::masters::load_missing_samples(ctx.store, &admin)?;
     let (history, episode) = if args.downtime {
         let history = crate::demo::history::fill_history(ctx.store, today(), 10, args.seed)?;
         // The kit's PDFs and the scanned images beside the database, as the app keeps them.

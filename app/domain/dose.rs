@@ -18,6 +18,19 @@ pub fn split_amount(text: &str) -> Option<(f64, String)> {
     Some((number, narrow[end..].trim().to_string()))
 }
 
+/// A unit as the MERIT-9 unit table (MR9P, JAHIS's and JP Core's) codes it, for the units whose
+/// codes appear in JAHIS's published samples (錠 `TAB`, 本 `HON`, mL `ML`, アンプル `AMP`); None
+/// for any other unit, which must travel as text rather than under a guessed code.
+pub fn mr9p_unit(text: &str) -> Option<(&'static str, &'static str)> {
+    match text.trim() {
+        "錠" => Some(("TAB", "錠")),
+        "本" => Some(("HON", "本")),
+        "mL" | "ml" | "ML" | "ｍＬ" | "ミリリットル" => Some(("ML", "ミリリットル")),
+        "A" | "アンプル" | "管" => Some(("AMP", "アンプル")),
+        _ => None,
+    }
+}
+
 /// A route written on paper, as HL7 table 0162 codes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {

@@ -21,15 +21,22 @@ pub enum MasterKind {
     Departments,
     /// Dosing instructions (用法) with their JAMI standard usage codes.
     Usages,
+    /// Doctors with the EHR's staff codes (医師): who ORC-12 and FT1-21 name.
+    Doctors,
+    /// The EHR's staff codes of this program's users (職員, by login): who ORC-10/11 and every
+    /// "entered by" name.
+    Staff,
 }
 
 impl MasterKind {
-    pub const ALL: [MasterKind; 5] = [
+    pub const ALL: [MasterKind; 7] = [
         MasterKind::Charges,
         MasterKind::Drugs,
         MasterKind::LabTests,
         MasterKind::Departments,
         MasterKind::Usages,
+        MasterKind::Doctors,
+        MasterKind::Staff,
     ];
 
     /// The name used in form definitions, on the command line and in the database.
@@ -40,6 +47,8 @@ impl MasterKind {
             MasterKind::LabTests => "lab_tests",
             MasterKind::Departments => "departments",
             MasterKind::Usages => "usages",
+            MasterKind::Doctors => "doctors",
+            MasterKind::Staff => "staff",
         }
     }
 
@@ -51,6 +60,8 @@ impl MasterKind {
             MasterKind::LabTests => "検査 Lab tests",
             MasterKind::Departments => "診療科 Departments",
             MasterKind::Usages => "用法 Usages",
+            MasterKind::Doctors => "医師 Doctors",
+            MasterKind::Staff => "職員 Staff",
         }
     }
 

@@ -24,6 +24,8 @@ pub struct DetailColumn {
     pub aliases: &'static [&'static str],
     /// The value's normal form, or why it is refused; `None` for an empty cell.
     pub parse: fn(&str) -> Result<Option<String>, FieldError>,
+    /// No two items may share a value (a login names one person).
+    pub unique: bool,
 }
 
 /// Every extra column, by master.
@@ -33,37 +35,63 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = &[
         key: "specimen",
         aliases: &["検体", "材料", "検体材料"],
         parse: parse_specimen,
+        unique: false,
     },
     DetailColumn {
         kind: MasterKind::LabTests,
         key: "jlac10",
         aliases: &["JLAC10コード"],
         parse: parse_jlac10,
+        unique: false,
     },
     DetailColumn {
         kind: MasterKind::Drugs,
         key: "form",
         aliases: &["剤形", "剤型", "内外注区分", "区分"],
         parse: parse_dosage_form,
+        unique: false,
     },
-    DetailColumn { kind: MasterKind::Drugs, key: "yj", aliases: &["YJコード"], parse: parse_yj },
+    DetailColumn {
+        kind: MasterKind::Drugs,
+        key: "yj",
+        aliases: &["YJコード"],
+        parse: parse_yj,
+        unique: false,
+    },
     DetailColumn {
         kind: MasterKind::Drugs,
         key: "hot",
         aliases: &["HOTコード", "HOT番号"],
         parse: parse_hot,
+        unique: false,
     },
     DetailColumn {
         kind: MasterKind::Usages,
         key: "jami",
         aliases: &["JAMI用法コード", "標準用法コード", "用法コード"],
         parse: parse_jami_usage,
+        unique: false,
     },
     DetailColumn {
         kind: MasterKind::Usages,
         key: "per_day",
         aliases: &["1日回数", "回数"],
         parse: parse_per_day,
+        unique: false,
+    },
+    DetailColumn {
+        kind: MasterKind::Doctors,
+        key: "department",
+        aliases: &["診療科", "所属科", "科", "診療科コード"],
+        parse: parse_department,
+        unique: false,
+    },
+    DetailColumn {
+        kind: MasterKind::Staff,
+        key: "login",
+        aliases: &["ログイン", "ログイン名", "利用者ID", "ユーザー名"],
+        parse: parse_login,
+        unique: true,
     },
 ];
 
@@ -144,6 +172,23 @@ fn parse_per_day(input: &str) -> Result<Option<String>, FieldError> {
         Ok(n) if (1..=24).contains(&n) => Ok(Some(n.to_string())),
         _ => Err(FieldError::new(format!("'{text}' is not a number of times a day (1 to 24)"))),
     }
+}
+
+/// A doctor's department as the departments master names it (its code or its name).
+fn parse_department(input: &str) -> Result<Option<String>, FieldError> {
+    let text = clean_text(input, "department")?;
+    if text.chars().count() > 40 {
+        return Err(FieldError::new(format!("'{text}' is longer than 40 characters")));
+    }
+    Ok(Some(text).filter(|t| !t.is_empty()))
+}
+
+/// A login of this program (`domain::UserName`'s normal form).
+fn parse_login(input: &str) -> Result<Option<String>, FieldError> {
+    if input.trim().is_empty() {
+        return Ok(None);
+    }
+    super::UserName::parse(input).map(|n| Some(n.as_str().to_string()))
 }
 
 /// How a drug is given, as the receipt-computer drug master's 内外注 division says it.

@@ -21,6 +21,7 @@ mod patient_id;
 pub mod reconcile;
 mod scanned;
 mod sex;
+pub mod staff;
 mod text;
 mod user;
 

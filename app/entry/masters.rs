@@ -331,6 +331,26 @@ fn parse_text(kind: MasterKind, text: &str) -> Result<Vec<MasterItem>, Vec<Maste
             });
         }
     }
+    // A value that names one thing (a login) given on two rows: refused on each, like a code.
+    for column in kind.detail_columns().filter(|c| c.unique) {
+        let mut lines_of: HashMap<&str, Vec<u64>> = HashMap::new();
+        for (line, item) in &items {
+            if let Some(value) = item.detail(column.key) {
+                lines_of.entry(value).or_default().push(*line);
+            }
+        }
+        for (value, lines) in lines_of.iter().filter(|(_, l)| l.len() > 1) {
+            for line in lines {
+                let others: Vec<String> = lines.iter().filter(|l| *l != line).map(u64::to_string).collect();
+                errors.push(MasterRowError {
+                    line: *line,
+                    field: column.key.to_string(),
+                    value: value.to_string(),
+                    message: format!("'{value}' is given twice (also on line {})", others.join(", ")),
+                });
+            }
+        }
+    }
     if items.is_empty() && errors.is_empty() {
         errors.push(file_error(1, "", "the file holds no items (only a header)"));
     }
@@ -398,6 +418,8 @@ pub fn sample(kind: MasterKind) -> (&'static str, &'static [u8]) {
         MasterKind::LabTests => ("lab_tests.csv (sample)", assets::SAMPLE_LAB_TESTS_CSV),
         MasterKind::Departments => ("departments.csv (sample)", assets::SAMPLE_DEPARTMENTS_CSV),
         MasterKind::Usages => ("usages.csv (sample)", assets::SAMPLE_USAGES_CSV),
+        MasterKind::Doctors => ("doctors.csv (sample)", assets::SAMPLE_DOCTORS_CSV),
+        MasterKind::Staff => ("staff.csv (sample)", assets::SAMPLE_STAFF_CSV),
     }
 }
 
@@ -690,6 +712,17 @@ mod tests {
     }
 
     #[test]
+    fn one_login_on_two_staff_rows_is_refused_on_both() {
+        let text = "code,name,kana,login\n900001,青山 一郎,アオヤマ イチロウ,Clerk\n900002,石川 二葉,イシカワ フタバ,clerk\n";
+        let err = parse_master_csv(MasterKind::Staff, text.as_bytes(), "staff.csv").unwrap_err().to_string();
+        assert!(err.contains("staff.csv:2: login: 'clerk' is given twice (also on line 3)"), "{err}");
+        assert!(err.contains("staff.csv:3: login: 'clerk' is given twice (also on line 2)"), "{err}");
+        let bad = "code,name,login\n900001,青山 一郎,青山\n";
+        let err = parse_master_csv(MasterKind::Staff, bad.as_bytes(), "staff.csv").unwrap_err().to_string();
+        assert!(err.contains("staff.csv:2: login:"), "{err}");
+    }
+
+    #[test]
     fn empty_files_and_broken_bytes_are_refused() {
         assert_eq!(problems(""), ["m.csv:1: the file is empty (expected a header row: code,name,…)"]);
         assert_eq!(problems("code,name\n"), ["m.csv:1: the file holds no items (only a header)"]);
@@ -740,8 +773,12 @@ mod tests {
         for kind in MasterKind::ALL {
             let (name, bytes) = sample(kind);
             let items = parse_master_csv(kind, bytes, name).unwrap_or_else(|e| panic!("{e}"));
-            assert!((5..=60).contains(&items.len()), "{name}: {} items", items.len());
-            assert!(items.iter().all(|i| i.kana.is_some() && i.uses > 0), "{name}");
+            assert!((4..=60).contains(&items.len()), "{name}: {} items", items.len());
+            // How often a staff member is picked means nothing: the staff master has no uses.
+            assert!(
+                items.iter().all(|i| i.kana.is_some() && (i.uses > 0 || kind == MasterKind::Staff)),
+                "{name}"
+            );
             let every = |key: &str| items.iter().all(|i| i.detail(key).is_some());
             match kind {
                 MasterKind::LabTests => {
@@ -750,6 +787,8 @@ mod tests {
                 }
                 MasterKind::Drugs => assert!(every("form")),
                 MasterKind::Usages => assert!(items.iter().any(|i| i.detail("jami").is_some())),
+                MasterKind::Doctors => assert!(every("department")),
+                MasterKind::Staff => assert!(every("login")),
                 _ => {}
             }
         }

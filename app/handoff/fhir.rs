@@ -38,9 +38,20 @@
 //! with the same export key (the lab slip's ticks are lab-test codes), else
 //! `…/CodeSystem/<hospital code>/form/<form id>/<field>`.
 //!
-//! Only Patient claims a JP Core profile (`JP_Patient`); the other profiles require elements the
-//! paper does not have (JP_MedicationRequest's structured dosage, for one), and a claimed profile
-//! that does not validate would make a strict server refuse the whole transaction.
+//! **Profiles.** Each resource claims the JP Core 1.1.2 profile of its kind in `meta.profile`
+//! (`http://jpfhir.jp/fhir/core/StructureDefinition/<name>`) when it holds what that profile
+//! requires (`jp_core_profile`): JP_Patient, JP_Encounter, JP_Observation_VitalSigns (with JP
+//! Core's two category codings beside FHIR's) or JP_Observation_Common, JP_MedicationRequest
+//! (Rp number `urn:oid:1.2.392.100495.20.3.81` = the row, order in Rp `…20.3.82` = 1, authoredOn),
+//! JP_MedicationRequest_Injection and JP_MedicationAdministration_Injection (the drug as a
+//! contained JP_Medication whose strength is the dose in MERIT-9 units), JP_MedicationAdministration,
+//! JP_ServiceRequest and JP_DocumentReference. A resource missing a required element (a
+//! prescription with no date, an injection whose dose is no number of an MR9P unit) claims none
+//! rather than one it would fail. NutritionOrder and ChargeItem have no JP Core profile.
+//!
+//! **Corrections.** A resource that a delivered version had and a correction no longer makes (a
+//! row keyed by mistake and deleted) is sent once more with status `entered-in-error`, so the
+//! server does not keep it beside the corrected ones.
 
 mod encode;
 mod records;
@@ -81,6 +92,57 @@ impl FhirError {
 }
 
 pub const JP_PATIENT: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient";
+const JP_CORE: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/";
+
+/// The JP Core (1.1.2) profile a resource claims: the one JP Core defines for its kind, claimed
+/// only when the resource holds what that profile requires (a strict server refuses the whole
+/// transaction over one claim that does not validate). Kinds JP Core has no profile for
+/// (NutritionOrder, ChargeItem) claim none.
+fn jp_core_profile(kind: &str, r: &Value) -> Option<String> {
+    let has = |key: &str| r.get(key).is_some_and(|v| !v.is_null());
+    let has_id = |system: &str| {
+        r["identifier"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|i| i["system"] == system && i.get("value").is_some()))
+    };
+    let rp = has_id(records::RP_NUMBER);
+    let in_rp = has_id(records::ORDER_IN_RP);
+    let contained_drug =
+        r["contained"].as_array().is_some_and(|c| c.iter().any(|m| m["resourceType"] == "Medication"));
+    let name = match kind {
+        "Patient" => "JP_Patient",
+        "Encounter" => "JP_Encounter",
+        "ServiceRequest" => "JP_ServiceRequest",
+        "DocumentReference" => "JP_DocumentReference",
+        "Observation" => {
+            let vital = r["category"].as_array().is_some_and(|cats| {
+                cats.iter().any(|c| c["coding"][0]["system"] == records::JP_VITAL_SIGNS_CATEGORY)
+            });
+            if vital { "JP_Observation_VitalSigns" } else { "JP_Observation_Common" }
+        }
+        "MedicationRequest" if rp && has("subject") && has("authoredOn") => {
+            if has("medicationReference") && contained_drug {
+                "JP_MedicationRequest_Injection"
+            } else if has("medicationCodeableConcept") && in_rp {
+                "JP_MedicationRequest"
+            } else {
+                return None;
+            }
+        }
+        "MedicationAdministration" if rp && has("subject") && has("effectiveDateTime") => {
+            if has("medicationReference") && contained_drug {
+                "JP_MedicationAdministration_Injection"
+            } else if has("medicationCodeableConcept") && in_rp {
+                "JP_MedicationAdministration"
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    Some(format!("{JP_CORE}{name}"))
+}
+
 const NAME_REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 
@@ -113,6 +175,20 @@ pub fn image_hash_system(base: &str) -> String {
 /// (all of this patient's current hand-off items, any kind). The same input always gives the
 /// same JSON, whatever order the items come in.
 pub fn bundle(patient: &PatientFacts, items: &[&HandoffItem], ctx: &FhirContext) -> Result<Value, FhirError> {
+    bundle_correcting(patient, items, &[], ctx)
+}
+
+/// [`bundle`], also withdrawing what a correction took away: `delivered` holds the versions the
+/// server was sent before of pages that `items` now correct. Each resource such a version made
+/// and the corrected page no longer makes (a row keyed by mistake, then deleted) is sent again
+/// with status `entered-in-error`, under the same identifier, so it is not left standing beside
+/// the corrected ones.
+pub fn bundle_correcting(
+    patient: &PatientFacts,
+    items: &[&HandoffItem],
+    delivered: &[&HandoffItem],
+    ctx: &FhirContext,
+) -> Result<Value, FhirError> {
     let who = format!("patient {}", patient.id);
     if ctx.hospital_code.len() != 10 || !ctx.hospital_code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(FhirError::new(
@@ -140,6 +216,34 @@ pub fn bundle(patient: &PatientFacts, items: &[&HandoffItem], ctx: &FhirContext)
             Content::Registration { .. } | Content::Link { .. } | Content::Merge { .. } => {}
             Content::Keyed(k) => records::keyed(&mut b, item, k)?,
             Content::Page(p) => records::page(&mut b, item, p)?,
+        }
+    }
+    if !delivered.is_empty() {
+        let mut before = Builder::new(ctx, &who);
+        before.patient_ref = b.patient_ref.clone();
+        before.encounter_ref = b.encounter_ref.clone();
+        for item in delivered {
+            if let Content::Keyed(k) = &item.content {
+                records::keyed(&mut before, item, k)?;
+            }
+        }
+        for (url, mut resource) in before.sent {
+            if b.sent.contains_key(&url) {
+                continue;
+            }
+            let kind = resource["resourceType"].as_str().unwrap_or_default().to_string();
+            let Some(id) = resource["identifier"].get(0).cloned() else { continue };
+            let search = format!(
+                "identifier={}|{}",
+                encode::query_escape(id["system"].as_str().unwrap_or_default()),
+                encode::query_escape(id["value"].as_str().unwrap_or_default())
+            );
+            resource["status"] = json!("entered-in-error");
+            b.entries.push(json!({
+                "fullUrl": url,
+                "resource": resource,
+                "request": { "method": "PUT", "url": format!("{kind}?{search}") },
+            }));
         }
     }
     Ok(json!({ "resourceType": "Bundle", "type": "transaction", "entry": b.entries }))
@@ -248,6 +352,9 @@ impl<'a> Builder<'a> {
             resource["identifier"] = Value::Array(all);
         }
         encode::prune(&mut resource);
+        if let Some(profile) = jp_core_profile(kind, &resource) {
+            resource["meta"] = json!({ "profile": [profile] });
+        }
         let url = full_url(kind, id);
         if let Some(earlier) = self.sent.get(&url) {
             if *earlier == resource {

@@ -3,7 +3,7 @@
 //! again (files are written under a temporary name and renamed, and the same version always
 //! gets the same file name).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::billing_csv::{self, ColumnMapping};
@@ -14,7 +14,8 @@ use super::hl7::{Charset, Hl7Context, encode};
 use super::ssmix2::{FileFacts, externalize_images, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
 use crate::auth::Session;
-use crate::domain::Permission;
+use crate::domain::staff::StaffDirectory;
+use crate::domain::{MasterKind, Permission};
 use crate::form::FormDefinition;
 use crate::parallel::{map_in_chunks, threads_at_least as threads};
 use crate::store::{HandoffRecord, OutboxState, Store};
@@ -133,9 +134,9 @@ pub fn export(
     if options.format == Format::Fhir {
         settings.fhir_base().map_err(ExportError::Refused)?;
     }
-    let departments = department_codes(store)?;
-    let usages = usage_codes(store)?;
-    let hl7 = hl7_context(&settings, site, &departments, &usages)?;
+    let masters = Lookups::read(store)?;
+    refuse_unknown_staff(&gathered, &masters.staff)?;
+    let hl7 = hl7_context(&settings, site, &masters)?;
     progress("preparing", 0, gathered.items.len());
     let prepared = stage(store, actor, &gathered, &hl7)?;
     progress("listing", 0, 0);
@@ -174,7 +175,9 @@ pub fn export(
         Format::Hl7 | Format::Ssmix2 => {
             write_messages(store, options, &hl7, site.forms, &records, &current, &mut report, progress)?
         }
-        Format::Fhir => write_fhir(options, &settings, site, &records, &current, &mut report, progress)?,
+        Format::Fhir => {
+            write_fhir(store, options, &settings, site, &records, &current, &mut report, progress)?
+        }
         Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
     };
     sync_dir(&options.out);
@@ -199,16 +202,62 @@ pub fn prepare(
     let episode = store.episode_named(episode)?;
     let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
     refuse_waiting(&gathered, include_unmapped)?;
-    let departments = department_codes(store)?;
-    let usages = usage_codes(store)?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site, &departments, &usages)?)
+    let masters = Lookups::read(store)?;
+    refuse_unknown_staff(&gathered, &masters.staff)?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site, &masters)?)
+}
+
+/// What the masters give the messages: the EHR's department, usage and staff codes.
+struct Lookups {
+    departments: HashMap<String, String>,
+    usages: HashMap<String, crate::handoff::hl7::UsageCode>,
+    staff: StaffDirectory,
+}
+
+impl Lookups {
+    fn read(store: &Store) -> Result<Self, ExportError> {
+        Ok(Lookups {
+            departments: department_codes(store)?,
+            usages: usage_codes(store)?,
+            staff: StaffDirectory::new(
+                &store.master_items(MasterKind::Doctors.code())?,
+                &store.master_items(MasterKind::Staff.code())?,
+            ),
+        })
+    }
+}
+
+/// Every user the messages name (who keyed, verified or registered) must have the EHR's staff
+/// code: the EHR files an order under its staff, and a login of this program means nothing there.
+fn refuse_unknown_staff(gathered: &Gathered, staff: &StaffDirectory) -> Result<(), ExportError> {
+    let mut missing: BTreeSet<&str> = BTreeSet::new();
+    for item in &gathered.items {
+        let users: Vec<&str> = match &item.content {
+            Content::Keyed(k) => {
+                std::iter::once(k.entered_by.as_str()).chain(k.verified_by.as_deref()).collect()
+            }
+            Content::Registration { registered_by, .. } => vec![registered_by.as_str()],
+            _ => Vec::new(),
+        };
+        missing.extend(users.into_iter().filter(|u| !u.is_empty() && staff.user(u).is_none()));
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.into_iter().collect();
+    Err(ExportError::Refused(format!(
+        "{} user(s) who keyed, verified or registered what would be sent have no staff code of the EHR: {}. \
+         Import the staff master with their codes (`kamikarte masters import --master staff FILE`, \
+         columns code,name,kana,login) and export again; nothing was written",
+        names.len(),
+        names.join(", ")
+    )))
 }
 
 fn hl7_context<'a>(
     settings: &'a crate::store::Settings,
     site: &Site<'a>,
-    departments: &'a HashMap<String, String>,
-    usages: &'a HashMap<String, crate::handoff::hl7::UsageCode>,
+    masters: &'a Lookups,
 ) -> Result<Hl7Context<'a>, ExportError> {
     let code = settings.institution_code().map_err(ExportError::Refused)?;
     Ok(Hl7Context {
@@ -217,8 +266,9 @@ fn hl7_context<'a>(
         receiving_application: "EHR",
         receiving_facility: code,
         forms: site.forms,
-        departments,
-        usages,
+        departments: &masters.departments,
+        usages: &masters.usages,
+        staff: &masters.staff,
         now: chrono::Utc::now(),
     })
 }
@@ -421,7 +471,21 @@ fn write_messages(
     Ok(delivered)
 }
 
+/// A version delivered before (what a later version corrects), read back from the store.
+fn delivered_version(
+    store: &Store,
+    subject: &str,
+    id: i64,
+    version: u32,
+) -> Result<HandoffItem, ExportError> {
+    let json = store.handoff_content(id)?.unwrap_or_default();
+    serde_json::from_str(&json)
+        .map_err(|e| ExportError::Message(format!("{subject} (version {version}) cannot be read back: {e}")))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn write_fhir(
+    store: &Store,
     options: &ExportOptions,
     settings: &crate::store::Settings,
     site: &Site<'_>,
@@ -449,6 +513,9 @@ fn write_fhir(
                 .iter()
                 .any(|r| items.iter().any(|(id, _)| *id == r.id) && !r.delivered.iter().any(|d| d == "fhir"))
     };
+    // What the server was sent before of each page a correction changed since: what that
+    // version made and the new one does not is withdrawn (`fhir::bundle_correcting`).
+    let sent_before = store.delivered_versions("fhir")?;
     let mut delivered = Vec::new();
     let total = by_patient.len();
     for (n, (patient, items)) in by_patient.iter().enumerate() {
@@ -477,7 +544,15 @@ fn write_fhir(
             continue;
         };
         let refs: Vec<&HandoffItem> = items.iter().map(|(_, i)| i).collect();
-        let bundle = fhir::bundle(&first.patient, &refs, &ctx)
+        let mut earlier = Vec::new();
+        for (id, item) in items {
+            if let Some((old_id, old_version)) = sent_before.get(&item.subject).filter(|(old, _)| old != id) {
+                let old = delivered_version(store, &item.subject, *old_id, *old_version)?;
+                earlier.push(HandoffItem { patient: item.patient.clone(), ..old });
+            }
+        }
+        let earlier: Vec<&HandoffItem> = earlier.iter().collect();
+        let bundle = fhir::bundle_correcting(&first.patient, &refs, &earlier, &ctx)
             .map_err(|e| ExportError::Message(format!("patient {patient}: {e}")))?;
         report.records += bundle["entry"].as_array().map_or(0, Vec::len);
         let text = serde_json::to_vec_pretty(&bundle).map_err(|e| ExportError::Message(e.to_string()))?;
@@ -507,14 +582,7 @@ fn write_csv(
         let item = item_of(current, r)?;
         delivered.push(r.id);
         if let Some((old_id, old_version)) = billed.get(&r.subject).filter(|(id, _)| *id != r.id) {
-            let json = store.handoff_content(*old_id)?.unwrap_or_default();
-            let old: HandoffItem = serde_json::from_str(&json).map_err(|e| {
-                ExportError::Message(format!(
-                    "{} (version {old_version}) cannot be read back: {e}",
-                    r.subject
-                ))
-            })?;
-            credits.push((old, *old_version));
+            credits.push((delivered_version(store, &r.subject, *old_id, *old_version)?, *old_version));
         }
         if matches!(&item.content, Content::Keyed(k) if !k.lines.is_empty()) {
             items.push((item, r.version));

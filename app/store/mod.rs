@@ -53,19 +53,11 @@ pub use settings::Settings;
 pub use trust::{Anchor, AuditKey, TrustError};
 pub use users::{LoginCheck, LoginOutcome, NewUser, UserRecord};
 
-/// Who makes a change. Until user accounts exist this is the name given with `--user` (or
-/// `KAMIKARTE_USER`), else the operating-system login.
+/// Who makes a change: a user of this program (its login), or `kamikarte` for what the program
+/// does by itself (a scheduled backup). Never the machine's login: the EHR is handed the staff
+/// code of the user named here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
-
-impl Actor {
-    pub fn from_os() -> Self {
-        let login = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
-        Actor(format!("os:{login}"))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

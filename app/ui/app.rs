@@ -15,8 +15,9 @@ use super::screens::Screens;
 use crate::auth::{self, Session};
 use crate::demo::{self, DemoOptions};
 use crate::domain::Permission;
+use crate::domain::Role;
 use crate::downtime::{VolumeReport, volume_report};
-use crate::store::{Actor, EpisodeRecord, IdSupply, Settings, Store};
+use crate::store::{EpisodeRecord, IdSupply, Settings, Store};
 
 /// What every screen shows about the downtime: the episode and its phase, days over a safe
 /// limit, blocks running low. Read at start, after changes and every few seconds (another
@@ -175,14 +176,17 @@ impl KamikarteApp {
         self.error = None;
         self.demo_job = Some(Job::spawn(ctx, "デモ病院を作成中 Creating demo hospital", move |r| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-            let actor = Actor::from_os();
-            let counts = demo::load_demo(&mut store, &actor, &options, &mut |done, total| {
-                r.progress("writing", done, total)
-            })
-            .map_err(|e| e.to_string())?;
-            auth::ensure_demo_users(&mut store, &actor).map_err(|e| e.to_string())?;
-            crate::demo::prepare_downtime(&mut store, &actor).map_err(|e| e.to_string())?;
-            crate::entry::masters::load_missing_samples(&mut store, &actor).map_err(|e| e.to_string())?;
+            // Every record names a real user: the demo's administrator creates the accounts and
+            // sets up, the demo's clerk loads the census.
+            let admin = auth::demo_actor(Role::Admin);
+            auth::ensure_demo_users(&mut store, &admin).map_err(|e| e.to_string())?;
+            let counts =
+                demo::load_demo(&mut store, &auth::demo_actor(Role::Clerk), &options, &mut |done, total| {
+                    r.progress("writing", done, total)
+                })
+                .map_err(|e| e.to_string())?;
+            crate::demo::prepare_downtime(&mut store, &admin).map_err(|e| e.to_string())?;
+            crate::entry::masters::load_missing_samples(&mut store, &admin).map_err(|e| e.to_string())?;
             Ok(counts.inserted + counts.updated + counts.unchanged + counts.readmitted)
         }));
     }

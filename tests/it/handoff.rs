@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::handoff::{demo_episode, json};
-use common::{BILLING, CLERK, run_as, stderr};
+use common::{ADMIN, BILLING, CLERK, run_as, stderr};
 use kamikarte::entry::keying::{self, Sheet};
 use kamikarte::store::{EntryState, Store};
 
@@ -374,4 +374,25 @@ fn page_images_over_the_receivers_size_are_files_beside_their_ss_mix2_messages()
     let summary: serde_json::Value = serde_json::from_str(&peer("ssmix2_check.py", &ss_dir)).unwrap();
     assert_eq!(summary["attachments"].as_u64(), Some(attachments as u64), "{summary}");
     assert_eq!(files_in(&ss_dir), ss["files"].as_u64().unwrap() as usize + attachments);
+}
+
+#[test]
+fn an_export_refuses_while_a_user_it_would_name_has_no_staff_code_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    // The EHR's staff list as imported: the demo's billing clerk, who keyed and verified pages,
+    // is not on it.
+    let staff = dir.path().join("staff.csv");
+    std::fs::write(&staff, "code,name,kana,login\n900001,青山 一郎,アオヤマ イチロウ,admin\n").unwrap();
+    let imported = run_as(&db, ADMIN, &["masters", "import", staff.to_str().unwrap(), "--master", "staff"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+
+    let out_dir = dir.path().join("hl7");
+    let out =
+        run_as(&db, BILLING, &["export", "hl7", "--out", out_dir.to_str().unwrap(), "--include-unmapped"]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(message.contains("no staff code") && message.contains("billing"), "{message}");
+    assert!(message.contains("masters import --master staff"), "the message says how to fix it: {message}");
+    assert!(!out_dir.exists() || files_in(&out_dir) == 0, "nothing was written");
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kamikarte::form::{FormDefinition, built_in};
-use kamikarte::handoff::fhir::{FhirContext, FhirError, bundle};
+use kamikarte::handoff::fhir::{FhirContext, FhirError, bundle, bundle_correcting};
 use kamikarte::handoff::{Content, HandoffItem, Page, PatientFacts};
 use serde_json::{Value, json};
 
@@ -388,6 +388,73 @@ fn bundles_of_every_kind_of_item_pass_the_fhir_resources_validator() {
     ] {
         assert_eq!(types[kind], count, "{kind} in {types}");
     }
+    // JP Core: every kind it profiles claims its profile where the paper gives what the profile
+    // requires (fhir_check.py holds each claim to the profile's requirements).
+    let profiles = &summary["bundles"][1]["profiles"];
+    for (profile, count) in [
+        ("JP_Patient", 3),
+        ("JP_Encounter", 1),
+        ("JP_MedicationRequest", 2),
+        // Both injection rows: the drug as a contained JP_Medication whose strength is the dose.
+        ("JP_MedicationRequest_Injection", 2),
+        ("JP_MedicationAdministration", 2),
+        ("JP_MedicationAdministration_Injection", 1),
+        ("JP_ServiceRequest", 4),
+        ("JP_DocumentReference", 2),
+    ] {
+        assert_eq!(profiles[profile], count, "{profile} in {profiles}");
+    }
+    let observations = profiles["JP_Observation_VitalSigns"].as_u64().unwrap_or(0)
+        + profiles["JP_Observation_Common"].as_u64().unwrap_or(0);
+    assert_eq!(observations, 8, "{profiles}");
+    assert!(profiles["JP_Observation_VitalSigns"].as_u64().unwrap_or(0) >= 5, "{profiles}");
+}
+
+#[test]
+fn a_correction_that_removes_a_row_withdraws_the_resource_the_server_had() {
+    let forms = built_in();
+    let p = census_patient();
+    let rx = |rows: &[(&str, serde_json::Value)]| {
+        let mut values = vec![("rx_date", json!("2026-11-05"))];
+        values.extend(rows.iter().cloned());
+        keyed(&forms, &p, "prescription", "RX-000777", &values, &[("990000101", "薬A"), ("990000104", "薬B")])
+    };
+    let delivered = rx(&[
+        ("drug_1", json!("990000101")),
+        ("dose_1", json!("2錠")),
+        ("drug_2", json!("990000104")),
+        ("dose_2", json!("1錠")),
+    ]);
+    // The second row was keyed from nothing on the paper: the correction deletes it.
+    let corrected = rx(&[("drug_1", json!("990000101")), ("dose_1", json!("2錠"))]);
+    let ctx = FhirContext {
+        hospital_code: HOSPITAL,
+        base: "https://hospital.example/fhir",
+        hospital_name: "架空総合病院",
+        forms: &forms,
+    };
+    let b = bundle_correcting(&p, &[&corrected], &[&delivered], &ctx).unwrap();
+    let requests: Vec<&Value> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "MedicationRequest")
+        .collect();
+    assert_eq!(requests.len(), 2);
+    let withdrawn: Vec<&&Value> =
+        requests.iter().filter(|e| e["resource"]["status"] == "entered-in-error").collect();
+    assert_eq!(withdrawn.len(), 1, "{requests:?}");
+    let row2 = withdrawn[0];
+    assert!(row2["resource"]["identifier"][0]["value"].as_str().unwrap().ends_with("#2"));
+    assert_eq!(row2["request"]["method"], "PUT");
+    assert!(row2["request"]["url"].as_str().unwrap().starts_with("MedicationRequest?identifier="));
+    // Sent without the earlier version, nothing is withdrawn; and the bundle stays valid.
+    let plain = bundle_correcting(&p, &[&corrected], &[], &ctx).unwrap();
+    assert!(!plain.to_string().contains("entered-in-error"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corrected.json"), serde_json::to_string(&b).unwrap()).unwrap();
+    let result = fhir_check(dir.path());
+    assert!(result.status.success(), "fhir_check: {}", String::from_utf8_lossy(&result.stderr));
 }
 
 #[test]

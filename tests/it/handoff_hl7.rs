@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
+use kamikarte::domain::MasterItem;
 use kamikarte::domain::kana::search_key;
+use kamikarte::domain::staff::StaffDirectory;
 use kamikarte::form::{FormDefinition, built_in};
 use kamikarte::handoff::hl7::{
     Charset, Hl7Context, Hl7Error, Hl7Message, UsageCode, decode, encode, messages,
@@ -78,7 +80,31 @@ fn ctx(forms: &[FormDefinition]) -> Hl7Context<'_> {
             ),
             (search_key("疼痛時 頓用"), UsageCode { jami: None, name: "疼痛時 頓用".into(), per_day: None }),
         ]))),
+        // The doctors and staff masters: the EHR's codes for the doctor the paper names and
+        // for the clerks who keyed and verified it.
+        staff: Box::leak(Box::new(StaffDirectory::new(
+            &[
+                master_item("200101", "佐藤 健一", "サトウ ケンイチ", ("department", "40")),
+                master_item("200102", "佐藤 直子", "サトウ ナオコ", ("department", "01")),
+            ],
+            &[
+                master_item("000101", "入力 一子", "ニュウリョク イチコ", ("login", "clerk01")),
+                master_item("000102", "確認 二郎", "カクニン ジロウ", ("login", "clerk02")),
+            ],
+        ))),
         now: Utc.with_ymd_and_hms(2026, 11, 7, 1, 30, 0).single().unwrap(),
+    }
+}
+
+fn master_item(code: &str, name: &str, kana: &str, detail: (&str, &str)) -> MasterItem {
+    MasterItem {
+        code: code.into(),
+        name: name.into(),
+        kana: Some(kana.into()),
+        unit: None,
+        points: None,
+        uses: 0,
+        details: [(detail.0.to_string(), detail.1.to_string())].into(),
     }
 }
 
@@ -625,6 +651,31 @@ fn an_unreadable_page_image_is_an_error_naming_the_path() {
     let err = messages(&item("page:45", page(missing)), 1, None, &ctx(&forms)).unwrap_err();
     assert!(matches!(&err, Hl7Error::Image { path, .. } if path == "/nonexistent/page-45.png"), "{err}");
     assert!(err.to_string().contains("/nonexistent/page-45.png"));
+}
+
+#[test]
+fn orders_name_the_ehrs_staff_codes_never_logins_or_titles() {
+    let forms = built_in();
+    let with_doctor = |doctor: &str| {
+        let mut content = prescription(&forms);
+        if let Content::Keyed(k) = &mut content {
+            k.values.insert("doctor".into(), json!(doctor));
+            k.values.insert("department".into(), json!("救急科"));
+        }
+        let msgs = messages(&item("keyed:A-000101", content), 1, None, &ctx(&forms)).unwrap();
+        let rde = msgs.into_iter().find(|m| m.body.contains("RDE^O11")).unwrap();
+        rde.body
+    };
+    // Two doctors named 佐藤: the paper's department (救急科, code 40) says which one; the title
+    // never travels inside the name.
+    let body = with_doctor("佐藤医師");
+    assert_eq!(fields(&body, "ORC", 12)[0], "200101^佐藤^健一^^^^^^^L^^^^^I", "{body}");
+    assert_eq!(fields(&body, "ORC", 10)[0], "000101^入力^一子^^^^^^^L^^^^^I");
+    assert_eq!(fields(&body, "ORC", 11)[0], "000102^確認^二郎^^^^^^^L^^^^^I");
+    assert!(!body.contains("clerk0"), "a login reached the EHR: {body}");
+    // A doctor the master lacks goes by name alone, the title taken off.
+    let body = with_doctor("高橋 先生");
+    assert_eq!(fields(&body, "ORC", 12)[0], "^高橋^^^^^^^^L^^^^^I", "{body}");
 }
 
 #[test]

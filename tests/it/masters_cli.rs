@@ -48,12 +48,22 @@ fn cp932(text: &str) -> Vec<u8> {
     encoding_rs::SHIFT_JIS.encode(text).0.into_owned()
 }
 
+/// Each shipped sample master and how many items it holds.
+const SAMPLES: [(&str, u64); 7] = [
+    ("charges", 55),
+    ("drugs", 42),
+    ("lab_tests", 53),
+    ("departments", 26),
+    ("usages", 7),
+    ("doctors", 10),
+    ("staff", 4),
+];
+
 #[test]
 fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
-    let expected = [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26), ("usages", 7)];
-    let expected: Vec<(String, u64)> = expected.iter().map(|(m, n)| (m.to_string(), *n)).collect();
+    let expected: Vec<(String, u64)> = SAMPLES.iter().map(|(m, n)| (m.to_string(), *n)).collect();
     assert_eq!(counts(&db), expected);
 
     // A small file replaces the sample; the sample file brings it back.
@@ -68,8 +78,7 @@ fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() 
     assert_eq!((summary["added"].as_u64(), summary["removed"].as_u64()), (Some(1), Some(54)));
     assert_eq!(summary["changed"], 1, "A000 lost its reading, points and uses");
 
-    for (master, n) in [("charges", 55), ("drugs", 42), ("lab_tests", 53), ("departments", 26), ("usages", 7)]
-    {
+    for (master, n) in SAMPLES {
         let file = sample_path(&format!("{master}.csv"));
         let out = run_as(&db, ADMIN, &["masters", "import", file.to_str().unwrap(), "--master", master]);
         assert!(out.status.success(), "{}", stderr(&out));

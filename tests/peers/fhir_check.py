@@ -13,7 +13,12 @@ and then held to what a hand-off needs beyond the schema:
 - codes of required bindings are in their value sets (the models check types, not codes; the
   sets below are copied from the R4 specification for the elements kamikarte writes);
 - an Observation in the vital-signs category has its time and UCUM quantities;
-- base64 attachment data decodes.
+- base64 attachment data decodes;
+- JP Core 1.1.2: every Patient, Encounter, Observation, ServiceRequest and DocumentReference
+  claims the JP Core profile of its kind, and a resource claiming a JP Core profile holds what
+  that profile requires (JP_CORE_RULES, read from the profiles' FSH sources at tag v1.1.2 of
+  github.com/jami-fhir-jp-wg/jp-core-v1x: identifier slices, required elements, fixed values,
+  type restrictions), with every contained resource referenced (dom-3).
 
 Prints a JSON summary on stdout. Exits 1 with "FILE: what is wrong" on stderr at the first
 problem, 2 on a usage error.
@@ -69,6 +74,106 @@ REQUIRED = {
 
 class Problem(Exception):
     pass
+
+
+JP_CORE = "http://jpfhir.jp/fhir/core/StructureDefinition/"
+RP_NUMBER = "urn:oid:1.2.392.100495.20.3.81"
+ORDER_IN_RP = "urn:oid:1.2.392.100495.20.3.82"
+UCUM = "http://unitsofmeasure.org"
+JP_SIMPLE_CATEGORY = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS"
+JP_VITAL_CATEGORY = "http://jpfhir.jp/fhir/core/CodeSystem/JP_ObservationVitalSignsCategory_CS"
+# Kinds whose every resource must claim JP Core's profile (JP Core asks nothing of them that the
+# paper lacks).
+ALWAYS_PROFILED = {"Patient": "JP_Patient", "Encounter": "JP_Encounter", "ServiceRequest": "JP_ServiceRequest",
+                   "DocumentReference": "JP_DocumentReference"}
+
+
+def need(ok, where, what):
+    if not ok:
+        raise Problem(f"{where}: {what}")
+
+
+def has_identifier(resource, system):
+    return any(i.get("system") == system and i.get("value") for i in resource.get("identifier", []))
+
+
+def contained_medication(resource, where):
+    ref = (resource.get("medicationReference") or {}).get("reference", "")
+    need(ref.startswith("#"), where, "medication[x] must be a Reference to a contained JP_Medication")
+    found = [c for c in resource.get("contained", []) if c.get("id") == ref[1:]]
+    need(found and found[0].get("resourceType") == "Medication", where, f"{ref} is not a contained Medication")
+    med = found[0]
+    need(med.get("status"), where, "JP_Medication.status is required")
+    need(med.get("ingredient"), where, "JP_Medication needs an ingredient")
+    for ing in med["ingredient"]:
+        need("itemCodeableConcept" in ing, where, "JP_Medication.ingredient.item[x] must be a CodeableConcept")
+        strength = ing.get("strength") or {}
+        for part in ("numerator", "denominator"):
+            q = strength.get(part) or {}
+            need("value" in q and q.get("code") and q.get("system"), where,
+                 f"JP_Medication.ingredient.strength.{part} needs value, code and system")
+
+
+def oral_dosage(resource, where):
+    for dosage in resource.get("dosageInstruction", []) + [resource.get("dosage") or {}]:
+        bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsDuration")
+        if bounds:
+            need(bounds.get("unit") == "日" and bounds.get("system") == UCUM and bounds.get("code") == "d", where,
+                 "timing.repeat.boundsDuration must be unit 日, UCUM d")
+        need("asNeededCodeableConcept" not in dosage, where, "asNeeded[x] must be boolean")
+        for rate in dosage.get("doseAndRate", []):
+            q = rate.get("doseQuantity")
+            if q:
+                need("value" in q and q.get("code") and q.get("system"), where, "doseQuantity needs value, code, system")
+    supply = (resource.get("dispenseRequest") or {}).get("expectedSupplyDuration")
+    if supply:
+        need(supply.get("unit") == "日" and supply.get("system") == UCUM and supply.get("code") == "d", where,
+             "expectedSupplyDuration must be unit 日, UCUM d")
+    need("allowedBoolean" not in (resource.get("substitution") or {}), where, "substitution.allowed must be a CodeableConcept")
+
+
+def check_jp_core(resource, where):
+    kind = resource["resourceType"]
+    claimed = [p[len(JP_CORE):] for p in (resource.get("meta") or {}).get("profile", []) if p.startswith(JP_CORE)]
+    if kind in ALWAYS_PROFILED:
+        need(ALWAYS_PROFILED[kind] in claimed, where, f"{kind} does not claim {ALWAYS_PROFILED[kind]}")
+    if kind == "Observation":
+        need(claimed, where, "Observation claims no JP Core profile")
+    for ref in (c.get("id") for c in resource.get("contained", [])):
+        need(f'"#{ref}"' in json.dumps(resource), where, f"contained #{ref} is not referenced (dom-3)")
+    for profile in claimed:
+        w = f"{where} [{profile}]"
+        if profile == "JP_Patient":
+            need(resource.get("identifier") and all(i.get("value") for i in resource["identifier"]), w,
+                 "identifier 1..* with values")
+        elif profile == "JP_Observation_VitalSigns":
+            codings = [c for cat in resource.get("category", []) for c in cat.get("coding", [])]
+            need(any(c.get("system") == JP_SIMPLE_CATEGORY and c.get("code") == "vital-signs" for c in codings), w,
+                 "category[vitalSigns] (JP_SimpleObservationCategory_CS#vital-signs) is required")
+            need(any(c.get("system") == JP_VITAL_CATEGORY and c.get("code") for c in codings), w,
+                 "category[vitalSignCategory] (JP_ObservationVitalSignsCategory_CS) is required")
+            need(resource.get("subject"), w, "subject is required")
+            need("effectiveDateTime" in resource or "effectivePeriod" in resource, w, "effective[x] is dateTime or Period")
+        elif profile in ("JP_MedicationRequest", "JP_MedicationRequest_Injection"):
+            need(has_identifier(resource, RP_NUMBER), w, "identifier:rpNumber is required")
+            need(resource.get("subject") and resource.get("authoredOn"), w, "subject and authoredOn are required")
+            if profile == "JP_MedicationRequest":
+                need(has_identifier(resource, ORDER_IN_RP), w, "identifier:orderInRp is required")
+                need("medicationCodeableConcept" in resource, w, "medication[x] must be a CodeableConcept")
+                oral_dosage(resource, w)
+            else:
+                contained_medication(resource, w)
+        elif profile in ("JP_MedicationAdministration", "JP_MedicationAdministration_Injection"):
+            need(has_identifier(resource, RP_NUMBER), w, "identifier:rpNumber is required")
+            need(resource.get("subject"), w, "subject is required")
+            if profile == "JP_MedicationAdministration":
+                need(has_identifier(resource, ORDER_IN_RP), w, "identifier:orderInRp is required")
+                need("medicationCodeableConcept" in resource, w, "medication[x] must be a CodeableConcept")
+            else:
+                contained_medication(resource, w)
+        elif profile not in ("JP_Encounter", "JP_Observation_Common", "JP_ServiceRequest", "JP_DocumentReference"):
+            raise Problem(f"{w}: a JP Core profile this check does not know")
+    return claimed
 
 
 def resource_class(name):
@@ -222,7 +327,7 @@ def check_file(path):
             raise Problem(f"fullUrl {url!r} is not a urn:uuid with version 5 or 8")
     if len(set(full_urls)) != len(full_urls):
         raise Problem("two entries share a fullUrl")
-    types, methods, resolved = {}, {}, 0
+    types, methods, profiles, resolved = {}, {}, {}, 0
     for i, entry in enumerate(entries):
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType", "?")
@@ -245,12 +350,14 @@ def check_file(path):
             check_vital_sign(resource, where)
         check_codes(resource, where)
         check_attachments(resource, where)
+        for profile in check_jp_core(resource, where):
+            profiles[profile] = profiles.get(profile, 0) + 1
         types[kind] = types.get(kind, 0) + 1
         methods[method] = methods.get(method, 0) + 1
     if types.get("Patient", 0) == 0:
         raise Problem("the bundle has no Patient")
     return {"file": path.name, "entries": len(entries), "types": types, "methods": methods,
-            "references": resolved}
+            "profiles": profiles, "references": resolved}
 
 
 def main():

@@ -24,6 +24,69 @@ const VITAL_SIGNS: [&str; 13] = [
     "85353-1", "9279-1", "8867-4", "2708-6", "59408-5", "8310-5", "8302-2", "9843-4", "29463-7", "39156-5",
     "85354-9", "8480-6", "8462-4",
 ];
+/// JP Core's observation categories (JP_Observation_VitalSigns wants both codings beside FHIR's own).
+const JP_OBSERVATION_CATEGORY: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
+pub(super) const JP_VITAL_SIGNS_CATEGORY: &str =
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_ObservationVitalSignsCategory_CS";
+/// JP Core's identifier systems of a prescription's Rp number and a drug's order within it.
+pub(super) const RP_NUMBER: &str = "urn:oid:1.2.392.100495.20.3.81";
+pub(super) const ORDER_IN_RP: &str = "urn:oid:1.2.392.100495.20.3.82";
+/// The MERIT-9 unit table (MR9P).
+const MERIT9_UNITS: &str = "urn:oid:1.2.392.100495.20.2.101";
+
+/// The JP Core vital-sign category (JP_ObservationVitalSignsCategory_CS, from MEDIS's nursing
+/// observation master) of a vital sign's LOINC code.
+fn jp_vital_category(loinc: &str) -> Option<(&'static str, &'static str)> {
+    match loinc {
+        "8310-5" | "8331-1" | "8332-9" | "8333-7" => Some(("temperature", "体温")),
+        "8867-4" | "8889-8" => Some(("pulse-rate", "脈拍数")),
+        "85354-9" | "8480-6" | "8462-4" | "8478-0" => Some(("blood-pressure", "血圧")),
+        "9279-1" | "59408-5" | "2708-6" => Some(("respiratory-function", "呼吸機能")),
+        _ => None,
+    }
+}
+
+/// A prescription row's place in JP Core's terms: the Rp number (the row: one drug per row on
+/// kamikarte's slips) and the order within it (always 1).
+fn rp_identifiers(row: &str, with_order: bool) -> Value {
+    let mut ids = vec![json!({ "system": RP_NUMBER, "value": row.trim_start_matches('0') })];
+    if with_order {
+        ids.push(json!({ "system": ORDER_IN_RP, "value": "1" }));
+    }
+    Value::Array(ids)
+}
+
+/// An injection's drug as a contained JP_Medication: its code and how much of it one dose is,
+/// per administration (`1 回`, MERIT-9's `TIME`). The unit is coded in MERIT-9 where kamikarte
+/// knows the code (`domain::dose::mr9p_unit`), else under the hospital's own unit system
+/// (`local_units`, the unit as written: JP Core's binding is preferred, not required, and no
+/// MERIT-9 code is guessed). None when the dose is not a number with a unit: JP_Medication
+/// requires the strength.
+fn contained_medication(medicine: &Option<Value>, dose: Option<&str>, local_units: &str) -> Option<Value> {
+    let medicine = medicine.as_ref()?;
+    let (amount, unit) = crate::domain::dose::split_amount(dose?)?;
+    if unit.is_empty() {
+        return None;
+    }
+    let (system, code, name) = match crate::domain::dose::mr9p_unit(&unit) {
+        Some((code, name)) => (MERIT9_UNITS.to_string(), code.to_string(), name.to_string()),
+        None => (local_units.to_string(), unit.clone(), unit.clone()),
+    };
+    Some(json!({
+        "resourceType": "Medication",
+        "id": "medication",
+        "status": "active",
+        "code": medicine,
+        "ingredient": [{
+            "itemCodeableConcept": medicine,
+            "strength": {
+                "numerator": { "value": amount, "unit": name, "system": system, "code": code },
+                "denominator": { "value": 1, "unit": "回", "system": MERIT9_UNITS, "code": "TIME" },
+            },
+        }],
+    }))
+}
+
 const SYSTOLIC: &str = "8480-6";
 const DIASTOLIC: &str = "8462-4";
 
@@ -278,7 +341,15 @@ fn observations(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), Fhi
         let vital = code.is_some_and(|c| VITAL_SIGNS.contains(&c));
         json!({
             "status": if s.keyed.verified_at.is_some() { "final" } else { "preliminary" },
-            "category": if vital { json!([{ "coding": [{ "system": OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs" }] }]) } else { Value::Null },
+            "category": match code.filter(|_| vital).and_then(jp_vital_category) {
+                Some((jp_code, jp_name)) => json!([
+                    { "coding": [{ "system": OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs" }] },
+                    { "coding": [{ "system": JP_OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs" }] },
+                    { "coding": [{ "system": JP_VITAL_SIGNS_CATEGORY, "code": jp_code, "display": jp_name }] },
+                ]),
+                None if vital => json!([{ "coding": [{ "system": OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs" }] }]),
+                None => Value::Null,
+            },
             "code": {
                 "coding": code.map(|c| json!([{ "system": LOINC, "code": c }])),
                 "text": label,
@@ -366,11 +437,20 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
     } else {
         "inpatient"
     };
-    let request = json!({
+    // An injection names its drug through a contained JP_Medication when the dose says how much
+    // (JP_MedicationRequest_Injection); else, like a prescription, by code.
+    let units = code_system(s.base, s.hospital_code, "units");
+    let contained = if injection { contained_medication(&medicine, dose.as_deref(), &units) } else { None };
+    let (medication_key, medication) = match &contained {
+        Some(_) => ("medicationReference", json!({ "reference": "#medication" })),
+        None => ("medicationCodeableConcept", json!(medicine)),
+    };
+    let mut request = json!({
+        "identifier": rp_identifiers(&rec.row, !injection),
+        "contained": contained.as_ref().map(|m| json!([m])),
         "status": if done { "completed" } else { "active" },
         "intent": "order",
         "category": [{ "coding": [{ "system": MEDICATION_CATEGORY, "code": category }] }],
-        "medicationCodeableConcept": medicine,
         "subject": b.subject(),
         "encounter": b.encounter_ref(),
         "authoredOn": rec.event_at.as_deref().and_then(encode::date_only),
@@ -379,20 +459,22 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
             "text": instruction.join(" "),
             "timing": {
                 "event": [when.clone().filter(|w| injection && has_time(w))],
-                "repeat": { "boundsDuration": days.map(|d| json!({ "value": d, "unit": "d", "system": encode::UCUM, "code": "d" })) },
+                "repeat": { "boundsDuration": days.map(|d| json!({ "value": d, "unit": "日", "system": encode::UCUM, "code": "d" })) },
             },
             "route": { "text": route },
         }],
         "note": s.notes(&all, |ex| [keys::DRUG, keys::DOSE, keys::FREQUENCY, keys::DAYS, keys::ROUTE, keys::INSTRUCTIONS, keys::ORDERING_DOCTOR, keys::DISCHARGE_ORDER, ExportKey::Administered, keys::GIVEN_BY].contains(ex)),
     });
+    request[medication_key] = medication.clone();
     let id = b.item_ident(s.subject, &rec.row, None);
     let request_url = b.add(s.subject, "MedicationRequest", &id, Owner::Kamikarte, request)?;
     if done {
         let when = when.ok_or_else(|| s.err(&rec.row, "an injection given with no date"))?;
         let dosage = [dose, rate].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        let given = json!({
+        let mut given = json!({
+            "identifier": rp_identifiers(&rec.row, false),
+            "contained": contained.as_ref().map(|m| json!([m])),
             "status": "completed",
-            "medicationCodeableConcept": medicine,
             "subject": b.subject(),
             "context": b.encounter_ref(),
             "effectiveDateTime": when,
@@ -403,6 +485,7 @@ fn medication(b: &mut Builder, s: &Sheet, rec: &PaperRecord, injection: bool) ->
                 "route": { "text": route },
             },
         });
+        given[medication_key] = medication;
         b.add(s.subject, "MedicationAdministration", &id, Owner::Kamikarte, given)?;
     }
     Ok(())
@@ -420,6 +503,7 @@ fn administration(b: &mut Builder, s: &Sheet, rec: &PaperRecord) -> Result<(), F
     let when = s.when(rec)?.ok_or_else(|| s.err(&rec.row, "a dose with no date"))?;
     let given = s.ticked(&all, &keys::GIVEN);
     let resource = json!({
+        "identifier": rp_identifiers(&rec.row, true),
         "status": if given { "completed" } else { "not-done" },
         "medicationCodeableConcept": medicine,
         "subject": b.subject(),

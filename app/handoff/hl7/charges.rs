@@ -24,7 +24,7 @@ fn ft1(paper: &Paper, version: u32, set: usize, out: &ChargeOut, credit: bool, c
     let doctor = line.doctor.clone().or_else(|| paper.text(&keys::CHARGE_DOCTOR, ""));
     let entered_by = match paper.text(&keys::CHARGE_PERFORMER, "") {
         Some(clerk) => er7::person(&clerk),
-        None => er7::user(&paper.keyed.entered_by),
+        None => er7::user(&paper.keyed.entered_by, ctx),
     };
     Seg::new("FT1")
         .raw(1, set.to_string())
@@ -34,8 +34,8 @@ fn ft1(paper: &Paper, version: u32, set: usize, out: &ChargeOut, credit: bool, c
         .raw(6, kind)
         .raw(7, er7::coded(&line.code, out.name.as_deref().unwrap_or(&line.code), CHARGES))
         .raw(10, er7::num(quantity))
-        .opt(13, department.map(|d| comps(&["", &d])))
-        .opt(21, doctor.map(|d| er7::person(&d)))
+        .opt(13, department.as_deref().map(|d| comps(&["", d])))
+        .opt(21, doctor.map(|d| er7::doctor(&d, department.as_deref(), ctx)))
         .raw(24, entered_by)
 }
 

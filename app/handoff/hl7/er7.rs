@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::Hl7Context;
 use crate::domain::paper_time::japan_time;
+use crate::domain::staff::{StaffMember, Written, split_name, without_title};
 use crate::handoff::PatientFacts;
 
 /// Namespace of the placer numbers and document numbers this program assigns.
@@ -62,20 +63,71 @@ pub fn coded(code: &str, text: &str, system: &str) -> String {
     comps(&[code, text, system])
 }
 
-/// A person written by name on paper (XCN with no ID): family and given name split at the first
-/// space of either width.
-pub fn person(name: &str) -> String {
-    let name = name.trim();
-    let (family, given) = match name.split_once([' ', '\u{3000}']) {
-        Some((f, g)) => (f.trim(), g.trim()),
-        None => (name, ""),
-    };
-    comps(&["", family, given])
+/// XCN-15, how the name is written: `I` ideographic (kanji), `P` phonetic (kana), `A` alphabetic.
+fn representation(name: &str) -> &'static str {
+    if name.chars().any(|c| matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF)) {
+        "I"
+    } else if name.is_ascii() {
+        "A"
+    } else {
+        "P"
+    }
 }
 
-/// A user of this program (XCN with the login name as the ID).
-pub fn user(login: &str) -> String {
-    comps(&[login])
+/// XCN: an ID (empty when none is known), family and given name (split at the first space of
+/// either width), name type `L` and its representation, as JAHIS writes staff
+/// (`110^医師^一郎^^^^^^^L^^^^^I`).
+fn xcn(id: &str, name: &str) -> String {
+    let (family, given) = split_name(name);
+    let kind = if family.is_empty() { "" } else { "L" };
+    let written = if family.is_empty() { "" } else { representation(name) };
+    comps(&[id, family, given, "", "", "", "", "", "", kind, "", "", "", "", written])
+}
+
+/// A person who signed, as PPN (TXA-22): XCN's first 14 components, then when they signed
+/// (component 15), then the name's representation (16).
+pub fn signer(name: &str, at: Option<&str>) -> String {
+    let name = without_title(name);
+    let (family, given) = split_name(&name);
+    let written = if family.is_empty() { "" } else { representation(&name) };
+    let kind = if family.is_empty() { "" } else { "L" };
+    let mut parts = vec!["", family, given, "", "", "", "", "", "", kind, "", "", "", ""];
+    parts.push(at.unwrap_or(""));
+    parts.push(written);
+    comps(&parts)
+}
+
+/// A person written by name on paper (XCN with no ID), the title (医師, 先生 …) taken off.
+pub fn person(name: &str) -> String {
+    xcn("", &without_title(name))
+}
+
+/// Someone the EHR knows: their staff code and name.
+pub fn staff(member: &StaffMember) -> String {
+    xcn(&member.code, &member.name)
+}
+
+/// A user of this program as the EHR knows them: the staff master's code and name. The
+/// hand-off refuses to run while a user it would name has no staff code (`run`), so the login
+/// stands in only for callers that build messages without that check (tests).
+pub fn user(login: &str, ctx: &Hl7Context) -> String {
+    match ctx.staff.user(login) {
+        Some(member) => staff(member),
+        None => comps(&[login]),
+    }
+}
+
+/// A doctor as written on the paper: coded from the doctors master when it knows them (by
+/// name, reading, or a family name one doctor of the paper's department has), else the name.
+pub fn doctor(written: &str, department: Option<&str>, ctx: &Hl7Context) -> String {
+    let mut departments: Vec<&str> = department.into_iter().collect();
+    if let Some(code) = department.and_then(|d| ctx.departments.get(d.trim())) {
+        departments.push(code);
+    }
+    match ctx.staff.doctor(written, &departments) {
+        Written::Known(member) => staff(&member),
+        Written::Unknown(name) => xcn("", &name),
+    }
 }
 
 /// An entity identifier in this program's namespace (EI).
@@ -222,7 +274,7 @@ pub fn evn(event: &str, recorded: Option<String>, operator: Option<&str>, ctx: &
     Seg::new("EVN")
         .raw(1, event)
         .raw(2, recorded.unwrap_or_else(|| ts(ctx.now)))
-        .opt(5, operator.filter(|o| !o.is_empty()).map(user))
+        .opt(5, operator.filter(|o| !o.is_empty()).map(|o| user(o, ctx)))
 }
 
 /// PID: the identifier messages carry (`PI`), the downtime ID beside it (`PT`) once it is not

@@ -102,6 +102,8 @@ pub struct Hl7Context<'a> {
     pub departments: &'a std::collections::HashMap<String, String>,
     /// The usages master, by search-folded name (`gather::usage_codes`).
     pub usages: &'a std::collections::HashMap<String, UsageCode>,
+    /// The doctors and staff masters: the EHR's staff codes.
+    pub staff: &'a crate::domain::staff::StaffDirectory,
     /// The message time (MSH-7, written in JST).
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -243,7 +245,7 @@ fn keyed_drafts(
         FormKind::Lab => orders::lab(item, &paper, before.as_ref(), ctx),
         FormKind::Imaging => orders::imaging(item, &paper, before.as_ref(), ctx),
         FormKind::Diet => orders::diet(item, &paper, before.as_ref(), ctx),
-        FormKind::Vitals => results::vitals(item, &paper, update),
+        FormKind::Vitals => results::vitals(item, &paper, update, ctx),
         FormKind::Note => results::note(item, &paper, version, update, ctx),
         FormKind::Charges => {
             let credited = match previous {

@@ -6,7 +6,7 @@
 use super::er7::{self, Seg, comps, esc, join, subs};
 use super::paper::{Paper, value_text};
 use super::{Draft, Hl7Context, UsageCode};
-use crate::domain::dose::Route;
+use crate::domain::dose::{Route, mr9p_unit};
 use crate::domain::kana::search_key;
 use crate::domain::{DosageForm, Specimen};
 use crate::form::{ExportKey, FieldType, keys};
@@ -54,15 +54,16 @@ fn order_type(outpatient: bool) -> String {
 /// The ORC every order and administration starts with.
 fn orc(paper: &Paper, item: &HandoffItem, control: &str, key: &str, ctx: &Hl7Context) -> Seg {
     let k = paper.keyed;
+    let department = paper.text(&keys::ORDERING_DEPARTMENT, "");
     Seg::new("ORC")
         .raw(1, control)
         .raw(2, er7::placer(&placer_id(paper, key)))
         .raw(4, er7::placer(paper.item()))
         .opt(9, paper.event())
-        .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user))
-        .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(er7::user))
-        .opt(12, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::person(&d)))
-        .opt(17, paper.text(&keys::ORDERING_DEPARTMENT, "").map(|d| department(&d, ctx)))
+        .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(|u| er7::user(u, ctx)))
+        .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(|u| er7::user(u, ctx)))
+        .opt(12, paper.text(&keys::ORDERING_DOCTOR, "").map(|d| er7::doctor(&d, department.as_deref(), ctx)))
+        .opt(17, department.as_deref().map(|d| self::department(d, ctx)))
         .raw(21, hospital(ctx))
         .raw(29, order_type(item.patient.outpatient))
 }
@@ -114,18 +115,10 @@ fn drug(paper: &Paper, code: &str) -> String {
     }
 }
 
-/// A unit as JAHIS's unit table MR9P codes it, for the units whose MR9P codes appear in JAHIS's
-/// published samples (錠 `TAB`, 本 `HON`, mL `ML`, アンプル `AMP`); any other unit travels as
-/// text in the second component, never as a made-up code.
+/// A unit as MR9P codes it (`domain::dose::mr9p_unit`); any other unit travels as text in the
+/// second component, never as a made-up code.
 fn unit(text: &str) -> String {
-    let code = match text.trim() {
-        "錠" => Some(("TAB", "錠")),
-        "本" => Some(("HON", "本")),
-        "mL" | "ml" | "ML" | "ｍＬ" | "ミリリットル" => Some(("ML", "ミリリットル")),
-        "A" | "アンプル" | "管" => Some(("AMP", "アンプル")),
-        _ => None,
-    };
-    match code {
+    match mr9p_unit(text) {
         Some((code, name)) => er7::coded(code, name, "MR9P"),
         None => comps(&["", text.trim()]),
     }

@@ -33,7 +33,7 @@ fn result_status(update: bool) -> &'static str {
 /// ORU^R01: for each round, ORC and OBR (the round's time in OBR-7), its note, and one NM OBX
 /// per value with the JLAC10 and LOINC codes of its export key; the page's own values (intake and output)
 /// under one more OBR.
-pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
+pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool, ctx: &Hl7Context) -> Vec<Draft> {
     let observer = paper.text(&keys::OBSERVER, "").map(|s| er7::person(&s));
     let status = result_status(update);
     let mut rows: Vec<(u32, String)> = paper
@@ -60,8 +60,8 @@ pub fn vitals(item: &HandoffItem, paper: &Paper, update: bool) -> Vec<Draft> {
                 .raw(2, er7::placer(&placer))
                 .raw(4, er7::placer(paper.item()))
                 .opt(9, paper.event())
-                .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user))
-                .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(er7::user)),
+                .opt(10, Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(|u| er7::user(u, ctx)))
+                .opt(11, k.verified_by.as_deref().filter(|s| !s.is_empty()).map(|u| er7::user(u, ctx))),
         );
         segs.push(
             Seg::new("OBR")
@@ -184,12 +184,17 @@ fn mdm_structure(update: bool) -> (&'static str, &'static str) {
 /// once verified, TXA-22 who signed the paper; one TX OBX per line.
 pub fn note(item: &HandoffItem, paper: &Paper, version: u32, update: bool, ctx: &Hl7Context) -> Vec<Draft> {
     let k = paper.keyed;
+    let profession = paper.nth_text(&keys::NOTE_AUTHOR, 1);
     let author = paper.nth_text(&keys::NOTE_AUTHOR, 0).map(|name| {
-        let mut xcn = er7::person(&name);
-        if let Some(profession) = paper.nth_text(&keys::NOTE_AUTHOR, 1) {
+        // A doctor's note names the doctor as the EHR knows them (the doctors master).
+        let mut xcn = match profession.as_deref() {
+            Some("医師") => er7::doctor(&name, None, ctx),
+            _ => er7::person(&name),
+        };
+        if let Some(profession) = &profession {
             let mut parts: Vec<String> = xcn.split('^').map(str::to_string).collect();
             parts.resize(20, String::new());
-            parts.push(er7::esc(&profession));
+            parts.push(er7::esc(profession));
             xcn = join('^', &parts);
         }
         xcn
@@ -200,13 +205,13 @@ pub fn note(item: &HandoffItem, paper: &Paper, version: u32, update: bool, ctx: 
         presentation: "TX",
         at: paper.event(),
         author,
-        transcriptionist: Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(er7::user),
+        transcriptionist: Some(k.entered_by.as_str()).filter(|s| !s.is_empty()).map(|u| er7::user(u, ctx)),
         number_base: paper.item().to_string(),
         version,
         update,
         item: paper.item(),
         authenticated: k.verified_by.is_some(),
-        authenticator: paper.text(&keys::NOTE_SIGNED_BY, "").map(|s| er7::person(&s)),
+        authenticator: paper.text(&keys::NOTE_SIGNED_BY, "").map(|s| er7::signer(&s, None)),
     };
     let text = paper.text(&keys::OBSERVATION, "").unwrap_or_default();
     let mut segs = vec![
