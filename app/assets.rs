@@ -6,7 +6,8 @@ pub const BIZ_UD_PGOTHIC: &[u8] = include_bytes!("../assets/fonts/BIZUDPGothic-R
 
 /// Synthetic sample code masters (`kamikarte masters import --samples`, and the demo): made-up
 /// counts and points, for trying back-entry search, not for billing.
-pub const SAMPLE_CHARGES_CSV: &[u8] = include_bytes!("../assets/masters/charges.csv");
+/// The charges sample in the receipt-computer master's published layout (CP932, no header).
+pub const SAMPLE_CHARGES_CSV: &[u8] = include_bytes!("../assets/masters/s_sample.csv");
 pub const SAMPLE_DRUGS_CSV: &[u8] = include_bytes!("../assets/masters/drugs.csv");
 pub const SAMPLE_LAB_TESTS_CSV: &[u8] = include_bytes!("../assets/masters/lab_tests.csv");
 pub const SAMPLE_DEPARTMENTS_CSV: &[u8] = include_bytes!("../assets/masters/departments.csv");

@@ -26,6 +26,8 @@ pub enum ExportFormat {
     Fhir,
     /// Charges for the billing system.
     Csv,
+    /// ORCA's /api21/medicalmodv2 request bodies, one per visit (`send orca` posts them).
+    Orca,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +62,32 @@ pub struct ExportArgs {
 pub enum SendCommand {
     /// Send the HL7 messages not yet acknowledged to HOST:PORT over MLLP, in order.
     Mllp(MllpArgs),
+    /// Send the charges to ORCA (/api21/medicalmodv2): each visit ORCA does not hold as it is
+    /// now is registered, replaced or deleted. The password is KAMIKARTE_ORCA_PASSWORD or asked.
+    Orca(OrcaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrcaArgs {
+    /// ORCA's API address, e.g. http://10.0.0.8:8000.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// ORCA's user (its 職員 user ID).
+    #[arg(long = "orca-user", value_name = "NAME")]
+    pub orca_user: String,
+    /// Seconds to wait for ORCA's answer to each visit.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Only this downtime episode's charges.
+    #[arg(long, value_name = "ID")]
+    pub episode: Option<i64>,
+    /// Send what is ready although some patients have no record number yet (their charges wait).
+    #[arg(long)]
+    pub include_unmapped: bool,
+    #[arg(long, value_name = "DIR")]
+    pub forms_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +139,18 @@ pub enum HandoffCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The billing reconciliation for the 医事 manager: per department and day, charge lines and
+    /// points keyed, verified, handed over and acknowledged; `--pdf FILE` prints it for signing.
+    Billing {
+        #[arg(long, value_name = "ID")]
+        episode: Option<i64>,
+        #[arg(long, value_name = "FILE")]
+        pdf: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        forms_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Take a message out of the sending queue for good (the receiver refuses it and the
     /// hospital settles it another way), with the reason; audited.
     Withdraw {
@@ -139,6 +179,7 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
             ExportFormat::Ssmix2 => Format::Ssmix2,
             ExportFormat::Fhir => Format::Fhir,
             ExportFormat::Csv => Format::Csv,
+            ExportFormat::Orca => Format::Orca,
         },
         out: args.out.clone(),
         episode: args.episode,
@@ -166,7 +207,7 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
         report.files,
         report.records,
         match options.format {
-            Format::Csv => "charge lines",
+            Format::Csv | Format::Orca => "charge lines",
             Format::Fhir => "resources",
             _ => "messages",
         },
@@ -200,7 +241,10 @@ pub fn run_export(ctx: &mut Invocation<'_>, args: &ExportArgs) -> Result<()> {
 }
 
 pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
-    let SendCommand::Mllp(args) = command;
+    let args = match command {
+        SendCommand::Mllp(args) => args,
+        SendCommand::Orca(args) => return run_send_orca(ctx, &args),
+    };
     let session = ctx.authenticate(Permission::Export)?;
     let charset = if args.utf8 { Charset::Utf8 } else { Charset::Iso2022Jp };
     if !args.outbox_only {
@@ -272,6 +316,53 @@ pub fn run_send(ctx: &mut Invocation<'_>, command: SendCommand) -> Result<()> {
     }
 }
 
+fn run_send_orca(ctx: &mut Invocation<'_>, args: &OrcaArgs) -> Result<()> {
+    let session = ctx.authenticate(Permission::Export)?;
+    let forms = form::load(args.forms_dir.as_deref())?;
+    let root = page_root(ctx)?;
+    let site = Site { forms: &forms, page_root: &root };
+    let password =
+        super::read_secret("KAMIKARTE_ORCA_PASSWORD", &format!("ORCA password for {}: ", args.orca_user))?;
+    let target = crate::handoff::run::OrcaTarget {
+        url: &args.url,
+        user: &args.orca_user,
+        password: &password,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let report = crate::handoff::run::send_orca(
+        ctx.store,
+        &session,
+        &site,
+        &target,
+        args.episode,
+        args.include_unmapped,
+    )?;
+    if args.json {
+        out!("{}", serde_json::to_string(&report)?);
+    } else {
+        out!(
+            "ORCA {}: {} visits registered, {} replaced, {} deleted, {} unchanged, {} refused",
+            args.url,
+            report.registered,
+            report.replaced,
+            report.deleted,
+            report.unchanged,
+            report.refused.len()
+        );
+        for (visit, code, message) in &report.warnings {
+            eprintln!("  warning {visit}: {code} {message}");
+        }
+    }
+    for (visit, result, message) in &report.refused {
+        eprintln!("  ORCA refused {visit}: Api_Result {result} {message} (sent again next time)");
+    }
+    if report.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(super::Reported(format!("ORCA refused {} visit(s)", report.refused.len())).into())
+    }
+}
+
 pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<()> {
     let (episode, forms_dir, json) = match command {
         HandoffCommand::Report { episode, forms_dir, json } => (episode, forms_dir, json),
@@ -279,6 +370,24 @@ pub fn run_handoff(ctx: &mut Invocation<'_>, command: HandoffCommand) -> Result<
             let session = ctx.authenticate(Permission::Export)?;
             crate::handoff::run::withdraw(ctx.store, &session, &control_id, &reason)?;
             out!("{control_id} withdrawn: it will not be sent");
+            return Ok(());
+        }
+        HandoffCommand::Billing { episode, pdf, forms_dir, json } => {
+            let session = ctx.authenticate(Permission::Export)?;
+            let forms = form::load(forms_dir.as_deref())?;
+            let r = crate::handoff::billing_report::billing_report(ctx.store, &session, &forms, episode)?;
+            if let Some(path) = &pdf {
+                let hospital = ctx.store.settings()?.hospital_name;
+                r.write_pdf(path, &hospital, chrono::Utc::now())?;
+            }
+            if json {
+                out!("{}", serde_json::to_string(&r)?);
+            } else {
+                out!("{}", r.to_text().trim_end_matches('\n'));
+                if let Some(path) = &pdf {
+                    out!("printable: {}", path.display());
+                }
+            }
             return Ok(());
         }
         HandoffCommand::Registrations { out, episode, json } => {

@@ -149,8 +149,12 @@ impl ValueMaker {
                 }
                 _ => {
                     // Header fields a clerk sometimes leaves empty; in a row, only remarks.
+                    // A slip's time of service is always written: surcharges depend on it.
+                    // And a slip's doctor: the billing system files the charge under them.
+                    let timed = charges
+                        && matches!(export, Some(k) if *k == keys::CHARGE_DATE || *k == keys::CHARGE_DOCTOR);
                     let skip = match row {
-                        "" => optional && rng.u8(0..5) == 0,
+                        "" => optional && !timed && rng.u8(0..5) == 0,
                         _ => matches!(base_key(&field.key), "comment" | "memo") && rng.u8(0..3) > 0,
                     };
                     if skip {
@@ -170,6 +174,9 @@ impl ValueMaker {
                         }
                         (Some(k), _, Some(drug)) if *k == keys::FREQUENCY => usage_of(drug, rng),
                         (Some(k), _, Some(drug)) if *k == keys::ROUTE => route_of(drug, rng),
+                        // A charge slip names a doctor of the doctors master in full, as billing
+                        // must find them; other paper says "佐藤医師" and may name anyone.
+                        (Some(k), _, _) if charges && *k == keys::CHARGE_DOCTOR => self.doctor(rng)?,
                         _ => self.typed_text(field, patient, day, row, rng)?,
                     };
                     self.put(&mut values, field, &text)?;
@@ -232,6 +239,16 @@ impl ValueMaker {
         let top = codes.len().min(20);
         Ok(if rng.u8(0..4) > 0 { &codes[rng.usize(0..top)] } else { &codes[rng.usize(0..codes.len())] }
             .clone())
+    }
+
+    /// A doctor of the doctors master by full name.
+    fn doctor(&self, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
+        let code = self.code(MasterKind::Doctors.code(), rng)?;
+        Ok(self
+            .masters
+            .get(MasterKind::Doctors.code())
+            .and_then(|m| m.get(&code))
+            .map_or(code, |d| d.name.clone()))
     }
 
     fn ticked(&self, field: &FieldDef, patient: &Patient, rng: &mut fastrand::Rng) -> bool {

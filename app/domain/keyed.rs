@@ -25,6 +25,9 @@ impl LineOrigin {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChargeLine {
     pub service_date: String,
+    /// When it was done (`HH:MM`), when the slip says: surcharges depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time: Option<String>,
     pub code: String,
     pub quantity: f64,
     pub department: Option<String>,
@@ -36,8 +39,9 @@ impl ChargeLine {
     /// What two keyings must agree on for the line to be the same line.
     pub fn key(&self) -> String {
         format!(
-            "{} {} ×{} {} {}",
+            "{}{} {} ×{} {} {}",
             self.service_date,
+            self.service_time.as_deref().map(|t| format!(" {t}")).unwrap_or_default(),
             self.code,
             self.quantity,
             self.department.as_deref().unwrap_or("-"),

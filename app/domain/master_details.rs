@@ -45,6 +45,27 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = &[
         unique: false,
     },
     DetailColumn {
+        kind: MasterKind::Charges,
+        key: "section",
+        aliases: &["区分番号", "点数表区分番号"],
+        parse: parse_section,
+        unique: false,
+    },
+    DetailColumn {
+        kind: MasterKind::Charges,
+        key: "inout",
+        aliases: &["入外適用区分", "入外"],
+        parse: parse_inout,
+        unique: false,
+    },
+    DetailColumn {
+        kind: MasterKind::Charges,
+        key: "time_addition",
+        aliases: &["時間加算区分"],
+        parse: parse_time_addition,
+        unique: false,
+    },
+    DetailColumn {
         kind: MasterKind::Drugs,
         key: "form",
         aliases: &["剤形", "剤型", "内外注区分", "区分"],
@@ -85,6 +106,13 @@ pub const DETAIL_COLUMNS: &[DetailColumn] = &[
         aliases: &["診療科", "所属科", "科", "診療科コード"],
         parse: parse_department,
         unique: false,
+    },
+    DetailColumn {
+        kind: MasterKind::Doctors,
+        key: "billing",
+        aliases: &["医事コード", "ドクターコード", "医師コード"],
+        parse: parse_billing_code,
+        unique: true,
     },
     DetailColumn {
         kind: MasterKind::Staff,
@@ -174,6 +202,51 @@ fn parse_per_day(input: &str) -> Result<Option<String>, FieldError> {
     }
 }
 
+/// The fee schedule's section number (点数表区分番号): a letter, three digits, and a branch
+/// (`A000`, `B001-2`).
+fn parse_section(input: &str) -> Result<Option<String>, FieldError> {
+    let text = folded(input);
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut chars = text.chars();
+    let letter = chars.next().is_some_and(|c| c.is_ascii_uppercase());
+    let rest: String = chars.collect();
+    let (number, branch) = rest.split_once('-').unwrap_or((&rest, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if letter && number.len() == 3 && digits(number) && (branch.is_empty() || digits(branch)) {
+        Ok(Some(text))
+    } else {
+        Err(FieldError::new(format!(
+            "'{text}' is not a section number (a letter and three digits, e.g. A000 or B001-2)"
+        )))
+    }
+}
+
+/// Where a procedure may be charged (入外適用区分): `0` both, `1` inpatients only, `2`
+/// outpatients only.
+fn parse_inout(input: &str) -> Result<Option<String>, FieldError> {
+    match folded(input).as_str() {
+        "" => Ok(None),
+        "0" | "入外" | "両方" => Ok(Some("0".into())),
+        "1" | "入院" => Ok(Some("1".into())),
+        "2" | "外来" | "入院外" => Ok(Some("2".into())),
+        other => {
+            Err(FieldError::new(format!("'{other}' is not 0 (both), 1 (inpatients) or 2 (outpatients)")))
+        }
+    }
+}
+
+/// 時間加算区分: `1` on a service whose after-hours, holiday and late-night surcharges depend on
+/// the time it was done (the other digits mark the surcharges themselves).
+fn parse_time_addition(input: &str) -> Result<Option<String>, FieldError> {
+    match folded(input).as_str() {
+        "" => Ok(None),
+        d if d.len() == 1 && d.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(d.to_string())),
+        other => Err(FieldError::new(format!("'{other}' is not a 時間加算区分 digit (0–9)"))),
+    }
+}
+
 /// A doctor's department as the departments master names it (its code or its name).
 fn parse_department(input: &str) -> Result<Option<String>, FieldError> {
     let text = clean_text(input, "department")?;
@@ -181,6 +254,11 @@ fn parse_department(input: &str) -> Result<Option<String>, FieldError> {
         return Err(FieldError::new(format!("'{text}' is longer than 40 characters")));
     }
     Ok(Some(text).filter(|t| !t.is_empty()))
+}
+
+/// A doctor's code in the billing system: letters and digits, at most 10 (ORCA's are 5).
+fn parse_billing_code(input: &str) -> Result<Option<String>, FieldError> {
+    fixed_code(input, "billing system's doctor code", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
 }
 
 /// A login of this program (`domain::UserName`'s normal form).

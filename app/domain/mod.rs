@@ -1,6 +1,7 @@
 //! Plain types of the hospital and their validation. No I/O here: every other layer builds on
 //! these, and they must stay testable without a database or a screen.
 
+pub mod billing;
 mod blood;
 pub mod check_digit;
 mod dob;

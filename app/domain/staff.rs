@@ -56,6 +56,16 @@ pub struct StaffMember {
     pub code: String,
     /// As the master writes it (`山田 太郎`).
     pub name: String,
+    /// The doctor's code in the billing system (医事's ドクターコード, ORCA's Physician_Code) when
+    /// it is not the EHR's staff code.
+    pub billing: Option<String>,
+}
+
+impl StaffMember {
+    /// The code the billing system knows this doctor by.
+    pub fn billing_code(&self) -> &str {
+        self.billing.as_deref().unwrap_or(&self.code)
+    }
 }
 
 /// How a name written on paper resolved.
@@ -86,7 +96,11 @@ impl StaffDirectory {
         let mut dir = StaffDirectory::default();
         for item in doctors {
             let i = dir.doctors.len();
-            let member = StaffMember { code: item.code.clone(), name: item.name.clone() };
+            let member = StaffMember {
+                code: item.code.clone(),
+                name: item.name.clone(),
+                billing: item.detail("billing").map(str::to_string),
+            };
             dir.doctors.push((member, item.detail("department").map(str::to_string)));
             let mut keys = vec![search_key(&item.name)];
             keys.extend(item.kana.as_deref().map(search_key));
@@ -100,7 +114,7 @@ impl StaffDirectory {
             if let Some(login) = item.detail("login") {
                 dir.by_login.insert(
                     login.to_string(),
-                    StaffMember { code: item.code.clone(), name: item.name.clone() },
+                    StaffMember { code: item.code.clone(), name: item.name.clone(), billing: None },
                 );
             }
         }

@@ -24,11 +24,19 @@ fn header_by_export(form: &FormDefinition, values: &Values, key: &ExportKey) -> 
 
 /// The charge lines of a keyed charge slip, in the slip's reading order.
 pub fn charge_lines(form: &FormDefinition, values: &Values) -> Vec<ChargeLine> {
-    let date = header_by_export(form, values, &keys::CHARGE_DATE).unwrap_or_default();
+    // FT1-4 holds the day and, on a slip with a time field, the time of service.
+    let of_type = |time: bool| {
+        form.fields_with(&keys::CHARGE_DATE)
+            .filter(|f| matches!(f.kind, FieldType::Time) == time)
+            .find_map(|f| text(values, &f.key))
+    };
+    let date = of_type(false).unwrap_or_default();
+    let time = of_type(true);
     let department = header_by_export(form, values, &keys::CHARGE_DEPARTMENT);
     let doctor = header_by_export(form, values, &keys::CHARGE_DOCTOR);
     let line = |code: &str, quantity: f64, origin| ChargeLine {
         service_date: date.clone(),
+        service_time: time.clone(),
         code: code.to_string(),
         quantity,
         department: department.clone(),
@@ -233,10 +241,10 @@ mod tests {
         let v = values(&[
             ("date", json!("2026-11-05")),
             ("department", json!("内科")),
-            ("charges", json!(["A001", "D400"])),
-            ("code_1", json!("G004")),
+            ("charges", json!(["112007410", "199900260"])),
+            ("code_1", json!("199900390")),
             ("qty_1", json!(2.0)),
-            ("code_2", json!("J024")),
+            ("code_2", json!("199900440")),
         ]);
         let lines = charge_lines(&slip, &v);
         let got: Vec<(&str, f64, LineOrigin)> =
@@ -244,10 +252,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("A001", 1.0, LineOrigin::Tick),
-                ("D400", 1.0, LineOrigin::Tick),
-                ("G004", 2.0, LineOrigin::Typed),
-                ("J024", 1.0, LineOrigin::Typed)
+                ("112007410", 1.0, LineOrigin::Tick),
+                ("199900260", 1.0, LineOrigin::Tick),
+                ("199900390", 2.0, LineOrigin::Typed),
+                ("199900440", 1.0, LineOrigin::Typed)
             ]
         );
         assert!(
@@ -299,12 +307,19 @@ mod tests {
     #[test]
     fn keyings_compare_lines_as_a_set_and_name_the_fields_that_differ() {
         let slip = form("charge_slip");
-        let a =
-            values(&[("date", json!("2026-11-05")), ("code_1", json!("D400")), ("code_2", json!("G004"))]);
-        let b =
-            values(&[("date", json!("2026-11-05")), ("code_1", json!("G004")), ("code_2", json!("D400"))]);
+        let a = values(&[
+            ("date", json!("2026-11-05")),
+            ("code_1", json!("199900260")),
+            ("code_2", json!("199900390")),
+        ]);
+        let b = values(&[
+            ("date", json!("2026-11-05")),
+            ("code_1", json!("199900390")),
+            ("code_2", json!("199900260")),
+        ]);
         assert!(compare(&slip, &a, &b).agrees());
-        let c = values(&[("date", json!("2026-11-06")), ("code_1", json!("G004")), ("qty_1", json!(2.0))]);
+        let c =
+            values(&[("date", json!("2026-11-06")), ("code_1", json!("199900390")), ("qty_1", json!(2.0))]);
         let diff = compare(&slip, &a, &c);
         assert_eq!(diff.fields.len(), 1);
         assert_eq!(diff.fields[0].0, "date");

@@ -243,6 +243,14 @@ pub fn save_with_ticks(
         .map(|d| (d.code.clone(), d))
         .collect();
     problems.extend(super::drug_checks::drug_problems(&sheet.form, values, &drugs));
+    if sheet.form.makes_charges() {
+        let charges: std::collections::HashMap<String, crate::domain::MasterItem> = store
+            .master_items(crate::domain::MasterKind::Charges.code())?
+            .into_iter()
+            .map(|c| (c.code.clone(), c))
+            .collect();
+        problems.extend(super::charge_checks::charge_problems(&sheet.form, values, &charges));
+    }
     if !problems.is_empty() {
         return Err(KeyingError::Invalid(problems));
     }

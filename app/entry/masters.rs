@@ -175,6 +175,12 @@ fn parse_text(kind: MasterKind, text: &str) -> Result<Vec<MasterItem>, Vec<Maste
         }
     };
 
+    // The receipt-computer masters as published have no header: the first row is an item.
+    if let Some(layout) = super::receipt_layout::detect(kind, &header) {
+        let (items, errors) =
+            super::receipt_layout::read(kind, layout, std::iter::once(Ok(header)).chain(records));
+        return finish(kind, items, errors);
+    }
     let mut errors = Vec::new();
     let mut columns: HashMap<Column, usize> = HashMap::new();
     // This master's own extra columns (`master_details`), by their position in the header.
@@ -313,6 +319,16 @@ fn parse_text(kind: MasterKind, text: &str) -> Result<Vec<MasterItem>, Vec<Maste
         }
     }
 
+    finish(kind, items, errors)
+}
+
+/// The checks across rows, after each row was read: a code (or a unique column's value) given
+/// twice, a file with no items. Returns the items, or every problem sorted by line.
+pub(super) fn finish(
+    kind: MasterKind,
+    items: Vec<(u64, MasterItem)>,
+    mut errors: Vec<MasterRowError>,
+) -> Result<Vec<MasterItem>, Vec<MasterRowError>> {
     // A code given twice is refused on every line it is on: which row is right is the file
     // owner's to say.
     let mut lines_of: HashMap<&str, Vec<u64>> = HashMap::new();
@@ -413,7 +429,7 @@ fn import_master_bytes(
 /// The synthetic sample shipped for each master (`assets/masters/`): its name and bytes.
 pub fn sample(kind: MasterKind) -> (&'static str, &'static [u8]) {
     match kind {
-        MasterKind::Charges => ("charges.csv (sample)", assets::SAMPLE_CHARGES_CSV),
+        MasterKind::Charges => ("s_sample.csv (sample)", assets::SAMPLE_CHARGES_CSV),
         MasterKind::Drugs => ("drugs.csv (sample)", assets::SAMPLE_DRUGS_CSV),
         MasterKind::LabTests => ("lab_tests.csv (sample)", assets::SAMPLE_LAB_TESTS_CSV),
         MasterKind::Departments => ("departments.csv (sample)", assets::SAMPLE_DEPARTMENTS_CSV),
@@ -457,6 +473,7 @@ pub fn load_missing_samples(
 /// The search keys of one item, folded once.
 struct Keys {
     code: String,
+    section: String,
     name: String,
     kana: String,
 }
@@ -476,6 +493,7 @@ impl MasterIndex {
             .iter()
             .map(|i| Keys {
                 code: search_key(&i.code),
+                section: i.detail("section").map(search_key).unwrap_or_default(),
                 name: search_key(&i.name),
                 kana: i.kana.as_deref().map(search_key).unwrap_or_default(),
             })
@@ -502,7 +520,7 @@ impl MasterIndex {
         self.by_code.get(&code).map(|&i| &self.items[i])
     }
 
-    /// Up to `limit` items matching `query` (code, name or reading; NFKC, case, hiragana /
+    /// Up to `limit` items matching `query` (code or section, name or reading; NFKC, case, hiragana /
     /// katakana / half-width forgiven), best first: the exact code, then codes starting with
     /// the query, then readings or names starting with it, then any containing it; within each,
     /// the most used first, then by code. An empty query gives the most used items.
@@ -514,9 +532,11 @@ impl MasterIndex {
         let mut tiers: [Vec<usize>; 4] = Default::default();
         for &i in &self.ranked {
             let k = &self.keys[i];
-            let tier = if k.code == q {
+            // A charge's fee-schedule section (`G004`) finds it as its code would: billing
+            // clerks know procedures by section as well as by receipt-computer code.
+            let tier = if k.code == q || k.section == q {
                 0
-            } else if k.code.starts_with(&q) {
+            } else if k.code.starts_with(&q) || (!k.section.is_empty() && k.section.starts_with(&q)) {
                 1
             } else if k.kana.starts_with(&q) || k.name.starts_with(&q) {
                 2
@@ -774,11 +794,10 @@ mod tests {
             let (name, bytes) = sample(kind);
             let items = parse_master_csv(kind, bytes, name).unwrap_or_else(|e| panic!("{e}"));
             assert!((4..=60).contains(&items.len()), "{name}: {} items", items.len());
-            // How often a staff member is picked means nothing: the staff master has no uses.
-            assert!(
-                items.iter().all(|i| i.kana.is_some() && (i.uses > 0 || kind == MasterKind::Staff)),
-                "{name}"
-            );
+            // How often a staff member is picked means nothing: the staff master has no uses; nor
+            // has the receipt-computer master's published layout the charges sample is in.
+            let counted = !matches!(kind, MasterKind::Staff | MasterKind::Charges);
+            assert!(items.iter().all(|i| i.kana.is_some() && (i.uses > 0 || !counted)), "{name}");
             let every = |key: &str| items.iter().all(|i| i.detail(key).is_some());
             match kind {
                 MasterKind::LabTests => {

@@ -1,32 +1,35 @@
-//! Charges for the billing system (医事会計) as CSV: one row per charge line, with the code the
-//! charge master gave it (the receipt-computer code at a real site), in one documented layout.
-//! A billing system that wants other headers, another order, fewer columns, compact dates or
-//! Shift_JIS gets them from a column-mapping file instead of a second exporter.
+//! Charges for the billing system (医事会計) as CSV: one row per charge line with the facts of its
+//! claim (`claims`), in one documented layout. A billing system that wants other headers, another
+//! order, fewer columns, its own codes for a value, compact dates or Shift_JIS gets them from a
+//! column-mapping file instead of a second exporter.
 //!
 //! The layout (`kamikarte export csv` without `--mapping`), UTF-8 with a header row:
 //!
 //! | column | what |
 //! |---|---|
-//! | `patient_id` | the patient as billed: the MRN once the downtime ID is mapped |
+//! | `action` | `add`, or `cancel` for a line of a version billing had before a correction |
+//! | `patient_id` | the record number 医事 registered (a patient known only by a downtime ID never appears) |
 //! | `downtime_id` | the downtime ID on the paper, empty for census patients |
 //! | `patient_kana` | reading, for the billing clerk's eye |
+//! | `inout` | `I` inpatient, `O` outpatient (入外区分) |
 //! | `service_date` | `YYYY-MM-DD` |
-//! | `code` | charge (receipt-computer) code |
+//! | `service_time` | `HH:MM` when the slip gives it (after-hours surcharges depend on it) |
+//! | `department`, `department_code` | as written; the departments master's code |
+//! | `doctor`, `doctor_code` | as written (title taken off); the doctors master's billing code |
+//! | `code` | the receipt-computer code (診療行為コード) |
 //! | `name` | the master's name for the code |
-//! | `quantity` | e.g. `1`, `2`, `0.5` |
-//! | `points` | the master's points for one, when it has them |
-//! | `unit` | the master's unit |
-//! | `department` | as written on the slip |
-//! | `doctor` | as written on the slip |
+//! | `section` | the fee schedule's section number (`A000`) |
+//! | `medical_class` | ORCA's 診療種別区分 (`120`, `600` …; `domain::billing`) |
+//! | `quantity` | e.g. `1`, `2`, `0.5`; negative on a `cancel` row |
+//! | `points`, `unit` | the master's points for one and its unit |
 //! | `origin` | `tick` (a printed box) or `typed` (a code written on a line) |
-//! | `slip` | the slip's serial (`A-000123`) or `page N` |
-//! | `line_no` | the line's place on the slip |
-//! | `keyed_by`, `verified_by` | who typed and who verified it |
-//! | `version` | 1, or higher when the slip was corrected after an earlier export |
+//! | `slip`, `line_no`, `version` | the slip's serial (`A-000123`), the line's place, its version |
+//! | `keyed_by`, `verified_by` | staff codes of who typed and who verified it |
 //!
-//! A slip corrected after billing had it comes again whole under its new version, preceded by
-//! its previous version's lines with negative quantities (same `slip`, the old `version`): the
-//! sum per slip is what the paper says now.
+//! **Corrections.** A slip corrected after billing had it comes again whole under its new version,
+//! after `cancel` rows for every line of the version billing had (same `slip`, the old `version`,
+//! quantity negated). An importer that honours `action`, and one that only sums quantities in
+//! the order read, both end at what the paper says now.
 //!
 //! The mapping file (TOML):
 //!
@@ -40,7 +43,11 @@
 //! header = "診療日"
 //! format = "yyyymmdd"       # dates only: "yyyymmdd" or "iso" (the default)
 //! [[column]]
+//! from = "inout"
 //! header = "入外区分"
+//! map = { I = "1", O = "2" } # the billing system's own codes for a column's values
+//! [[column]]
+//! header = "医療機関"
 //! value = "1"               # a fixed value in every row
 //! ```
 
@@ -49,27 +56,34 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::content::{Content, HandoffItem};
+use super::claims::Claim;
 
 /// Every column of the layout, in its order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 24] = [
+    "action",
     "patient_id",
     "downtime_id",
     "patient_kana",
+    "inout",
     "service_date",
+    "service_time",
+    "department",
+    "department_code",
+    "doctor",
+    "doctor_code",
     "code",
     "name",
+    "section",
+    "medical_class",
     "quantity",
     "points",
     "unit",
-    "department",
-    "doctor",
     "origin",
     "slip",
     "line_no",
+    "version",
     "keyed_by",
     "verified_by",
-    "version",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -100,6 +114,10 @@ pub struct MappedColumn {
     pub format: DateFormat,
     /// A fixed value instead of a column.
     pub value: Option<String>,
+    /// The billing system's own codes for the column's values (`{ I = "1", O = "2" }`); a value
+    /// the table does not list is written as it is.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -122,6 +140,7 @@ impl ColumnMapping {
                     header: c.to_string(),
                     format: DateFormat::Iso,
                     value: None,
+                    map: Default::default(),
                 })
                 .collect(),
         }
@@ -172,6 +191,15 @@ impl ColumnMapping {
                         ));
                     }
                 }
+                (None, Some(_)) if !c.map.is_empty() => {
+                    return Err(FileError::new(
+                        "mapping",
+                        format!(
+                            "column {n} ('{}'): map translates a column's values; a fixed value has none",
+                            c.header
+                        ),
+                    ));
+                }
                 (None, Some(_)) => {}
                 _ => {
                     return Err(FileError::new(
@@ -185,44 +213,40 @@ impl ColumnMapping {
     }
 }
 
-/// One row of the layout.
-fn row(
-    item: &HandoffItem,
-    version: u32,
-    line: &super::content::ChargeOut,
-    k: &super::content::Keyed,
-) -> [String; 17] {
+/// One row of the layout, in `COLUMNS` order.
+fn row(c: &Claim) -> [String; 24] {
     let number = crate::form::view::number_text;
     [
-        item.patient.id.clone(),
-        item.patient.downtime_id.clone().unwrap_or_default(),
-        item.patient.kana.clone(),
-        line.line.service_date.clone(),
-        line.line.code.clone(),
-        line.name.clone().unwrap_or_default(),
-        number(line.line.quantity),
-        line.points.map(number).unwrap_or_default(),
-        line.unit.clone().unwrap_or_default(),
-        line.line.department.clone().unwrap_or_default(),
-        line.line.doctor.clone().unwrap_or_default(),
-        line.line.origin.code().to_string(),
-        k.item.clone(),
-        line.line_no.to_string(),
-        k.entered_by.clone(),
-        k.verified_by.clone().unwrap_or_default(),
-        version.to_string(),
+        c.action.code().to_string(),
+        c.patient_id.clone(),
+        c.downtime_id.clone().unwrap_or_default(),
+        c.patient_kana.clone(),
+        if c.inpatient { "I" } else { "O" }.to_string(),
+        c.service_date.clone(),
+        c.service_time.clone().unwrap_or_default(),
+        c.department.clone().unwrap_or_default(),
+        c.department_code.clone().unwrap_or_default(),
+        c.doctor.clone().unwrap_or_default(),
+        c.doctor_code.clone().unwrap_or_default(),
+        c.code.clone(),
+        c.name.clone().unwrap_or_default(),
+        c.section.clone().unwrap_or_default(),
+        c.medical_class.code.to_string(),
+        number(c.quantity),
+        c.points.map(number).unwrap_or_default(),
+        c.unit.clone().unwrap_or_default(),
+        c.origin.to_string(),
+        c.slip.clone(),
+        c.line_no.to_string(),
+        c.version.to_string(),
+        c.keyed_by.clone(),
+        c.verified_by.clone().unwrap_or_default(),
     ]
 }
 
-/// Writes the charge lines of `items` (with their versions) as CSV bytes in the mapping's
-/// layout and encoding, after `credits`: the lines of versions billing had before, each with its
-/// quantity negated, so that a corrected slip replaces its charges instead of adding to them.
-/// Returns the bytes and the number of rows.
-pub fn write(
-    items: &[(&HandoffItem, u32)],
-    credits: &[(&HandoffItem, u32)],
-    mapping: &ColumnMapping,
-) -> Result<(Vec<u8>, usize), String> {
+/// Writes `claims` (cancellations first, as `run` orders them) as CSV bytes in the mapping's
+/// layout and encoding. Returns the bytes and the number of rows.
+pub fn write(claims: &[Claim], mapping: &ColumnMapping) -> Result<(Vec<u8>, usize), String> {
     let index: Vec<Option<usize>> = mapping
         .column
         .iter()
@@ -231,33 +255,26 @@ pub fn write(
     let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     let header: Vec<&str> = mapping.column.iter().map(|c| c.header.as_str()).collect();
     out.write_record(&header).map_err(|e| e.to_string())?;
-    let mut rows = 0;
     let mut record: Vec<String> = Vec::with_capacity(mapping.column.len());
-    let rows_of = credits.iter().map(|(i, v)| (i, v, true)).chain(items.iter().map(|(i, v)| (i, v, false)));
-    for (item, version, credit) in rows_of {
-        let Content::Keyed(k) = &item.content else { continue };
-        for line in &k.lines {
-            let mut full = row(item, *version, line, k);
-            if credit {
-                full[6] = format!("-{}", full[6]);
-            }
-            record.clear();
-            for (c, i) in mapping.column.iter().zip(&index) {
-                let value = match (i, &c.value) {
-                    (Some(i), _) => {
-                        let v = &full[*i];
-                        if c.format == DateFormat::Yyyymmdd { v.replace('-', "") } else { v.clone() }
-                    }
-                    (None, Some(fixed)) => fixed.clone(),
-                    (None, None) => String::new(),
-                };
-                record.push(value);
-            }
-            out.write_record(record.iter().map(|v| crate::domain::formula_safe(v).into_owned()))
-                .map_err(|e| e.to_string())?;
-            rows += 1;
+    for claim in claims {
+        let full = row(claim);
+        record.clear();
+        for (c, i) in mapping.column.iter().zip(&index) {
+            let value = match (i, &c.value) {
+                (Some(i), _) => {
+                    let v = &full[*i];
+                    let v = if c.format == DateFormat::Yyyymmdd { v.replace('-', "") } else { v.clone() };
+                    c.map.get(&v).cloned().unwrap_or(v)
+                }
+                (None, Some(fixed)) => fixed.clone(),
+                (None, None) => String::new(),
+            };
+            record.push(value);
         }
+        out.write_record(record.iter().map(|v| crate::domain::formula_safe(v).into_owned()))
+            .map_err(|e| e.to_string())?;
     }
+    let rows = claims.len();
     let bytes = out.into_inner().map_err(|e| e.to_string())?;
     match mapping.encoding {
         Encoding::Utf8 => Ok((bytes, rows)),

@@ -5,11 +5,14 @@
 //! messages, so that sending twice sends nothing twice.
 
 pub mod billing_csv;
+pub mod billing_report;
+pub mod claims;
 pub mod content;
 pub mod fhir;
 pub mod gather;
 pub mod hl7;
 pub mod mllp;
+pub mod orca;
 pub mod registrations;
 pub mod report;
 pub mod run;

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::billing_csv::{self, ColumnMapping};
+use super::claims::{self, Action, ClaimContext};
 use super::content::{Content, HandoffItem};
 use super::fhir::{self, FhirContext};
 use super::gather::{Gathered, Scope, Waiting, department_codes, gather, usage_codes};
 use super::hl7::{Charset, Hl7Context, encode};
+use super::orca;
 use super::ssmix2::{FileFacts, externalize_images, storage_path, supersede_older};
 use super::stage::{ExportError, StageCounts, stage};
 use crate::auth::Session;
@@ -27,6 +29,8 @@ pub enum Format {
     Ssmix2,
     Fhir,
     Csv,
+    /// ORCA's `/api21/medicalmodv2` request bodies, one per visit (`send orca` posts them).
+    Orca,
 }
 
 impl Format {
@@ -36,6 +40,7 @@ impl Format {
             Format::Ssmix2 => "ssmix2",
             Format::Fhir => "fhir",
             Format::Csv => "csv",
+            Format::Orca => "orca",
         }
     }
 }
@@ -178,7 +183,8 @@ pub fn export(
         Format::Fhir => {
             write_fhir(store, options, &settings, site, &records, &current, &mut report, progress)?
         }
-        Format::Csv => write_csv(store, options, &records, &current, &mut report)?,
+        Format::Csv => write_csv(store, options, &records, &current, &masters, &mut report)?,
+        Format::Orca => write_orca(store, options, &records, &current, &masters, &mut report)?,
     };
     sync_dir(&options.out);
     progress("recording", 0, 0);
@@ -564,37 +570,242 @@ fn write_fhir(
     Ok(delivered)
 }
 
+/// The current charges of every billable patient in scope as ORCA's visits, or a refusal naming
+/// each line ORCA could not take (a code the charges master lacks, a department or doctor
+/// without the code ORCA needs).
+fn orca_visits(
+    store: &Store,
+    records: &[HandoffRecord],
+    current: &HashMap<&str, &HandoffItem>,
+    masters: &Lookups,
+) -> Result<(Vec<orca::Visit>, HashMap<String, i64>), ExportError> {
+    let ctx = ClaimContext { departments: &masters.departments, staff: &masters.staff };
+    let mut all = Vec::new();
+    let mut record_of: HashMap<String, i64> = HashMap::new();
+    for r in records.iter().filter(|r| r.kind == "keyed") {
+        let item = item_of(current, r)?;
+        if claims::billable(item) {
+            let Content::Keyed(k) = &item.content else { continue };
+            record_of.insert(format!("{}@{}", k.item, r.version), r.id);
+            all.extend(claims::claims(item, r.version, Action::Add, &ctx));
+        }
+    }
+    let known: HashSet<String> =
+        store.master_items(MasterKind::Charges.code())?.into_iter().map(|i| i.code).collect();
+    let mut problems: Vec<String> = all
+        .iter()
+        .filter(|c| !known.contains(&c.code))
+        .map(|c| format!("{} line {}: code '{}' is not in the charges master", c.slip, c.line_no, c.code))
+        .collect();
+    let visits = match orca::visits(&all) {
+        Ok(v) => v,
+        Err(more) => {
+            problems.extend(more);
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
+        return Err(ExportError::Refused(format!(
+            "{} charge line(s) cannot go to ORCA; nothing was written or sent:\n  {}{}\nCorrect the slips' keying, or import the masters that code them (`kamikarte masters import --master charges|departments|doctors FILE`)",
+            problems.len(),
+            shown.join("\n  "),
+            if problems.len() > shown.len() {
+                format!("\n  … and {} more", problems.len() - shown.len())
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok((visits, record_of))
+}
+
+/// The items a visit is made of (by the records that hold their versions).
+fn records_of(visit: &orca::Visit, record_of: &HashMap<String, i64>) -> Vec<i64> {
+    visit.slips.iter().filter_map(|s| record_of.get(s).copied()).collect()
+}
+
+fn write_orca(
+    store: &Store,
+    options: &ExportOptions,
+    records: &[HandoffRecord],
+    current: &HashMap<&str, &HandoffItem>,
+    masters: &Lookups,
+    report: &mut ExportReport,
+) -> Result<Vec<i64>, ExportError> {
+    let (visits, record_of) = orca_visits(store, records, current, masters)?;
+    let sent = store.orca_visits()?;
+    let mut delivered = Vec::new();
+    for visit in &visits {
+        // A visit ORCA holds is written with its Medical_Uid: what a replacement (class 03) sends.
+        let uid = sent.get(&visit.key()).filter(|v| v.state != "deleted").map(|v| v.medical_uid.as_str());
+        write_file(&options.out.join(visit.file_name()), orca::request(visit, uid).as_bytes())?;
+        report.files += 1;
+        report.records += visit.lines();
+        delivered.extend(records_of(visit, &record_of));
+    }
+    Ok(delivered)
+}
+
+/// Where ORCA listens and who sends.
+pub struct OrcaTarget<'a> {
+    /// `http://host:8000` (the API paths are added).
+    pub url: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+    pub timeout: std::time::Duration,
+}
+
+/// What `send orca` did, visit by visit.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OrcaReport {
+    pub registered: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    /// Visits ORCA refused: (visit, Api_Result, message). They are sent again next time.
+    pub refused: Vec<(String, String, String)>,
+    /// Warnings on accepted visits: (visit, code, message); M01 means ORCA dropped a line.
+    pub warnings: Vec<(String, String, String)>,
+    /// Patients whose charges wait for a record number.
+    pub waiting: Vec<Waiting>,
+}
+
+/// Sends every visit ORCA does not hold as it is now: a new visit is registered (class 01), a
+/// changed one replaced (03) and one with no charges left deleted (02), each under the
+/// Medical_Uid ORCA gave. What ORCA accepts is recorded at once, visit by visit, so a run cut
+/// short is simply run again. A visit ORCA refuses is reported and tried again next time.
+pub fn send_orca(
+    store: &mut Store,
+    session: &Session,
+    site: &Site<'_>,
+    target: &OrcaTarget<'_>,
+    episode: Option<i64>,
+    include_unmapped: bool,
+) -> Result<OrcaReport, ExportError> {
+    session.require(Permission::Export)?;
+    let actor = &session.actor();
+    let settings = store.settings()?;
+    let episode = store.episode_named(episode)?;
+    let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
+    refuse_waiting(&gathered, include_unmapped)?;
+    let masters = Lookups::read(store)?;
+    refuse_unknown_staff(&gathered, &masters.staff)?;
+    stage(store, actor, &gathered, &hl7_context(&settings, site, &masters)?)?;
+    let in_scope: HashSet<&str> = gathered.items.iter().map(|i| i.subject.as_str()).collect();
+    let records: Vec<HandoffRecord> =
+        store.handoff_records()?.into_iter().filter(|r| in_scope.contains(r.subject.as_str())).collect();
+    let current: HashMap<&str, &HandoffItem> =
+        gathered.items.iter().map(|i| (i.subject.as_str(), i)).collect();
+    let (visits, record_of) = orca_visits(store, &records, &current, &masters)?;
+    let sent = store.orca_visits()?;
+    let mut report = OrcaReport { waiting: gathered.waiting.clone(), ..Default::default() };
+    let mut delivered = Vec::new();
+    let mut post =
+        |store: &mut Store, key: &str, class: &str, body: String, sha: &str, state: &str| match orca::post(
+            target, class, &body,
+        ) {
+            Ok(answer) if answer.ok() => {
+                for (code, message) in &answer.warnings {
+                    report.warnings.push((key.to_string(), code.clone(), message.clone()));
+                }
+                store.record_orca(
+                    actor,
+                    &crate::store::OrcaAccepted {
+                        visit: key,
+                        content_sha: sha,
+                        medical_uid: &answer.medical_uid,
+                        state,
+                        api_result: &answer.api_result,
+                        message: &answer.api_result_message,
+                    },
+                )?;
+                Ok(true)
+            }
+            Ok(answer) => {
+                report.refused.push((key.to_string(), answer.api_result, answer.api_result_message));
+                Ok(false)
+            }
+            Err(e) => Err(ExportError::Message(format!("ORCA at {}: {e}", target.url))),
+        };
+    let now: HashSet<String> = visits.iter().map(orca::Visit::key).collect();
+    for visit in &visits {
+        let key = visit.key();
+        let sha = visit.content_sha();
+        let held = sent.get(&key).filter(|v| v.state != "deleted");
+        let done = match held {
+            Some(v) if v.content_sha == sha => {
+                report.unchanged += 1;
+                true
+            }
+            Some(v) => {
+                let ok =
+                    post(store, &key, "03", orca::request(visit, Some(&v.medical_uid)), &sha, "replaced")?;
+                report.replaced += usize::from(ok);
+                ok
+            }
+            None => {
+                let ok = post(store, &key, "01", orca::request(visit, None), &sha, "registered")?;
+                report.registered += usize::from(ok);
+                ok
+            }
+        };
+        if done {
+            delivered.extend(records_of(visit, &record_of));
+        }
+    }
+    // A visit ORCA holds whose charges were all taken back by corrections is deleted there.
+    for v in sent.values().filter(|v| v.state != "deleted" && !now.contains(&v.visit)) {
+        let Some(empty) = orca::Visit::from_key(&v.visit) else { continue };
+        let ok = post(store, &v.visit, "02", orca::request(&empty, Some(&v.medical_uid)), "", "deleted")?;
+        report.deleted += usize::from(ok);
+    }
+    let run_id = store.start_handoff_run(actor, "orca", target.url, episode.as_ref().map(|e| e.id))?;
+    let counts = serde_json::to_value(&report).unwrap_or_default();
+    store.finish_handoff_run(actor, run_id, &delivered, &counts)?;
+    Ok(report)
+}
+
 fn write_csv(
     store: &Store,
     options: &ExportOptions,
     records: &[HandoffRecord],
     current: &HashMap<&str, &HandoffItem>,
+    masters: &Lookups,
     report: &mut ExportReport,
 ) -> Result<Vec<i64>, ExportError> {
     // A billing system imports a file once: each run writes only the slips it has not had (a
-    // corrected slip comes again with its next version, after the reversal of what billing had).
+    // corrected slip comes again with its next version, after the cancellation of what billing
+    // had). A patient 医事 has not registered (a downtime ID without a record number) is never
+    // billed: their slips wait, undelivered, until they are mapped.
     let billed = store.delivered_versions("csv")?;
-    let mut items = Vec::new();
-    let mut credits = Vec::new();
+    let ctx = ClaimContext { departments: &masters.departments, staff: &masters.staff };
+    let mut cancels = Vec::new();
+    let mut adds = Vec::new();
+    let mut held = Vec::new();
     let mut delivered = Vec::new();
     let fresh = |r: &&HandoffRecord| options.all || !r.delivered.iter().any(|d| d == "csv");
     for r in records.iter().filter(|r| r.kind == "keyed").filter(fresh) {
         let item = item_of(current, r)?;
+        if !claims::billable(item) {
+            continue;
+        }
         delivered.push(r.id);
         if let Some((old_id, old_version)) = billed.get(&r.subject).filter(|(id, _)| *id != r.id) {
-            credits.push((delivered_version(store, &r.subject, *old_id, *old_version)?, *old_version));
+            let old = delivered_version(store, &r.subject, *old_id, *old_version)?;
+            // Cancelled under the patient as billed now (the same record number).
+            let old = HandoffItem { patient: item.patient.clone(), ..old };
+            cancels.extend(claims::claims(&old, *old_version, Action::Cancel, &ctx));
+            held.push(format!("-{}@{old_version}", r.subject));
         }
-        if matches!(&item.content, Content::Keyed(k) if !k.lines.is_empty()) {
-            items.push((item, r.version));
-        }
+        adds.extend(claims::claims(item, r.version, Action::Add, &ctx));
+        held.push(format!("{}@{}", r.subject, r.version));
     }
-    let credit_refs: Vec<(&HandoffItem, u32)> = credits.iter().map(|(i, v)| (i, *v)).collect();
+    cancels.extend(adds);
     let mapping = options.mapping.clone().unwrap_or_else(ColumnMapping::layout);
-    let (bytes, rows) = billing_csv::write(&items, &credit_refs, &mapping).map_err(ExportError::Refused)?;
+    let (bytes, rows) = billing_csv::write(&cancels, &mapping).map_err(ExportError::Refused)?;
     // Named by what it holds: a run killed before it was recorded writes the same file again
     // when it is run again, never a second file billing would import too.
-    let mut held: Vec<String> = items.iter().map(|(i, v)| format!("{}@{v}", i.subject)).collect();
-    held.extend(credits.iter().map(|(i, v)| format!("-{}@{v}", i.subject)));
     held.sort();
     let name = &crate::digest::sha256_hex(held.join("\n").as_bytes())[..12];
     if rows > 0 {

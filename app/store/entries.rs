@@ -225,10 +225,10 @@ impl Store {
         for (i, line) in lines.iter().enumerate() {
             tx.execute(
                 "INSERT INTO charge_lines (entry_id, line_no, patient_id, service_date, code, name, quantity,
-                                           department, doctor, origin)
+                                           department, doctor, origin, service_time)
                  VALUES (?1, ?2, ?3, ?4, ?5,
                          (SELECT name FROM master_items WHERE master = 'charges' AND code = ?5),
-                         ?6, ?7, ?8, ?9)",
+                         ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     i as i64 + 1,
@@ -238,7 +238,8 @@ impl Store {
                     line.quantity,
                     line.department,
                     line.doctor,
-                    line.origin.code()
+                    line.origin.code(),
+                    line.service_time
                 ],
             )?;
         }
@@ -376,7 +377,8 @@ impl Store {
 /// A charge line with the name the master gave its code when it was keyed.
 pub type NamedLine = (ChargeLine, Option<String>);
 
-const LINE_COLUMNS: &str = "entry_id, service_date, code, quantity, department, doctor, origin, name";
+const LINE_COLUMNS: &str =
+    "entry_id, service_date, code, quantity, department, doctor, origin, name, service_time";
 
 fn read_line(r: &Row<'_>) -> rusqlite::Result<(i64, ChargeLine, Option<String>)> {
     let origin: String = r.get(6)?;
@@ -384,6 +386,7 @@ fn read_line(r: &Row<'_>) -> rusqlite::Result<(i64, ChargeLine, Option<String>)>
         r.get(0)?,
         ChargeLine {
             service_date: r.get(1)?,
+            service_time: r.get(8)?,
             code: r.get(2)?,
             quantity: r.get(3)?,
             department: r.get(4)?,

@@ -10,6 +10,7 @@ mod handoff;
 mod masters;
 mod meta;
 mod migrations;
+mod orca;
 mod outbox;
 mod patients;
 mod reconcile;
@@ -41,6 +42,7 @@ pub use handoff::{
     StagedItem, StagedMessage,
 };
 pub use masters::ReplaceCounts;
+pub use orca::{OrcaAccepted, OrcaVisit};
 pub use patients::{ApplyCounts, CensusApplied, CensusApply, PatientRecord, WardSummary};
 pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};
 pub use registry::PrintedPage;

@@ -472,10 +472,15 @@ impl EntryForm {
                 && let Some(best) = index.search(&text, 1).first()
             {
                 let q = search_key(&text);
-                let begins = [Some(best.code.as_str()), Some(best.name.as_str()), best.kana.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|k| search_key(k).starts_with(&q));
+                let begins = [
+                    Some(best.code.as_str()),
+                    best.detail("section"),
+                    Some(best.name.as_str()),
+                    best.kana.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|k| search_key(k).starts_with(&q));
                 if begins {
                     self.texts.insert(field.key.clone(), best.code.clone());
                 }

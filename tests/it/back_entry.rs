@@ -70,7 +70,8 @@ fn values(pairs: &[(&str, serde_json::Value)]) -> Values {
 }
 
 fn slip(lines: &[(&str, f64)], ticks: &[&str]) -> Values {
-    let mut v = values(&[("date", json!("2026-11-05")), ("department", json!("内科"))]);
+    let mut v =
+        values(&[("date", json!("2026-11-05")), ("time", json!("10:30")), ("department", json!("内科"))]);
     for (i, (code, qty)) in lines.iter().enumerate() {
         v.insert(format!("code_{}", i + 1), json!(code));
         v.insert(format!("qty_{}", i + 1), json!(qty));
@@ -96,7 +97,8 @@ fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
     let plan = keying::plan(&store, &page, &a).unwrap();
     assert_eq!(plan, Plan::First { double: true });
     let first =
-        keying::save(&mut store, &a, &page, &slip(&[("G004", 2.0)], &["A001", "D400"]), &plan).unwrap();
+        keying::save(&mut store, &a, &page, &slip(&[("199900390", 2.0)], &["112007410", "199900260"]), &plan)
+            .unwrap();
     assert!(matches!(first, Saved::WaitingForSecond(_)), "{first:?}");
     assert!(keying::plan(&store, &page, &a).unwrap_err().to_string().contains("someone else"));
 
@@ -104,11 +106,12 @@ fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
     let plan = keying::plan(&store, &page, &b).unwrap();
     assert!(matches!(plan, Plan::Second { .. }));
     assert_eq!(plan.start_values(), Values::new(), "the second keying starts blank");
-    let second = keying::save(&mut store, &b, &page, &slip(&[("G004", 3.0)], &["A001"]), &plan).unwrap();
+    let second =
+        keying::save(&mut store, &b, &page, &slip(&[("199900390", 3.0)], &["112007410"]), &plan).unwrap();
     let Saved::Mismatch(_, diff) = &second else { panic!("{second:?}") };
     assert_eq!(diff.only_first.len(), 2, "{diff:?}");
     assert_eq!(diff.only_second.len(), 1, "{diff:?}");
-    assert!(diff.only_first.iter().any(|l| l.contains("D400")));
+    assert!(diff.only_first.iter().any(|l| l.contains("199900260")));
     let item =
         worklist(&store, &form::built_in(), None).unwrap().into_iter().find(|i| i.item == page.item).unwrap();
     assert_eq!(item.stage, Stage::Entered);
@@ -125,14 +128,15 @@ fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
     assert_eq!(agreed.get("date"), Some(&json!("2026-11-05")), "what both keyed is kept");
     assert!(!agreed.contains_key("qty_1"), "what they disagree on is keyed again");
     let settled =
-        keying::save(&mut store, &c, &page, &slip(&[("G004", 2.0)], &["A001", "D400"]), &plan).unwrap();
+        keying::save(&mut store, &c, &page, &slip(&[("199900390", 2.0)], &["112007410", "199900260"]), &plan)
+            .unwrap();
     assert!(matches!(settled, Saved::Resolved(_)), "{settled:?}");
     let live = store.live_entries(&page.item).unwrap();
     assert_eq!(live.len(), 1, "the two keyings are superseded by the settled one");
     assert_eq!((live[0].state, live[0].pass), (EntryState::Verified, 3));
     let lines: Vec<(String, f64)> =
         store.charge_lines_of(live[0].id).unwrap().into_iter().map(|(l, _)| (l.code, l.quantity)).collect();
-    assert_eq!(lines, vec![("A001".into(), 1.0), ("D400".into(), 1.0), ("G004".into(), 2.0)]);
+    assert_eq!(lines, vec![("112007410".into(), 1.0), ("199900260".into(), 1.0), ("199900390".into(), 2.0)]);
     let names: Vec<Option<String>> =
         store.charge_lines_of(live[0].id).unwrap().into_iter().map(|(_, n)| n).collect();
     assert!(names.iter().all(Option::is_some), "lines carry the master's names: {names:?}");
@@ -141,23 +145,27 @@ fn double_entry_detects_a_mismatch_and_a_third_person_settles_it() {
     let plan = keying::plan(&store, &page, &a).unwrap();
     assert!(matches!(plan, Plan::Correct { double: true, .. }), "{plan:?}");
     let fixed =
-        keying::save(&mut store, &a, &page, &slip(&[("G004", 1.0)], &["A001", "D400"]), &plan).unwrap();
+        keying::save(&mut store, &a, &page, &slip(&[("199900390", 1.0)], &["112007410", "199900260"]), &plan)
+            .unwrap();
     assert!(matches!(fixed, Saved::WaitingForSecond(_)), "{fixed:?}");
     assert_eq!(store.live_entries(&page.item).unwrap()[0].state, EntryState::Pending);
 
     // A screen that read the setting before it changed cannot save around it.
     let third = sheet(&store, &pages, "charge_slip", 2);
     let stale = Plan::First { double: false };
-    let refused = keying::save(&mut store, &a, &third, &slip(&[("D400", 1.0)], &[]), &stale).unwrap_err();
+    let refused =
+        keying::save(&mut store, &a, &third, &slip(&[("199900260", 1.0)], &[]), &stale).unwrap_err();
     assert!(refused.to_string().contains("turned on meanwhile"), "{refused}");
 
     // Two keyings that agree are verified at once, whatever the line order.
     let other = sheet(&store, &pages, "charge_slip", 1);
     let plan = keying::plan(&store, &other, &a).unwrap();
-    keying::save(&mut store, &a, &other, &slip(&[("D400", 1.0), ("J024", 1.0)], &[]), &plan).unwrap();
+    keying::save(&mut store, &a, &other, &slip(&[("199900260", 1.0), ("199900440", 1.0)], &[]), &plan)
+        .unwrap();
     let plan = keying::plan(&store, &other, &b).unwrap();
     let agreed =
-        keying::save(&mut store, &b, &other, &slip(&[("J024", 1.0), ("D400", 1.0)], &[]), &plan).unwrap();
+        keying::save(&mut store, &b, &other, &slip(&[("199900440", 1.0), ("199900260", 1.0)], &[]), &plan)
+            .unwrap();
     assert!(matches!(agreed, Saved::Agreed(_)), "{agreed:?}");
     let audit = store.audit_of("entry", &settled.entry().id.to_string(), 10).unwrap();
     assert!(audit.iter().any(|e| e.action == "entry.resolve"), "{audit:?}");

@@ -8,10 +8,9 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use common::handoff::{demo_episode, json};
+use common::handoff::{correct_a_slip, demo_episode, json};
 use common::{ADMIN, BILLING, CLERK, run_as, stderr};
-use kamikarte::entry::keying::{self, Sheet};
-use kamikarte::store::{EntryState, Store};
+use kamikarte::store::Store;
 
 fn export(db: &Path, format: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
     // The demo leaves some downtime patients unmapped on purpose: their paper waits.
@@ -95,7 +94,7 @@ fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
     let rows = csv["records"].as_u64().unwrap();
     let file = std::fs::read_dir(&csv_dir).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("patient_id,downtime_id,patient_kana,service_date,code,name,quantity,"));
+    assert!(text.starts_with("action,patient_id,downtime_id,patient_kana,inout,service_date,service_time,"));
     assert_eq!(text.lines().count() as u64, rows + 1);
     let nothing = export(&db, "csv", &csv_dir, &[]);
     assert_eq!(nothing["records"].as_u64(), Some(0), "a billing file is not written twice: {nothing}");
@@ -192,7 +191,8 @@ fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
         "encoding = \"cp932\"\n[[column]]\nfrom = \"patient_id\"\nheader = \"患者番号\"\n\
          [[column]]\nfrom = \"service_date\"\nheader = \"診療日\"\nformat = \"yyyymmdd\"\n\
          [[column]]\nfrom = \"code\"\nheader = \"診療行為コード\"\n[[column]]\nfrom = \"quantity\"\nheader = \"回数\"\n\
-         [[column]]\nheader = \"入外\"\nvalue = \"1\"\n",
+         [[column]]\nfrom = \"inout\"\nheader = \"入外\"\nmap = { I = \"1\", O = \"2\" }\n\
+         [[column]]\nheader = \"医療機関\"\nvalue = \"1\"\n",
     )
     .unwrap();
     let out = dir.path().join("csv");
@@ -203,10 +203,11 @@ fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad);
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("患者番号,診療日,診療行為コード,回数,入外"));
+    assert_eq!(lines.next(), Some("患者番号,診療日,診療行為コード,回数,入外,医療機関"));
     let first: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(first[1].len(), 8, "compact date: {first:?}");
-    assert_eq!(first[4], "1");
+    assert!(first[4] == "1" || first[4] == "2", "入外 in the billing system's own codes: {first:?}");
+    assert_eq!(first[5], "1");
 
     std::fs::write(&mapping, "[[column]]\nfrom = \"patinet_id\"\nheader = \"x\"\n").unwrap();
     let bad = run_as(
@@ -223,40 +224,6 @@ fn the_billing_csv_follows_a_column_mapping_in_shift_jis() {
     let nurse =
         run_as(&db, ("nurse", "kamikarte-demo-nurse"), &["export", "csv", "--out", out.to_str().unwrap()]);
     assert_eq!(nurse.status.code(), Some(1), "a nurse does not export");
-}
-
-/// Corrects the first verified slip with a typed line: its first quantity goes up by one; a
-/// second person verifies. Returns the slip's serial and the keying it replaced.
-fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
-    let mut store = Store::open(db).unwrap();
-    let forms = kamikarte::form::load(None).unwrap();
-    let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
-    let entry = store
-        .live_entries_all()
-        .unwrap()
-        .into_iter()
-        .find(|e| {
-            e.form_id == "charge_slip"
-                && e.state == EntryState::Verified
-                && e.values.contains_key("qty_1")
-                && serial.is_none_or(|s| e.item.describe() == s)
-        })
-        .expect("a verified slip with a typed line");
-    let sheet = Sheet {
-        form: slip.clone(),
-        patient_id: entry.patient_id.clone(),
-        item: entry.item.clone(),
-        scanned_page: None,
-    };
-    let mut values = entry.values.clone();
-    let qty = values["qty_1"].as_f64().unwrap();
-    values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
-    let billing = common::person(&mut store, BILLING.0, kamikarte::domain::Role::Billing);
-    let plan = keying::plan(&store, &sheet, &billing).unwrap();
-    let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
-    let clerk = common::person(&mut store, CLERK.0, kamikarte::domain::Role::Clerk);
-    keying::verify(&mut store, &clerk, saved.entry().id).unwrap();
-    (entry.item.describe(), entry.id)
 }
 
 #[test]
@@ -302,9 +269,15 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
         .unwrap();
     let text = std::fs::read_to_string(newest).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    assert!(rows.iter().all(|r| r[12] == serial));
-    assert!(rows.iter().any(|r| r[6].starts_with('-') && r[16] == "1"), "credits of version 1: {text}");
-    assert!(rows.iter().any(|r| !r[6].starts_with('-') && r[16] == "3"), "charges of version 3: {text}");
+    assert!(rows.iter().all(|r| r[19] == serial));
+    assert!(
+        rows.iter().any(|r| r[0] == "cancel" && r[15].starts_with('-') && r[21] == "1"),
+        "cancellations of version 1: {text}"
+    );
+    assert!(
+        rows.iter().any(|r| r[0] == "add" && !r[15].starts_with('-') && r[21] == "3"),
+        "charges of version 3: {text}"
+    );
 }
 
 #[test]

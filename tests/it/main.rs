@@ -6,6 +6,7 @@
 mod common;
 
 mod back_entry;
+mod billing;
 mod census_import;
 mod cli;
 mod crash_safety;

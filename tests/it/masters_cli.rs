@@ -68,7 +68,7 @@ fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() 
 
     // A small file replaces the sample; the sample file brings it back.
     let small = dir.path().join("charges-small.csv");
-    std::fs::write(&small, "code,name\nA000,初診料\nZ999,試験項目\n").unwrap();
+    std::fs::write(&small, "code,name\n111000110,初診料\n199999990,試験項目\n").unwrap();
     let out = run_as(
         &db,
         BILLING,
@@ -76,17 +76,23 @@ fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() 
     );
     let summary = json(&out);
     assert_eq!((summary["added"].as_u64(), summary["removed"].as_u64()), (Some(1), Some(54)));
-    assert_eq!(summary["changed"], 1, "A000 lost its reading, points and uses");
+    assert_eq!(summary["changed"], 1, "111000110 lost its reading, points and details");
 
     for (master, n) in SAMPLES {
-        let file = sample_path(&format!("{master}.csv"));
+        // The charges sample is built in as the receipt-computer master's published layout.
+        let (name, encoding) = if master == "charges" {
+            ("s_sample.csv".to_string(), "CP932")
+        } else {
+            (format!("{master}.csv"), "UTF-8")
+        };
+        let file = sample_path(&name);
         let out = run_as(&db, ADMIN, &["masters", "import", file.to_str().unwrap(), "--master", master]);
         assert!(out.status.success(), "{}", stderr(&out));
         let text = stdout(&out);
-        assert!(text.contains(&format!("{master}.csv (UTF-8): {n} items in the {master} master")), "{text}");
+        assert!(text.contains(&format!("{name} ({encoding}): {n} items in the {master} master")), "{text}");
     }
     assert_eq!(counts(&db), expected);
-    assert_eq!(search(&db, "charges", "Z999"), Vec::<String>::new());
+    assert_eq!(search(&db, "charges", "199999990"), Vec::<String>::new());
 
     // The built-in samples again: nothing changes.
     let all = json(&run_as(&db, BILLING, &["masters", "import", "--samples", "--json"]));
@@ -101,31 +107,34 @@ fn the_demo_loads_the_samples_and_each_sample_file_imports_through_the_binary() 
 fn search_finds_codes_readings_and_names_most_used_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
-    // Code prefix, ranked by uses; full-width and lower case typed the same.
-    let d0 = ["D007", "D005", "D026", "D000", "D006", "D008", "D018", "D015", "D017", "D001"];
-    assert_eq!(search(&db, "charges", "D0"), d0);
-    assert_eq!(search(&db, "charges", "ｄ０"), d0);
+    // The charges as a CSV with use counts (the demo's published-layout sample has none).
+    let file = sample_path("charges.csv");
+    let out = run_as(&db, ADMIN, &["masters", "import", file.to_str().unwrap(), "--master", "charges"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Code prefix, ranked by uses; full-width typed the same.
+    assert_eq!(search(&db, "charges", "11")[..2], ["112007410", "111000110"]);
+    assert_eq!(search(&db, "charges", "１１")[..2], ["112007410", "111000110"]);
     // The exact code first, then the codes it begins.
     assert_eq!(search(&db, "lab_tests", "ca"), ["CA", "CA19-9", "CA125"]);
     // The reading in hiragana, katakana or half-width kana.
     for query in ["そうしょう", "ソウショウ", "ｿｳｼｮｳ"] {
-        assert_eq!(search(&db, "charges", query), ["J000", "K000"], "{query}");
+        assert_eq!(search(&db, "charges", query), ["199900420", "199900500"], "{query}");
     }
     assert_eq!(search(&db, "drugs", "せいりしょくえん"), ["990000201", "990000202"]);
     // Names: those beginning with the query, then those containing it.
-    assert_eq!(search(&db, "charges", "血液"), ["D007", "D005", "D400"]);
-    assert_eq!(search(&db, "charges", "注射"), ["G004", "G001", "G000", "G005"]);
+    assert_eq!(search(&db, "charges", "血液"), ["199900180", "199900160", "199900260"]);
+    assert_eq!(search(&db, "charges", "注射"), ["199900390", "199900380", "199900370", "199900400"]);
     // Nothing typed: the most used.
     let out = run_as(&db, BILLING, &["masters", "search", "--master", "charges", "--limit", "3"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(
-        lines[0].starts_with("A001") && lines[0].contains("再診料  サイシンリョウ  75/回  uses 2450"),
+        lines[0].starts_with("112007410") && lines[0].contains("再診料  サイシンリョウ  75/回  uses 2450"),
         "{}",
         lines[0]
     );
-    assert!(lines[1].starts_with("F400") && lines[2].starts_with("A100"));
+    assert!(lines[1].starts_with("199900360") && lines[2].starts_with("199900040"));
 
     let items = search_items(&db, "lab_tests", "CBC");
     assert_eq!(items[0]["name"], "血算");
@@ -179,7 +188,7 @@ fn bad_files_list_every_problem_with_file_line_and_field_and_import_nothing() {
     }
 
     // A Shift_JIS (CP932) file from an older system: the same report, in --json too.
-    let text = "コード,名称,ｶﾅ,使用回数,区分\r\nD400,血液採取,ｹﾂｴｷｻｲｼｭ,many,1\r\nD400,血液採取,血液,3,1\r\n";
+    let text = "コード,名称,ｶﾅ,使用回数,分類\r\nD400,血液採取,ｹﾂｴｷｻｲｼｭ,many,1\r\nD400,血液採取,血液,3,1\r\n";
     let out = import("sjis.csv", &cp932(text), true);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["imported"], false);
@@ -201,7 +210,8 @@ fn bad_files_list_every_problem_with_file_line_and_field_and_import_nothing() {
     assert!(stderr(&out).contains("broken.csv: line 2 is neither UTF-8 nor CP932"), "{}", stderr(&out));
 
     assert_eq!(counts(&db), before, "nothing was imported");
-    assert_eq!(search(&db, "charges", "D400"), ["D400"]);
+    // The sample is intact: section D400 still finds its procedure.
+    assert_eq!(search(&db, "charges", "D400"), ["199900260"]);
 
     // A good CP932 file imports like a UTF-8 one.
     let good = dir.path().join("sjis-good.csv");
@@ -216,34 +226,41 @@ fn bad_files_list_every_problem_with_file_line_and_field_and_import_nothing() {
 fn a_reimport_keeps_the_uses_counted_here() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path(), "45");
-    assert_eq!(search(&db, "charges", "そうしょう"), ["J000", "K000"]);
-    // What back-entry counts when a clerk enters K000 (the entry store does this in the
+    // The charges as a CSV with use counts (the demo's published-layout sample has none).
+    let file = sample_path("charges.csv");
+    let out = run_as(&db, BILLING, &["masters", "import", file.to_str().unwrap(), "--master", "charges"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(search(&db, "charges", "そうしょう"), ["199900420", "199900500"]);
+    // What back-entry counts when a clerk enters 創傷処理 (the entry store does this in the
     // transaction that saves the entry).
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n = conn
-        .execute("UPDATE master_items SET local_uses = 1000 WHERE master = 'charges' AND code = 'K000'", [])
+        .execute(
+            "UPDATE master_items SET local_uses = 1000 WHERE master = 'charges' AND code = '199900500'",
+            [],
+        )
         .unwrap();
     assert_eq!(n, 1);
     drop(conn);
-    assert_eq!(uses_of(&db, "charges", "K000"), 1310);
-    assert_eq!(search(&db, "charges", "そうしょう"), ["K000", "J000"]);
+    assert_eq!(uses_of(&db, "charges", "199900500"), 1310);
+    assert_eq!(search(&db, "charges", "そうしょう"), ["199900500", "199900420"]);
 
     let file = sample_path("charges.csv");
     let out = run_as(&db, BILLING, &["masters", "import", file.to_str().unwrap(), "--master", "charges"]);
     assert!(stdout(&out).contains("55 unchanged"), "{}", stdout(&out));
-    assert_eq!(uses_of(&db, "charges", "K000"), 1310);
+    assert_eq!(uses_of(&db, "charges", "199900500"), 1310);
 
     // New counts from the hospital's file: the local count stays on top of them.
     let newer = dir.path().join("charges-2027.csv");
     std::fs::write(
         &newer,
-        "code,name,kana,uses\nK000,創傷処理,ソウショウショリ,5\nJ000,創傷処置,ソウショウショチ,600\n",
+        "code,name,kana,uses\n199900500,創傷処理,ソウショウショリ,5\n199900420,創傷処置,ソウショウショチ,600\n",
     )
     .unwrap();
     let out = run_as(&db, BILLING, &["masters", "import", newer.to_str().unwrap(), "--master", "charges"]);
     assert!(stdout(&out).contains("0 added, 2 changed, 53 removed"), "{}", stdout(&out));
-    assert_eq!(uses_of(&db, "charges", "K000"), 1005);
-    assert_eq!(uses_of(&db, "charges", "J000"), 600);
+    assert_eq!(uses_of(&db, "charges", "199900500"), 1005);
+    assert_eq!(uses_of(&db, "charges", "199900420"), 600);
 }
 
 #[test]

@@ -116,9 +116,12 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
     kb.typ("1105");
     assert!(kb.sees("→ 20"), "the date understood is shown as it is typed");
     kb.press(Key::Enter);
+    // The time of service: 再診料 has after-hours surcharges, so the slip is not saved without it.
+    kb.typ("2240");
+    kb.press(Key::Enter);
     kb.typ("内科");
     kb.press(Key::Enter);
-    kb.press(Key::Tab); // past the doctor, into the tick boxes: A000, then A001
+    kb.press(Key::Tab); // past the doctor, into the tick boxes: 初診料, then 再診料
     kb.press(Key::Tab);
     kb.press(Key::Space);
     for _ in 0..23 {
@@ -129,7 +132,7 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
         "Tab walks the boxes down each column"
     );
     kb.typ("d40");
-    assert!(kb.sees("Enter ▶ D400"), "the master's best match is offered");
+    assert!(kb.sees("Enter ▶ 199900260"), "the master's best match is offered");
     kb.press(Key::Enter);
     kb.press(Key::Enter); // quantity: empty means 1
     kb.typ("Z999");
@@ -151,7 +154,7 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
     assert_eq!(live[0].entered_by, "billing");
     let lines: Vec<(String, f64)> =
         store.charge_lines_of(live[0].id).unwrap().into_iter().map(|(l, _)| (l.code, l.quantity)).collect();
-    assert_eq!(lines, vec![("A001".into(), 1.0), ("D400".into(), 1.0), ("G004".into(), 2.0)]);
+    assert_eq!(lines, vec![("112007410".into(), 1.0), ("199900260".into(), 1.0), ("199900390".into(), 2.0)]);
     let line = &store.charge_lines_of(live[0].id).unwrap()[0].0;
     assert_eq!(line.department.as_deref(), Some("内科"));
     assert!(line.service_date.ends_with("-11-05"));
@@ -209,10 +212,16 @@ fn one_common_charge_line_takes_at_most_eight_keys_at_the_median() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _, pages) = hospital(dir.path());
     // The hospital's twelve most used charges, by the master's own ranking.
-    let common: Vec<String> = {
+    // Each with what the clerk reads off the slip: its fee-schedule section (`D400`) where the
+    // master gives one, else its receipt-computer code.
+    let common: Vec<(String, String)> = {
         let store = Store::open(&db).unwrap();
         let index = MasterIndex::new(store.master_items("charges").unwrap());
-        index.search("", 12).into_iter().map(|i| i.code.clone()).collect()
+        index
+            .search("", 12)
+            .into_iter()
+            .map(|i| (i.code.clone(), i.detail("section").unwrap_or(&i.code).to_string()))
+            .collect()
     };
     assert_eq!(common.len(), 12);
     let mut screen = entry_screen(&db);
@@ -223,13 +232,15 @@ fn one_common_charge_line_takes_at_most_eight_keys_at_the_median() {
         open_page(&mut kb, &code);
         kb.typ("1105");
         kb.press(Key::Enter);
+        kb.typ("1030");
+        kb.press(Key::Enter);
         kb.typ("外科");
         kb.press(Key::Enter);
         kb.press(Key::Enter); // no doctor
-        for wanted in codes {
+        for (wanted, written) in codes {
             // Typed as the clerk reads it off the slip, until the best match is the one.
             let before = kb.keys;
-            for c in wanted.chars() {
+            for c in written.chars() {
                 kb.typ(&c.to_string());
                 if kb.sees(&format!("Enter ▶ {wanted} ")) {
                     break;
@@ -249,7 +260,7 @@ fn one_common_charge_line_takes_at_most_eight_keys_at_the_median() {
             .into_iter()
             .map(|(l, _)| l.code)
             .collect();
-        let mut want = codes.to_vec();
+        let mut want: Vec<String> = codes.iter().map(|(code, _)| code.clone()).collect();
         keyed.sort();
         want.sort();
         assert_eq!(keyed, want, "every line landed as meant");
@@ -269,7 +280,7 @@ fn ticks_read_from_a_scanned_slip_arrive_ticked_and_are_not_saved_unconfirmed() 
 
     let dir = tempfile::tempdir().unwrap();
     let (db, patient, pages) = hospital(dir.path());
-    // The printed slip, rendered by poppler, ticked by hand-like pen marks (A001, D400, G004),
+    // The printed slip, rendered by poppler, ticked by hand-like pen marks (再診料, 血液採取, 点滴注射),
     // turned 1.5°, then imported like any scan.
     let slip_pdf = std::fs::read_dir(dir.path().join("kit"))
         .unwrap()
@@ -316,11 +327,14 @@ fn ticks_read_from_a_scanned_slip_arrive_ticked_and_are_not_saved_unconfirmed() 
     let mut kb = Keyboard { screen: &mut screen, keys: 0 };
     open_page(&mut kb, &code);
     assert!(kb.sees("3 ticked (24 of 24 boxes located)"), "the slip's boxes were read");
-    for label in ["● A001 再診料 Revisit", "● D400 血液採取 Blood draw", "● G004 点滴注射 IV drip"]
+    for label in
+        ["● 112007410 再診料 Revisit", "● 199900260 血液採取 Blood draw", "● 199900390 点滴注射 IV drip"]
     {
         assert!(kb.sees(label), "{label} arrives ticked and marked");
     }
     kb.typ("1105");
+    kb.press(Key::Enter);
+    kb.typ("0915");
     kb.press(Key::Enter);
     kb.typ("内科");
     kb.chord(Modifiers::COMMAND, Key::Enter);
@@ -338,7 +352,10 @@ fn ticks_read_from_a_scanned_slip_arrive_ticked_and_are_not_saved_unconfirmed() 
     let lines: Vec<(String, kamikarte::domain::LineOrigin)> =
         store.charge_lines_of(live[0].id).unwrap().into_iter().map(|(l, _)| (l.code, l.origin)).collect();
     use kamikarte::domain::LineOrigin::Tick;
-    assert_eq!(lines, vec![("A001".into(), Tick), ("D400".into(), Tick), ("G004".into(), Tick)]);
+    assert_eq!(
+        lines,
+        vec![("112007410".into(), Tick), ("199900260".into(), Tick), ("199900390".into(), Tick)]
+    );
 }
 
 #[test]
@@ -379,6 +396,8 @@ fn the_page_opened_after_a_save_is_audited_like_any_other() {
     let (slip, _) = code_of(&pages, "charge_slip", 0);
     open_page(&mut kb, &slip);
     kb.typ("1105");
+    kb.press(Key::Enter);
+    kb.typ("0915");
     kb.press(Key::Enter);
     kb.typ("内科");
     kb.press(Key::Enter);

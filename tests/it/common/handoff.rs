@@ -3,7 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use kamikarte::entry::derive;
+use kamikarte::entry::keying::{self, Sheet};
+use kamikarte::store::{EntryState, Store};
+
+use super::{BILLING, CLERK};
 use kamikarte::form::FormDefinition;
 use kamikarte::handoff::{ChargeOut, Content, Keyed};
 use serde_json::Value;
@@ -63,4 +69,38 @@ pub fn demo_episode(dir: &std::path::Path) -> std::path::PathBuf {
 pub fn json(out: &std::process::Output) -> Value {
     assert!(out.status.success(), "{}", super::stderr(out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", super::stdout(out)))
+}
+
+/// Corrects the first verified slip with a typed line: its first quantity goes up by one; a
+/// second person verifies. Returns the slip's serial and the keying it replaced.
+pub fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
+    let mut store = Store::open(db).unwrap();
+    let forms = kamikarte::form::load(None).unwrap();
+    let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
+    let entry = store
+        .live_entries_all()
+        .unwrap()
+        .into_iter()
+        .find(|e| {
+            e.form_id == "charge_slip"
+                && e.state == EntryState::Verified
+                && e.values.contains_key("qty_1")
+                && serial.is_none_or(|s| e.item.describe() == s)
+        })
+        .expect("a verified slip with a typed line");
+    let sheet = Sheet {
+        form: slip.clone(),
+        patient_id: entry.patient_id.clone(),
+        item: entry.item.clone(),
+        scanned_page: None,
+    };
+    let mut values = entry.values.clone();
+    let qty = values["qty_1"].as_f64().unwrap();
+    values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
+    let billing = super::person(&mut store, BILLING.0, kamikarte::domain::Role::Billing);
+    let plan = keying::plan(&store, &sheet, &billing).unwrap();
+    let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
+    let clerk = super::person(&mut store, CLERK.0, kamikarte::domain::Role::Clerk);
+    keying::verify(&mut store, &clerk, saved.entry().id).unwrap();
+    (entry.item.describe(), entry.id)
 }
