@@ -61,11 +61,8 @@ impl PatientFacts {
 }
 
 fn split_name(name: &str) -> (String, String) {
-    let name = name.trim();
-    match name.split_once([' ', '\u{3000}']) {
-        Some((family, given)) => (family.trim().to_string(), given.trim().to_string()),
-        None => (name.to_string(), String::new()),
-    }
+    let (family, given) = crate::domain::staff::split_name(name);
+    (family.to_string(), given.to_string())
 }
 
 /// A charge line with what billing shows beside the code.

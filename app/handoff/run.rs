@@ -202,6 +202,19 @@ pub fn prepare(
     episode: Option<i64>,
     include_unmapped: bool,
 ) -> Result<StageCounts, ExportError> {
+    Ok(gather_and_stage(store, session, site, episode, include_unmapped)?.3)
+}
+
+/// What `prepare` and `send orca` start with: what is ready in scope (refused while patients
+/// wait for a record number, unless asked, and while a user it names has no staff code), the
+/// masters' lookups, and the versions kept.
+fn gather_and_stage(
+    store: &mut Store,
+    session: &Session,
+    site: &Site<'_>,
+    episode: Option<i64>,
+    include_unmapped: bool,
+) -> Result<(Gathered, Lookups, Option<crate::store::EpisodeRecord>, StageCounts), ExportError> {
     session.require(Permission::Export)?;
     let actor = &session.actor();
     let settings = store.settings()?;
@@ -210,7 +223,8 @@ pub fn prepare(
     refuse_waiting(&gathered, include_unmapped)?;
     let masters = Lookups::read(store)?;
     refuse_unknown_staff(&gathered, &masters.staff)?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site, &masters)?)
+    let counts = stage(store, actor, &gathered, &hl7_context(&settings, site, &masters)?)?;
+    Ok((gathered, masters, episode, counts))
 }
 
 /// What the masters give the messages: the EHR's department, usage and staff codes.
@@ -683,15 +697,8 @@ pub fn send_orca(
     episode: Option<i64>,
     include_unmapped: bool,
 ) -> Result<OrcaReport, ExportError> {
-    session.require(Permission::Export)?;
     let actor = &session.actor();
-    let settings = store.settings()?;
-    let episode = store.episode_named(episode)?;
-    let gathered = gather(store, site.forms, site.page_root, Scope { episode: episode.as_ref() })?;
-    refuse_waiting(&gathered, include_unmapped)?;
-    let masters = Lookups::read(store)?;
-    refuse_unknown_staff(&gathered, &masters.staff)?;
-    stage(store, actor, &gathered, &hl7_context(&settings, site, &masters)?)?;
+    let (gathered, masters, episode, _) = gather_and_stage(store, session, site, episode, include_unmapped)?;
     let in_scope: HashSet<&str> = gathered.items.iter().map(|i| i.subject.as_str()).collect();
     let records: Vec<HandoffRecord> =
         store.handoff_records()?.into_iter().filter(|r| in_scope.contains(r.subject.as_str())).collect();
