@@ -59,5 +59,12 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
+    // Slips printed under codes the masters lack are billed without names or points: said now,
+    // while the forms can still be corrected and reprinted. (An empty master is normal on the
+    // night of the outage, so only a loaded master that lacks a code is named.)
+    let forms = crate::form::load(args.forms_dir.as_deref())?;
+    for missing in crate::entry::form_codes::check(ctx.store, &forms, None)?.missing {
+        eprintln!("warning: {missing}");
+    }
     Ok(())
 }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use super::{Invocation, Reported};
 use crate::auth::Session;
 use crate::domain::Permission;
+use crate::entry::form_codes;
 use crate::entry::masters::{self, ImportSummary, MasterImportError, MasterIndex, MasterItem, MasterKind};
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +35,15 @@ pub enum MastersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check every form's coded tick boxes (a charge slip's receipt codes, a lab slip's tests)
+    /// against the stored masters; fails naming each code a master lacks.
+    Check {
+        /// A folder of the hospital's own form definitions (as for `kit`).
+        #[arg(long)]
+        forms_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -44,9 +54,13 @@ pub struct ImportArgs {
     /// Which master the file replaces.
     #[arg(long, value_parser = master_parser(), required_unless_present = "samples", conflicts_with = "samples")]
     pub master: Option<MasterKind>,
-    /// Load the three synthetic sample masters shipped with the program instead of a file.
+    /// Load the synthetic sample masters shipped with the program instead of a file.
     #[arg(long)]
     pub samples: bool,
+    /// A folder of the hospital's own form definitions: their tick boxes are checked against
+    /// the master imported.
+    #[arg(long)]
+    pub forms_dir: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -104,6 +118,45 @@ pub fn run(ctx: &mut Invocation<'_>, command: MastersCommand) -> Result<()> {
             }
             Ok(())
         }
+        MastersCommand::Check { forms_dir, json } => {
+            authenticate_to_read(ctx)?;
+            let forms = crate::form::load(forms_dir.as_deref())?;
+            let check = form_codes::check(ctx.store, &forms, None)?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&check)?);
+            } else if check.is_clean() {
+                let masters: Vec<&str> = form_codes::masters_used(&forms).iter().map(|k| k.code()).collect();
+                out!("every coded tick box of the forms is in its master ({})", masters.join(", "));
+            }
+            report_form_codes(&check);
+            if check.is_clean() {
+                Ok(())
+            } else {
+                Err(Reported(format!(
+                    "{} tick box(es) coded outside their master, {} master(s) empty",
+                    check.missing.len(),
+                    check.empty_masters.len()
+                ))
+                .into())
+            }
+        }
+    }
+}
+
+/// Names on stderr each tick box whose master lacks its code, with what to do.
+fn report_form_codes(check: &form_codes::FormCodeCheck) {
+    for m in &check.missing {
+        eprintln!("warning: {m}");
+    }
+    for kind in &check.empty_masters {
+        eprintln!(
+            "warning: the {kind} master is empty, so the forms' {kind} codes are unchecked: import it with `kamikarte masters import FILE --master {kind}`"
+        );
+    }
+    if !check.missing.is_empty() {
+        eprintln!(
+            "a box ticked under a code its master lacks is billed without a name or points: correct the form's code or import a master that has it"
+        );
     }
 }
 
@@ -119,6 +172,8 @@ fn authenticate_to_read(ctx: &mut Invocation<'_>) -> Result<Session> {
 
 fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
     let session = ctx.authenticate(Permission::ManageMasters)?;
+    // Read before anything is imported: a broken forms folder stops the command unchanged.
+    let forms = crate::form::load(args.forms_dir.as_deref())?;
     let result = match (&args.file, args.master) {
         (Some(file), Some(kind)) => {
             masters::import_master_file(ctx.store, &session, kind, file).map(|s| vec![s])
@@ -133,6 +188,12 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
     };
     match result {
         Ok(summaries) => {
+            // A form whose boxes the new master no longer covers is named now, not after a
+            // month of ticked slips.
+            let mut check = form_codes::FormCodeCheck::default();
+            for s in &summaries {
+                check.missing.extend(form_codes::check(ctx.store, &forms, Some(s.master))?.missing);
+            }
             if args.json {
                 let out = if args.samples {
                     serde_json::to_string_pretty(&summaries)?
@@ -145,6 +206,7 @@ fn run_import(ctx: &mut Invocation<'_>, args: &ImportArgs) -> Result<()> {
                     out!("{}", show_summary(s));
                 }
             }
+            report_form_codes(&check);
             Ok(())
         }
         Err(MasterImportError::Invalid { file, errors }) => {

@@ -66,7 +66,7 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
         return Err(DemoError::Refused("no admitted patients to key charge slips for".into()));
     }
     let maker = ValueMaker::load(store, options.last_day)?;
-    let most = maker.most_lines(form).max(1);
+    let most = patients.iter().map(|p| maker.most_lines(form, p)).max().unwrap_or(0).max(1);
     let (low, high) = options.lines_per_slip;
     let (low, high) = (low.clamp(1, most), high.clamp(1, most).max(low.clamp(1, most)));
     let mut rng = fastrand::Rng::with_seed(options.seed ^ 0x6368_6172);

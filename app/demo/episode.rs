@@ -552,7 +552,7 @@ mod tests {
         let slip = forms.iter().find(|f| f.makes_charges()).unwrap();
         let patient = store.patients(None, false).unwrap().remove(0).patient;
         let mut rng = fastrand::Rng::with_seed(9);
-        for lines in 1..=maker.most_lines(slip) {
+        for lines in 1..=maker.most_lines(slip, &patient) {
             let values = maker.page(slip, &patient, today(), Some(lines), &mut rng).unwrap();
             assert_eq!(derive::charge_lines(slip, &values).len(), lines, "{values:?}");
         }

@@ -43,11 +43,14 @@ impl ValueMaker {
         Ok(Self { masters: MasterSet::load(store)?, codes, today })
     }
 
-    /// The most charge lines one slip of `form` can hold.
-    pub(super) fn most_lines(&self, form: &FormDefinition) -> usize {
+    /// The most charge lines one slip of `form` can hold for `patient` (the boxes the master
+    /// allows where the patient is, and every code line).
+    pub(super) fn most_lines(&self, form: &FormDefinition, patient: &Patient) -> usize {
         form.fields_with(&keys::CHARGE_CODE)
             .map(|f| match &f.kind {
-                FieldType::Ticks { options, .. } => options.len(),
+                FieldType::Ticks { options, .. } => {
+                    options.iter().filter(|o| self.fits_patient(&o.code, patient)).count()
+                }
                 _ => 1,
             })
             .sum()
@@ -71,7 +74,7 @@ impl ValueMaker {
         });
         let charges = form.makes_charges();
         let (ticked, code_rows) = if charges {
-            let most = self.most_lines(form);
+            let most = self.most_lines(form, patient);
             let code_fields = form
                 .fields_with(&keys::CHARGE_CODE)
                 .filter(|f| matches!(f.kind, FieldType::Code { .. }))
@@ -95,7 +98,13 @@ impl ValueMaker {
             if charges && export == Some(&keys::CHARGE_CODE) {
                 match &field.kind {
                     FieldType::Ticks { options, .. } => {
-                        let mut codes: Vec<&str> = options.iter().map(|o| o.code.as_str()).collect();
+                        // Only what the master allows for this patient (no 入院基本料 for an
+                        // outpatient): the demo's reconciliation shows no in/out conflict.
+                        let mut codes: Vec<&str> = options
+                            .iter()
+                            .map(|o| o.code.as_str())
+                            .filter(|c| self.fits_patient(c, patient))
+                            .collect();
                         rng.shuffle(&mut codes);
                         codes.truncate(ticked);
                         // In the slip's order, as the boxes are read down the columns.
@@ -105,7 +114,13 @@ impl ValueMaker {
                         }
                     }
                     FieldType::Code { master } if code_rows_done < code_rows => {
-                        let code = self.code(master, rng)?;
+                        let mut code = self.code(master, rng)?;
+                        for _ in 0..50 {
+                            if self.fits_patient(&code, patient) {
+                                break;
+                            }
+                            code = self.code(master, rng)?;
+                        }
                         self.put(&mut values, field, &code)?;
                         code_rows_done += 1;
                         rows_with_code.insert(row.to_string());
@@ -241,6 +256,17 @@ impl ValueMaker {
             .clone())
     }
 
+    /// Whether the charges master allows `code` for where `patient` is (入外適用区分).
+    fn fits_patient(&self, code: &str, patient: &Patient) -> bool {
+        let outpatient = patient.location.ward == crate::downtime::OUTPATIENT_WARD;
+        let inout = self
+            .masters
+            .get(MasterKind::Charges.code())
+            .and_then(|m| m.get(code))
+            .and_then(|i| i.detail("inout"));
+        crate::domain::billing::inout_conflict(inout, !outpatient).is_none()
+    }
+
     /// A doctor of the doctors master by full name.
     fn doctor(&self, rng: &mut fastrand::Rng) -> Result<String, DemoError> {
         let code = self.code(MasterKind::Doctors.code(), rng)?;
@@ -321,6 +347,8 @@ impl ValueMaker {
                 let text = match key {
                     "department" if !patient.department.is_empty() => patient.department.clone(),
                     "department" => pick(rng, &DEPARTMENTS),
+                    // The synthetic 医事 numbers every demo patient's main combination 0001.
+                    "insurance" => "0001".to_string(),
                     "doctor" => format!("{}医師", staff(rng)),
                     "author" | "signature" | "done_by" | "initials" | "clerk" => staff(rng),
                     "profession" => pick(rng, &["医師", "看護師"]),

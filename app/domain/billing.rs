@@ -50,6 +50,32 @@ pub fn medical_class(section: Option<&str>, inpatient: bool) -> MedicalClass {
     }
 }
 
+/// The 医事 system's insurance combination number (保険組合せ番号) as a slip gives it: 1 to 4
+/// digits, full-width forgiven, zero-padded to ORCA's 4 (`1` → `0001`). Only a reference to the
+/// combination 医事 holds for the patient; kamikarte keeps no insurance data of its own.
+pub fn insurance_combination(input: &str) -> Result<String, crate::domain::FieldError> {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = input.nfkc().filter(|c| !c.is_whitespace()).collect();
+    if folded.is_empty() || folded.len() > 4 || !folded.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(crate::domain::FieldError::new(format!(
+            "'{}' is not a 保険組合せ番号 (1 to 4 digits, as 医事 numbers the patient's insurance combinations)",
+            input.trim()
+        )));
+    }
+    Ok(format!("{folded:0>4}"))
+}
+
+/// Where the charges master says a procedure may be charged (its 入外適用区分: `1` inpatients
+/// only, `2` outpatients only), when that is not where this patient is: 医事 refuses such a
+/// line, so billing must look before the hand-off. `None` when it fits or the master is silent.
+pub fn inout_conflict(inout: Option<&str>, inpatient: bool) -> Option<&'static str> {
+    match (inout.map(str::trim), inpatient) {
+        (Some("1"), false) => Some("入院のみ inpatients only"),
+        (Some("2"), true) => Some("入院外のみ outpatients only"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +91,23 @@ mod tests {
         assert_eq!(medical_class(Some("F000"), false).code, "210");
         assert_eq!(medical_class(Some("B001-2"), false).code, "130");
         assert_eq!(medical_class(None, false), class("800", "その他"));
+    }
+
+    #[test]
+    fn a_procedure_is_flagged_only_where_the_master_forbids_it() {
+        assert_eq!(inout_conflict(Some("1"), false), Some("入院のみ inpatients only"));
+        assert_eq!(inout_conflict(Some("2"), true), Some("入院外のみ outpatients only"));
+        for (inout, inpatient) in [(Some("1"), true), (Some("2"), false), (Some("0"), true), (None, false)] {
+            assert_eq!(inout_conflict(inout, inpatient), None, "{inout:?} {inpatient}");
+        }
+    }
+
+    #[test]
+    fn an_insurance_combination_is_four_digits_as_orca_numbers_them() {
+        assert_eq!(insurance_combination("1").unwrap(), "0001");
+        assert_eq!(insurance_combination(" ０００２ ").unwrap(), "0002");
+        for bad in ["", "12345", "国保", "1a"] {
+            assert!(insurance_combination(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -33,19 +33,24 @@ pub struct ChargeLine {
     pub department: Option<String>,
     pub doctor: Option<String>,
     pub origin: LineOrigin,
+    /// The 医事 system's insurance combination number (保険組合せ番号) the slip names: a
+    /// reference to what 医事 holds, never insurance data of kamikarte's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance: Option<String>,
 }
 
 impl ChargeLine {
     /// What two keyings must agree on for the line to be the same line.
     pub fn key(&self) -> String {
         format!(
-            "{}{} {} ×{} {} {}",
+            "{}{} {} ×{} {} {}{}",
             self.service_date,
             self.service_time.as_deref().map(|t| format!(" {t}")).unwrap_or_default(),
             self.code,
             self.quantity,
             self.department.as_deref().unwrap_or("-"),
-            self.doctor.as_deref().unwrap_or("-")
+            self.doctor.as_deref().unwrap_or("-"),
+            self.insurance.as_deref().map(|i| format!(" 保険{i}")).unwrap_or_default()
         )
     }
 }

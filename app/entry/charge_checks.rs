@@ -8,11 +8,30 @@ use std::collections::HashMap;
 use super::derive::charge_lines;
 use super::fields::Values;
 use crate::domain::MasterItem;
+use crate::domain::billing::insurance_combination;
 use crate::form::{FieldType, FormDefinition, keys};
 
 /// Every problem of the slip's charge lines against the charges master, as a message naming the
 /// field to fill in.
 pub fn charge_problems(
+    form: &FormDefinition,
+    values: &Values,
+    charges: &HashMap<String, MasterItem>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for field in form.fields_with(&keys::CHARGE_INSURANCE) {
+        if let Some(text) = values.get(&field.key).and_then(|v| v.as_str()).filter(|t| !t.trim().is_empty())
+            && let Err(e) = insurance_combination(text)
+        {
+            problems.push(format!("{}: {}", field.label, e.message));
+        }
+    }
+    problems.extend(time_problems(form, values, charges));
+    problems
+}
+
+/// The time of service, asked for when a code's surcharges depend on it.
+fn time_problems(
     form: &FormDefinition,
     values: &Values,
     charges: &HashMap<String, MasterItem>,
@@ -47,6 +66,7 @@ pub fn charge_problems(
 mod tests {
     use super::*;
     use crate::domain::master_details::Details;
+    use crate::entry::derive;
     use serde_json::json;
 
     fn master() -> HashMap<String, MasterItem> {
@@ -87,6 +107,25 @@ mod tests {
             ("charges", json!(["111000110"])),
         ]);
         assert!(charge_problems(&form, &values, &master()).is_empty());
+    }
+
+    #[test]
+    fn an_insurance_combination_that_is_no_number_is_refused_by_its_label() {
+        let (form, values) = slip(&[
+            ("date", json!("2026-11-05")),
+            ("charges", json!(["199900160"])),
+            ("insurance", json!("国保")),
+        ]);
+        let problems = charge_problems(&form, &values, &master());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("保険組合せ Insurance comb."), "{}", problems[0]);
+        let (form, values) = slip(&[
+            ("date", json!("2026-11-05")),
+            ("charges", json!(["199900160"])),
+            ("insurance", json!("２")),
+        ]);
+        assert!(charge_problems(&form, &values, &master()).is_empty());
+        assert_eq!(derive::charge_lines(&form, &values)[0].insurance.as_deref(), Some("0002"));
     }
 
     #[test]

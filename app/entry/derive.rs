@@ -34,6 +34,9 @@ pub fn charge_lines(form: &FormDefinition, values: &Values) -> Vec<ChargeLine> {
     let time = of_type(true);
     let department = header_by_export(form, values, &keys::CHARGE_DEPARTMENT);
     let doctor = header_by_export(form, values, &keys::CHARGE_DOCTOR);
+    // Checked before saving (`charge_checks`): what reaches here is a valid number or nothing.
+    let insurance = header_by_export(form, values, &keys::CHARGE_INSURANCE)
+        .and_then(|t| crate::domain::billing::insurance_combination(&t).ok());
     let line = |code: &str, quantity: f64, origin| ChargeLine {
         service_date: date.clone(),
         service_time: time.clone(),
@@ -42,6 +45,7 @@ pub fn charge_lines(form: &FormDefinition, values: &Values) -> Vec<ChargeLine> {
         department: department.clone(),
         doctor: doctor.clone(),
         origin,
+        insurance: insurance.clone(),
     };
     let mut lines = Vec::new();
     for field in form.fields_with(&keys::CHARGE_CODE) {

@@ -6,6 +6,7 @@ pub mod charge_checks;
 pub mod derive;
 pub mod drug_checks;
 pub mod fields;
+pub mod form_codes;
 pub mod keying;
 pub mod masters;
 pub mod omr;

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::domain::{FormCode, OrderKind};
+use crate::domain::{FormCode, MasterKind, OrderKind};
 
 /// The thinnest bar a 203-dpi thermal printer draws reliably (2 dots) and a 200-dpi scanner still
 /// resolves: 0.25 mm.
@@ -112,6 +112,10 @@ pub enum FieldType {
         options: Vec<TickOption>,
         #[serde(default = "one")]
         columns: u32,
+        /// The master whose codes the options are (`charges`, `lab_tests`): each option's code
+        /// is checked against it when the master is imported or the forms are checked.
+        #[serde(default)]
+        master: Option<String>,
     },
     /// Free writing, ruled with `lines` lines; typed from handwriting at back-entry.
     Area {
@@ -208,7 +212,7 @@ fn check_bounds(raw: &FormFile) -> Result<(), (String, String)> {
                     }
                 }
             }
-            FieldType::Ticks { options, columns } => {
+            FieldType::Ticks { options, columns, .. } => {
                 count(&at("columns"), *columns, MAX_TICK_COLUMNS)?;
                 if options.len() > MAX_TICK_OPTIONS {
                     return Err((
@@ -323,7 +327,7 @@ impl FieldDef {
     /// The boxes of a tick field, laid out in `columns` columns filling down each column.
     pub fn tick_boxes(&self) -> Vec<TickBox> {
         let (options, columns) = match &self.kind {
-            FieldType::Ticks { options, columns } => (options.clone(), (*columns).max(1) as usize),
+            FieldType::Ticks { options, columns, .. } => (options.clone(), (*columns).max(1) as usize),
             FieldType::Tick => (vec![TickOption { code: self.key.clone(), label: self.label.clone() }], 1),
             _ => return Vec::new(),
         };
@@ -361,7 +365,7 @@ fn check_field_keys(text: &str) -> Result<(), (String, String)> {
             "text" => &["max_chars"],
             "number" => &["min", "max", "decimals", "unit"],
             "code" => &["master"],
-            "ticks" => &["options", "columns"],
+            "ticks" => &["options", "columns", "master"],
             "area" => &["lines"],
             _ => &[],
         };
@@ -576,7 +580,12 @@ impl FormDefinition {
                 ));
             }
             match &f.kind {
-                FieldType::Ticks { options, columns } => {
+                FieldType::Ticks { options, columns, master } => {
+                    if let Some(master) = master
+                        && let Err(e) = MasterKind::parse(master)
+                    {
+                        return Err(err(&at("master"), e.message));
+                    }
                     if options.is_empty() || *columns == 0 {
                         return Err(err(
                             &at("options"),

@@ -97,6 +97,8 @@ pub mod keys {
     pub const CHARGE_QUANTITY: ExportKey = f(Ft1, 10);
     /// FT1-13: the department.
     pub const CHARGE_DEPARTMENT: ExportKey = f(Ft1, 13);
+    /// FT1-14: the insurance plan — the 医事 system's 保険組合せ番号, a reference only.
+    pub const CHARGE_INSURANCE: ExportKey = f(Ft1, 14);
     /// FT1-21: the ordering doctor.
     pub const CHARGE_DOCTOR: ExportKey = f(Ft1, 21);
     /// FT1-24: who performed it.
@@ -195,11 +197,12 @@ pub mod keys {
     pub const ALLERGIES: ExportKey = f(Al1, 3);
 
     /// Every field key there is (the observations and `RAS` aside).
-    pub const ALL: [ExportKey; 44] = [
+    pub const ALL: [ExportKey; 45] = [
         CHARGE_DATE,
         CHARGE_CODE,
         CHARGE_QUANTITY,
         CHARGE_DEPARTMENT,
+        CHARGE_INSURANCE,
         CHARGE_DOCTOR,
         CHARGE_PERFORMER,
         ORDERED_AT,

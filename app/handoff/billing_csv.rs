@@ -12,6 +12,7 @@
 //! | `downtime_id` | the downtime ID on the paper, empty for census patients |
 //! | `patient_kana` | reading, for the billing clerk's eye |
 //! | `inout` | `I` inpatient, `O` outpatient (入外区分) |
+//! | `insurance` | 医事's 保険組合せ番号 when the slip names one (4 digits); empty: 医事 chooses. A reference only: kamikarte keeps no insurance data |
 //! | `service_date` | `YYYY-MM-DD` |
 //! | `service_time` | `HH:MM` when the slip gives it (after-hours surcharges depend on it) |
 //! | `department`, `department_code` | as written; the departments master's code |
@@ -59,12 +60,13 @@ use serde::Deserialize;
 use super::claims::Claim;
 
 /// Every column of the layout, in its order.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 25] = [
     "action",
     "patient_id",
     "downtime_id",
     "patient_kana",
     "inout",
+    "insurance",
     "service_date",
     "service_time",
     "department",
@@ -214,7 +216,7 @@ impl ColumnMapping {
 }
 
 /// One row of the layout, in `COLUMNS` order.
-fn row(c: &Claim) -> [String; 24] {
+fn row(c: &Claim) -> [String; 25] {
     let number = crate::form::view::number_text;
     [
         c.action.code().to_string(),
@@ -222,6 +224,7 @@ fn row(c: &Claim) -> [String; 24] {
         c.downtime_id.clone().unwrap_or_default(),
         c.patient_kana.clone(),
         if c.inpatient { "I" } else { "O" }.to_string(),
+        c.insurance.clone().unwrap_or_default(),
         c.service_date.clone(),
         c.service_time.clone().unwrap_or_default(),
         c.department.clone().unwrap_or_default(),

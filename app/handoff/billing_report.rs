@@ -3,7 +3,7 @@
 //! verified, handed to billing and acknowledged — so what was charged on paper can be matched
 //! with what billing received. A line counts at every stage its slip has reached (a verified
 //! line was keyed too). "Handed over" is written to a billing CSV, ORCA or an HL7 export;
-//! "acknowledged" is accepted by the receiver (an MLLP ACK).
+//! "acknowledged" is accepted by the receiver (an MLLP ACK, or ORCA's answer to `send orca`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::stage::ExportError;
 use crate::auth::Session;
+use crate::domain::billing::inout_conflict;
 use crate::domain::paper_time::japan_time;
-use crate::domain::{MasterKind, Permission};
+use crate::domain::{MasterItem, MasterKind, PatientId, Permission};
 use crate::entry::worklist::{Stage, worklist};
 use crate::form::FormDefinition;
 use crate::print::{Column, table_pdf};
@@ -52,6 +53,21 @@ pub struct BillingReport {
     pub total: Row,
     /// Lines whose code the charges master lacks (no points to count): billing must look.
     pub unknown_codes: Vec<String>,
+    /// Lines the master allows only for inpatients on an outpatient, or the other way round.
+    pub inout_conflicts: Vec<InOutConflict>,
+}
+
+/// A charge line where the master's 入外適用区分 says it cannot be (医事 refuses it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InOutConflict {
+    pub patient: String,
+    pub day: String,
+    pub code: String,
+    pub name: String,
+    /// What the master allows (`入院のみ inpatients only`).
+    pub allowed: &'static str,
+    /// The slip's item (form code and serial).
+    pub slip: String,
 }
 
 /// The report of `episode` (all when `None`), audited as a list view.
@@ -64,14 +80,18 @@ pub fn billing_report(
     session.require(Permission::Export)?;
     let scope = store.episode_named(episode)?;
     let items = worklist(store, forms, scope.as_ref())?;
-    let points: HashMap<String, Option<f64>> =
-        store.master_items(MasterKind::Charges.code())?.into_iter().map(|i| (i.code, i.points)).collect();
+    let charges: HashMap<String, MasterItem> =
+        store.master_items(MasterKind::Charges.code())?.into_iter().map(|i| (i.code.clone(), i)).collect();
+    // Census patients are inpatients; a downtime registration says which it is.
+    let mut inpatient: HashMap<String, bool> = HashMap::new();
+    let mut conflicts = Vec::new();
     let lines = store.live_charge_lines()?;
     let charge_forms: Vec<&str> = forms.iter().filter(|f| f.makes_charges()).map(|f| f.id.as_str()).collect();
     let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
     let mut unknown = std::collections::BTreeSet::new();
     for item in items.iter().filter(|i| charge_forms.contains(&i.form_id.as_str())) {
         let Some(entry) = item.entry_id else { continue };
+        let item_key = item.item.describe();
         let reached = |stage: Stage| item.stage >= stage;
         let mut slips_counted: Vec<(String, String)> = Vec::new();
         for (line, _) in lines.get(&entry).map(Vec::as_slice).unwrap_or_default() {
@@ -86,13 +106,34 @@ pub fn billing_report(
                 row.slips += 1;
                 slips_counted.push(key);
             }
-            let each = match points.get(&line.code) {
-                Some(p) => p.unwrap_or(0.0),
+            let each = match charges.get(&line.code) {
+                Some(item) => item.points.unwrap_or(0.0),
                 None => {
                     unknown.insert(line.code.clone());
                     0.0
                 }
             };
+            if let (Some(item), Some(patient)) = (charges.get(&line.code), item.patient.as_deref()) {
+                let is_inpatient = match inpatient.get(patient) {
+                    Some(known) => *known,
+                    None => {
+                        let id = PatientId::parse(patient).map_err(|e| ExportError::Message(e.message))?;
+                        let known = store.registration(&id)?.is_none_or(|r| !r.flags.outpatient);
+                        inpatient.insert(patient.to_string(), known);
+                        known
+                    }
+                };
+                if let Some(allowed) = inout_conflict(item.detail("inout"), is_inpatient) {
+                    conflicts.push(InOutConflict {
+                        patient: patient.to_string(),
+                        day: line.service_date.clone(),
+                        code: item.code.clone(),
+                        name: item.name.clone(),
+                        allowed,
+                        slip: item_key.clone(),
+                    });
+                }
+            }
             let p = each * line.quantity;
             if reached(Stage::Entered) {
                 row.keyed.add(p);
@@ -128,6 +169,7 @@ pub fn billing_report(
         rows,
         total,
         unknown_codes: unknown.into_iter().collect(),
+        inout_conflicts: conflicts,
     })
 }
 
@@ -157,7 +199,41 @@ impl BillingReport {
                 self.unknown_codes.join(", ")
             ));
         }
+        for c in &self.inout_conflicts {
+            out.push_str(&format!(
+                "in/out conflict (入外適用区分): {} {} is {} but {} on {} ({}) is not\n",
+                c.code, c.name, c.allowed, c.patient, c.day, c.slip
+            ));
+        }
         out
+    }
+
+    /// The lines billing must look at before the month is signed off, as rows of the printed
+    /// table (under the total).
+    fn to_check(&self) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        if !self.unknown_codes.is_empty() {
+            rows.push(vec![
+                "要確認 マスタにないコード Codes not in the master".to_string(),
+                self.unknown_codes.join(", "),
+            ]);
+        }
+        for c in &self.inout_conflicts {
+            rows.push(vec![
+                format!("要確認 入外区分 In/out: {} {}", c.code, c.name),
+                c.day.clone(),
+                String::new(),
+                c.patient.clone(),
+                c.allowed.to_string(),
+                c.slip.clone(),
+            ]);
+        }
+        rows.into_iter()
+            .map(|mut r| {
+                r.resize(7, String::new());
+                r
+            })
+            .collect()
     }
 
     /// A printable A4 PDF with a line for the manager's signature.
@@ -193,6 +269,7 @@ impl BillingReport {
                     cell(&r.acknowledged),
                 ]
             })
+            .chain(self.to_check())
             .collect();
         let pdf = table_pdf(&title, &subtitle, &columns, &table).map_err(ExportError::Message)?;
         crate::files::write_private_atomic(path, &pdf, true)

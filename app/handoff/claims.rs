@@ -43,6 +43,8 @@ pub struct Claim {
     pub service_date: String,
     /// `HH:MM`, when the slip gives it.
     pub service_time: Option<String>,
+    /// 医事's 保険組合せ番号 when the slip names one (a reference, never insurance data).
+    pub insurance: Option<String>,
     /// As written on the slip.
     pub department: Option<String>,
     /// The departments master's code for it.
@@ -128,6 +130,7 @@ fn claim(
         inpatient,
         service_date: line.service_date.clone(),
         service_time: line.service_time.clone(),
+        insurance: line.insurance.clone(),
         department,
         department_code,
         doctor,

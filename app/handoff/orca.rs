@@ -15,7 +15,9 @@
 //!   its lines (`Medication_Code` the 9-digit receipt-computer code, `Medication_Name`,
 //!   `Medication_Number` the quantity, summed over the visit's slips).
 //!
-//! No insurance is sent: ORCA applies the patient's own (kamikarte never invents it). A visit is
+//! No insurance data is sent (kamikarte never invents it): a slip that names 医事's 保険組合せ番号
+//! sends that number alone (`HealthInsurance_Information/Insurance_Combination_Number`), and ORCA
+//! applies the combination it holds; without it, ORCA chooses the patient's own. A visit is
 //! registered once (`class=01`); a changed visit is replaced (`class=03`) under the
 //! `Medical_Uid` ORCA returned, and one whose charges were all taken back is deleted
 //! (`class=02`). `send` keeps what ORCA accepted in the store, so sending again sends nothing
@@ -46,6 +48,8 @@ pub struct Visit {
     pub time: Option<String>,
     pub department_code: String,
     pub doctor_code: String,
+    /// 医事's 保険組合せ番号, when the slips name one: visits under two combinations are two.
+    pub insurance: Option<String>,
     /// Lines by class, in class order: (code, name, quantity).
     pub classes: Vec<(MedicalClass, Vec<Line>)>,
     /// The slips (and their versions) the visit is made of.
@@ -53,27 +57,30 @@ pub struct Visit {
 }
 
 impl Visit {
-    /// What names the visit for good: patient, day, department, doctor, in or out.
+    /// What names the visit for good: patient, day, department, doctor, in or out (and the
+    /// insurance combination, when the slips name one).
     pub fn key(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}{}",
             self.patient_id,
             self.date,
             self.department_code,
             self.doctor_code,
-            if self.inpatient { "I" } else { "O" }
+            if self.inpatient { "I" } else { "O" },
+            self.insurance.as_deref().map(|i| format!("|{i}")).unwrap_or_default()
         )
     }
 
     /// A file name for the visit's request.
     pub fn file_name(&self) -> String {
         format!(
-            "{}_{}_{}_{}_{}.xml",
+            "{}_{}_{}_{}_{}{}.xml",
             self.patient_id,
             self.date.replace('-', ""),
             self.department_code,
             self.doctor_code,
-            if self.inpatient { "I" } else { "O" }
+            if self.inpatient { "I" } else { "O" },
+            self.insurance.as_deref().map(|i| format!("_{i}")).unwrap_or_default()
         )
     }
 
@@ -85,7 +92,11 @@ impl Visit {
     /// A visit with no charges, from its key: what a deletion (class 02) names.
     pub fn from_key(key: &str) -> Option<Visit> {
         let parts: Vec<&str> = key.split('|').collect();
-        let [patient, date, department, doctor, io] = parts.as_slice() else { return None };
+        let (patient, date, department, doctor, io, insurance) = match parts.as_slice() {
+            [p, d, dep, doc, io] => (p, d, dep, doc, io, None),
+            [p, d, dep, doc, io, ins] => (p, d, dep, doc, io, Some(ins.to_string())),
+            _ => return None,
+        };
         Some(Visit {
             patient_id: patient.to_string(),
             inpatient: *io == "I",
@@ -93,6 +104,7 @@ impl Visit {
             time: None,
             department_code: department.to_string(),
             doctor_code: doctor.to_string(),
+            insurance,
             classes: Vec::new(),
             slips: Vec::new(),
         })
@@ -149,6 +161,7 @@ pub fn visits(claims: &[Claim]) -> Result<Vec<Visit>, Vec<String>> {
             time: None,
             department_code: department,
             doctor_code: doctor,
+            insurance: c.insurance.clone(),
             classes: Vec::new(),
             slips: Vec::new(),
         };
@@ -211,6 +224,11 @@ pub fn request(visit: &Visit, uid: Option<&str>) -> String {
     x.push_str("\n<Diagnosis_Information type=\"record\">\n");
     leaf(&mut x, "Department_Code", &visit.department_code);
     leaf(&mut x, "Physician_Code", &visit.doctor_code);
+    if let Some(combination) = &visit.insurance {
+        x.push_str("\n<HealthInsurance_Information type=\"record\">");
+        leaf(&mut x, "Insurance_Combination_Number", combination);
+        x.push_str("</HealthInsurance_Information>");
+    }
     x.push_str("\n<Medical_Information type=\"array\">\n");
     for (class, lines) in &visit.classes {
         x.push_str("<Medical_Information_child type=\"record\">");
@@ -347,6 +365,7 @@ mod tests {
             inpatient: false,
             service_date: "2026-11-05".into(),
             service_time: time.map(str::to_string),
+            insurance: None,
             department: Some("内科".into()),
             department_code: Some("01".into()),
             doctor: Some("佐藤 一郎".into()),
@@ -387,6 +406,23 @@ mod tests {
         );
         assert!(body.contains("<Perform_Time type=\"string\">09:10:00</Perform_Time>"));
         assert_eq!(v.content_sha(), visits_again(&claims));
+    }
+
+    #[test]
+    fn a_slip_naming_an_insurance_combination_sends_that_number_alone_in_a_visit_of_its_own() {
+        let mut under_0002 = claim("199900160", "D400", 1.0, None);
+        under_0002.insurance = Some("0002".into());
+        let visits = visits(&[claim("112007410", "A001", 1.0, None), under_0002]).unwrap();
+        assert_eq!(visits.len(), 2);
+        let named = visits.iter().find(|v| v.insurance.is_some()).unwrap();
+        assert!(named.key().ends_with("|O|0002"), "{}", named.key());
+        assert_eq!(Visit::from_key(&named.key()).unwrap().insurance.as_deref(), Some("0002"));
+        let body = request(named, None);
+        assert!(body.contains(
+            "<Physician_Code type=\"string\">10001</Physician_Code>\n<HealthInsurance_Information type=\"record\"><Insurance_Combination_Number type=\"string\">0002</Insurance_Combination_Number></HealthInsurance_Information>"
+        ), "{body}");
+        let plain = visits.iter().find(|v| v.insurance.is_none()).unwrap();
+        assert!(!request(plain, None).contains("Insurance"));
     }
 
     fn visits_again(claims: &[Claim]) -> String {

@@ -769,7 +769,7 @@ pub fn send_orca(
     }
     let run_id = store.start_handoff_run(actor, "orca", target.url, episode.as_ref().map(|e| e.id))?;
     let counts = serde_json::to_value(&report).unwrap_or_default();
-    store.finish_handoff_run(actor, run_id, &delivered, &counts)?;
+    store.finish_orca_send(actor, run_id, &delivered, &counts)?;
     Ok(report)
 }
 

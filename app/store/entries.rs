@@ -225,10 +225,10 @@ impl Store {
         for (i, line) in lines.iter().enumerate() {
             tx.execute(
                 "INSERT INTO charge_lines (entry_id, line_no, patient_id, service_date, code, name, quantity,
-                                           department, doctor, origin, service_time)
+                                           department, doctor, origin, service_time, insurance)
                  VALUES (?1, ?2, ?3, ?4, ?5,
                          (SELECT name FROM master_items WHERE master = 'charges' AND code = ?5),
-                         ?6, ?7, ?8, ?9, ?10)",
+                         ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     id,
                     i as i64 + 1,
@@ -239,7 +239,8 @@ impl Store {
                     line.department,
                     line.doctor,
                     line.origin.code(),
-                    line.service_time
+                    line.service_time,
+                    line.insurance
                 ],
             )?;
         }
@@ -378,7 +379,7 @@ impl Store {
 pub type NamedLine = (ChargeLine, Option<String>);
 
 const LINE_COLUMNS: &str =
-    "entry_id, service_date, code, quantity, department, doctor, origin, name, service_time";
+    "entry_id, service_date, code, quantity, department, doctor, origin, name, service_time, insurance";
 
 fn read_line(r: &Row<'_>) -> rusqlite::Result<(i64, ChargeLine, Option<String>)> {
     let origin: String = r.get(6)?;
@@ -387,6 +388,7 @@ fn read_line(r: &Row<'_>) -> rusqlite::Result<(i64, ChargeLine, Option<String>)>
         ChargeLine {
             service_date: r.get(1)?,
             service_time: r.get(8)?,
+            insurance: r.get(9)?,
             code: r.get(2)?,
             quantity: r.get(3)?,
             department: r.get(4)?,

@@ -121,6 +121,10 @@ pub struct ItemHandoff {
     pub entry_id: Option<i64>,
 }
 
+/// The delivery format of what ORCA's API accepted (`send orca`), apart from `orca`, the request
+/// files `export orca` wrote: ORCA's answer acknowledges what it took.
+pub const ORCA_ACCEPTED: &str = "orca_accepted";
+
 /// Counts as "the EHR may have it" for HL7: written as HL7 or SS-MIX2 files, acknowledged, or
 /// sent without an answer yet.
 const HL7_DELIVERED: &str = "(EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id
@@ -378,10 +382,35 @@ impl Store {
         delivered: &[i64],
         counts: &serde_json::Value,
     ) -> Result<()> {
+        self.finish_run_delivering(actor, run_id, delivered, counts, None)
+    }
+
+    /// Ends a `send orca` run: what ORCA's API accepted is recorded apart from the request files
+    /// `export orca` wrote (ORCA's answer is the acknowledgement a file never has).
+    pub fn finish_orca_send(
+        &mut self,
+        actor: &Actor,
+        run_id: i64,
+        accepted: &[i64],
+        counts: &serde_json::Value,
+    ) -> Result<()> {
+        self.finish_run_delivering(actor, run_id, accepted, counts, Some(ORCA_ACCEPTED))
+    }
+
+    fn finish_run_delivering(
+        &mut self,
+        actor: &Actor,
+        run_id: i64,
+        delivered: &[i64],
+        counts: &serde_json::Value,
+        delivered_as: Option<&str>,
+    ) -> Result<()> {
         let tx = self.begin()?;
         let now = now_text();
-        let format: String =
-            tx.query_row("SELECT format FROM handoff_runs WHERE id = ?1", [run_id], |r| r.get(0))?;
+        let format: String = match delivered_as {
+            Some(format) => format.to_string(),
+            None => tx.query_row("SELECT format FROM handoff_runs WHERE id = ?1", [run_id], |r| r.get(0))?,
+        };
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO deliveries (handoff_item, format, run_id, at) VALUES (?1, ?2, ?3, ?4)
@@ -428,16 +457,18 @@ impl Store {
             "SELECT h.item,
                     EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id)
                       OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id AND o.attempts > 0),
-                    NOT EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
-                                AND o.state <> 'acknowledged')
-                      AND EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id),
+                    (NOT EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
+                                 AND o.state <> 'acknowledged')
+                       AND EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id))
+                      OR EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff_item = h.id
+                                 AND d.format = ?1),
                     EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
                             AND o.state IN ('rejected', 'error')),
                     h.entry_id
              FROM handoff_items h
              WHERE h.superseded_by IS NULL AND h.kind = 'keyed' AND h.item IS NOT NULL",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([ORCA_ACCEPTED], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 ItemHandoff {

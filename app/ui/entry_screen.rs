@@ -16,6 +16,7 @@ use super::labels::{
 use super::widgets::{labelled_text, text_table};
 use crate::auth::Session;
 use crate::domain::MasterKind;
+use crate::entry::form_codes;
 use crate::entry::keying::{self, MasterSet, Sheet};
 use crate::entry::masters::import_master_file;
 use crate::entry::worklist::{self, DayTally, Stage, WorkItem, WorklistFilter};
@@ -470,7 +471,15 @@ impl EntryScreen {
                                 "{}: {} items ({} added, {} changed, {} removed)",
                                 s.file, s.items, s.counts.added, s.counts.changed, s.counts.removed
                             ));
-                            self.error = None;
+                            // The forms' tick boxes this master no longer covers, named now.
+                            self.error = match form_codes::check(store, &self.forms, Some(s.master)) {
+                                Ok(check) if check.missing.is_empty() => None,
+                                Ok(check) => Some(format!(
+                                    "用紙のコードがマスタにありません Form codes missing from the master:\n{}",
+                                    check.missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join("\n")
+                                )),
+                                Err(e) => Some(e.to_string()),
+                            };
                             self.reload(store);
                         }
                         Err(e) => self.error = Some(e.to_string()),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common;
-use common::handoff::{correct_a_slip, demo_episode, json};
+use common::handoff::{correct_a_slip, correct_slip_with, demo_episode, json};
 use common::{ADMIN, BILLING, run_as, stderr, stdout};
 
 fn peer(name: &str) -> PathBuf {
@@ -112,10 +112,35 @@ fn orca_registers_each_visit_once_and_a_correction_replaces_it_under_orcas_uid()
     let db = demo_episode(dir.path());
     let orca = Orca::start(dir.path());
 
+    // The 医事 manager's reconciliation: (keyed, handed over, acknowledged) lines of all slips.
+    let reconciliation = || {
+        let report = json(&run_as(&db, BILLING, &["handoff", "billing", "--json"]));
+        let total = &report["total"];
+        let lines = |stage: &str| total[stage]["lines"].as_u64().unwrap();
+        (lines("keyed"), lines("handed_over"), lines("acknowledged"))
+    };
+    // Request files written by `export orca` are handed over, not acknowledged: only ORCA's
+    // answer is.
+    let out = dir.path().join("orca-files");
+    let written =
+        run_as(&db, BILLING, &["export", "orca", "--out", out.to_str().unwrap(), "--include-unmapped"]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    let (keyed, handed_over, acknowledged) = reconciliation();
+    assert!(keyed >= handed_over && handed_over > 0, "{keyed} keyed, {handed_over} handed over");
+    assert_eq!(acknowledged, 0, "nothing is acknowledged before ORCA answered");
+
     let first = json(&send(&db, &orca, "orca-secret"));
     let registered = first["registered"].as_u64().unwrap();
     assert!(registered > 10, "{first}");
     assert_eq!(first["refused"].as_array().unwrap().len(), 0, "{first}");
+    // A slip naming 医事's insurance combination sends that number, and nothing else of insurance.
+    assert!(orca.requests().iter().any(|r| r["insurance"] == "0001"), "no slip named a combination");
+    // What ORCA took counts as acknowledged; only verified (and mapped) slips go to ORCA.
+    let (_, handed_over, acknowledged) = reconciliation();
+    assert!(
+        acknowledged > 0 && acknowledged == handed_over,
+        "{handed_over} handed over, {acknowledged} acknowledged"
+    );
     // Sent again: ORCA has every visit as it is; nothing is posted.
     let again = json(&send(&db, &orca, "orca-secret"));
     assert_eq!((again["registered"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(registered)));
@@ -181,7 +206,9 @@ fn the_csv_of_a_corrected_slip_read_in_order_by_a_naive_importer_sums_to_the_cor
     export(&[]);
     let first: Vec<PathBuf> = std::fs::read_dir(&csv_dir).unwrap().map(|e| e.unwrap().path()).collect();
     let text = std::fs::read_to_string(&first[0]).unwrap();
-    assert!(text.starts_with("action,patient_id,downtime_id,patient_kana,inout,service_date,service_time,"));
+    assert!(text.starts_with(
+        "action,patient_id,downtime_id,patient_kana,inout,insurance,service_date,service_time,"
+    ));
     // No patient 医事 has not registered: every row has a record number, none a bare downtime ID.
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     for row in reader.records() {
@@ -201,8 +228,8 @@ fn the_csv_of_a_corrected_slip_read_in_order_by_a_naive_importer_sums_to_the_cor
     let mut corrected = 0.0;
     for row in reader.records() {
         let row = row.unwrap();
-        if row[0] == *"add" && row[19] == *serial.as_str() {
-            corrected += row[15].parse::<f64>().unwrap() * row[16].parse::<f64>().unwrap_or(0.0);
+        if row[0] == *"add" && row[20] == *serial.as_str() {
+            corrected += row[16].parse::<f64>().unwrap() * row[17].parse::<f64>().unwrap_or(0.0);
         }
     }
     assert!(corrected > 0.0);
@@ -245,4 +272,74 @@ fn the_receipt_computer_masters_import_in_their_published_cp932_layout() {
     let out = run_as(&db, ADMIN, &["masters", "import", broken.to_str().unwrap(), "--master", "charges"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("s_broken.csv:56:"), "{}", stderr(&out));
+
+    // A master without a code the charge slip prints under a tick box: imported, and the box
+    // named at once; `masters check` fails until the master has it again.
+    let without = dir.path().join("s_without_drip.csv");
+    let bytes = std::fs::read(sample("s_sample.csv")).unwrap();
+    let kept: Vec<&[u8]> =
+        bytes.split_inclusive(|b| *b == b'\n').filter(|l| !l.starts_with(b"0,S,199900390,")).collect();
+    assert_eq!(kept.len(), 54);
+    std::fs::write(&without, kept.concat()).unwrap();
+    let out = run_as(&db, ADMIN, &["masters", "import", without.to_str().unwrap(), "--master", "charges"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let named =
+        "forms/charge_slip.toml: charges: '199900390' (点滴注射 IV drip) is not in the charges master";
+    assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    let out = run_as(&db, BILLING, &["masters", "check"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("lab_order"), "the lab master has every test: {}", stderr(&out));
+    let out = run_as(
+        &db,
+        ADMIN,
+        &["masters", "import", sample("s_sample.csv").to_str().unwrap(), "--master", "charges"],
+    );
+    assert!(out.status.success() && !stderr(&out).contains("warning"), "{}", stderr(&out));
+    let out = run_as(&db, BILLING, &["masters", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_outpatient_only_charge_on_an_inpatients_slip_is_named_in_the_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_episode(dir.path());
+    let report = json(&run_as(&db, BILLING, &["handoff", "billing", "--json"]));
+    assert_eq!(report["inout_conflicts"].as_array().unwrap().len(), 0, "the demo keys what fits");
+
+    // 処方箋料 (outpatients only in the master) ticked on a census inpatient's slip.
+    let inpatients_slip = {
+        let store = kamikarte::store::Store::open(&db).unwrap();
+        store
+            .live_entries_all()
+            .unwrap()
+            .into_iter()
+            .find(|e| {
+                let id = kamikarte::domain::PatientId::parse(&e.patient_id).unwrap();
+                e.form_id == "charge_slip"
+                    && e.state == kamikarte::store::EntryState::Verified
+                    && e.values.contains_key("qty_1")
+                    && store.registration(&id).unwrap().is_none()
+            })
+            .expect("a verified slip of a census inpatient")
+            .item
+            .describe()
+    };
+    let (serial, _) = correct_slip_with(&db, Some(&inpatients_slip), |values| {
+        let ticks = values.entry("charges".to_string()).or_insert_with(|| serde_json::json!([]));
+        ticks.as_array_mut().unwrap().push(serde_json::json!("199900360"));
+    });
+    let report = json(&run_as(&db, BILLING, &["handoff", "billing", "--json"]));
+    let conflicts = report["inout_conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(
+        (conflicts[0]["code"].as_str(), conflicts[0]["slip"].as_str(), conflicts[0]["allowed"].as_str()),
+        (Some("199900360"), Some(serial.as_str()), Some("入院外のみ outpatients only"))
+    );
+    let text = run_as(&db, BILLING, &["handoff", "billing"]);
+    assert!(
+        stdout(&text).contains("in/out conflict (入外適用区分): 199900360 処方箋料"),
+        "{}",
+        stdout(&text)
+    );
 }

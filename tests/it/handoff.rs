@@ -94,7 +94,9 @@ fn every_format_exports_the_demo_episode_and_independent_checkers_accept_it() {
     let rows = csv["records"].as_u64().unwrap();
     let file = std::fs::read_dir(&csv_dir).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("action,patient_id,downtime_id,patient_kana,inout,service_date,service_time,"));
+    assert!(text.starts_with(
+        "action,patient_id,downtime_id,patient_kana,inout,insurance,service_date,service_time,"
+    ));
     assert_eq!(text.lines().count() as u64, rows + 1);
     let nothing = export(&db, "csv", &csv_dir, &[]);
     assert_eq!(nothing["records"].as_u64(), Some(0), "a billing file is not written twice: {nothing}");
@@ -269,13 +271,13 @@ fn a_second_correction_before_the_first_is_sent_still_updates_what_the_ehr_has()
         .unwrap();
     let text = std::fs::read_to_string(newest).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    assert!(rows.iter().all(|r| r[19] == serial));
+    assert!(rows.iter().all(|r| r[20] == serial));
     assert!(
-        rows.iter().any(|r| r[0] == "cancel" && r[15].starts_with('-') && r[21] == "1"),
+        rows.iter().any(|r| r[0] == "cancel" && r[16].starts_with('-') && r[22] == "1"),
         "cancellations of version 1: {text}"
     );
     assert!(
-        rows.iter().any(|r| r[0] == "add" && !r[15].starts_with('-') && r[21] == "3"),
+        rows.iter().any(|r| r[0] == "add" && !r[16].starts_with('-') && r[22] == "3"),
         "charges of version 3: {text}"
     );
 }

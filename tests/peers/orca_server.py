@@ -113,6 +113,11 @@ def parse_request(body, klass):
     time = text(req, "Perform_Time")
     if time and not re.fullmatch(r"\d{2}:\d{2}:\d{2}", time):
         raise Refused("97", f"Perform_Time is not HH:MM:SS: {time!r}")
+    insurance = text(req, "Diagnosis_Information/HealthInsurance_Information/Insurance_Combination_Number")
+    # ORCA registers an unknown combination under ZERO with warning W02; a sender that knows the
+    # number gives all four digits (the API page's length).
+    if insurance is not None and not re.fullmatch(r"\d{4}", insurance):
+        raise Refused("97", f"Insurance_Combination_Number is not 4 digits: {insurance!r}")
     if text(req, "InOut") not in (None, "", "I"):
         raise Refused("97", f"InOut is I or empty: {text(req, 'InOut')!r}")
     codes = []
@@ -140,7 +145,7 @@ def parse_request(body, klass):
                     raise Refused("97", f"Medication_Number {number!r} is not a number other than 0") from e
                 codes.append([code, number])
     return {"patient": patient, "date": date, "department": department, "uid": text(req, "Medical_Uid") or "",
-            "codes": codes}
+            "insurance": insurance, "codes": codes}
 
 
 def answer(result, message, uid=""):

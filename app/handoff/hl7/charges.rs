@@ -35,6 +35,8 @@ fn ft1(paper: &Paper, version: u32, set: usize, out: &ChargeOut, credit: bool, c
         .raw(7, er7::coded(&line.code, out.name.as_deref().unwrap_or(&line.code), CHARGES))
         .raw(10, er7::num(quantity))
         .opt(13, department.as_deref().map(|d| comps(&["", d])))
+        // 医事's own 保険組合せ番号, as the slip names it: a reference, never a plan of our own.
+        .opt(14, line.insurance.as_deref().map(|i| er7::coded(i, &format!("保険組合せ{i}"), "99KKI")))
         .opt(21, doctor.map(|d| er7::doctor(&d, department.as_deref(), ctx)))
         .raw(24, entered_by)
 }

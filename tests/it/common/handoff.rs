@@ -74,6 +74,19 @@ pub fn json(out: &std::process::Output) -> Value {
 /// Corrects the first verified slip with a typed line: its first quantity goes up by one; a
 /// second person verifies. Returns the slip's serial and the keying it replaced.
 pub fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
+    correct_slip_with(db, serial, |values| {
+        let qty = values["qty_1"].as_f64().unwrap();
+        values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
+    })
+}
+
+/// Corrects a verified slip of the demo (the one `serial` names, or the first with a typed line)
+/// by `change`, keyed by billing and verified by the clerk. Returns its serial and entry id.
+pub fn correct_slip_with(
+    db: &Path,
+    serial: Option<&str>,
+    change: impl FnOnce(&mut kamikarte::entry::fields::Values),
+) -> (String, i64) {
     let mut store = Store::open(db).unwrap();
     let forms = kamikarte::form::load(None).unwrap();
     let slip = forms.iter().find(|f| f.id == "charge_slip").unwrap();
@@ -95,8 +108,7 @@ pub fn correct_a_slip(db: &Path, serial: Option<&str>) -> (String, i64) {
         scanned_page: None,
     };
     let mut values = entry.values.clone();
-    let qty = values["qty_1"].as_f64().unwrap();
-    values.insert("qty_1".into(), serde_json::json!(qty + 1.0));
+    change(&mut values);
     let billing = super::person(&mut store, BILLING.0, kamikarte::domain::Role::Billing);
     let plan = keying::plan(&store, &sheet, &billing).unwrap();
     let saved = keying::save(&mut store, &billing, &sheet, &values, &plan).unwrap();
