@@ -19,6 +19,7 @@ pub mod logging;
 pub mod parallel;
 pub mod print;
 pub mod scan;
+pub mod snapshot;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;

@@ -207,6 +207,8 @@ pub fn run_config(ctx: &mut Invocation<'_>, command: ConfigCommand) -> Result<()
                 out!("backup.keep              {}", settings.backup_keep);
                 out!("backup.interval_minutes  {}", settings.backup_interval_minutes);
                 out!("password.min_chars       {}", settings.password_min_chars);
+                out!("snapshot.warn_hours      {}", settings.snapshot_warn_hours);
+                out!("snapshot.results_per_test {}", settings.snapshot_results_per_test);
                 out!(
                     "encryption               {}",
                     ctx.store.encryption().unwrap_or("none (see `kamikarte db encrypt`)")

@@ -33,6 +33,15 @@ pub struct DemoArgs {
     /// With --downtime: key charge slips until this many charge lines exist.
     #[arg(long, value_name = "N", default_value_t = 300, requires = "downtime")]
     pub charges: usize,
+    /// Build the hospital from an SS-MIX2 storage: write the demo's patients (with allergies,
+    /// problems, medications, results and diet) as a synthetic standardized storage in DIR, then
+    /// read it with `snapshot import`, as a hospital would its own.
+    #[arg(long, value_name = "DIR")]
+    pub ssmix2: Option<PathBuf>,
+    /// With --ssmix2: people with an ID but no bed (outpatients, the discharged) besides the
+    /// admitted.
+    #[arg(long, value_name = "N", default_value_t = 2000, requires = "ssmix2")]
+    pub outpatients: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -90,7 +99,7 @@ pub enum AuditCommand {
     },
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     Local::now().date_naive()
 }
 
@@ -122,7 +131,38 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     };
     let options =
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
-    let counts = demo::load_demo(ctx.store, &clerk, &options, &mut |_, _| {})?;
+    let counts = match &args.ssmix2 {
+        None => demo::load_demo(ctx.store, &clerk, &options, &mut |_, _| {})?,
+        Some(dir) => {
+            if ctx.store.has_real_census()? {
+                return Err(demo::hospital::DemoError::RealCensusPresent.into());
+            }
+            let tree = demo::ssmix2_tree::TreeOptions {
+                inpatients: demo::generate(&options),
+                others: args.outpatients,
+                messages_per_patient: 20,
+                today: options.as_of,
+                seed: options.seed,
+            };
+            let written = demo::ssmix2_tree::write_tree(dir, &tree, &|_, _| {})?;
+            // The departments master names the storage's department codes in the census.
+            crate::entry::masters::load_missing_samples(ctx.store, &admin)?;
+            let session = crate::auth::demo_session(ctx.store, Role::Clerk, chrono::Utc::now())?;
+            let import = crate::snapshot::ImportOptions { today: options.as_of, demo: true };
+            let report = crate::snapshot::import(ctx.store, &session, dir, &import, &mut |_| {})?;
+            if !args.json {
+                out!(
+                    "SS-MIX2 storage: {} patients, {} files in {}; snapshot: {} patients, {} admitted",
+                    written.patients,
+                    written.files,
+                    dir.display(),
+                    report.patients,
+                    report.inpatients
+                );
+            }
+            report.census.unwrap_or_default()
+        }
+    };
     crate::demo::prepare_downtime(ctx.store, &admin)?;
     crate::entry::masters::load_missing_samples(ctx.store, &admin)?;
     let (history, episode) = if args.downtime {
@@ -270,14 +310,19 @@ fn run_list(ctx: &mut Invocation<'_>, args: &ListArgs) -> Result<()> {
     ctx.store.record_list_view(&session.actor(), &query, records.len())?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let rows: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| {
-                let mut v = serde_json::to_value(&r.patient).unwrap_or_default();
-                v["status"] = r.status.code().into();
-                v
-            })
-            .collect();
+        // How old the patient information is (the SS-MIX2 snapshot's last run), on every row
+        // so a reader of one row knows; null when the census came from a CSV alone.
+        let snapshot_at = ctx.store.last_snapshot_run()?.map(|run| run.started_at);
+        let mut rows: Vec<serde_json::Value> = Vec::with_capacity(records.len());
+        for r in &records {
+            let mut v = serde_json::to_value(&r.patient).unwrap_or_default();
+            // A downtime registration flagged outpatient is no admission.
+            let outpatient = r.status == PatientStatus::Admitted
+                && ctx.store.registration(&r.patient.id)?.is_some_and(|reg| reg.flags.outpatient);
+            v["status"] = if outpatient { "outpatient" } else { r.status.code() }.into();
+            v["snapshot_at"] = snapshot_at.clone().into();
+            rows.push(v);
+        }
         serde_json::to_writer(&mut out, &rows)?;
         writeln!(out)?;
         return Ok(());

@@ -19,6 +19,7 @@ mod handoff;
 mod kit;
 mod masters;
 mod scan;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,10 @@ pub enum Command {
     /// Import, list or export the census.
     #[command(subcommand)]
     Census(census::CensusCommand),
+    /// The clinical snapshot from the hospital's SS-MIX2 storage: import it (incrementally),
+    /// see its age, look a patient up.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Print the downtime kit: one PDF per ward per form family, plus blank forms.
     Kit(kit::KitArgs),
     /// Start, follow and end a downtime episode.
@@ -250,6 +255,7 @@ fn run_command(db: &std::path::Path, command: Command, user: Option<&str>) -> Re
             match command {
                 Command::Demo(args) => census::run_demo(&mut ctx, &args),
                 Command::Census(c) => census::run(&mut ctx, c),
+                Command::Snapshot(c) => snapshot::run(&mut ctx, c),
                 Command::Kit(args) => kit::run_kit(&mut ctx, &args),
                 Command::Episode(c) => downtime::run_episode(&mut ctx, c),
                 Command::Block(c) => downtime::run_block(&mut ctx, c),

@@ -13,6 +13,7 @@ pub mod history;
 pub mod hospital;
 mod names;
 mod scans;
+pub mod ssmix2_tree;
 mod values;
 
 pub use hospital::{DEFAULT_BEDS, DEFAULT_SEED, DEMO_HOSPITAL, DemoOptions, generate, load_demo};

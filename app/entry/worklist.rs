@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::Serial;
-use crate::form::{FormDefinition, Layout};
+use crate::form::FormDefinition;
 use crate::store::{EntryRecord, EntryState, EpisodeRecord, ItemKey, PageState, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -120,8 +120,7 @@ pub fn worklist(
     forms: &[FormDefinition],
     episode: Option<&EpisodeRecord>,
 ) -> Result<Vec<WorkItem>> {
-    let returnable: Vec<&FormDefinition> =
-        forms.iter().filter(|f| matches!(f.layout, Layout::Page)).collect();
+    let returnable: Vec<&FormDefinition> = forms.iter().filter(|f| f.is_returnable()).collect();
     let ids: Vec<String> = returnable.iter().map(|f| f.id.clone()).collect();
     let form_by_code: HashMap<&str, &FormDefinition> =
         returnable.iter().map(|f| (f.code.as_str(), *f)).collect();

@@ -444,6 +444,12 @@ impl FormDefinition {
         self.fields.iter().filter(move |f| f.export.as_ref() == Some(key))
     }
 
+    /// Whether pages of this form come back to be keyed: a page with fields (not a wristband,
+    /// a label sheet or the summary printed from the snapshot).
+    pub fn is_returnable(&self) -> bool {
+        matches!(self.layout, Layout::Page) && !self.fields.is_empty()
+    }
+
     /// Whether keying a page of this form makes charge lines (a charge slip) rather than records.
     pub fn makes_charges(&self) -> bool {
         self.kind.makes_charges()

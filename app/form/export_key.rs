@@ -372,6 +372,8 @@ pub enum FormKind {
     Imaging,
     /// A diet order (OMD^O03).
     Diet,
+    /// Printed from the SS-MIX2 snapshot (the patient summary): nothing to key.
+    Summary,
 }
 
 impl FormKind {
@@ -383,9 +385,12 @@ impl FormKind {
             FormKind::Lab => Some(OrderKind::Lab),
             FormKind::Imaging => Some(OrderKind::Imaging),
             FormKind::Diet => Some(OrderKind::Diet),
-            FormKind::Identity | FormKind::Charges | FormKind::Note | FormKind::Vitals | FormKind::Mar => {
-                None
-            }
+            FormKind::Identity
+            | FormKind::Summary
+            | FormKind::Charges
+            | FormKind::Note
+            | FormKind::Vitals
+            | FormKind::Mar => None,
         }
     }
 

@@ -14,10 +14,11 @@ pub use definition::{
 pub use export_key::{ExportKey, ExportKeyError, FormKind, Segment, keys};
 
 /// The shipped definitions: (id, text).
-pub const BUILT_IN: [(&str, &str); 12] = [
+pub const BUILT_IN: [(&str, &str); 13] = [
     ("wristband_adult", include_str!("../../forms/wristband_adult.toml")),
     ("wristband_infant", include_str!("../../forms/wristband_infant.toml")),
     ("labels", include_str!("../../forms/labels.toml")),
+    ("summary", include_str!("../../forms/summary.toml")),
     ("progress_note", include_str!("../../forms/progress_note.toml")),
     ("vital_signs", include_str!("../../forms/vital_signs.toml")),
     ("mar", include_str!("../../forms/mar.toml")),

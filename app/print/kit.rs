@@ -15,7 +15,7 @@ use super::layout::{PrintContext, render};
 use crate::auth::Session;
 use crate::domain::Permission;
 use crate::domain::{PageCode, Patient, PatientId, Serial, check_typed_id};
-use crate::form::{self, Family, FormDefinition};
+use crate::form::{self, Family, FormDefinition, FormKind};
 use crate::store::{Actor, PrintedPage, Store, StoreError};
 
 #[derive(Debug, Clone, Default)]
@@ -174,8 +174,22 @@ pub(crate) fn print_kit(
         store.patients(None, false)?.into_iter().map(|r| r.patient).collect()
     };
 
-    // Batches: per ward and family, patient by patient in bed order, forms in kit order.
+    // The summary sheet is printed from the SS-MIX2 snapshot, so only when there is one; the MAR
+    // is pre-filled from it when there is.
+    let snapshot_run = store.last_snapshot_run()?;
+    let forms: Vec<FormDefinition> =
+        forms.into_iter().filter(|f| f.kind != FormKind::Summary || snapshot_run.is_some()).collect();
     let today = Local::now().date_naive();
+    let mut clinical = std::collections::HashMap::new();
+    if snapshot_run.is_some() {
+        let per_test = store.settings()?.snapshot_results_per_test as usize;
+        for p in &patients {
+            let view = crate::snapshot::clinical_view(store, p.id.as_str(), today, per_test)?;
+            clinical.insert(p.id.as_str().to_string(), view);
+        }
+    }
+
+    // Batches: per ward and family, patient by patient in bed order, forms in kit order.
     let mut by_ward: BTreeMap<(String, Family), Vec<PageJob<'_>>> = BTreeMap::new();
     for p in &patients {
         for f in forms.iter().filter(|f| f.applies_to_age(p.dob.age_on(today))) {
@@ -218,6 +232,8 @@ pub(crate) fn print_kit(
         hospital: settings.hospital_name.clone(),
         printed_at: Local::now(),
         today: Local::now().date_naive(),
+        snapshot: snapshot_run.as_ref().and_then(|run| crate::domain::snapshot::age_label(&run.started_at)),
+        clinical,
     };
     std::fs::create_dir_all(&request.out_dir)
         .map_err(|source| KitError::Write { path: request.out_dir.clone(), source })?;
@@ -378,6 +394,8 @@ pub fn preview_marks(
         hospital: hospital.to_string(),
         printed_at: Local::now(),
         today: Local::now().date_naive(),
+        snapshot: None,
+        clinical: std::collections::HashMap::new(),
     };
     let mut canvas = Canvas::new(&font);
     render(&mut canvas, form, patient, &code, &ctx)?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Local, NaiveDate};
 use super::barcode::{QUIET_ZONE_MODULES, code128};
 use super::canvas::Canvas;
 use crate::domain::{PageCode, Patient};
-use crate::form::{FIELD_LABEL_MM, FieldType, FormDefinition, Layout};
+use crate::form::{FIELD_LABEL_MM, FieldType, FormDefinition, FormKind, Layout};
 
 /// What is the same on every page of one kit.
 #[derive(Debug, Clone)]
@@ -16,6 +16,12 @@ pub struct PrintContext {
     pub hospital: String,
     pub printed_at: DateTime<Local>,
     pub today: NaiveDate,
+    /// How old the patient information is (`患者情報 2026-11-30 08:15 時点`), when it came from
+    /// the SS-MIX2 snapshot: on every page, so nobody mistakes it for the EHR of this minute.
+    pub snapshot: Option<String>,
+    /// Each printed patient's medications, problems and results from the snapshot (by ID): the
+    /// MAR's rows and the summary sheet are printed from them.
+    pub clinical: std::collections::HashMap<String, crate::snapshot::ClinicalView>,
 }
 
 const DOWNTIME: &str = "DOWNTIME 紙運用";
@@ -97,7 +103,12 @@ fn page(
         m,
         m + 16.5,
         7.0,
-        &format!("印刷 Printed {}   No. {}", ctx.printed_at.format("%Y-%m-%d %H:%M"), code.serial),
+        &format!(
+            "印刷 Printed {}   No. {}{}",
+            ctx.printed_at.format("%Y-%m-%d %H:%M"),
+            code.serial,
+            ctx.snapshot.as_deref().map(|s| format!("   {s}")).unwrap_or_default()
+        ),
     );
 
     // Patient header box.
@@ -136,6 +147,28 @@ fn page(
     }
     for f in &form.fields {
         field(c, f);
+    }
+    if let Some(p) = patient {
+        let view = ctx.clinical.get(p.id.as_str());
+        match (form.kind, view) {
+            (FormKind::Mar, Some(view)) => {
+                let (values, more) = super::clinical::mar_prefill(form, view);
+                super::clinical::draw_prefill(c, form, &values);
+                if more > 0 {
+                    c.text(
+                        m,
+                        form.height_mm - 8.0,
+                        8.0,
+                        &format!("ほか {more} 剤: 患者サマリー参照 {more} more medications: see the patient summary"),
+                    );
+                }
+            }
+            (FormKind::Summary, view) => {
+                let empty = crate::snapshot::ClinicalView::default();
+                super::clinical::draw_summary(c, form, p, view.unwrap_or(&empty), top + h + 6.0);
+            }
+            _ => {}
+        }
     }
     c.text(
         m,
@@ -280,7 +313,16 @@ fn labels(
     let spec = form.barcode.as_ref().ok_or("a label sheet needs its page barcode")?;
     barcode_with_text(c, &code.encode(), spec.x_mm, spec.y_mm, spec.module_mm, spec.height_mm, 6.0)?;
     c.text(form.margin_mm, spec.y_mm + 4.0, 7.0, &format!("{}  {}", form.title, DOWNTIME));
-    c.text(form.margin_mm, spec.y_mm + 8.0, 5.5, &format!("{}", ctx.printed_at.format("%Y-%m-%d %H:%M")));
+    c.text(
+        form.margin_mm,
+        spec.y_mm + 8.0,
+        5.5,
+        &format!(
+            "{}{}",
+            ctx.printed_at.format("%Y-%m-%d %H:%M"),
+            ctx.snapshot.as_deref().map(|s| format!("  {s}")).unwrap_or_default()
+        ),
+    );
     let Some(p) = patient else { return Ok(()) };
     for r in 0..rows {
         for col in 0..columns {

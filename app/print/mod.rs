@@ -3,6 +3,7 @@
 
 mod barcode;
 mod canvas;
+mod clinical;
 mod kit;
 mod layout;
 mod table;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::domain::Serial;
-use crate::form::{self, FormError, Layout};
+use crate::form::{self, FormError};
 use crate::store::{PageState, ScannedCounts, Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -100,8 +100,7 @@ pub fn completeness(
     episode: Option<i64>,
 ) -> Result<Completeness, CompletenessError> {
     let forms = form::load(forms_dir)?;
-    let returnable: Vec<String> =
-        forms.iter().filter(|f| matches!(f.layout, Layout::Page)).map(|f| f.id.clone()).collect();
+    let returnable: Vec<String> = forms.iter().filter(|f| f.is_returnable()).map(|f| f.id.clone()).collect();
     let scope = match episode {
         None => None,
         Some(id) => {

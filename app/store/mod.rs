@@ -19,6 +19,7 @@ mod scan_events;
 mod scanned_pages;
 mod seals;
 mod settings;
+mod snapshot;
 mod trust;
 mod users;
 
@@ -52,6 +53,7 @@ pub use scanned_pages::{
     ScannedPageRecord, StoredImage,
 };
 pub use settings::Settings;
+pub use snapshot::{SnapshotBatch, SnapshotFile, SnapshotPerson, SnapshotRun, StoredRecord};
 pub use trust::{Anchor, AuditKey, TrustError};
 pub use users::{LoginCheck, LoginOutcome, NewUser, UserRecord};
 

@@ -51,6 +51,10 @@ pub struct Settings {
     /// The shortest password any account may have: the case hospital's rule after its attack
     /// (16), raised by a hospital that wants more, never lowered.
     pub password_min_chars: u32,
+    /// The SS-MIX2 snapshot is a warning on every screen once it is older than this.
+    pub snapshot_warn_hours: u32,
+    /// Lab results the summary sheet and the reference screen show per test.
+    pub snapshot_results_per_test: u32,
 }
 
 impl Default for Settings {
@@ -75,12 +79,14 @@ impl Default for Settings {
             volume_limits: VolumeCategory::ALL.map(VolumeCategory::default_limit),
             double_entry_charges: false,
             password_min_chars: crate::domain::MIN_PASSWORD_CHARS as u32,
+            snapshot_warn_hours: 24,
+            snapshot_results_per_test: 3,
         }
     }
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 23] = [
+    pub const KEYS: [&'static str; 25] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
@@ -104,6 +110,8 @@ impl Settings {
         "handoff.patient_master",
         "handoff.fhir_base",
         "handoff.ssmix2_inline_kb",
+        "snapshot.warn_hours",
+        "snapshot.results_per_test",
     ];
 
     /// The safe daily limit of a category, if one is set.
@@ -211,6 +219,8 @@ impl Settings {
                 self.fhir_base = Some(base.to_string());
             }
             "handoff.ssmix2_inline_kb" => self.ssmix2_inline_kb = number(1, 1_048_576)?,
+            "snapshot.warn_hours" => self.snapshot_warn_hours = number(1, 24 * 90)?,
+            "snapshot.results_per_test" => self.snapshot_results_per_test = number(1, 20)?,
             "scan.duplicate_seconds" => self.scan_duplicate_seconds = number(1, 3600)?,
             "scan.patient_timeout_seconds" => self.scan_patient_timeout_seconds = number(10, 3600)?,
             "entry.double_entry_charges" => {

@@ -27,6 +27,8 @@ struct DowntimeState {
     episode: Option<EpisodeRecord>,
     volume: Option<VolumeReport>,
     low_blocks: Vec<String>,
+    /// The SS-MIX2 snapshot's age label and its age in hours, when there is one.
+    snapshot: Option<(String, i64)>,
     read_at: f64,
 }
 
@@ -142,13 +144,20 @@ impl KamikarteApp {
             let volume = volume_report(&self.store, today, 14)?;
             let supply = IdSupply::of(&self.store.id_blocks()?, &station);
             let low = if supply.running_low() { vec![supply.describe()] } else { Vec::new() };
-            Ok::<_, crate::store::StoreError>((episode, volume, low))
+            let snapshot = self.store.last_snapshot_run()?;
+            Ok::<_, crate::store::StoreError>((episode, volume, low, snapshot))
         })();
         match read {
-            Ok((episode, volume, low)) => {
+            Ok((episode, volume, low, snapshot)) => {
                 self.downtime.episode = episode;
                 self.downtime.volume = Some(volume);
                 self.downtime.low_blocks = low;
+                self.downtime.snapshot = snapshot.and_then(|run| {
+                    let label = crate::domain::snapshot::age_label(&run.started_at)?;
+                    let taken = chrono::DateTime::parse_from_rfc3339(&run.started_at).ok()?;
+                    let hours = (chrono::Utc::now() - taken.with_timezone(&chrono::Utc)).num_hours();
+                    Some((label, hours))
+                });
             }
             Err(e) => self.error = Some(format!("cannot read the downtime state: {e}")),
         }
@@ -542,6 +551,18 @@ impl KamikarteApp {
                     o.day, o.label, o.count, o.limit
                 ),
             );
+        }
+        // How old the patient information is, on every screen; a warning once it is old.
+        if let Some((label, hours)) = &self.downtime.snapshot {
+            let limit = i64::from(self.settings.snapshot_warn_hours);
+            if *hours >= limit {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("▲ {label} — {hours} 時間前の情報です Patient information is {hours} h old (limit {limit} h)"),
+                );
+            } else {
+                ui.label(RichText::new(label).weak());
+            }
         }
         for b in &self.downtime.low_blocks {
             ui.colored_label(

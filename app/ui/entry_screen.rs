@@ -316,7 +316,7 @@ impl EntryScreen {
                 .selected_text(if form.is_empty() { "すべて All".to_string() } else { form.clone() })
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut form, String::new(), "すべて All");
-                    for f in self.forms.iter().filter(|f| matches!(f.layout, form::Layout::Page)) {
+                    for f in self.forms.iter().filter(|f| f.is_returnable()) {
                         ui.selectable_value(&mut form, f.id.clone(), format!("{} {}", f.title, f.title_en));
                     }
                 })

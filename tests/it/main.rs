@@ -24,6 +24,7 @@ mod masters_cli;
 mod omr;
 mod scan_import;
 mod security;
+mod snapshot;
 mod trust;
 mod ui_census;
 mod ui_downtime;

@@ -238,7 +238,7 @@ fn keyed_drafts(
     };
     let drafts = match form.kind {
         // A wristband or a label sheet has nothing keyed to send.
-        FormKind::Identity => return Err(Hl7Error::Unsupported(keyed.form_id.clone())),
+        FormKind::Identity | FormKind::Summary => return Err(Hl7Error::Unsupported(keyed.form_id.clone())),
         FormKind::Prescription => orders::prescription(item, &paper, before.as_ref(), ctx),
         FormKind::Injection => orders::injection(item, &paper, before.as_ref(), ctx),
         FormKind::Mar => orders::mar(item, &paper, before.as_ref(), ctx),

@@ -1,0 +1,421 @@
+//! The clinical snapshot read from the SS-MIX2 storage (`crate::snapshot`): runs, the folders
+//! read, the patient master, one row per order, and each patient's current stay. A batch of
+//! folders is one transaction (its records, the stays they change and the folders' times), so
+//! a killed import resumes at the first folder not written.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+
+use super::audit::AuditWriter;
+use super::{Actor, Result, Store, StoreError, now_text};
+use crate::domain::kana::search_key;
+use crate::domain::snapshot::{Movement, Record, SnapshotPatient, Stay, current_stay};
+use crate::domain::ssmix2_name::{ConditionFlag, StorageName};
+
+/// One file read, ready to be kept.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub name: StorageName,
+    /// Relative to the storage root.
+    pub path: String,
+    pub record: Record,
+}
+
+/// A batch of folders read, written in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotBatch {
+    pub files: Vec<SnapshotFile>,
+    /// Folders (relative) whose every file is in `files`, with the time they had when read.
+    pub dirs: Vec<(String, i64)>,
+}
+
+/// The last finished run: when the snapshot was taken and from where.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SnapshotRun {
+    pub id: i64,
+    pub root: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub counts: serde_json::Value,
+}
+
+/// A patient of the snapshot with where they are now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotPerson {
+    pub patient: SnapshotPatient,
+    pub stay: Option<Stay>,
+}
+
+/// One kept record of a patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub data_type: String,
+    pub order_no: String,
+    pub day: String,
+    pub ts: String,
+    pub deleted: bool,
+    pub department: Option<String>,
+    pub record: Record,
+}
+
+fn corrupt(id: &str, field: &'static str, message: String) -> StoreError {
+    StoreError::Corrupt { entity: "snapshot", id: id.to_string(), field, message }
+}
+
+impl Store {
+    /// Starts a run (audited): its id names the run in the report and in `finish_snapshot_run`.
+    pub fn start_snapshot_run(&mut self, actor: &Actor, root: &str) -> Result<i64> {
+        let tx = self.begin()?;
+        tx.execute(
+            "INSERT INTO snapshot_runs (root, started_at, started_by) VALUES (?1, ?2, ?3)",
+            params![root, now_text(), actor.0],
+        )?;
+        let id = tx.last_insert_rowid();
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(
+            &tx,
+            actor,
+            "start",
+            "snapshot_run",
+            &id.to_string(),
+            None,
+            Some(&json!({ "root": root })),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Ends a run with what it did (audited): from now on the snapshot is as old as this run.
+    pub fn finish_snapshot_run(&mut self, actor: &Actor, run: i64, counts: &serde_json::Value) -> Result<()> {
+        let tx = self.begin()?;
+        tx.execute(
+            "UPDATE snapshot_runs SET finished_at = ?2, counts_json = ?3 WHERE id = ?1",
+            params![run, now_text(), counts.to_string()],
+        )?;
+        let mut audit = AuditWriter::start(&tx)?;
+        audit.append(&tx, actor, "finish", "snapshot_run", &run.to_string(), None, Some(counts))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latest run that finished, if any.
+    pub fn last_snapshot_run(&self) -> Result<Option<SnapshotRun>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, root, started_at, finished_at, counts_json FROM snapshot_runs
+                 WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(SnapshotRun {
+                        id: r.get(0)?,
+                        root: r.get(1)?,
+                        started_at: r.get(2)?,
+                        finished_at: r.get(3)?,
+                        counts: r
+                            .get::<_, Option<String>>(4)?
+                            .and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The time each folder had when it was last read.
+    pub fn snapshot_dir_times(&self) -> Result<HashMap<String, i64>> {
+        let mut stmt = self.conn.prepare("SELECT dir, mtime_ns FROM snapshot_dirs")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Writes a batch in one transaction: patients and records (a file older than what is kept
+    /// changes nothing), the stays of the patients whose movements it touched, and the folders'
+    /// times. Returns the files that changed something.
+    pub fn write_snapshot_batch(&mut self, batch: &SnapshotBatch) -> Result<usize> {
+        let tx = self.begin()?;
+        let mut changed = 0;
+        let mut moved: BTreeSet<&str> = BTreeSet::new();
+        {
+            let mut patient = tx.prepare_cached(
+                "INSERT INTO snapshot_patients (id, name, kana, kana_key, name_key, dob, sex, blood_type, allergies, ts, file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, kana = ?3, kana_key = ?4, name_key = ?5, dob = ?6,
+                     sex = ?7, blood_type = ?8, allergies = ?9, ts = ?10, file = ?11
+                 WHERE excluded.ts >= snapshot_patients.ts",
+            )?;
+            let mut record = tx.prepare_cached(
+                "INSERT INTO snapshot_records (patient_id, data_type, order_key, order_no, day, ts, flag, department, payload, file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (patient_id, data_type, order_key) DO UPDATE SET order_no = ?4, day = ?5, ts = ?6,
+                     flag = ?7, department = ?8, payload = ?9, file = ?10
+                 WHERE excluded.ts >= snapshot_records.ts",
+            )?;
+            for f in &batch.files {
+                let n = &f.name;
+                let flag = match n.flag {
+                    ConditionFlag::Valid => "valid",
+                    ConditionFlag::Deleted => "deleted",
+                    // A past version never wins over the file that superseded it.
+                    ConditionFlag::Superseded => continue,
+                };
+                changed += match &f.record {
+                    Record::Patient(p) if n.flag == ConditionFlag::Valid => patient.execute(params![
+                        p.id,
+                        p.name,
+                        p.kana,
+                        search_key(&p.kana),
+                        search_key(&p.name),
+                        p.dob.map(|d| d.to_string()),
+                        p.sex,
+                        p.blood_type,
+                        serde_json::to_string(&p.allergies).unwrap_or_else(|_| "[]".into()),
+                        n.timestamp,
+                        f.path
+                    ])?,
+                    Record::Patient(_) => 0,
+                    other => {
+                        if matches!(other, Record::Movement(_)) {
+                            moved.insert(n.patient_id.as_str());
+                        }
+                        let payload = serde_json::to_string(other)
+                            .map_err(|e| corrupt(&f.path, "payload", e.to_string()))?;
+                        record.execute(params![
+                            n.patient_id,
+                            n.data_type,
+                            n.order_key(),
+                            n.order_no,
+                            n.day_text(),
+                            n.timestamp,
+                            flag,
+                            n.department,
+                            payload,
+                            f.path
+                        ])?
+                    }
+                };
+            }
+        }
+        for patient in moved {
+            refresh_stay(&tx, patient)?;
+        }
+        {
+            let mut dir = tx.prepare_cached(
+                "INSERT INTO snapshot_dirs (dir, mtime_ns) VALUES (?1, ?2)
+                 ON CONFLICT (dir) DO UPDATE SET mtime_ns = ?2",
+            )?;
+            for (path, mtime) in &batch.dirs {
+                dir.execute(params![path, mtime])?;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// Everyone in the patient master (ADT-00), with their stay.
+    pub fn snapshot_person(&self, id: &str) -> Result<Option<SnapshotPerson>> {
+        let patient = self
+            .conn
+            .query_row(
+                &format!("SELECT {PATIENT_COLUMNS} FROM snapshot_patients p WHERE p.id = ?1"),
+                [id],
+                read_patient,
+            )
+            .optional()?
+            .transpose()?;
+        let Some(patient) = patient else { return Ok(None) };
+        let stay = self.snapshot_stay(id)?;
+        Ok(Some(SnapshotPerson { patient, stay }))
+    }
+
+    fn snapshot_stay(&self, id: &str) -> Result<Option<Stay>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status, ward, room, bed, department, since FROM snapshot_stays WHERE patient_id = ?1",
+                [id],
+                read_stay,
+            )
+            .optional()?)
+    }
+
+    /// Patients admitted now, by the snapshot, with where they lie.
+    pub fn snapshot_inpatients(&self) -> Result<Vec<SnapshotPerson>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {PATIENT_COLUMNS}, s.status, s.ward, s.room, s.bed, s.department, s.since
+             FROM snapshot_stays s JOIN snapshot_patients p ON p.id = s.patient_id
+             WHERE s.status = 'admitted' ORDER BY s.ward, s.room, s.bed, p.id"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            let stay = read_stay_at(r, 9)?;
+            Ok((read_patient(r)?, stay))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (patient, stay) = row?;
+            out.push(SnapshotPerson { patient: patient?, stay: Some(stay) });
+        }
+        Ok(out)
+    }
+
+    /// How many patients the master holds.
+    pub fn snapshot_patient_count(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM snapshot_patients", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Every kept record of a patient (deleted orders included, marked), oldest first.
+    pub fn snapshot_records(&self, patient_id: &str) -> Result<Vec<StoredRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data_type, order_no, day, ts, flag, department, payload, file FROM snapshot_records
+             WHERE patient_id = ?1 ORDER BY ts, data_type, order_no",
+        )?;
+        let rows = stmt.query_map([patient_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (data_type, order_no, day, ts, flag, department, payload, file) = row?;
+            let record: Record =
+                serde_json::from_str(&payload).map_err(|e| corrupt(&file, "payload", e.to_string()))?;
+            out.push(StoredRecord {
+                data_type,
+                order_no,
+                day,
+                ts,
+                deleted: flag == "deleted",
+                department,
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Patients of the master whose ID begins with, or whose reading or name contains, the
+    /// folded `query` (at most `limit`, by ID).
+    pub fn search_snapshot_patients(&self, query: &str, limit: usize) -> Result<Vec<SnapshotPatient>> {
+        let key = search_key(query);
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The reading and name searches use the indexes when the query is a prefix; an ID is
+        // matched on its start, as a clerk types it.
+        let like = format!("{}%", key.replace(['%', '_'], ""));
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {PATIENT_COLUMNS} FROM snapshot_patients p
+             WHERE p.id LIKE ?1 OR p.kana_key LIKE ?1 OR p.name_key LIKE ?1
+             ORDER BY p.id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![like, limit as i64], read_patient)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+}
+
+const PATIENT_COLUMNS: &str = "p.id, p.name, p.kana, p.dob, p.sex, p.blood_type, p.allergies, p.ts, p.file";
+
+fn read_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SnapshotPatient>> {
+    let id: String = r.get(0)?;
+    let dob: Option<String> = r.get(3)?;
+    let allergies: String = r.get(6)?;
+    let parsed = (|| {
+        let dob = match dob {
+            Some(d) => Some(d.parse().map_err(|_| corrupt(&id, "dob", format!("'{d}' is no date")))?),
+            None => None,
+        };
+        let allergies =
+            serde_json::from_str(&allergies).map_err(|e| corrupt(&id, "allergies", e.to_string()))?;
+        Ok((dob, allergies))
+    })();
+    Ok(match parsed {
+        Ok((dob, allergies)) => Ok(SnapshotPatient {
+            id: id.clone(),
+            name: r.get(1)?,
+            kana: r.get(2)?,
+            dob,
+            sex: r.get(4)?,
+            blood_type: r.get(5)?,
+            allergies,
+        }),
+        Err(e) => Err(e),
+    })
+}
+
+fn read_stay(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stay> {
+    read_stay_at(r, 0)
+}
+
+fn read_stay_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stay> {
+    let status: String = r.get(at)?;
+    let since: String = r.get(at + 5)?;
+    Ok(Stay {
+        admitted: status == "admitted",
+        since: since.clone(),
+        place: Movement {
+            kind: crate::domain::snapshot::MovementKind::Admit,
+            ward: r.get(at + 1)?,
+            room: r.get(at + 2)?,
+            bed: r.get(at + 3)?,
+            department: r.get(at + 4)?,
+            at: since,
+        },
+    })
+}
+
+/// Works out a patient's stay again from their movements (within the batch's transaction).
+fn refresh_stay(tx: &rusqlite::Transaction<'_>, patient: &str) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT payload, ts FROM snapshot_records
+         WHERE patient_id = ?1 AND flag = 'valid' AND data_type IN ('ADT-22', 'ADT-42', 'ADT-52')
+         ORDER BY ts",
+    )?;
+    let mut movements: Vec<(Movement, String)> = Vec::new();
+    for row in stmt.query_map([patient], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (payload, ts) = row?;
+        match serde_json::from_str::<Record>(&payload) {
+            Ok(Record::Movement(m)) => movements.push((m, ts)),
+            Ok(_) => return Err(corrupt(patient, "payload", "an ADT record that is no movement".into())),
+            Err(e) => return Err(corrupt(patient, "payload", e.to_string())),
+        }
+    }
+    let refs: Vec<&Movement> = movements.iter().map(|(m, _)| m).collect();
+    match current_stay(&refs) {
+        Some(stay) => {
+            let ts = movements.last().map(|(_, ts)| ts.as_str()).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO snapshot_stays (patient_id, status, ward, room, bed, department, since, ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (patient_id) DO UPDATE SET status = ?2, ward = ?3, room = ?4, bed = ?5,
+                     department = ?6, since = ?7, ts = ?8",
+                params![
+                    patient,
+                    if stay.admitted { "admitted" } else { "discharged" },
+                    stay.place.ward,
+                    stay.place.room,
+                    stay.place.bed,
+                    stay.place.department,
+                    stay.since,
+                    ts
+                ],
+            )?;
+        }
+        None => {
+            tx.execute("DELETE FROM snapshot_stays WHERE patient_id = ?1", [patient])?;
+        }
+    }
+    Ok(())
+}
