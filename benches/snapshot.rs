@@ -55,7 +55,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("bench.sqlite")).unwrap();
     let session = common::session(&mut store, Role::Admin);
-    let opts = ImportOptions { today, demo: false };
+    let opts = ImportOptions { today, demo: false, full: false };
 
     let t = Instant::now();
     let first = import(&mut store, &session, &root, &opts, &mut |_| {}).unwrap();

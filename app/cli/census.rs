@@ -148,7 +148,7 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             // The departments master names the storage's department codes in the census.
             crate::entry::masters::load_missing_samples(ctx.store, &admin)?;
             let session = crate::auth::demo_session(ctx.store, Role::Clerk, chrono::Utc::now())?;
-            let import = crate::snapshot::ImportOptions { today: options.as_of, demo: true };
+            let import = crate::snapshot::ImportOptions { today: options.as_of, demo: true, full: true };
             let report = crate::snapshot::import(ctx.store, &session, dir, &import, &mut |_| {})?;
             if !args.json {
                 out!(

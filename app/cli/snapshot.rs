@@ -16,6 +16,10 @@ pub enum SnapshotCommand {
     /// Safe to run every 15 minutes from a scheduler, and to run again after a kill.
     Import {
         root: PathBuf,
+        /// Look at every folder, not only the last 14 days' (a full run is made anyway when
+        /// none finished in the last 24 hours).
+        #[arg(long)]
+        full: bool,
         #[arg(long)]
         json: bool,
     },
@@ -38,11 +42,11 @@ pub enum SnapshotCommand {
 
 pub fn run(ctx: &mut Invocation<'_>, command: SnapshotCommand) -> Result<()> {
     match command {
-        SnapshotCommand::Import { root, json } => {
+        SnapshotCommand::Import { root, full, json } => {
             let session = ctx.authenticate(Permission::ImportCensus)?;
             let interactive = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
             let mut last = 0;
-            let options = snapshot::ImportOptions { today: super::census::today(), demo: false };
+            let options = snapshot::ImportOptions { today: super::census::today(), demo: false, full };
             let report = snapshot::import(ctx.store, &session, &root, &options, &mut |p: Progress| {
                 // A line every 5% on a terminal: the first import of a large storage takes minutes.
                 if interactive && p.total > 0 && (p.done * 20 / p.total > last || p.done == p.total) {

@@ -47,7 +47,10 @@ pub struct Unreadable {
 pub struct SnapshotReport {
     pub run: i64,
     pub root: String,
-    /// Leaf folders in the storage, and those read this run (new or changed).
+    /// Every folder looked at; else recent days' only (`walk`).
+    pub full: bool,
+    /// Leaf folders looked at (all, or recent days' on an incremental run), and those read this
+    /// run (new or changed).
     pub folders: usize,
     pub folders_read: usize,
     pub files_read: usize,
@@ -73,7 +76,16 @@ pub struct ImportOptions {
     /// The storage is the demo's synthetic one: the database stays a demo (its public accounts
     /// stay on), as after `kamikarte demo`.
     pub demo: bool,
+    /// Look at every folder, not only recent days' (`walk`). A run is full anyway when no full
+    /// run finished in the last `FULL_EVERY_HOURS`.
+    pub full: bool,
 }
+
+/// An incremental run looks at day folders of this many days back (and `-`).
+pub const RECENT_DAYS: u64 = 14;
+/// A full run at least this often: what an incremental run cannot see (a correction filed under
+/// an older day) is in the snapshot within a day.
+pub const FULL_EVERY_HOURS: i64 = 24;
 
 /// Where a run has got to, for a progress bar: folders read of those to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,10 +112,14 @@ pub fn import(
     let root_text = root.display().to_string();
     let run = store.start_snapshot_run(&actor, &root_text)?;
     let standard = walk::standard_root(root);
-    let known = store.snapshot_dir_times()?;
-    let walked = walk::walk(&standard, &known);
+    let day_ago = (chrono::Utc::now() - chrono::Duration::hours(FULL_EVERY_HOURS))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let full = options.full || !store.full_snapshot_run_since(&day_ago)?;
+    let since = (!full).then(|| (today - chrono::Days::new(RECENT_DAYS)).format("%Y%m%d").to_string());
+    let known = store.snapshot_dir_times(since.as_deref())?;
+    let walked = walk::walk(&standard, &known, since.as_deref());
     let mut report =
-        SnapshotReport { run, root: root_text, folders: walked.leaves.len(), ..Default::default() };
+        SnapshotReport { run, root: root_text, full, folders: walked.leaves.len(), ..Default::default() };
     report.unreadable.extend(walked.problems.into_iter().map(|(path, problem)| Unreadable { path, problem }));
     let todo = walk::changed(walked.leaves, &known);
     let total = todo.len();
@@ -182,6 +198,7 @@ pub fn import(
     }
     report.seconds = started.elapsed().as_secs_f64();
     let counts = serde_json::json!({
+        "full": report.full,
         "folders": report.folders,
         "folders_read": report.folders_read,
         "files_read": report.files_read,

@@ -8,6 +8,11 @@
 //! move has the same children as recorded, so it is not listed again. A storage of two million
 //! files is checked with one `stat` per folder and no listing of unchanged ones.
 //!
+//! An incremental run (`since` a day) goes further: it looks only at the day folders of recent
+//! days and `-` (basic information, allergies, problems). New orders and results are filed
+//! under the day they are registered, so they land there; a correction filed under an older
+//! day is found by the next full run, which `snapshot import` makes at least once a day.
+//!
 //! A time within `SETTLE_NS` of the walk is not trusted (a file could still arrive in the same
 //! clock tick, on a file system with coarse times): such a folder is recorded as unread and
 //! looked at again next run.
@@ -73,9 +78,10 @@ impl<'a> KnownTree<'a> {
     }
 }
 
-/// Walks the storage under `standard`, using `known` (every folder's recorded time) to skip
-/// listing folders that did not change.
-pub fn walk(standard: &Path, known: &HashMap<String, i64>) -> Walk {
+/// Walks the storage under `standard`, using `known` (the folders' recorded times) to skip
+/// listing folders that did not change; with `since` (`YYYYMMDD`), only the day folders of
+/// that day on and `-`.
+pub fn walk(standard: &Path, known: &HashMap<String, i64>, since: Option<&str>) -> Walk {
     let started = now_ns();
     let tree = KnownTree::new(known);
     // The two levels of ID prefixes are few (hundreds): listed every time.
@@ -90,7 +96,7 @@ pub fn walk(standard: &Path, known: &HashMap<String, i64>) -> Walk {
     let parts = crate::parallel::map_in_chunks(&seconds, threads, |(rel, path)| {
         let mut part = Walk::default();
         for (id, patient) in list(path, &mut part.problems) {
-            descend(&tree, &format!("{rel}/{id}"), &patient, PATIENT_DEPTH, started, &mut part);
+            descend(&tree, &format!("{rel}/{id}"), &patient, PATIENT_DEPTH, started, since, &mut part);
         }
         part
     });
@@ -103,7 +109,15 @@ pub fn walk(standard: &Path, known: &HashMap<String, i64>) -> Walk {
     walk
 }
 
-fn descend(tree: &KnownTree<'_>, rel: &str, path: &Path, depth: usize, started: i64, out: &mut Walk) {
+fn descend(
+    tree: &KnownTree<'_>,
+    rel: &str,
+    path: &Path,
+    depth: usize,
+    started: i64,
+    since: Option<&str>,
+    out: &mut Walk,
+) {
     let mtime = match mtime_ns(path) {
         Ok(t) if started - t < SETTLE_NS => UNSETTLED,
         Ok(t) => t,
@@ -123,7 +137,11 @@ fn descend(tree: &KnownTree<'_>, rel: &str, path: &Path, depth: usize, started: 
         _ => list(path, &mut out.problems),
     };
     for (name, child) in children {
-        descend(tree, &format!("{rel}/{name}"), &child, depth + 1, started, out);
+        // Below a patient, the day folders: recent ones and `-` only, on an incremental run.
+        if depth == PATIENT_DEPTH && since.is_some_and(|s| name != "-" && name.as_str() < s) {
+            continue;
+        }
+        descend(tree, &format!("{rel}/{name}"), &child, depth + 1, started, since, out);
     }
 }
 
@@ -183,7 +201,7 @@ mod tests {
             age(p, 60);
         }
         let standard = standard_root(dir.path());
-        let first = walk(&standard, &HashMap::new());
+        let first = walk(&standard, &HashMap::new(), None);
         assert!(first.problems.is_empty());
         let rels: Vec<&str> = first.leaves.iter().map(|l| l.rel.as_str()).collect();
         assert_eq!(rels, ["012/345/0123456789/-/ADT-00", "012/345/0123456789/20261101/OMP-01"]);
@@ -192,20 +210,24 @@ mod tests {
         let mut known: HashMap<String, i64> =
             first.leaves.iter().map(|l| (l.rel.clone(), l.mtime_ns)).collect();
         known.extend(first.folders.iter().cloned());
-        let again = walk(&standard, &known);
+        let again = walk(&standard, &known, None);
         assert!(changed(again.leaves, &known).is_empty());
         // A file added to a leaf moves only the leaf's time: found all the same.
         std::fs::write(leaf.join("f"), "x").unwrap();
         age(&leaf, 30);
-        let after = walk(&standard, &known);
+        let after = walk(&standard, &known, None);
         let read: Vec<String> = changed(after.leaves, &known).into_iter().map(|l| l.rel).collect();
         assert_eq!(read, ["012/345/0123456789/20261101/OMP-01"]);
         // A new day folder moves the patient's time: listed again, its leaf found.
         std::fs::create_dir_all(patient.join("20261102/OML-11")).unwrap();
-        let after = walk(&standard, &known);
+        let after = walk(&standard, &known, None);
         let read: Vec<String> = changed(after.leaves, &known).into_iter().map(|l| l.rel).collect();
         assert!(read.contains(&"012/345/0123456789/20261102/OML-11".to_string()), "{read:?}");
         // Too fresh to trust: read, and recorded as unsettled.
         assert!(after.folders.iter().any(|(rel, t)| rel == "012/345/0123456789" && *t == UNSETTLED));
+        // An incremental run from 11-02 looks at that day and `-` only.
+        let recent = walk(&standard, &known, Some("20261102"));
+        let rels: Vec<&str> = recent.leaves.iter().map(|l| l.rel.as_str()).collect();
+        assert_eq!(rels, ["012/345/0123456789/-/ADT-00", "012/345/0123456789/20261102/OML-11"]);
     }
 }

@@ -124,11 +124,25 @@ impl Store {
             .optional()?)
     }
 
-    /// The time each folder had when it was last read.
-    pub fn snapshot_dir_times(&self) -> Result<HashMap<String, i64>> {
-        let mut stmt = self.conn.prepare("SELECT dir, mtime_ns FROM snapshot_dirs")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    /// The time each folder had when it was last read: every folder, or (`since` a day
+    /// `YYYYMMDD`) patient folders and the folders of days from `since` on and of `-`.
+    pub fn snapshot_dir_times(&self, since: Option<&str>) -> Result<HashMap<String, i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT dir, mtime_ns FROM snapshot_dirs
+             WHERE ?1 IS NULL OR day IS NULL OR day = '-' OR day >= ?1",
+        )?;
+        let rows = stmt.query_map([since], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether a full run (every folder looked at) finished since `after` (RFC 3339).
+    pub fn full_snapshot_run_since(&self, after: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM snapshot_runs WHERE finished_at >= ?1
+                            AND json_extract(counts_json, '$.full') = 1)",
+            [after],
+            |r| r.get(0),
+        )?)
     }
 
     /// Writes a batch in one transaction: patients and records (a file older than what is kept
@@ -203,11 +217,13 @@ impl Store {
         }
         {
             let mut dir = tx.prepare_cached(
-                "INSERT INTO snapshot_dirs (dir, mtime_ns) VALUES (?1, ?2)
-                 ON CONFLICT (dir) DO UPDATE SET mtime_ns = ?2",
+                "INSERT INTO snapshot_dirs (dir, day, mtime_ns) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (dir) DO UPDATE SET mtime_ns = ?3",
             )?;
             for (path, mtime) in &batch.dirs {
-                dir.execute(params![path, mtime])?;
+                // `a/b/ID/day[/type]`: the day folder's name, none for a patient folder.
+                let day = path.split('/').nth(3);
+                dir.execute(params![path, day, mtime])?;
             }
         }
         tx.commit()?;

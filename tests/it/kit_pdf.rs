@@ -213,3 +213,69 @@ fn every_pdf_of_a_ward_kit_passes_the_peer_checks() {
         "200 × 25 mm: {info}"
     );
 }
+
+#[test]
+fn the_mar_and_summary_printed_from_the_snapshot_carry_the_running_medications_and_pass_the_peer_checks() {
+    use kamikarte::demo::ssmix2_tree::{TreeOptions, write_tree};
+    use kamikarte::snapshot::{ImportOptions, clinical_view, import};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
+    let today = chrono::Local::now().date_naive();
+    let inpatients = kamikarte::demo::generate(&DemoOptions { beds: 6, seed: 11, as_of: today });
+    let root = dir.path().join("ssmix2");
+    write_tree(
+        &root,
+        &TreeOptions { inpatients, others: 0, messages_per_patient: 24, today, seed: 11 },
+        &|_, _| {},
+    )
+    .unwrap();
+    let clerk = common::person(&mut store, "kit-test", kamikarte::domain::Role::Clerk);
+    let options = ImportOptions { today, demo: false, full: true };
+    let report = import(&mut store, &clerk, &root, &options, &mut |_| {}).unwrap();
+    assert!(report.inpatients > 0 && report.unreadable.is_empty(), "{report:?}");
+    // A patient with medications running today.
+    let patient = store
+        .patients(None, false)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.patient)
+        .find(|p| !clinical_view(&store, p.id.as_str(), today, 3).unwrap().medications.is_empty())
+        .expect("a patient with running medications");
+    let view = clinical_view(&store, patient.id.as_str(), today, 3).unwrap();
+
+    let out = dir.path().join("kit");
+    let request = KitRequest {
+        out_dir: out.clone(),
+        patients: vec![patient.id.to_string()],
+        forms: vec!["mar".into(), "summary".into()],
+        ..KitRequest::default()
+    };
+    let kit = generate_kit(&mut store, &clerk, &request, &mut |_, _| {}).unwrap();
+    assert_eq!(kit.pages, 2, "one MAR, one summary");
+    let pdf = &kit.files[0].path;
+    let check = tool("qpdf", &["--check", pdf.to_str().unwrap()]);
+    assert!(check.status.success(), "qpdf --check: {}", text(&check));
+    for row in text(&tool("pdffonts", &[pdf.to_str().unwrap()])).lines().skip(2) {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let n = cols.len();
+        assert_eq!((cols[n - 5], cols[n - 4]), ("yes", "yes"), "embedded and subset: {row}");
+    }
+    let words = text(&tool("pdftotext", &["-raw", pdf.to_str().unwrap(), "-"]));
+    let first = &view.medications[0];
+    assert!(words.contains(&first.name), "the MAR names {} :\n{words}", first.name);
+    assert!(words.contains("アレルギー ALLERGIES") && words.contains("投薬中"), "{words}");
+    assert!(words.contains("患者情報 ") && words.contains(" 時点"), "the snapshot's age is printed: {words}");
+    let pngs_dir = dir.path().join("png");
+    std::fs::create_dir_all(&pngs_dir).unwrap();
+    let pngs = render(pdf, 200, &pngs_dir);
+    assert_eq!(pngs.len(), 2);
+    let (zxing, zbar) = decode(&pngs);
+    for (png, form) in pngs.iter().zip(["MAR", "SUM"]) {
+        for found in [&zxing[png], &zbar[png]] {
+            let codes: Vec<PageCode> = found.iter().filter_map(|t| PageCode::parse(t).ok()).collect();
+            assert_eq!(codes.len(), 1, "{found:?}");
+            assert_eq!(codes[0].form.as_str(), form);
+            assert_eq!(codes[0].patient.as_ref(), Some(&patient.id));
+        }
+    }
+}

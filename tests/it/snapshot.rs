@@ -391,7 +391,7 @@ fn a_hand_written_storage_is_read_with_its_versions_flags_and_stays_and_a_rerun_
     settle(&root);
     let mut store = Store::open(&dir.path().join("k.sqlite")).unwrap();
     let session = common::person(&mut store, "it", Role::Admin);
-    let options = ImportOptions { today: today(), demo: false };
+    let options = ImportOptions { today: today(), demo: false, full: false };
 
     let report = import(&mut store, &session, &root, &options, &mut |_| {}).unwrap();
     assert_eq!(report.files_read, files.len(), "{report:?}");
@@ -483,6 +483,36 @@ fn a_hand_written_storage_is_read_with_its_versions_flags_and_stays_and_a_rerun_
         view.medications.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
         ["見本注射液５００ｍＬ"]
     );
+
+    // A new version filed under a day two years back: not looked at by an incremental run (it
+    // reads recent days and `-`), found by a full one.
+    let old = put(
+        &standard,
+        &(
+            "0000012345",
+            "20241010",
+            "PPR-01",
+            "000000000000777",
+            "20261201090000000",
+            "01",
+            "1",
+            format!(
+                "{MSH}|20261201090000||PPR^ZD1^PPR_ZD1|Y{SSMIX2}\rPID|0001||0000012345^^^^PI\r{}",
+                prb("20087480^心不全^MDCDX2", "779", "20241010", "", "20241001")
+            ),
+        ),
+    );
+    std::fs::File::open(old.parent().unwrap()).unwrap().set_modified(past).unwrap();
+    let recent = import(&mut store, &session, &root, &options, &mut |_| {}).unwrap();
+    assert!(!recent.full);
+    let problems = |store: &Store| -> Vec<String> {
+        clinical_view(store, "0000012345", today(), 2).unwrap().problems.into_iter().map(|p| p.name).collect()
+    };
+    assert_eq!(problems(&store), ["高血圧症"]);
+    let full = ImportOptions { full: true, ..options };
+    let report = import(&mut store, &session, &root, &full, &mut |_| {}).unwrap();
+    assert!(report.full && report.folders == 15 && report.folders_read == 2, "{report:?}");
+    assert_eq!(problems(&store), ["心不全"]);
 
     // Age: on every row of `census list --json`, and in `snapshot status`.
     let db = dir.path().join("k.sqlite");

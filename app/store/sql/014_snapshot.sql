@@ -19,10 +19,14 @@ CREATE TABLE snapshot_runs (
 -- leaf is written in the batch that wrote its files, its parents after every batch, so a killed
 -- run resumes where it stopped. -1 means "look again": too recent to trust, or a file in it
 -- could not be read (reported again until it is fixed).
+-- `day` is the day folder's name (`20261130`, `-`) for day and leaf folders, NULL for patient
+-- folders: an incremental run reads the times of recent days only.
 CREATE TABLE snapshot_dirs (
     dir       TEXT PRIMARY KEY,
+    day       TEXT,
     mtime_ns  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX snapshot_dirs_day ON snapshot_dirs (day);
 
 -- Everyone with an ID (ADT-00, the latest message wins). Search keys as the census's.
 CREATE TABLE snapshot_patients (
@@ -37,7 +41,7 @@ CREATE TABLE snapshot_patients (
     allergies   TEXT NOT NULL, -- JSON array of {kind, code, text, severity}
     ts          TEXT NOT NULL,
     file        TEXT NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE INDEX snapshot_patients_kana ON snapshot_patients (kana_key);
 CREATE INDEX snapshot_patients_name ON snapshot_patients (name_key);
 
@@ -58,7 +62,7 @@ CREATE TABLE snapshot_records (
     payload     TEXT NOT NULL,
     file        TEXT NOT NULL,
     PRIMARY KEY (patient_id, data_type, order_key)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- Where each patient is now, worked out from their ADT records after each run.
 CREATE TABLE snapshot_stays (
