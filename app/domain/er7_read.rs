@@ -10,13 +10,55 @@ pub struct Message {
     seps: Separators,
 }
 
+/// The separators a message declares in MSH-1 and MSH-2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Separators {
-    field: char,
-    component: char,
-    repetition: char,
-    escape: char,
-    subcomponent: char,
+pub struct Separators {
+    pub field: char,
+    pub component: char,
+    pub repetition: char,
+    pub escape: char,
+    pub subcomponent: char,
+}
+
+impl Separators {
+    /// Undoes HL7's escapes: `\F\ \S\ \T\ \R\ \E\`, `\.br\` as a line break, `\Xhh…\` as
+    /// bytes; formatting escapes it cannot render are dropped, an unterminated one kept as
+    /// written.
+    pub fn unescape(&self, text: &str) -> String {
+        let e = self.escape;
+        if !text.contains(e) {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(e) {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + e.len_utf8()..];
+            let Some(end) = after.find(e) else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            match &after[..end] {
+                "F" => out.push(self.field),
+                "S" => out.push(self.component),
+                "T" => out.push(self.subcomponent),
+                "R" => out.push(self.repetition),
+                "E" => out.push(e),
+                ".br" => out.push('\n'),
+                hex if hex.starts_with('X') => {
+                    let bytes: Vec<u8> = (1..hex.len())
+                        .step_by(2)
+                        .filter_map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                        .collect();
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+                _ => {}
+            }
+            rest = &after[end + e.len_utf8()..];
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 /// One segment: its name and its fields as written (field 1 is the one after the name).
@@ -128,43 +170,8 @@ impl Message {
         self.unescape(first_sub(component, self.seps))
     }
 
-    /// Undoes HL7's escapes: `\F\ \S\ \T\ \R\ \E\`, `\.br\` as a line break, `\Xhh…\` as bytes;
-    /// formatting escapes it cannot render are dropped.
     fn unescape(&self, text: &str) -> String {
-        let e = self.seps.escape;
-        if !text.contains(e) {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find(e) {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + e.len_utf8()..];
-            let Some(end) = after.find(e) else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            let code = &after[..end];
-            match code {
-                "F" => out.push(self.seps.field),
-                "S" => out.push(self.seps.component),
-                "T" => out.push(self.seps.subcomponent),
-                "R" => out.push(self.seps.repetition),
-                "E" => out.push(e),
-                ".br" => out.push('\n'),
-                hex if hex.starts_with('X') => {
-                    let bytes: Vec<u8> = (1..hex.len())
-                        .step_by(2)
-                        .filter_map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                        .collect();
-                    out.push_str(&String::from_utf8_lossy(&bytes));
-                }
-                _ => {}
-            }
-            rest = &after[end + e.len_utf8()..];
-        }
-        out.push_str(rest);
-        out
+        self.seps.unescape(text)
     }
 }
 

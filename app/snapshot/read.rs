@@ -66,6 +66,12 @@ fn when(ts: &str) -> String {
     }
 }
 
+/// A coded field's text (component 2), or its code when the sender gave no text.
+fn text_or_code(m: &Message, segment: &Segment, n: usize) -> String {
+    let text = m.component(segment, n, 2);
+    if text.is_empty() { m.component(segment, n, 1) } else { text }
+}
+
 fn day(ts: &str) -> Option<NaiveDate> {
     ts.get(..8).and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
 }
@@ -208,10 +214,7 @@ fn medication(m: &Message, injection: bool) -> Vec<MedicationLine> {
             "RXE" if !cancelled => {
                 rxe_in_group = true;
                 let amount = m.component(seg, 3, 1);
-                let unit = {
-                    let text = m.component(seg, 5, 2);
-                    if text.is_empty() { m.component(seg, 5, 1) } else { text }
-                };
+                let unit = text_or_code(m, seg, 5);
                 let mut line = MedicationLine {
                     injection,
                     code: m.component(seg, 2, 1),
@@ -240,8 +243,7 @@ fn medication(m: &Message, injection: bool) -> Vec<MedicationLine> {
             },
             "RXR" => {
                 if let Some(line) = lines.last_mut().filter(|_| rxe_in_group && !cancelled) {
-                    let text = m.component(seg, 1, 2);
-                    line.route = if text.is_empty() { m.component(seg, 1, 1) } else { text };
+                    line.route = text_or_code(m, seg, 1);
                 }
             }
             _ => {}
@@ -297,10 +299,7 @@ fn results(m: &Message) -> Vec<LabValue> {
                 code: m.component(obx, 3, 1),
                 name: m.component(obx, 3, 2),
                 value: m.component(obx, 5, 1),
-                unit: {
-                    let text = m.component(obx, 6, 2);
-                    if text.is_empty() { m.component(obx, 6, 1) } else { text }
-                },
+                unit: text_or_code(m, obx, 6),
                 range: m.component(obx, 7, 1),
                 flag: m.component(obx, 8, 1),
                 at: when(if at.is_empty() { &collected } else { &at }),
@@ -315,10 +314,7 @@ fn diet(m: &Message) -> Vec<DietOrder> {
     let start = tq1.and_then(|t| day(&m.component(t, 7, 1)));
     let end = tq1.and_then(|t| day(&m.component(t, 8, 1)));
     m.all("ODS")
-        .map(|ods| {
-            let text = m.component(ods, 3, 2);
-            DietOrder { name: if text.is_empty() { m.component(ods, 3, 1) } else { text }, start, end }
-        })
+        .map(|ods| DietOrder { name: text_or_code(m, ods, 3), start, end })
         .filter(|d| !d.name.is_empty())
         .collect()
 }

@@ -643,3 +643,20 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn every_screen_shows_how_old_the_snapshot_is() {
+    use egui_kittest::kittest::Queryable;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let tree = dir.path().join("ssmix2");
+    let out = common::run(
+        &db,
+        &["demo", "--beds", "12", "--ssmix2", tree.to_str().unwrap(), "--outpatients", "10"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut harness = common::ui::log_in(&db, common::CLERK.0, common::CLERK.1);
+    harness.run();
+    assert!(harness.query_by_label_contains(" 時点").is_some(), "the snapshot's age under the banner");
+    assert!(harness.query_by_label_contains("時間前の情報です").is_none(), "a fresh snapshot is no warning");
+}

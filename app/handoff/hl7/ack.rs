@@ -2,6 +2,7 @@
 //! character set it uses, with its reason text made safe to show and store.
 
 use super::charset;
+use crate::domain::er7_read::Separators;
 
 /// How long a reason text from the receiver may be in the report and the database.
 const MAX_REASON_CHARS: usize = 1000;
@@ -93,14 +94,6 @@ pub fn parse_ack(bytes: &[u8]) -> Result<Ack, AckError> {
     Ok(Ack { code, control_id, text, errors })
 }
 
-struct Separators {
-    field: char,
-    component: char,
-    repetition: char,
-    escape: char,
-    subcomponent: char,
-}
-
 /// The readable text of an ERR segment: v2.5's user message (ERR-8), diagnostics (ERR-7) and
 /// error code text (ERR-3), or the older ERR-1's code text.
 fn err_text(fields: &[&str], seps: &Separators) -> Vec<String> {
@@ -123,36 +116,9 @@ fn err_text(fields: &[&str], seps: &Separators) -> Vec<String> {
     out.into_iter().map(|t| clean(&unescape(&t, seps))).filter(|t| !t.is_empty()).collect()
 }
 
-/// Undoes HL7 escapes (\F\ \S\ \T\ \R\ \E\ \.br\); other escapes (\X..\, highlighting) are
-/// dropped since they carry nothing a reason needs.
+/// HL7's escapes undone, as every message kamikarte reads (`domain::er7_read`).
 fn unescape(value: &str, seps: &Separators) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(at) = rest.find(seps.escape) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + seps.escape.len_utf8()..];
-        match after.find(seps.escape) {
-            Some(end) => {
-                match &after[..end] {
-                    "F" => out.push(seps.field),
-                    "S" => out.push(seps.component),
-                    "T" => out.push(seps.subcomponent),
-                    "R" => out.push(seps.repetition),
-                    "E" => out.push(seps.escape),
-                    ".br" => out.push(' '),
-                    _ => {}
-                }
-                rest = &after[end + seps.escape.len_utf8()..];
-            }
-            // An unterminated escape is kept as written rather than losing the rest.
-            None => {
-                out.push(seps.escape);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    seps.unescape(value)
 }
 
 /// A receiver's text as it may be shown and stored: no control characters (they could rewrite
