@@ -99,6 +99,10 @@ pub struct RegisterArgs {
     /// The patient cannot be identified: named after the new ID (身元不明), age estimated.
     #[arg(long)]
     pub unknown: bool,
+    /// Register under a pre-printed packet's ID (`kit --packets`): the ID or any page code
+    /// of the packet, as scanned.
+    #[arg(long, value_name = "ID")]
+    pub packet: Option<String>,
     /// Print the wristband PDF into this folder.
     #[arg(long, value_name = "DIR")]
     pub wristband: Option<PathBuf>,
@@ -242,6 +246,7 @@ pub fn run_register(ctx: &mut Invocation<'_>, args: &RegisterArgs) -> Result<()>
         department: args.department.clone(),
         allergies: args.allergies.clone(),
         identity_unknown: args.unknown,
+        packet: args.packet.clone().unwrap_or_default(),
     };
     let today = Local::now().date_naive();
     let done = match downtime::register(ctx.store, &session, &input, today, args.wristband.as_deref()) {

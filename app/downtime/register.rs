@@ -16,7 +16,7 @@ use crate::domain::{
     kana::readings_alike, split_list,
 };
 use crate::print::{KitError, KitRequest};
-use crate::store::{Actor, PatientRecord, RegistrationFlags, Store, StoreError};
+use crate::store::{Actor, IdSource, PatientRecord, RegistrationFlags, Store, StoreError};
 
 /// The ward of a patient registered without one: an outpatient (ER, clinic).
 pub const OUTPATIENT_WARD: &str = "OPD";
@@ -41,6 +41,9 @@ pub struct RegistrationInput {
     pub allergies: String,
     /// The patient cannot be identified (no name known).
     pub identity_unknown: bool,
+    /// A pre-printed packet's ID, scanned from its wristband or label: the patient is registered
+    /// under it. Empty: the next ID of this station.
+    pub packet: String,
 }
 
 /// A registration's problems, each naming its field.
@@ -239,8 +242,29 @@ pub fn register(
     let checked = input.check(today)?;
     let similar = checked.similar_patients(&store.patients(None, true)?);
     let station = store.settings()?.station_code;
+    let packet = match input.packet.trim() {
+        "" => None,
+        // The packet's wristband carries the bare ID; each of its pages a page code naming it.
+        raw => match crate::domain::PageCode::parse(raw) {
+            Ok(code) => Some(code.patient.ok_or_else(|| {
+                InputErrors(vec![("packet", format!("'{raw}' is a blank form's code, not a packet's"))])
+            })?),
+            Err(e) if raw.contains('.') => {
+                return Err(InputErrors(vec![(
+                    "packet",
+                    format!("'{raw}' is no page code of a packet: {e}"),
+                )])
+                .into());
+            }
+            Err(_) => Some(PatientId::parse(raw).map_err(|e| InputErrors(vec![("packet", e.message)]))?),
+        },
+    };
+    let source = match &packet {
+        Some(id) => IdSource::Packet(id),
+        None => IdSource::Next(&station),
+    };
     let (patient, skipped) =
-        store.register_patient(actor, &station, checked.flags, |id| checked.patient(id))?;
+        store.register_patient(actor, source, checked.flags, |id| checked.patient(id))?;
     let mut done = Registered { patient, flags: checked.flags, wristband: None, similar, skipped };
     if let Some(dir) = wristband_dir {
         match wristband(store, actor, &done.patient.id, dir) {

@@ -11,7 +11,7 @@ use chrono::Local;
 use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 
 use super::canvas::{Canvas, Mark, PdfFont, to_pdf_ops};
-use super::layout::{PrintContext, render};
+use super::layout::{PrintContext, Subject, render};
 use crate::auth::Session;
 use crate::domain::Permission;
 use crate::domain::{PageCode, Patient, PatientId, Serial, check_typed_id};
@@ -33,6 +33,9 @@ pub struct KitRequest {
     pub forms_dir: Option<PathBuf>,
     /// Print only the blank forms (no ward, no patient).
     pub blanks_only: bool,
+    /// Pre-printed packets: this many downtime IDs reserved from the station's block, each
+    /// printed on a wristband, a label sheet and the blank forms (no ward, no patient).
+    pub packets: u32,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -49,6 +52,9 @@ pub struct KitReport {
     pub files: Vec<KitFile>,
     pub pages: usize,
     pub patients: usize,
+    /// The downtime IDs reserved for the packets printed.
+    #[serde(serialize_with = "ids")]
+    pub packets: Vec<PatientId>,
     pub kit_id: i64,
 }
 
@@ -68,6 +74,8 @@ pub enum KitError {
     Nothing,
     #[error("{0} blank copies of each form is too many (at most {MAX_BLANKS})")]
     TooManyBlanks(u32),
+    #[error("{0} packets is too many for one kit (at most {MAX_PACKETS})")]
+    TooManyPackets(u32),
     #[error("{0}")]
     Render(String),
     #[error("cannot write {path}: {source}")]
@@ -81,8 +89,15 @@ pub enum KitError {
 /// Blank copies of each form one kit may print: a ward's week of paper, not a typo's billions.
 pub const MAX_BLANKS: u32 = 500;
 
-/// One page to print: a form, for a patient or blank.
-type PageJob<'a> = (&'a FormDefinition, Option<&'a Patient>);
+/// Pre-printed packets one kit may reserve and print: an ER's first hours, not a block's worth.
+pub const MAX_PACKETS: u32 = 200;
+
+/// The age a packet's forms are chosen for: packets are made up for adults (the ER's first
+/// hour); a child gets the infant band when registered.
+const PACKET_AGE: u32 = 30;
+
+/// One page to print: a form, for a patient, a packet or blank.
+type PageJob<'a> = (&'a FormDefinition, Subject<'a>);
 
 /// One PDF to write: its file name, ward and pages.
 struct Batch<'a> {
@@ -90,6 +105,13 @@ struct Batch<'a> {
     ward: String,
     family: Family,
     pages: Vec<PageJob<'a>>,
+}
+
+/// The "ward" of packet pages: their files are `packets-<family>.pdf`.
+const PACKETS: &str = "packets";
+
+fn ids<S: serde::Serializer>(ids: &[PatientId], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(PatientId::as_str))
 }
 
 fn file_safe(name: &str) -> String {
@@ -105,10 +127,11 @@ pub fn generate_kit(
     session.require(Permission::PrintKit)?;
     let report = print_kit(store, &session.actor(), request, progress)?;
     let query = format!(
-        "kit → {} (wards: {}; patients: {})",
+        "kit → {} (wards: {}; patients: {}{})",
         request.out_dir.display(),
         if request.wards.is_empty() { "-".to_string() } else { request.wards.join(",") },
-        if request.patients.is_empty() { "-".to_string() } else { request.patients.join(",") }
+        if request.patients.is_empty() { "-".to_string() } else { request.patients.join(",") },
+        if request.packets > 0 { format!("; packets: {}", request.packets) } else { String::new() }
     );
     store.record_list_view(&session.actor(), &query, report.patients)?;
     Ok(report)
@@ -124,6 +147,9 @@ pub(crate) fn print_kit(
 ) -> Result<KitReport, KitError> {
     if request.blanks > MAX_BLANKS {
         return Err(KitError::TooManyBlanks(request.blanks));
+    }
+    if request.packets > MAX_PACKETS {
+        return Err(KitError::TooManyPackets(request.packets));
     }
     let all_forms = form::load(request.forms_dir.as_deref())?;
     let forms: Vec<FormDefinition> = if request.forms.is_empty() {
@@ -142,7 +168,7 @@ pub(crate) fn print_kit(
             })
             .collect::<Result<_, _>>()?
     };
-    let patients: Vec<Patient> = if request.blanks_only {
+    let patients: Vec<Patient> = if request.blanks_only || request.packets > 0 {
         Vec::new()
     } else if !request.patients.is_empty() {
         let admitted = store.patients(None, false)?;
@@ -193,7 +219,25 @@ pub(crate) fn print_kit(
     let mut by_ward: BTreeMap<(String, Family), Vec<PageJob<'_>>> = BTreeMap::new();
     for p in &patients {
         for f in forms.iter().filter(|f| f.applies_to_age(p.dob.age_on(today))) {
-            by_ward.entry((p.location.ward.clone(), f.family)).or_default().push((f, Some(p)));
+            by_ward.entry((p.location.ward.clone(), f.family)).or_default().push((f, Subject::Patient(p)));
+        }
+    }
+    // Packets: IDs drawn now, so a refused reservation (the block is used up) prints nothing.
+    // The summary sheet needs a known patient; the rest of the kit's forms go in each packet.
+    let packet_forms =
+        forms.iter().filter(|f| f.kind != FormKind::Summary && f.applies_to_age(PACKET_AGE)).count();
+    if request.packets > 0 && packet_forms == 0 {
+        return Err(KitError::Nothing);
+    }
+    let packet_ids = if request.packets > 0 {
+        let station = store.settings()?.station_code;
+        store.reserve_packet_ids(actor, &station, request.packets as usize)?.0
+    } else {
+        Vec::new()
+    };
+    for id in &packet_ids {
+        for f in forms.iter().filter(|f| f.kind != FormKind::Summary && f.applies_to_age(PACKET_AGE)) {
+            by_ward.entry((PACKETS.to_string(), f.family)).or_default().push((f, Subject::Packet(id)));
         }
     }
     let mut batches: Vec<Batch<'_>> = by_ward
@@ -209,7 +253,7 @@ pub(crate) fn print_kit(
         let pages: Vec<_> = forms
             .iter()
             .filter(|f| f.family == family)
-            .flat_map(|f| std::iter::repeat_n((f, None), request.blanks as usize))
+            .flat_map(|f| std::iter::repeat_n((f, Subject::Blank), request.blanks as usize))
             .collect();
         if !pages.is_empty() {
             batches.push(Batch {
@@ -317,7 +361,7 @@ pub(crate) fn print_kit(
             bytes,
         });
     }
-    Ok(KitReport { files, pages: total, patients: patients.len(), kit_id })
+    Ok(KitReport { files, pages: total, patients: patients.len(), packets: packet_ids, kit_id })
 }
 
 /// What every render thread shares.
@@ -349,7 +393,7 @@ impl RenderJob<'_> {
         let mut registry = Vec::with_capacity(batch.pages.len());
         for (number, (form, patient)) in (first..).zip(&batch.pages) {
             let serial = Serial::new(self.station, number).map_err(|e| KitError::Render(e.message))?;
-            let code = PageCode { form: form.code.clone(), patient: patient.map(|p| p.id.clone()), serial };
+            let code = PageCode { form: form.code.clone(), patient: patient.id().cloned(), serial };
             let mut canvas = Canvas::new(&font);
             render(&mut canvas, form, *patient, &code, self.ctx).map_err(KitError::Render)?;
             pages.push(PdfPage::new(
@@ -362,7 +406,7 @@ impl RenderJob<'_> {
                 number,
                 form_code: form.code.as_str().to_string(),
                 form_id: form.id.clone(),
-                patient_id: patient.map(|p| p.id.to_string()),
+                patient_id: patient.id().map(|id| id.to_string()),
                 ward: batch.ward.clone(),
                 file: batch.name.clone(),
             });
@@ -398,7 +442,8 @@ pub fn preview_marks(
         clinical: std::collections::HashMap::new(),
     };
     let mut canvas = Canvas::new(&font);
-    render(&mut canvas, form, patient, &code, &ctx)?;
+    let subject = patient.map_or(Subject::Blank, Subject::Patient);
+    render(&mut canvas, form, subject, &code, &ctx)?;
     Ok(canvas.marks)
 }
 

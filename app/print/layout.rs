@@ -7,7 +7,7 @@ use chrono::{DateTime, Local, NaiveDate};
 
 use super::barcode::{QUIET_ZONE_MODULES, code128};
 use super::canvas::Canvas;
-use crate::domain::{PageCode, Patient};
+use crate::domain::{PageCode, Patient, PatientId};
 use crate::form::{FIELD_LABEL_MM, FieldType, FormDefinition, FormKind, Layout};
 
 /// What is the same on every page of one kit.
@@ -53,16 +53,53 @@ fn dob_line(p: &Patient, today: NaiveDate) -> String {
     format!("{} ({}歳)", p.dob.iso(), p.dob.age_on(today))
 }
 
-/// One form for one patient (or a blank one), drawn onto `c`.
+/// Whom a printed page is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Patient(&'a Patient),
+    /// A pre-printed packet (`kit --packets`): its reserved downtime ID is printed and carried
+    /// by the barcodes; name, birth date and the rest are written by hand.
+    Packet(&'a PatientId),
+    /// A blank form: ID and all written by hand.
+    Blank,
+}
+
+impl<'a> Subject<'a> {
+    pub fn patient(self) -> Option<&'a Patient> {
+        match self {
+            Subject::Patient(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The ID the page's code names.
+    pub fn id(self) -> Option<&'a PatientId> {
+        match self {
+            Subject::Patient(p) => Some(&p.id),
+            Subject::Packet(id) => Some(id),
+            Subject::Blank => None,
+        }
+    }
+}
+
+/// One form for one patient (or a packet, or a blank one), drawn onto `c`.
 pub fn render(
     c: &mut Canvas<'_>,
     form: &FormDefinition,
-    patient: Option<&Patient>,
+    subject: Subject<'_>,
     code: &PageCode,
     ctx: &PrintContext,
 ) -> Result<(), String> {
+    let patient = subject.patient();
+    if let Subject::Packet(id) = subject {
+        return match &form.layout {
+            Layout::Page => page(c, form, None, Some(id), code, ctx),
+            Layout::Wristband => packet_wristband(c, form, id, ctx),
+            Layout::Labels { .. } => packet_labels(c, form, id, code, ctx),
+        };
+    }
     match &form.layout {
-        Layout::Page => page(c, form, patient, code, ctx),
+        Layout::Page => page(c, form, patient, None, code, ctx),
         Layout::Wristband => wristband(c, form, patient, code, ctx),
         Layout::Labels { .. } => labels(c, form, patient, code, ctx),
     }
@@ -72,6 +109,7 @@ fn page(
     c: &mut Canvas<'_>,
     form: &FormDefinition,
     patient: Option<&Patient>,
+    packet: Option<&PatientId>,
     code: &PageCode,
     ctx: &PrintContext,
 ) -> Result<(), String> {
@@ -130,6 +168,25 @@ fn page(
                 6.0,
                 &format!("{}   病棟/ベッド {ward}   {}", sex_and_blood(p), p.department),
             );
+        }
+        None if packet.is_some() => {
+            let id = packet.map(PatientId::as_str).unwrap_or_default();
+            c.text(m + 2.0, top + 6.0, 8.0, "ID");
+            c.text(m + 8.0, top + 6.5, 13.0, id);
+            c.text_fit(
+                m + 45.0,
+                top + 6.0,
+                right - m - 47.0,
+                8.0,
+                5.0,
+                "ダウンタイムパケット: 氏名・生年月日を記入、後でこのIDで登録 Packet: write name and DOB; registered later under this ID",
+            );
+            for (i, label) in ["氏名 Name", "カナ Kana", "生年月日 DOB", "性別 Sex"].iter().enumerate()
+            {
+                let x = m + 2.0 + i as f32 * (right - m - 4.0) / 4.0;
+                c.text(x, top + 18.0, 7.0, label);
+                c.line(x, top + 19.0, x + (right - m - 4.0) / 4.0 - 3.0, top + 19.0, 0.5);
+            }
         }
         None => {
             c.text(
@@ -348,6 +405,75 @@ fn labels(
                 &format!("{} {}  DOWNTIME", p.location.ward, p.location.bed),
             );
             barcode_with_text(c, p.id.as_str(), x - 2.0 + 1.0, y + 17.0, 0.25, label_height_mm - 23.0, 6.5)?;
+        }
+    }
+    Ok(())
+}
+
+/// A packet's wristband: the reserved ID as a barcode the scan station reads, with room to write
+/// the name, birth date and blood type by hand.
+fn packet_wristband(
+    c: &mut Canvas<'_>,
+    form: &FormDefinition,
+    id: &PatientId,
+    ctx: &PrintContext,
+) -> Result<(), String> {
+    let (w, h, m) = (form.width_mm, form.height_mm, form.margin_mm);
+    let small = h < 20.0;
+    let module = if small { 0.3 } else { 0.375 };
+    let bar_h = if small { h - 2.0 * m - 3.5 } else { h - 2.0 * m - 5.0 };
+    let bar_w = barcode_with_text(c, id.as_str(), m, m, module, bar_h, if small { 6.0 } else { 8.0 })?;
+    let x = m + bar_w + 2.0;
+    let mark_w = if small { 16.0 } else { 24.0 };
+    let text_w = w - x - mark_w - m - 2.0;
+    if text_w < 30.0 {
+        return Err(format!("{}: the band is too short for the barcode and the name", form.id));
+    }
+    c.fill_rect(w - m - mark_w, m, mark_w, h - 2.0 * m);
+    let size = if small { 6.0 } else { 8.0 };
+    let size = size * ((mark_w - 2.0) / c.font().width_mm("DOWNTIME", size)).min(1.0);
+    c.text_inverse(w - m - mark_w + 1.0, h / 2.0 + size * 0.15, size, "DOWNTIME");
+    c.text_fit(x, m + 3.0, text_w, 7.0, 3.5, "氏名 Name");
+    c.line(x + 12.0, m + 3.5, x + text_w, m + 3.5, 0.3);
+    c.text_fit(x, h / 2.0 + 1.5, text_w, 7.0, 3.5, "生年月日 DOB        血液型");
+    c.text_fit(x, h - m - 0.5, text_w, 6.0, 3.0, &format!("ID {id}  {}", ctx.hospital));
+    Ok(())
+}
+
+/// A packet's label sheet: every label carries the reserved ID and its barcode, with a line for
+/// the name written by hand.
+fn packet_labels(
+    c: &mut Canvas<'_>,
+    form: &FormDefinition,
+    id: &PatientId,
+    code: &PageCode,
+    ctx: &PrintContext,
+) -> Result<(), String> {
+    labels(c, form, None, code, ctx)?;
+    let Layout::Labels {
+        columns,
+        rows,
+        label_width_mm,
+        label_height_mm,
+        left_mm,
+        top_mm,
+        gap_x_mm,
+        gap_y_mm,
+    } = form.layout.clone()
+    else {
+        return Err("not a label sheet".into());
+    };
+    for r in 0..rows {
+        for col in 0..columns {
+            let x = left_mm + col as f32 * (label_width_mm + gap_x_mm) + 2.0;
+            let y = top_mm + r as f32 * (label_height_mm + gap_y_mm) + 2.0;
+            let w = label_width_mm - 4.0;
+            c.text_fit(x, y + 3.5, w, 9.0, 4.0, &format!("ID {id}"));
+            c.text(x, y + 9.5, 6.0, "氏名");
+            c.line(x + 6.0, y + 10.0, x + w, y + 10.0, 0.3);
+            c.text(x, y + 14.5, 6.0, "生年月日");
+            c.line(x + 10.0, y + 15.0, x + w, y + 15.0, 0.3);
+            barcode_with_text(c, id.as_str(), x - 2.0 + 1.0, y + 17.0, 0.25, label_height_mm - 23.0, 6.5)?;
         }
     }
     Ok(())

@@ -11,6 +11,8 @@ mod table;
 pub use barcode::{QUIET_ZONE_MODULES, code128};
 pub use canvas::Mark;
 pub(crate) use kit::print_kit;
-pub use kit::{KitError, KitFile, KitReport, KitRequest, MAX_BLANKS, describe, generate_kit, preview_marks};
+pub use kit::{
+    KitError, KitFile, KitReport, KitRequest, MAX_BLANKS, MAX_PACKETS, describe, generate_kit, preview_marks,
+};
 pub use layout::PrintContext;
 pub use table::{Column, table_pdf};

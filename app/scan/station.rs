@@ -211,6 +211,12 @@ impl Station {
             return self.hard_stop(store, actor, &payload, known, id.to_string(), item, None, now);
         }
         let Some(record) = store.patient(&id)? else {
+            // A pre-printed packet's band before its patient is registered: say what to do.
+            if store.packet(&id)?.is_some() {
+                return Ok(Outcome::Refused(format!(
+                    "未登録のパケット Packet {id} is not registered yet: register the patient under it first (F3, scan the band into the packet field)"
+                )));
+            }
             return Ok(Outcome::Refused(format!(
                 "患者が見つかりません No patient with ID {id} in this station's census"
             )));

@@ -304,6 +304,8 @@ pub struct ClinicalView {
     pub problems: Vec<crate::domain::snapshot::Problem>,
     pub results: Vec<Vec<crate::domain::snapshot::LabValue>>,
     pub diet: Vec<crate::domain::snapshot::DietOrder>,
+    /// Visits, admissions, transfers and discharges, the latest first.
+    pub movements: Vec<crate::domain::snapshot::Movement>,
 }
 
 /// A patient's clinical view from the snapshot (orders deleted in the storage left out).
@@ -331,9 +333,11 @@ pub fn clinical_view(
                     .filter(|o| o.start.is_none_or(|s| s <= day) && o.end.is_none_or(|e| e >= day)),
             ),
             Record::Allergies { allergies } => view.allergies = allergies,
-            Record::Patient(_) | Record::Movement(_) => {}
+            Record::Movement(m) => view.movements.push(m),
+            Record::Patient(_) => {}
         }
     }
+    view.movements.reverse();
     view.results = crate::domain::snapshot::latest_results(&values, results_per_test)
         .into_iter()
         .map(|t| t.into_iter().cloned().collect())

@@ -361,15 +361,15 @@ impl Store {
         Ok(BlockRecord { id, station, block: block.clone(), next: block.first })
     }
 
-    /// Registers a patient under the next downtime ID of `station`'s blocks, in the open episode,
-    /// in one transaction: the ID drawn, the patient, the registration and the audit entries.
-    /// `make` builds the patient once the ID is known (unknown patients are named after it).
-    /// Returns the patient and the IDs skipped because the census already held them — a sign that
-    /// the EHR uses numbers of this block, which the EHR team must hear about.
+    /// Registers a patient in the open episode, in one transaction: the ID (the next of
+    /// `station`'s blocks, or a pre-printed packet's), the patient, the registration and the audit
+    /// entries. `make` builds the patient once the ID is known (unknown patients are named after
+    /// it). Returns the patient and the IDs skipped because the census already held them — a sign
+    /// that the EHR uses numbers of this block, which the EHR team must hear about.
     pub fn register_patient(
         &mut self,
         actor: &Actor,
-        station: &str,
+        source: IdSource<'_>,
         flags: RegistrationFlags,
         make: impl FnOnce(&PatientId) -> Patient,
     ) -> Result<(Patient, Vec<PatientId>)> {
@@ -378,56 +378,43 @@ impl Store {
                 "no downtime episode is running: start one before registering under downtime IDs".into(),
             )
         })?;
-        let station = station.trim().to_uppercase();
-        let blocks: Vec<BlockRecord> =
-            self.id_blocks()?.into_iter().filter(|b| b.station == station).collect();
-        if !blocks.iter().any(|b| b.remaining() > 0) {
-            return Err(StoreError::Refused(if blocks.is_empty() {
-                format!(
-                    "station {station} has no downtime-ID block: an administrator adds one (kamikarte block add)"
-                )
-            } else {
-                format!(
-                    "every downtime-ID block of station {station} is used up ({}): ask the EHR team for a new block",
-                    blocks.iter().map(|b| b.block.describe()).collect::<Vec<_>>().join(", ")
-                )
-            }));
-        }
         let tx = self.begin()?;
         let now = now_text();
         let mut audit = AuditWriter::start(&tx)?;
-        // Numbers the EHR already gave a patient in the census are skipped (and audited), so one
-        // clash never stops registration during an outage.
-        let mut drawn = None;
-        let mut skipped = Vec::new();
-        for b in blocks.iter().filter(|b| b.remaining() > 0) {
-            let next: i64 = tx.query_row("SELECT next FROM id_blocks WHERE id = ?1", [b.id], |r| r.get(0))?;
-            for number in (next as u64)..=b.block.last {
-                let id = b.block.id_of(number);
-                let taken: Option<String> = tx
-                    .query_row("SELECT id FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0))
+        let (block_id, number, id, skipped) = match source {
+            IdSource::Next(station) => {
+                let station = station.trim().to_uppercase();
+                let (mut drawn, skipped) = draw_ids(&tx, &mut audit, actor, &station, 1, &now)?;
+                let (block, number, id) = drawn.pop().ok_or_else(|| unreachable_draw(&station))?;
+                (block, number, id, skipped)
+            }
+            IdSource::Packet(id) => {
+                let packet: Option<(i64, i64)> = tx
+                    .query_row(
+                        "SELECT block_id, number FROM packets WHERE patient_id = ?1",
+                        [id.as_str()],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()?;
-                tx.execute(
-                    "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
-                    params![b.id, number as i64 + 1, now, actor.0],
-                )?;
-                if taken.is_none() {
-                    drawn = Some((b, number, id));
-                    break;
+                let Some((block, number)) = packet else {
+                    return Err(StoreError::Refused(format!(
+                        "{id} is no pre-printed packet's ID: scan the packet's wristband or label, or register under the next ID"
+                    )));
+                };
+                let registered: Option<String> = tx
+                    .query_row(
+                        "SELECT created_at FROM registrations WHERE patient_id = ?1",
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(at) = registered {
+                    return Err(StoreError::Refused(format!(
+                        "packet {id} was registered already ({at}): one packet is one patient"
+                    )));
                 }
-                let skip = json!({ "block": b.block.describe(), "id": id.as_str(), "reason": "ID already in the census" });
-                audit.append(&tx, actor, "skip", "id_block", &b.id.to_string(), None, Some(&skip))?;
-                skipped.push(id);
+                (block, number as u64, id.clone(), Vec::new())
             }
-            if drawn.is_some() {
-                break;
-            }
-        }
-        let Some((block, number, id)) = drawn else {
-            tx.commit()?;
-            return Err(StoreError::Refused(format!(
-                "every downtime ID left in the blocks of station {station} is taken by a census patient: ask the EHR team for a new block"
-            )));
         };
         let patient = make(&id);
         debug_assert_eq!(patient.id, id);
@@ -438,7 +425,7 @@ impl Store {
             params![
                 id.as_str(),
                 episode.id,
-                block.id,
+                block_id,
                 number as i64,
                 flags.outpatient,
                 flags.identity_unknown,
@@ -452,9 +439,61 @@ impl Store {
         after["outpatient"] = json!(flags.outpatient);
         after["identity_unknown"] = json!(flags.identity_unknown);
         after["dob_estimated"] = json!(flags.dob_estimated);
+        if matches!(source, IdSource::Packet(_)) {
+            after["packet"] = json!(true);
+        }
         audit.append(&tx, actor, "register", "patient", id.as_str(), None, Some(&after))?;
         tx.commit()?;
         Ok((patient, skipped))
+    }
+
+    /// Reserves `count` downtime IDs of `station`'s blocks for pre-printed packets, in one
+    /// transaction (audited): they are never handed out to a registration. Returns them in order,
+    /// and the IDs skipped because the census held them.
+    pub fn reserve_packet_ids(
+        &mut self,
+        actor: &Actor,
+        station: &str,
+        count: usize,
+    ) -> Result<(Vec<PatientId>, Vec<PatientId>)> {
+        let station = station.trim().to_uppercase();
+        let tx = self.begin()?;
+        let now = now_text();
+        let mut audit = AuditWriter::start(&tx)?;
+        let (drawn, skipped) = draw_ids(&tx, &mut audit, actor, &station, count, &now)?;
+        let mut ids = Vec::with_capacity(drawn.len());
+        for (block, number, id) in drawn {
+            tx.execute(
+                "INSERT INTO packets (patient_id, block_id, number, station, reserved_at, reserved_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.as_str(), block, number as i64, station, now, actor.0],
+            )?;
+            let after = json!({ "station": station, "block": block, "number": number });
+            audit.append(&tx, actor, "reserve", "packet", id.as_str(), None, Some(&after))?;
+            ids.push(id);
+        }
+        tx.commit()?;
+        Ok((ids, skipped))
+    }
+
+    /// A pre-printed packet's ID: whether it exists and when it was registered.
+    pub fn packet(&self, id: &PatientId) -> Result<Option<PacketRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT k.station, k.reserved_at, r.created_at FROM packets k
+                 LEFT JOIN registrations r ON r.patient_id = k.patient_id WHERE k.patient_id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok(PacketRecord {
+                        id: id.clone(),
+                        station: r.get(0)?,
+                        reserved_at: r.get(1)?,
+                        registered_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     pub fn registration(&self, id: &PatientId) -> Result<Option<RegistrationRecord>> {
@@ -480,6 +519,113 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// Where a registration's ID comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum IdSource<'a> {
+    /// The next free number of this station's blocks.
+    Next(&'a str),
+    /// A pre-printed packet's reserved ID, written on paper before the patient was registered.
+    Packet(&'a PatientId),
+}
+
+/// A downtime ID reserved for a pre-printed packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketRecord {
+    pub id: PatientId,
+    pub station: String,
+    pub reserved_at: String,
+    /// When the patient who got the packet was registered, if yet.
+    pub registered_at: Option<String>,
+}
+
+/// A number drawn from a block: the block's row, the number, and the ID it makes.
+type Drawn = (i64, u64, PatientId);
+
+fn unreachable_draw(station: &str) -> StoreError {
+    StoreError::Refused(format!("station {station} drew no downtime ID"))
+}
+
+/// Draws `count` numbers from `station`'s blocks, oldest block first, within `tx`. Numbers the
+/// EHR already gave a census patient are skipped (and audited), so one clash never stops
+/// registration during an outage. Refuses, naming the blocks, when fewer than `count` are left.
+fn draw_ids(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &mut AuditWriter,
+    actor: &Actor,
+    station: &str,
+    count: usize,
+    now: &str,
+) -> Result<(Vec<Drawn>, Vec<PatientId>)> {
+    let blocks: Vec<(i64, IdBlock)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, prefix, first, last FROM id_blocks WHERE station = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([station], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, prefix, first, last) = row?;
+            let block =
+                IdBlock::new(&prefix, first as u64, last as u64).map_err(|e| StoreError::Corrupt {
+                    entity: "id block",
+                    id: id.to_string(),
+                    field: "range",
+                    message: e.message,
+                })?;
+            out.push((id, block));
+        }
+        out
+    };
+    if blocks.is_empty() {
+        return Err(StoreError::Refused(format!(
+            "station {station} has no downtime-ID block: an administrator adds one (kamikarte block add)"
+        )));
+    }
+    let mut drawn = Vec::with_capacity(count);
+    let mut skipped = Vec::new();
+    for (block_id, block) in &blocks {
+        if drawn.len() == count {
+            break;
+        }
+        let next: i64 = tx.query_row("SELECT next FROM id_blocks WHERE id = ?1", [block_id], |r| r.get(0))?;
+        let mut number = next as u64;
+        while number <= block.last && drawn.len() < count {
+            let id = block.id_of(number);
+            let taken: Option<String> = tx
+                .query_row("SELECT id FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0))
+                .optional()?;
+            if taken.is_none() {
+                drawn.push((*block_id, number, id));
+            } else {
+                let skip = json!({ "block": block.describe(), "id": id.as_str(), "reason": "ID already in the census" });
+                audit.append(tx, actor, "skip", "id_block", &block_id.to_string(), None, Some(&skip))?;
+                skipped.push(id);
+            }
+            number += 1;
+        }
+        tx.execute(
+            "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
+            params![block_id, number as i64, now, actor.0],
+        )?;
+    }
+    if drawn.len() < count {
+        let described: Vec<String> = blocks.iter().map(|(_, b)| b.describe()).collect();
+        return Err(StoreError::Refused(if count == 1 {
+            format!(
+                "every downtime-ID block of station {station} is used up ({}): ask the EHR team for a new block",
+                described.join(", ")
+            )
+        } else {
+            format!(
+                "station {station} has {} downtime IDs left, not {count} ({}): ask the EHR team for a new block",
+                drawn.len(),
+                described.join(", ")
+            )
+        }));
+    }
+    Ok((drawn, skipped))
 }
 
 #[cfg(test)]
@@ -551,8 +697,9 @@ mod tests {
         store
             .apply_census(&actor(), &[clash], &crate::store::CensusApply::default(), &mut |_, _| {})
             .unwrap();
-        let (p, skipped) =
-            store.register_patient(&actor(), "A", RegistrationFlags::default(), person).unwrap();
+        let (p, skipped) = store
+            .register_patient(&actor(), IdSource::Next("A"), RegistrationFlags::default(), person)
+            .unwrap();
         assert_eq!(p.id, block.id_of(2));
         assert_eq!(skipped, vec![block.id_of(1)], "the clash is reported");
         let rec = store.id_blocks().unwrap().remove(0);
@@ -562,5 +709,69 @@ mod tests {
         );
         let supply = IdSupply::of(&store.id_blocks().unwrap(), "A");
         assert_eq!((supply.remaining, supply.running_low()), (7, false));
+    }
+
+    #[test]
+    fn packet_ids_are_reserved_past_registrations_and_each_registers_once() {
+        use crate::domain::{BloodType, DateOfBirth, KanaName, KanjiName, Location, Sex};
+        let mut store = Store::open_in_memory().unwrap();
+        let block = IdBlock::new("DT", 1, 5).unwrap();
+        store.add_id_block(&actor(), "A", &block).unwrap();
+        let (ids, skipped) = store.reserve_packet_ids(&actor(), "a", 3).unwrap();
+        assert_eq!(ids, vec![block.id_of(1), block.id_of(2), block.id_of(3)]);
+        assert!(skipped.is_empty());
+        let e = store.reserve_packet_ids(&actor(), "A", 3).unwrap_err().to_string();
+        assert!(e.contains("has 2 downtime IDs left, not 3"), "{e}");
+        assert_eq!(store.id_blocks().unwrap()[0].next, 4, "a refused reservation draws nothing");
+
+        store.start_episode(&actor(), "drill", Phase::PatientInfo).unwrap();
+        let today = chrono::Local::now().date_naive();
+        let person = |id: &PatientId| Patient {
+            id: id.clone(),
+            name: KanjiName::parse("見本　太郎").unwrap(),
+            kana: KanaName::parse("ミホン　タロウ").unwrap(),
+            dob: DateOfBirth::parse("1980-01-01", today).unwrap(),
+            sex: Sex::Male,
+            blood: BloodType::UNKNOWN,
+            location: Location { ward: "OPD".into(), ..Location::default() },
+            department: String::new(),
+            allergies: Vec::new(),
+        };
+        // The next registration skips the reserved numbers; a packet registers under its own.
+        let (next, _) = store
+            .register_patient(&actor(), IdSource::Next("A"), RegistrationFlags::default(), person)
+            .unwrap();
+        assert_eq!(next.id, block.id_of(4));
+        let packet = block.id_of(2);
+        let (p, _) = store
+            .register_patient(&actor(), IdSource::Packet(&packet), RegistrationFlags::default(), person)
+            .unwrap();
+        assert_eq!(p.id, packet);
+        assert!(store.packet(&packet).unwrap().unwrap().registered_at.is_some());
+        assert!(store.packet(&block.id_of(1)).unwrap().unwrap().registered_at.is_none());
+        let again = store
+            .register_patient(&actor(), IdSource::Packet(&packet), RegistrationFlags::default(), person)
+            .unwrap_err()
+            .to_string();
+        assert!(again.contains("registered already"), "{again}");
+        let stranger = store
+            .register_patient(
+                &actor(),
+                IdSource::Packet(&block.id_of(5)),
+                RegistrationFlags::default(),
+                person,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(stranger.contains("no pre-printed packet"), "{stranger}");
+        assert!(store.registration(&packet).unwrap().is_some());
+        assert!(
+            store
+                .audit_of("packet", block.id_of(1).as_str(), 5)
+                .unwrap()
+                .iter()
+                .any(|e| e.action == "reserve")
+        );
+        assert!(store.verify_audit().unwrap().first_broken.is_none());
     }
 }

@@ -17,5 +17,6 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/012_billing.sql")),
         M::up(include_str!("sql/013_insurance_reference.sql")),
         M::up(include_str!("sql/014_snapshot.sql")),
+        M::up(include_str!("sql/015_packets.sql")),
     ])
 }

@@ -35,7 +35,8 @@ pub use crate::domain::{EntryState, Keying};
 pub use audit::{AuditEntry, AuditVerification};
 pub use backup::{BackupCheck, RestoreReport, list_backups, restore, sealed_key_id, verify_backup};
 pub use downtime::{
-    BlockRecord, EpisodeNote, EpisodeRecord, IdSupply, RegistrationFlags, RegistrationRecord,
+    BlockRecord, EpisodeNote, EpisodeRecord, IdSource, IdSupply, PacketRecord, RegistrationFlags,
+    RegistrationRecord,
 };
 pub use entries::{EntryRecord, ItemKey, NewEntry};
 pub use handoff::{

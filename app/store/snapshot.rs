@@ -318,27 +318,47 @@ impl Store {
         Ok(out)
     }
 
-    /// Patients of the master whose ID begins with, or whose reading or name contains, the
-    /// folded `query` (at most `limit`, by ID).
-    pub fn search_snapshot_patients(&self, query: &str, limit: usize) -> Result<Vec<SnapshotPatient>> {
+    /// Patients of the master whose ID, reading (katakana, spaces dropped) or name begins with
+    /// the folded `query`, in reading order: at most `limit`, and whether more matched. Each of the
+    /// three is a range scan of its own index, so a one-letter query on half a million patients
+    /// reads `limit` rows per index, not every match.
+    pub fn search_snapshot_patients(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<SnapshotPatient>, bool)> {
         let key = search_key(query);
-        if key.is_empty() {
-            return Ok(Vec::new());
+        if key.is_empty() || limit == 0 {
+            return Ok((Vec::new(), false));
         }
-        // The reading and name searches use the indexes when the query is a prefix; an ID is
-        // matched on its start, as a clerk types it.
-        let like = format!("{}%", key.replace(['%', '_'], ""));
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PATIENT_COLUMNS} FROM snapshot_patients p
-             WHERE p.id LIKE ?1 OR p.kana_key LIKE ?1 OR p.name_key LIKE ?1
-             ORDER BY p.id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![like, limit as i64], read_patient)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
+        // Text compares by its UTF-8 bytes: every key beginning with `key` sorts below this.
+        let upper = format!("{key}\u{10FFFF}");
+        let mut found: Vec<(String, SnapshotPatient)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut more = false;
+        for column in ["p.id", "p.kana_key", "p.name_key"] {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {PATIENT_COLUMNS}, p.kana_key FROM snapshot_patients p
+                 WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column} LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![key, upper, limit as i64 + 1], |r| {
+                Ok((read_patient(r)?, r.get::<_, String>(9)?))
+            })?;
+            let mut n = 0;
+            for row in rows {
+                let (patient, kana_key) = row?;
+                let patient = patient?;
+                n += 1;
+                if seen.insert(patient.id.clone()) {
+                    found.push((kana_key, patient));
+                }
+            }
+            more |= n > limit;
         }
-        Ok(out)
+        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        more |= found.len() > limit;
+        found.truncate(limit);
+        Ok((found.into_iter().map(|(_, p)| p).collect(), more))
     }
 }
 

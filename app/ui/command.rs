@@ -19,6 +19,7 @@ pub enum Tab {
     Pages,
     Entry,
     Reconcile,
+    Reference,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub enum UiCommand {
 }
 
 impl UiCommand {
-    pub const ALL: [UiCommand; 13] = [
+    pub const ALL: [UiCommand; 14] = [
         UiCommand::Show(Tab::Census),
         UiCommand::Show(Tab::Kit),
         UiCommand::Show(Tab::Register),
@@ -45,14 +46,15 @@ impl UiCommand {
         UiCommand::Show(Tab::Pages),
         UiCommand::Show(Tab::Entry),
         UiCommand::Show(Tab::Reconcile),
+        UiCommand::Show(Tab::Reference),
         UiCommand::Search,
         UiCommand::ImportCensus,
         UiCommand::Lock,
         UiCommand::Help,
     ];
 
-    /// The tabs in order (F1…F9: the scan station is reachable without a mouse).
-    pub const TABS: [Tab; 9] = [
+    /// The tabs in order (F1…F10: the scan station is reachable without a mouse).
+    pub const TABS: [Tab; 10] = [
         Tab::Census,
         Tab::Kit,
         Tab::Register,
@@ -62,6 +64,7 @@ impl UiCommand {
         Tab::Pages,
         Tab::Entry,
         Tab::Reconcile,
+        Tab::Reference,
     ];
 
     /// The words on the button, tab or menu entry (and its accessible label).
@@ -77,6 +80,7 @@ impl UiCommand {
                 Tab::Pages => labels::PAGES_TAB,
                 Tab::Entry => labels::ENTRY_TAB,
                 Tab::Reconcile => labels::RECONCILE_TAB,
+                Tab::Reference => labels::REFERENCE_TAB,
             },
             UiCommand::Search => labels::SEARCH_LABEL,
             UiCommand::ImportCensus => labels::IMPORT_MENU_BUTTON,
@@ -99,6 +103,7 @@ impl UiCommand {
                 Tab::Pages => Key::F7,
                 Tab::Entry => Key::F8,
                 Tab::Reconcile => Key::F9,
+                Tab::Reference => Key::F10,
             }),
             UiCommand::Search => command(Key::F),
             UiCommand::ImportCensus => command(Key::I),
@@ -118,6 +123,7 @@ impl UiCommand {
                 Tab::Pages => Some(Permission::FilePages),
                 Tab::Entry => Some(Permission::BackEntry),
                 Tab::Reconcile => Some(Permission::Reconcile),
+                Tab::Reference => Some(Permission::ViewCensus),
             },
             UiCommand::ImportCensus => Some(Permission::ImportCensus),
             UiCommand::Search | UiCommand::Lock | UiCommand::Help => None,

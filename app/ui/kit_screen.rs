@@ -208,6 +208,7 @@ impl KitScreen {
             blanks: self.blanks,
             forms_dir: None,
             blanks_only: false,
+            packets: 0,
         };
         // Typed IDs win over wards; with neither, only blank forms (never the whole hospital by
         // accident).

@@ -16,6 +16,7 @@ mod login;
 mod page_view;
 mod pages_screen;
 mod reconcile_screen;
+mod reference_screen;
 mod register_screen;
 mod scan_screen;
 pub mod screen;

@@ -10,8 +10,8 @@ use egui::{Color32, RichText};
 
 use super::labels::{
     REG_AGE_LABEL, REG_ALLERGIES_LABEL, REG_BED_LABEL, REG_BLOOD_LABEL, REG_DEPARTMENT_LABEL, REG_DOB_LABEL,
-    REG_KANA_LABEL, REG_NAME_LABEL, REG_SEX_LABEL, REG_UNKNOWN_LABEL, REG_WARD_LABEL, REGISTER_ANYWAY_BUTTON,
-    REGISTER_BUTTON,
+    REG_KANA_LABEL, REG_NAME_LABEL, REG_PACKET_LABEL, REG_SEX_LABEL, REG_UNKNOWN_LABEL, REG_WARD_LABEL,
+    REGISTER_ANYWAY_BUTTON, REGISTER_BUTTON,
 };
 use super::widgets::{identity_block, labelled_text};
 use crate::auth::Session;
@@ -31,6 +31,8 @@ pub struct RegisterScreen {
     department: String,
     allergies: String,
     unknown: bool,
+    /// A pre-printed packet's ID or page code, as scanned; empty: the next ID.
+    packet: String,
     /// Known patients with a similar reading, waiting for the clerk's decision.
     similar: Vec<PatientRecord>,
     done: Option<Registered>,
@@ -62,6 +64,7 @@ impl RegisterScreen {
             department: self.department.clone(),
             allergies: self.allergies.clone(),
             identity_unknown: self.unknown,
+            packet: self.packet.clone(),
         })
     }
 
@@ -79,6 +82,7 @@ impl RegisterScreen {
                 ui.checkbox(&mut self.unknown, "").labelled_by(label.id);
                 ui.end_row();
                 for (label, value) in [
+                    (REG_PACKET_LABEL, &mut self.packet),
                     (REG_KANA_LABEL, &mut self.kana),
                     (REG_NAME_LABEL, &mut self.name),
                     (REG_DOB_LABEL, &mut self.dob),

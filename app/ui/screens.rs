@@ -10,6 +10,7 @@ use super::import_dialog::ImportDialog;
 use super::kit_screen::KitScreen;
 use super::pages_screen::PagesScreen;
 use super::reconcile_screen::ReconcileScreen;
+use super::reference_screen::ReferenceScreen;
 use super::register_screen::RegisterScreen;
 use super::scan_screen::ScanScreen;
 use super::screen::{Ctx, Screen, ShellCommand};
@@ -28,6 +29,7 @@ pub struct Screens {
     pages: Option<PagesScreen>,
     entry: Option<EntryScreen>,
     reconcile: Option<ReconcileScreen>,
+    reference: Option<ReferenceScreen>,
     pub import: ImportDialog,
 }
 
@@ -63,6 +65,7 @@ impl Screens {
             Tab::Pages => show(&mut self.pages, ui, ctx),
             Tab::Entry => show(&mut self.entry, ui, ctx),
             Tab::Reconcile => show(&mut self.reconcile, ui, ctx),
+            Tab::Reference => show(&mut self.reference, ui, ctx),
         }
     }
 
@@ -72,7 +75,7 @@ impl Screens {
         macro_rules! push {
             ($($field:ident),*) => { $( if let Some(s) = &mut self.$field { out.push(s); } )* };
         }
-        push!(census, kit, register, scan, volume, episode, pages, entry, reconcile);
+        push!(census, kit, register, scan, volume, episode, pages, entry, reconcile, reference);
         out
     }
 
@@ -81,7 +84,7 @@ impl Screens {
         macro_rules! push {
             ($($field:ident),*) => { $( if let Some(s) = &self.$field { out.push(s); } )* };
         }
-        push!(census, kit, register, scan, volume, episode, pages, entry, reconcile);
+        push!(census, kit, register, scan, volume, episode, pages, entry, reconcile, reference);
         out
     }
 
@@ -97,6 +100,7 @@ impl Screens {
             Tab::Pages => self.pages.as_mut().map(|s| s as &mut dyn Screen),
             Tab::Entry => self.entry.as_mut().map(|s| s as &mut dyn Screen),
             Tab::Reconcile => self.reconcile.as_mut().map(|s| s as &mut dyn Screen),
+            Tab::Reference => self.reference.as_mut().map(|s| s as &mut dyn Screen),
         }
     }
 

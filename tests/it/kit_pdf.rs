@@ -279,3 +279,99 @@ fn the_mar_and_summary_printed_from_the_snapshot_carry_the_running_medications_a
         }
     }
 }
+
+#[test]
+fn a_pre_printed_packet_carries_its_reserved_id_and_is_registered_later_by_scanning_it() {
+    use crate::common::{CLERK, run_as, stderr, stdout};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.sqlite");
+    let out = common::run(&db, &["demo", "--beds", "20", "--downtime"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kit = dir.path().join("packets");
+    let out = run_as(&db, CLERK, &["kit", "--out", kit.to_str().unwrap(), "--packets", "2", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<String> =
+        report["packets"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(report["patients"], 0);
+
+    // Each file passes the peer checks, and every barcode names a packet's ID: the bands carry
+    // the bare ID, every page a page code naming it.
+    let pngs_dir = dir.path().join("png");
+    std::fs::create_dir_all(&pngs_dir).unwrap();
+    let mut page_codes = Vec::new();
+    for family in ["wristbands", "labels", "charts", "slips"] {
+        let pdf = kit.join(format!("packets-{family}.pdf"));
+        let check = tool("qpdf", &["--check", pdf.to_str().unwrap()]);
+        assert!(check.status.success(), "qpdf --check {family}: {}", text(&check));
+        for row in text(&tool("pdffonts", &[pdf.to_str().unwrap()])).lines().skip(2) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let n = cols.len();
+            assert_eq!((cols[n - 5], cols[n - 4]), ("yes", "yes"), "embedded and subset: {row}");
+        }
+        let words = text(&tool("pdftotext", &["-raw", pdf.to_str().unwrap(), "-"]));
+        assert!(words.contains(&ids[0]) && words.contains(&ids[1]), "{family} prints the IDs: {words}");
+        let pngs = render(&pdf, 200, &pngs_dir);
+        let (zxing, zbar) = decode(&pngs);
+        for png in &pngs {
+            for found in [&zxing[png], &zbar[png]] {
+                assert!(!found.is_empty(), "{} has a readable code", png.display());
+                for t in found {
+                    match PageCode::parse(t) {
+                        Ok(code) => {
+                            let id = code.patient.expect("a packet page names its ID");
+                            assert!(ids.contains(&id.to_string()), "{t}");
+                            page_codes.push(t.clone());
+                        }
+                        Err(_) => assert!(ids.contains(t), "a band or label carries a packet's ID: {t}"),
+                    }
+                }
+            }
+        }
+    }
+
+    // Before registration the scan station says what to do; the first packet's progress note,
+    // scanned into the register form, registers the patient under its ID.
+    {
+        use kamikarte::scan::{Outcome, Station};
+        let mut store = Store::open(&db).unwrap();
+        let nurse =
+            kamikarte::auth::login(&mut store, "nurse", "kamikarte-demo-nurse", chrono::Utc::now()).unwrap();
+        let mut station = Station::open(&store, kamikarte::form::load(None).unwrap()).unwrap();
+        match station.scan(&mut store, &nurse, &ids[0], chrono::Utc::now()).unwrap() {
+            Outcome::Refused(why) => assert!(why.contains("not registered yet"), "{why}"),
+            other => panic!("an unregistered packet's band is refused: {other:?}"),
+        }
+    }
+    let note = page_codes
+        .iter()
+        .find(|t| t.contains(".PN.") && t.contains(&ids[0]))
+        .expect("the first packet's progress note")
+        .clone();
+    let out = run_as(
+        &db,
+        CLERK,
+        &["register", "--packet", &note, "--kana", "みほん　はなこ", "--sex", "F", "--age", "40"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), ids[0]);
+    let again = run_as(
+        &db,
+        CLERK,
+        &["register", "--packet", &ids[0], "--kana", "ミホン", "--sex", "F", "--age", "40"],
+    );
+    assert!(!again.status.success() && stderr(&again).contains("registered already"), "{}", stderr(&again));
+    // The next registration draws past the reserved IDs.
+    let out = run_as(&db, CLERK, &["register", "--kana", "ミホン ジロウ", "--sex", "M", "--age", "50"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!ids.contains(&stdout(&out).trim().to_string()));
+
+    // Reconciliation lists the packet's patient as any downtime registration.
+    let list = dir.path().join("list");
+    let out = run_as(&db, CLERK, &["handoff", "registrations", "--out", list.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(list.join("registrations.csv")).unwrap();
+    assert!(csv.contains(&ids[0]) && csv.contains("ミホン　ハナコ"), "{csv}");
+    assert!(!csv.contains(&ids[1]), "an unused packet is nobody: {csv}");
+}

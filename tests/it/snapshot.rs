@@ -660,3 +660,69 @@ fn every_screen_shows_how_old_the_snapshot_is() {
     assert!(harness.query_by_label_contains(" 時点").is_some(), "the snapshot's age under the banner");
     assert!(harness.query_by_label_contains("時間前の情報です").is_none(), "a fresh snapshot is no warning");
 }
+
+#[test]
+fn the_reference_screen_finds_anyone_with_an_id_by_kana_or_id_and_audits_each_patient_shown() {
+    use egui::Key;
+    use egui_kittest::kittest::Queryable;
+    use kamikarte::ui::labels::{REFERENCE_SEARCH_LABEL, REFERENCE_TAB};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ssmix2");
+    for f in &storage() {
+        put(&root.join("standard"), f);
+    }
+    settle(&root);
+    let db = dir.path().join("k.sqlite");
+    admin_db(&db);
+    let out = common::run_as(&db, TEST_ADMIN, &["snapshot", "import", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut screen = common::ui::log_in(&db, TEST_ADMIN.0, TEST_ADMIN.1);
+    screen.key_press(Key::F10);
+    screen.run_steps(2);
+    assert!(screen.query_by_label(REFERENCE_TAB).is_some());
+    assert!(screen.query_by_label_contains("/ 3 名").is_some(), "the master's size is shown");
+
+    // Hiragana finds the katakana reading; the inpatient's allergies, problems and results show.
+    common::ui::type_into(&mut screen, REFERENCE_SEARCH_LABEL, "みほん");
+    screen.run_steps(3);
+    for text in [
+        "見本 花子",
+        "！ 薬剤 ペニシリン系抗菌薬 (重度)",
+        "！ 花粉 スギ (軽度)",
+        "高血圧症  (発症 2024-10-01)",
+        "入院中 admitted since",
+        "常食",
+    ] {
+        assert!(shows(&screen, text), "'{text}' is shown");
+    }
+    assert!(shows(&screen, "2.35mg/dL H (2026-11-30)"), "the latest CRP first");
+    assert!(!shows(&screen, "肺炎"), "a resolved problem is not listed as open");
+
+    // The ID's start finds the outpatient, who is in no census.
+    common::ui::type_into(&mut screen, REFERENCE_SEARCH_LABEL, "0000023");
+    screen.run_steps(3);
+    assert!(shows(&screen, "試験 一郎"));
+    assert!(shows(&screen, "外来 outpatient"));
+    // Nobody matches: nothing is shown.
+    common::ui::type_into(&mut screen, REFERENCE_SEARCH_LABEL, "ゾゾゾ");
+    screen.run_steps(3);
+    assert!(!shows(&screen, "試験 一郎"));
+    drop(screen);
+
+    let store = Store::open(&db).unwrap();
+    for id in ["0000012345", "0000023456"] {
+        let views = store.audit_of("snapshot patient", id, 10).unwrap();
+        assert!(
+            views.iter().any(|e| e.action == "view" && e.actor == TEST_ADMIN.0),
+            "showing {id} is audited: {views:?}"
+        );
+    }
+    assert!(store.audit_of("snapshot patient", "0000034567", 10).unwrap().is_empty(), "never shown");
+}
+
+/// Some widget's label contains `text` (a name is both in the list and in the details).
+fn shows(screen: &common::ui::Screen, text: &str) -> bool {
+    use egui_kittest::kittest::Queryable;
+    screen.query_all_by_label_contains(text).next().is_some()
+}
