@@ -55,12 +55,13 @@ fn main() {
 
     let some = &patients[n / 2];
     let (family, _) = some.name.as_str().split_once('　').unwrap_or((some.name.as_str(), ""));
+    let kanji = format!("kanji family name ({family})");
     let queries: [(&str, String); 7] = [
         ("one kana (ヤ)", "ヤ".into()),
         ("kana family name (ヤマダ)", "ヤマダ".into()),
         ("hiragana full name (やまだ　はなこ)", "やまだ　はなこ".into()),
         ("half-width kana (ｻﾄｳ)", "ｻﾄｳ".into()),
-        ("kanji family name", family.to_string()),
+        (&kanji, family.to_string()),
         ("ID prefix (1)", "1".into()),
         ("exact ID", some.id.to_string()),
     ];

@@ -10,6 +10,8 @@
 #           pdftoppm, ticked by hand-like pen marks and skewed (tests/peers/tick_slip.py),
 #           imported by `scan import`; the ticks arrive read from the scan, marked ●
 #   worklist the back-entry worklist of ward 5E: half its chart pages scanned, one keyed
+#   reference the reference viewer (F10) on the demo hospital built from a synthetic SS-MIX2
+#           storage: a patient found by typing hiragana, with allergies, medications and results
 set -euo pipefail
 out=$(realpath -m "${1:-/tmp/kamikarte.png}")
 scene=${2:-census}
@@ -22,6 +24,7 @@ db=$tmp/demo.sqlite
 
 case $scene in
   census) "$bin" --db "$db" demo >/dev/null ;;
+  reference) "$bin" --db "$db" demo --ssmix2 "$tmp/ssmix2" --outpatients 2000 >/dev/null ;;
   *) "$bin" --db "$db" demo --downtime >/dev/null ;;
 esac
 display=:$((90 + RANDOM % 9))
@@ -60,6 +63,12 @@ case $scene in
     log_in nurse
     type "$patient"; key Return; sleep 1
     type "$slip"; key Return; sleep 1
+    ;;
+  reference)
+    log_in clerk
+    key F10; sleep 1
+    type_ja "すずき"; sleep 1
+    key Down; key Down; key Down; sleep 1
     ;;
   volume)
     log_in clerk

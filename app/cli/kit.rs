@@ -34,6 +34,15 @@ pub struct KitArgs {
     #[arg(long, value_name = "N", conflicts_with_all = ["ward", "patient"],
           value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::print::MAX_PACKETS)))]
     pub packets: Option<u32>,
+    /// An outpatient kit for the day (YYYY-MM-DD): everyone with a visit the SS-MIX2 storage
+    /// files under that day (ADT-12), or on the --appointments list, named from the snapshot.
+    /// Forms: all but wristbands, the MAR and the diet order, unless --forms says.
+    #[arg(long, value_name = "DATE", conflicts_with_all = ["ward", "patient", "packets"])]
+    pub outpatients: Option<chrono::NaiveDate>,
+    /// The day's appointment list (CSV: patient_id, and optionally date, time, department;
+    /// UTF-8 or Shift_JIS) instead of the storage's visits.
+    #[arg(long, value_name = "FILE", requires = "outpatients")]
+    pub appointments: Option<PathBuf>,
     /// A folder of the hospital's own form definitions.
     #[arg(long, value_name = "DIR", env = "KAMIKARTE_FORMS")]
     pub forms_dir: Option<PathBuf>,
@@ -43,11 +52,44 @@ pub struct KitArgs {
 
 pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
     let session = ctx.authenticate(Permission::PrintKit)?;
+    let mut patients = args.patient.clone();
+    let mut forms = args.forms.clone();
+    let mut day = None;
+    if let Some(date) = args.outpatients {
+        let list = crate::snapshot::outpatients::prepare(
+            ctx.store,
+            &session,
+            date,
+            args.appointments.as_deref(),
+            super::census::today(),
+        )?;
+        for id in &list.not_in_master {
+            eprintln!("warning: {id} is not in the snapshot's patient master: no outpatient paper printed");
+        }
+        for u in &list.unusable {
+            eprintln!("warning: {}: {}: no outpatient paper printed", u.path, u.problem);
+        }
+        for id in &list.added.admitted {
+            eprintln!("note: {id} is admitted: their paper comes with their ward's kit");
+        }
+        if list.ids.is_empty() {
+            anyhow::bail!("no outpatient of {date} ({}) can be printed", list.source);
+        }
+        patients = list.ids.clone();
+        if forms.is_empty() {
+            forms = crate::form::load(args.forms_dir.as_deref())?
+                .into_iter()
+                .filter(crate::snapshot::outpatients::prints_for_outpatients)
+                .map(|f| f.id)
+                .collect();
+        }
+        day = Some(list);
+    }
     let request = KitRequest {
         out_dir: args.out.clone(),
         wards: args.ward.clone(),
-        patients: args.patient.clone(),
-        forms: args.forms.clone(),
+        patients,
+        forms,
         blanks: args.blanks.unwrap_or(if args.packets.is_some() { 0 } else { 5 }),
         forms_dir: args.forms_dir.clone(),
         blanks_only: false,
@@ -56,9 +98,23 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
     let started = Instant::now();
     let report = generate_kit(ctx.store, &session, &request, &mut |_, _| {})?;
     if args.json {
-        out!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        if let Some(day) = &day {
+            json["outpatients"] = serde_json::to_value(day)?;
+        }
+        out!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         out!("{}", describe(&report.files, &args.out));
+        if let Some(day) = &day {
+            out!(
+                "outpatients of {} from {}: {} to print ({} new, {} updated)",
+                day.date,
+                day.source,
+                day.ids.len(),
+                day.added.inserted,
+                day.added.updated
+            );
+        }
         if let (Some(first), Some(last)) = (report.packets.first(), report.packets.last()) {
             out!(
                 "{} packets reserved: {first} … {last} (register each used packet: kamikarte register --packet ID)",

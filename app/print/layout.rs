@@ -143,7 +143,7 @@ fn page(
         7.0,
         &format!(
             "印刷 Printed {}   No. {}{}",
-            ctx.printed_at.format("%Y-%m-%d %H:%M"),
+            ctx.printed_at.with_timezone(&crate::domain::paper_time::japan_time()).format("%Y-%m-%d %H:%M"),
             code.serial,
             ctx.snapshot.as_deref().map(|s| format!("   {s}")).unwrap_or_default()
         ),
@@ -376,7 +376,7 @@ fn labels(
         5.5,
         &format!(
             "{}{}",
-            ctx.printed_at.format("%Y-%m-%d %H:%M"),
+            ctx.printed_at.with_timezone(&crate::domain::paper_time::japan_time()).format("%Y-%m-%d %H:%M"),
             ctx.snapshot.as_deref().map(|s| format!("  {s}")).unwrap_or_default()
         ),
     );

@@ -5,6 +5,7 @@
 //! not written. When every batch is in, the census (inpatients) is brought in line with the
 //! snapshot's admissions, and the run is marked finished: the snapshot is as old as that run.
 
+pub mod outpatients;
 pub mod read;
 pub mod walk;
 

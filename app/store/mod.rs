@@ -45,7 +45,7 @@ pub use handoff::{
 };
 pub use masters::ReplaceCounts;
 pub use orca::{OrcaAccepted, OrcaVisit};
-pub use patients::{ApplyCounts, CensusApplied, CensusApply, PatientRecord, WardSummary};
+pub use patients::{ApplyCounts, CensusApplied, CensusApply, OutpatientsAdded, PatientRecord, WardSummary};
 pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};

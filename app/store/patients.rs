@@ -16,6 +16,18 @@ use crate::domain::{
 const SOURCE_CENSUS: &str = "census";
 /// A patient registered during downtime under a downtime ID.
 pub(super) const SOURCE_DOWNTIME: &str = "downtime";
+/// An outpatient with an EHR ID written for a day's outpatient kit (`kit --outpatients`).
+const SOURCE_OUTPATIENT: &str = "outpatient";
+
+/// What writing a day's outpatients did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutpatientsAdded {
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Admitted by the census or registered during downtime: left as they are.
+    pub admitted: Vec<String>,
+}
 
 /// A stored patient with the state the census gives them.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +73,8 @@ pub struct ApplyCounts {
 
 pub(super) const COLUMNS: &str = "id, name, kana, dob, sex, blood_type, ward, room, bed, department, allergies, \
                        status, updated_at, updated_by";
+/// How many columns `COLUMNS` names: `source` follows them where a query reads it.
+const COLUMN_COUNT: usize = 14;
 
 /// What a census import changed, and the demo's accounts it switched off (real data is here).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -285,6 +299,56 @@ impl Store {
         }
     }
 
+    /// Writes a day's outpatients (read from the SS-MIX2 snapshot or an appointment list) as
+    /// patients of the outpatient ward, so their paper is printed, filed and handed over like
+    /// anyone's. Someone the census admits or a registration made is left as they are. One
+    /// transaction, every insert and change audited.
+    pub fn add_outpatients(&mut self, actor: &Actor, patients: &[Patient]) -> Result<OutpatientsAdded> {
+        let tx = self.begin()?;
+        let now = now_text();
+        let mut audit = AuditWriter::start(&tx)?;
+        let mut out = OutpatientsAdded::default();
+        for p in patients {
+            let old: Option<(String, String, PatientRecord)> = {
+                let mut stmt =
+                    tx.prepare_cached(&format!("SELECT {COLUMNS}, source FROM patients WHERE id = ?1"))?;
+                let mut rows = stmt.query([p.id.as_str()])?;
+                match rows.next()? {
+                    Some(row) => {
+                        let record = read_record(row)?;
+                        let source: String = row.get(COLUMN_COUNT)?;
+                        Some((source, record.status.code().to_string(), record))
+                    }
+                    None => None,
+                }
+            };
+            let before = match old {
+                Some((source, status, _)) if source != SOURCE_OUTPATIENT && status == "admitted" => {
+                    out.admitted.push(p.id.to_string());
+                    continue;
+                }
+                Some((_, status, old)) if old.patient == *p && status == "admitted" => {
+                    out.unchanged += 1;
+                    continue;
+                }
+                Some((_, _, old)) => Some(json(&old.patient)),
+                None => None,
+            };
+            upsert(&tx, p, SOURCE_OUTPATIENT, &now, actor)?;
+            let action = if before.is_some() { "update" } else { "insert" };
+            let mut after = json(p);
+            after["source"] = serde_json::json!(SOURCE_OUTPATIENT);
+            audit.append(&tx, actor, action, "patient", p.id.as_str(), before.as_ref(), Some(&after))?;
+            if before.is_some() {
+                out.updated += 1;
+            } else {
+                out.inserted += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Wards with at least one admitted patient, in natural order (3E before 10E).
     pub fn wards(&self) -> Result<Vec<WardSummary>> {
         let mut stmt = self.conn.prepare(
@@ -377,7 +441,7 @@ fn load_all(conn: &rusqlite::Connection) -> Result<HashMap<String, ExistingRow>>
     let mut out = HashMap::new();
     while let Some(row) = rows.next()? {
         let rec = read_record(row)?;
-        let source: String = row.get(14)?;
+        let source: String = row.get(COLUMN_COUNT)?;
         out.insert(
             rec.patient.id.as_str().to_string(),
             ExistingRow { patient: rec.patient, status: rec.status, source, updated_at: rec.updated_at },

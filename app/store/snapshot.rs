@@ -318,6 +318,28 @@ impl Store {
         Ok(out)
     }
 
+    /// The outpatient visits (ADT-12) the storage files under `day` (`YYYY-MM-DD`), cancelled ones
+    /// left out: (patient, the visit), by patient.
+    pub fn snapshot_visits_on(&self, day: &str) -> Result<Vec<(String, Movement)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT patient_id, payload, file FROM snapshot_records
+             WHERE data_type = 'ADT-12' AND day = ?1 AND flag = 'valid' ORDER BY patient_id, ts",
+        )?;
+        let rows = stmt.query_map([day], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (patient, payload, file) = row?;
+            match serde_json::from_str::<Record>(&payload) {
+                Ok(Record::Movement(m)) => out.push((patient, m)),
+                Ok(_) => return Err(corrupt(&file, "payload", "an ADT-12 record that is no visit".into())),
+                Err(e) => return Err(corrupt(&file, "payload", e.to_string())),
+            }
+        }
+        Ok(out)
+    }
+
     /// Patients of the master whose ID, reading (katakana, spaces dropped) or name begins with
     /// the folded `query`, in reading order: at most `limit`, and whether more matched. Each of the
     /// three is a range scan of its own index, so a one-letter query on half a million patients

@@ -10,7 +10,8 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, RichText, Sense, Stroke, Vec2};
 
 use super::jobs::Job;
 use super::labels::{
-    KIT_BLANKS_LABEL, KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_PATIENTS_LABEL, OPEN_FOLDER_BUTTON,
+    KIT_BLANKS_LABEL, KIT_GENERATE_BUTTON, KIT_OUT_LABEL, KIT_OUTPATIENTS_LABEL, KIT_PACKETS_LABEL,
+    KIT_PATIENTS_LABEL, OPEN_FOLDER_BUTTON,
 };
 use crate::auth::Session;
 use crate::domain::Patient;
@@ -30,6 +31,10 @@ pub struct KitScreen {
     wards: Vec<WardSummary>,
     chosen_wards: BTreeSet<String>,
     patient_ids: String,
+    /// A day (YYYY-MM-DD) whose outpatients the kit is for, from the SS-MIX2 snapshot.
+    outpatient_day: String,
+    /// Pre-printed packets to reserve and print.
+    packets: u32,
     blanks: u32,
     out_dir: String,
     preview: Option<Preview>,
@@ -50,6 +55,8 @@ impl KitScreen {
             wards: Vec::new(),
             chosen_wards: BTreeSet::new(),
             patient_ids: String::new(),
+            outpatient_day: String::new(),
+            packets: 0,
             blanks: 5,
             out_dir: base.join("kamikarte-kits").join(stamp.to_string()).display().to_string(),
             preview: None,
@@ -129,6 +136,16 @@ impl KitScreen {
             let label = ui.label(KIT_PATIENTS_LABEL);
             ui.add(egui::TextEdit::singleline(&mut self.patient_ids).hint_text("10002326, 10002339").desired_width(300.0))
                 .labelled_by(label.id);
+            ui.horizontal(|ui| {
+                let label = ui.label(KIT_OUTPATIENTS_LABEL);
+                ui.add(egui::TextEdit::singleline(&mut self.outpatient_day).hint_text("2026-12-07").desired_width(110.0))
+                    .labelled_by(label.id);
+            });
+            ui.horizontal(|ui| {
+                let label = ui.label(KIT_PACKETS_LABEL);
+                ui.add(egui::DragValue::new(&mut self.packets).range(0..=crate::print::MAX_PACKETS))
+                    .labelled_by(label.id);
+            });
             ui.separator();
             ui.heading("帳票 Forms");
             for family in Family::ALL {
@@ -154,7 +171,11 @@ impl KitScreen {
                 }
             });
             let patients = self.patient_list();
-            let something = !self.chosen_wards.is_empty() || !patients.is_empty() || self.blanks > 0;
+            let something = !self.chosen_wards.is_empty()
+                || !patients.is_empty()
+                || self.blanks > 0
+                || self.packets > 0
+                || !self.outpatient_day.trim().is_empty();
             let ready = something && !self.selected_forms().is_empty() && !self.out_dir.trim().is_empty();
             if ui.add_enabled(ready, egui::Button::new(RichText::new(KIT_GENERATE_BUTTON).strong())).clicked() {
                 self.start(ui.ctx(), db, session);
@@ -177,6 +198,12 @@ impl KitScreen {
                 report.patients,
                 report.files.len()
             ));
+            if let (Some(first), Some(last)) = (report.packets.first(), report.packets.last()) {
+                ui.label(
+                    RichText::new(format!("パケット {} 件 packets: {first} … {last}", report.packets.len()))
+                        .strong(),
+                );
+            }
             let dir = PathBuf::from(self.out_dir.trim());
             if ui.button(OPEN_FOLDER_BUTTON).clicked()
                 && let Err(e) = open::that_detached(&dir)
@@ -208,19 +235,59 @@ impl KitScreen {
             blanks: self.blanks,
             forms_dir: None,
             blanks_only: false,
-            packets: 0,
+            packets: self.packets,
         };
-        // Typed IDs win over wards; with neither, only blank forms (never the whole hospital by
-        // accident).
-        let request =
-            if request.patients.is_empty() { request } else { KitRequest { wards: vec![], ..request } };
-        let blanks_only = request.wards.is_empty() && request.patients.is_empty();
-        let request = KitRequest { blanks_only, ..request };
+        let day = self.outpatient_day.trim();
+        let outpatients = if day.is_empty() {
+            None
+        } else {
+            match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    self.error = Some(format!("外来日 outpatient day '{day}' is not YYYY-MM-DD"));
+                    return;
+                }
+            }
+        };
+        if outpatients.is_some() && request.packets > 0 {
+            self.error =
+                Some("パケットか外来日のどちらか Packets or an outpatient day, not both: clear one".into());
+            return;
+        }
+        // Packets and an outpatient day stand alone; typed IDs win over wards; with none of
+        // them, only blank forms (never the whole hospital by accident).
+        let request = if request.packets > 0 || outpatients.is_some() {
+            KitRequest { wards: vec![], patients: vec![], ..request }
+        } else if request.patients.is_empty() {
+            request
+        } else {
+            KitRequest { wards: vec![], ..request }
+        };
+        let blanks_only = request.wards.is_empty()
+            && request.patients.is_empty()
+            && request.packets == 0
+            && outpatients.is_none();
+        let mut request = KitRequest { blanks_only, ..request };
         let (db, session) = (db.to_path_buf(), session.clone());
         self.report = None;
         self.error = None;
         self.job = Some(Job::spawn(ctx, "キット作成中 Generating kit", move |reporter| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
+            if let Some(date) = outpatients {
+                let today = chrono::Local::now().date_naive();
+                let day = crate::snapshot::outpatients::prepare(&mut store, &session, date, None, today)
+                    .map_err(|e| e.to_string())?;
+                if day.ids.is_empty() {
+                    return Err(format!("no outpatient of {date} can be printed"));
+                }
+                request.patients = day.ids;
+                let forms = form::built_in();
+                request.forms.retain(|id| {
+                    forms
+                        .iter()
+                        .any(|f| &f.id == id && crate::snapshot::outpatients::prints_for_outpatients(f))
+                });
+            }
             generate_kit(&mut store, &session, &request, &mut |done, total| {
                 reporter.progress("pages", done, total)
             })

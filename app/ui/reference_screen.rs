@@ -161,7 +161,7 @@ impl ReferenceScreen {
             .column(Column::auto().at_least(90.0))
             .column(Column::initial(150.0).resizable(true))
             .column(Column::initial(120.0).resizable(true))
-            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(100.0))
             .column(Column::remainder().at_least(40.0))
             .header(row_height, |mut header| {
                 for title in ["ID", "カナ Kana", "氏名 Name", "生年月日 DOB", "性別 Sex"] {
@@ -258,9 +258,12 @@ fn details_ui(ui: &mut egui::Ui, shown: &Shown, today: NaiveDate) {
         let stay = match &shown.person.stay {
             Some(s) if s.admitted => format!(
                 "入院中 admitted since {}: {} {} {}",
-                s.since, s.place.ward, s.place.room, s.place.bed
+                s.since.replace('T', " "),
+                s.place.ward,
+                s.place.room,
+                s.place.bed
             ),
-            Some(s) => format!("退院 discharged ({})", s.since),
+            Some(s) => format!("退院 discharged ({})", s.since.replace('T', " ")),
             None => "外来 outpatient".into(),
         };
         row("状態 Status", stay);
@@ -303,6 +306,7 @@ fn details_ui(ui: &mut egui::Ui, shown: &Shown, today: NaiveDate) {
         egui::Grid::new("reference_results").striped(true).num_columns(3).show(ui, |ui| {
             for test in &v.results {
                 ui.label(&test[0].name);
+                ui.label(&test[0].range);
                 let values: Vec<String> = test
                     .iter()
                     .map(|r| {
@@ -311,7 +315,6 @@ fn details_ui(ui: &mut egui::Ui, shown: &Shown, today: NaiveDate) {
                     })
                     .collect();
                 ui.label(values.join("  "));
-                ui.label(&test[0].range);
                 ui.end_row();
             }
         });
@@ -335,7 +338,7 @@ fn details_ui(ui: &mut egui::Ui, shown: &Shown, today: NaiveDate) {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        ui.label(format!("{}  {}  {place}", m.at, movement(m.kind)));
+        ui.label(format!("{}  {}  {place}", m.at.replace('T', " "), movement(m.kind)));
     }
 }
 
@@ -350,28 +353,26 @@ impl Screen for ReferenceScreen {
             return Vec::new();
         }
         let out = self.follow_selection(ctx);
-        egui::Panel::right("reference_patient").resizable(true).default_size(520.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| match &self.shown {
-                Some(shown) => details_ui(ui, shown, self.today),
-                None => {
-                    ui.label("患者を検索してください\nSearch a patient by ID, kana or name.");
-                }
-            });
-        });
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("参照系 Read-only patient reference");
-                if let Some(age) = &self.age {
-                    ui.label(RichText::new(age).strong());
-                }
-            });
-            ui.label("閲覧のみ。表示した患者は監査記録に残ります。 Read only; every patient shown is recorded in the audit trail.");
+        egui::Panel::left("reference_list").resizable(true).default_size(560.0).show(ui, |ui| {
+            ui.heading("参照系 Read-only reference");
+            if let Some(age) = &self.age {
+                ui.label(RichText::new(age).strong());
+            }
+            ui.label("表示した患者は監査記録に残ります。 Each patient shown is recorded in the audit trail.");
             self.search_ui(ui, ctx.store);
             if let Some(e) = &self.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
             ui.separator();
             self.table_ui(ui);
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| match &self.shown {
+                Some(shown) => details_ui(ui, shown, self.today),
+                None => {
+                    ui.label("患者を検索してください\nSearch a patient by ID, kana or name.");
+                }
+            });
         });
         out
     }

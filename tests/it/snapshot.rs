@@ -726,3 +726,80 @@ fn shows(screen: &common::ui::Screen, text: &str) -> bool {
     use egui_kittest::kittest::Queryable;
     screen.query_all_by_label_contains(text).next().is_some()
 }
+
+#[test]
+fn an_outpatient_kit_prints_the_days_visits_or_appointments_from_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ssmix2");
+    for f in &storage() {
+        put(&root.join("standard"), f);
+    }
+    settle(&root);
+    let db = dir.path().join("k.sqlite");
+    admin_db(&db);
+    let runs = std::cell::Cell::new(0);
+    let kit = |args: &[&str]| {
+        runs.set(runs.get() + 1);
+        let out_dir = dir.path().join(format!("kit{}", runs.get()));
+        let mut all = vec!["kit", "--out", out_dir.to_str().unwrap(), "--json", "--blanks", "0"];
+        all.extend_from_slice(args);
+        (common::run_as(&db, TEST_ADMIN, &all), out_dir)
+    };
+    let (out, _) = kit(&["--outpatients", "2026-11-30"]);
+    assert!(!out.status.success() && stderr(&out).contains("snapshot import"), "{}", stderr(&out));
+    let out = common::run_as(&db, TEST_ADMIN, &["snapshot", "import", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The storage's visits of the day (ADT-12): the outpatient, named from ADT-00.
+    let (out, out_dir) = kit(&["--outpatients", "2026-11-30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outpatients"]["ids"], serde_json::json!(["0000023456"]));
+    assert_eq!(report["outpatients"]["source"], "SS-MIX2 ADT-12");
+    let files: Vec<&str> =
+        report["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(files.iter().all(|f| f.contains("OPD-")), "{files:?}");
+    assert!(!files.iter().any(|f| f.contains("wristbands")), "outpatients wear no band: {files:?}");
+    let words = String::from_utf8_lossy(
+        &std::process::Command::new("pdftotext")
+            .args(["-raw", out_dir.join("OPD-charts.pdf").to_str().unwrap(), "-"])
+            .output()
+            .expect("pdftotext is installed")
+            .stdout,
+    )
+    .into_owned();
+    assert!(words.contains("試験") && words.contains("0000023456"), "{words}");
+    assert!(!words.contains("与薬記録"), "no MAR for an outpatient: {words}");
+    let (out, _) = kit(&["--outpatients", "2026-11-29"]);
+    assert!(!out.status.success() && stderr(&out).contains("--appointments"), "{}", stderr(&out));
+
+    // An appointment list in Shift_JIS: another day's row passed over, an inpatient left to
+    // their ward's kit, an unknown ID named; the outpatient printed again under the list's
+    // department (read from Shift_JIS).
+    let list = dir.path().join("appointments.csv");
+    let text = "patient_id,date,time,department\r\n0000023456,2026-12-07,09:30,内科\r\n0000012345,2026-12-07,10:00,内科\r\n0000099999,2026-12-07,11:00,外科\r\n0000034567,2026-12-08,09:00,外科\r\n";
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    std::fs::write(&list, bytes).unwrap();
+    let (out, _) = kit(&["--outpatients", "2026-12-07", "--appointments", list.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let day = &report["outpatients"];
+    assert_eq!(day["ids"], serde_json::json!(["0000023456"]));
+    assert_eq!(
+        (&day["added"]["updated"], &day["added"]["inserted"]),
+        (&serde_json::json!(1), &serde_json::json!(0))
+    );
+    let store = Store::open(&db).unwrap();
+    let id = kamikarte::domain::PatientId::parse("0000023456").unwrap();
+    assert_eq!(store.patient(&id).unwrap().unwrap().patient.department, "内科");
+    drop(store);
+    assert_eq!(day["added"]["admitted"], serde_json::json!(["0000012345"]));
+    assert_eq!(day["not_in_master"], serde_json::json!(["0000099999"]));
+    assert!(stderr(&out).contains("0000099999 is not in the snapshot's patient master"), "{}", stderr(&out));
+
+    // A malformed list prints nothing and names the line and field.
+    std::fs::write(&list, "patient_id,time\n0000023456,9時半\n").unwrap();
+    let (out, out_dir) = kit(&["--outpatients", "2026-12-07", "--appointments", list.to_str().unwrap()]);
+    assert!(stderr(&out).contains("appointments.csv:2: time: '9時半' is not HH:MM"), "{}", stderr(&out));
+    assert!(!out_dir.exists());
+}
