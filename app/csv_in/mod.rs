@@ -17,3 +17,24 @@ pub fn csv_reader(text: &str) -> csv::Reader<std::io::Cursor<String>> {
         .trim(csv::Trim::None)
         .from_reader(std::io::Cursor::new(text.replace("\r\n", "\n")))
 }
+
+/// The rows of a CSV file that begins with a header, as a file handed over is read: decoded
+/// (UTF-8 or CP932, detected), the header's names trimmed, lower-cased and without a BOM, then
+/// the rows after it. The error names the file (and line) and says what is wrong.
+pub fn read_with_header(
+    path: &std::path::Path,
+) -> Result<(Vec<String>, csv::StringRecordsIntoIter<std::io::Cursor<String>>), String> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("{file}: {e}"))?;
+    let (text, _) = decode(&bytes, Encoding::Auto)
+        .map_err(|e| format!("{file}:{}: not valid {:?} text", e.line, e.encoding))?;
+    let mut records = csv_reader(&text).into_records();
+    match records.next() {
+        Some(Ok(h)) => {
+            let names = h.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()).collect();
+            Ok((names, records))
+        }
+        Some(Err(e)) => Err(format!("{file}:1: {e}")),
+        None => Err(format!("{file}: the file is empty")),
+    }
+}

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use crate::auth::Session;
-use crate::csv_in::{Encoding, decode};
 use crate::domain::kana::{reading_key, search_key};
 use crate::domain::{Patient, PatientId, Permission, Sex};
 use crate::store::{Actor, EhrFacts, MrnLink, Store, StoreError};
@@ -204,17 +203,8 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
     session.require(Permission::Reconcile)?;
     let actor = &session.actor();
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ReconcileError::File(vec![format!("{file}: {e}")]))?;
-    let (text, _) = decode(&bytes, Encoding::Auto).map_err(|e| {
-        ReconcileError::File(vec![format!("{file}:{}: not valid {:?} text", e.line, e.encoding)])
-    })?;
-    let mut reader = crate::csv_in::csv_reader(&text);
-    let mut records = reader.records();
-    let headers: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()).collect(),
-        Some(Err(e)) => return Err(ReconcileError::File(vec![format!("{file}:1: {e}")])),
-        None => return Err(ReconcileError::File(vec![format!("{file}: the file is empty")])),
-    };
+    let (headers, records) =
+        crate::csv_in::read_with_header(path).map_err(|e| ReconcileError::File(vec![e]))?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(c_id), Some(c_mrn)) = (col("downtime_id"), col("mrn")) else {
         return Err(ReconcileError::File(vec![format!(

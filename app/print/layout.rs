@@ -72,6 +72,14 @@ impl<'a> Subject<'a> {
         }
     }
 
+    /// A packet's reserved ID.
+    pub fn packet(self) -> Option<&'a PatientId> {
+        match self {
+            Subject::Packet(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// The ID the page's code names.
     pub fn id(self) -> Option<&'a PatientId> {
         match self {
@@ -90,18 +98,10 @@ pub fn render(
     code: &PageCode,
     ctx: &PrintContext,
 ) -> Result<(), String> {
-    let patient = subject.patient();
-    if let Subject::Packet(id) = subject {
-        return match &form.layout {
-            Layout::Page => page(c, form, None, Some(id), code, ctx),
-            Layout::Wristband => packet_wristband(c, form, id, ctx),
-            Layout::Labels { .. } => packet_labels(c, form, id, code, ctx),
-        };
-    }
     match &form.layout {
-        Layout::Page => page(c, form, patient, None, code, ctx),
-        Layout::Wristband => wristband(c, form, patient, code, ctx),
-        Layout::Labels { .. } => labels(c, form, patient, code, ctx),
+        Layout::Page => page(c, form, subject.patient(), subject.packet(), code, ctx),
+        Layout::Wristband => wristband(c, form, subject, code, ctx),
+        Layout::Labels { .. } => labels(c, form, subject, code, ctx),
     }
 }
 
@@ -296,10 +296,12 @@ fn field(c: &mut Canvas<'_>, f: &crate::form::FieldDef) {
     }
 }
 
+/// A band: the ID's barcode (a patient's or a packet's), the DOWNTIME mark, and the patient's
+/// name and details — or, for a packet or a blank band, where to write them.
 fn wristband(
     c: &mut Canvas<'_>,
     form: &FormDefinition,
-    patient: Option<&Patient>,
+    subject: Subject<'_>,
     _code: &PageCode,
     ctx: &PrintContext,
 ) -> Result<(), String> {
@@ -309,11 +311,9 @@ fn wristband(
     // are 3 dots on a 203-dpi printer.
     let module = if small { 0.3 } else { 0.375 };
     let bar_h = if small { h - 2.0 * m - 3.5 } else { h - 2.0 * m - 5.0 };
-    let id = patient.map(|p| p.id.as_str()).unwrap_or("");
-    let bar_w = if patient.is_some() {
-        barcode_with_text(c, id, m, m, module, bar_h, if small { 6.0 } else { 8.0 })?
-    } else {
-        40.0
+    let bar_w = match subject.id() {
+        Some(id) => barcode_with_text(c, id.as_str(), m, m, module, bar_h, if small { 6.0 } else { 8.0 })?,
+        None => 40.0,
     };
     let x = m + bar_w + 2.0;
     let mark_w = if small { 16.0 } else { 24.0 };
@@ -326,8 +326,14 @@ fn wristband(
     let size = if small { 6.0 } else { 8.0 };
     let size = size * ((mark_w - 2.0) / c.font().width_mm("DOWNTIME", size)).min(1.0);
     c.text_inverse(w - m - mark_w + 1.0, h / 2.0 + size * 0.15, size, "DOWNTIME");
-    match patient {
-        Some(p) => {
+    match subject {
+        Subject::Packet(id) => {
+            c.text_fit(x, m + 3.0, text_w, 7.0, 3.5, "氏名 Name");
+            c.line(x + 12.0, m + 3.5, x + text_w, m + 3.5, 0.3);
+            c.text_fit(x, h / 2.0 + 1.5, text_w, 7.0, 3.5, "生年月日 DOB        血液型");
+            c.text_fit(x, h - m - 0.5, text_w, 6.0, 3.0, &format!("ID {id}  {}", ctx.hospital));
+        }
+        Subject::Patient(p) => {
             let (kana_pt, name_pt, info_pt) = if small { (9.0, 7.0, 5.5) } else { (13.0, 10.0, 7.0) };
             c.text_fit(x, m + kana_pt * 0.36, text_w, kana_pt, 4.0, p.kana.as_str());
             c.text_fit(x, m + kana_pt * 0.36 + name_pt * 0.4, text_w, name_pt, 4.0, p.name.as_str());
@@ -339,7 +345,7 @@ fn wristband(
                 c.text_fit(x, h - m + 0.2, text_w, 4.0, 3.0, &ctx.hospital);
             }
         }
-        None => {
+        Subject::Blank => {
             c.text(x, m + 4.0, 7.0, "未登録 ID / 氏名 / 生年月日 / 血液型 を記入");
             c.text_fit(x, h - m - 1.0, text_w, 6.0, 3.5, &ctx.hospital);
         }
@@ -350,7 +356,7 @@ fn wristband(
 fn labels(
     c: &mut Canvas<'_>,
     form: &FormDefinition,
-    patient: Option<&Patient>,
+    subject: Subject<'_>,
     code: &PageCode,
     ctx: &PrintContext,
 ) -> Result<(), String> {
@@ -380,100 +386,47 @@ fn labels(
             ctx.snapshot.as_deref().map(|s| format!("  {s}")).unwrap_or_default()
         ),
     );
-    let Some(p) = patient else { return Ok(()) };
+    if matches!(subject, Subject::Blank) {
+        return Ok(());
+    }
     for r in 0..rows {
         for col in 0..columns {
             let x = left_mm + col as f32 * (label_width_mm + gap_x_mm) + 2.0;
             let y = top_mm + r as f32 * (label_height_mm + gap_y_mm) + 2.0;
             let w = label_width_mm - 4.0;
-            c.text_fit(x, y + 3.5, w, 9.0, 4.0, p.kana.as_str());
-            c.text_fit(x, y + 8.0, w, 10.0, 4.0, p.name.as_str());
-            c.text_fit(
-                x,
-                y + 12.0,
-                w,
-                6.5,
-                3.5,
-                &format!("{}  {}", dob_line(p, ctx.today), sex_and_blood(p)),
-            );
-            c.text_fit(
-                x,
-                y + 15.5,
-                w,
-                6.0,
-                3.5,
-                &format!("{} {}  DOWNTIME", p.location.ward, p.location.bed),
-            );
-            barcode_with_text(c, p.id.as_str(), x - 2.0 + 1.0, y + 17.0, 0.25, label_height_mm - 23.0, 6.5)?;
-        }
-    }
-    Ok(())
-}
-
-/// A packet's wristband: the reserved ID as a barcode the scan station reads, with room to write
-/// the name, birth date and blood type by hand.
-fn packet_wristband(
-    c: &mut Canvas<'_>,
-    form: &FormDefinition,
-    id: &PatientId,
-    ctx: &PrintContext,
-) -> Result<(), String> {
-    let (w, h, m) = (form.width_mm, form.height_mm, form.margin_mm);
-    let small = h < 20.0;
-    let module = if small { 0.3 } else { 0.375 };
-    let bar_h = if small { h - 2.0 * m - 3.5 } else { h - 2.0 * m - 5.0 };
-    let bar_w = barcode_with_text(c, id.as_str(), m, m, module, bar_h, if small { 6.0 } else { 8.0 })?;
-    let x = m + bar_w + 2.0;
-    let mark_w = if small { 16.0 } else { 24.0 };
-    let text_w = w - x - mark_w - m - 2.0;
-    if text_w < 30.0 {
-        return Err(format!("{}: the band is too short for the barcode and the name", form.id));
-    }
-    c.fill_rect(w - m - mark_w, m, mark_w, h - 2.0 * m);
-    let size = if small { 6.0 } else { 8.0 };
-    let size = size * ((mark_w - 2.0) / c.font().width_mm("DOWNTIME", size)).min(1.0);
-    c.text_inverse(w - m - mark_w + 1.0, h / 2.0 + size * 0.15, size, "DOWNTIME");
-    c.text_fit(x, m + 3.0, text_w, 7.0, 3.5, "氏名 Name");
-    c.line(x + 12.0, m + 3.5, x + text_w, m + 3.5, 0.3);
-    c.text_fit(x, h / 2.0 + 1.5, text_w, 7.0, 3.5, "生年月日 DOB        血液型");
-    c.text_fit(x, h - m - 0.5, text_w, 6.0, 3.0, &format!("ID {id}  {}", ctx.hospital));
-    Ok(())
-}
-
-/// A packet's label sheet: every label carries the reserved ID and its barcode, with a line for
-/// the name written by hand.
-fn packet_labels(
-    c: &mut Canvas<'_>,
-    form: &FormDefinition,
-    id: &PatientId,
-    code: &PageCode,
-    ctx: &PrintContext,
-) -> Result<(), String> {
-    labels(c, form, None, code, ctx)?;
-    let Layout::Labels {
-        columns,
-        rows,
-        label_width_mm,
-        label_height_mm,
-        left_mm,
-        top_mm,
-        gap_x_mm,
-        gap_y_mm,
-    } = form.layout.clone()
-    else {
-        return Err("not a label sheet".into());
-    };
-    for r in 0..rows {
-        for col in 0..columns {
-            let x = left_mm + col as f32 * (label_width_mm + gap_x_mm) + 2.0;
-            let y = top_mm + r as f32 * (label_height_mm + gap_y_mm) + 2.0;
-            let w = label_width_mm - 4.0;
-            c.text_fit(x, y + 3.5, w, 9.0, 4.0, &format!("ID {id}"));
-            c.text(x, y + 9.5, 6.0, "氏名");
-            c.line(x + 6.0, y + 10.0, x + w, y + 10.0, 0.3);
-            c.text(x, y + 14.5, 6.0, "生年月日");
-            c.line(x + 10.0, y + 15.0, x + w, y + 15.0, 0.3);
-            barcode_with_text(c, id.as_str(), x - 2.0 + 1.0, y + 17.0, 0.25, label_height_mm - 23.0, 6.5)?;
+            match subject {
+                Subject::Patient(p) => {
+                    c.text_fit(x, y + 3.5, w, 9.0, 4.0, p.kana.as_str());
+                    c.text_fit(x, y + 8.0, w, 10.0, 4.0, p.name.as_str());
+                    c.text_fit(
+                        x,
+                        y + 12.0,
+                        w,
+                        6.5,
+                        3.5,
+                        &format!("{}  {}", dob_line(p, ctx.today), sex_and_blood(p)),
+                    );
+                    c.text_fit(
+                        x,
+                        y + 15.5,
+                        w,
+                        6.0,
+                        3.5,
+                        &format!("{} {}  DOWNTIME", p.location.ward, p.location.bed),
+                    );
+                }
+                // A packet's label: the reserved ID, and lines for what is written by hand.
+                Subject::Packet(id) => {
+                    c.text_fit(x, y + 3.5, w, 9.0, 4.0, &format!("ID {id}"));
+                    c.text(x, y + 9.5, 6.0, "氏名");
+                    c.line(x + 6.0, y + 10.0, x + w, y + 10.0, 0.3);
+                    c.text(x, y + 14.5, 6.0, "生年月日");
+                    c.line(x + 10.0, y + 15.0, x + w, y + 15.0, 0.3);
+                }
+                Subject::Blank => {}
+            }
+            let id = subject.id().map(PatientId::as_str).unwrap_or_default();
+            barcode_with_text(c, id, x - 2.0 + 1.0, y + 17.0, 0.25, label_height_mm - 23.0, 6.5)?;
         }
     }
     Ok(())

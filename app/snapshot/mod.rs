@@ -272,8 +272,26 @@ fn census_patient(
     today: NaiveDate,
     departments: &std::collections::HashMap<String, String>,
 ) -> Result<Patient, String> {
-    let field = |what: &str, e: crate::domain::FieldError| format!("{what}: {}", e.message);
     let stay = stay.ok_or("no admission")?;
+    let location = Location {
+        ward: stay.place.ward.clone(),
+        room: stay.place.room.clone(),
+        bed: stay.place.bed.clone(),
+    };
+    let department =
+        departments.get(&stay.place.department).cloned().unwrap_or_else(|| stay.place.department.clone());
+    as_patient(p, location, department, today)
+}
+
+/// A patient of the snapshot's master as a `Patient` lying at `location`: every field checked as
+/// the census checks it, the first that fails named.
+pub(crate) fn as_patient(
+    p: &SnapshotPatient,
+    location: Location,
+    department: String,
+    today: NaiveDate,
+) -> Result<Patient, String> {
+    let field = |what: &str, e: crate::domain::FieldError| format!("{what}: {}", e.message);
     let dob = p.dob.ok_or("no date of birth (PID-7)")?;
     Ok(Patient {
         id: PatientId::parse(&p.id).map_err(|e| field("ID", e))?,
@@ -282,15 +300,8 @@ fn census_patient(
         dob: DateOfBirth::parse(&dob.to_string(), today).map_err(|e| field("date of birth", e))?,
         sex: Sex::parse(&p.sex).map_err(|e| field("sex", e))?,
         blood: BloodType::parse(&p.blood_type).map_err(|e| field("blood type", e))?,
-        location: Location {
-            ward: stay.place.ward.clone(),
-            room: stay.place.room.clone(),
-            bed: stay.place.bed.clone(),
-        },
-        department: departments
-            .get(&stay.place.department)
-            .cloned()
-            .unwrap_or_else(|| stay.place.department.clone()),
+        location,
+        department,
         allergies: p.allergies.iter().map(|a| a.describe()).collect(),
     })
 }

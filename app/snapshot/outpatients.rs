@@ -10,11 +10,7 @@ use chrono::NaiveDate;
 
 use super::{Unreadable, clinical_view};
 use crate::auth::{AuthError, Session};
-use crate::csv_in::{Encoding, decode};
-use crate::domain::snapshot::SnapshotPatient;
-use crate::domain::{
-    BloodType, DateOfBirth, KanaName, KanjiName, Location, Patient, PatientId, Permission, Sex,
-};
+use crate::domain::{Location, Patient, PatientId, Permission};
 use crate::downtime::OUTPATIENT_WARD;
 use crate::store::{OutpatientsAdded, Store, StoreError};
 
@@ -123,7 +119,8 @@ pub fn prepare(
             }
         }
         let department = departments.get(&a.department).cloned().unwrap_or(a.department);
-        match outpatient(&p, &department, today) {
+        let ward = Location { ward: OUTPATIENT_WARD.to_string(), ..Location::default() };
+        match super::as_patient(&p, ward, department.clone(), today) {
             Ok(patient) => patients.push((department, a.time, patient)),
             Err(problem) => day.unusable.push(Unreadable { path: p.id.clone(), problem }),
         }
@@ -144,39 +141,13 @@ pub fn prints_for_outpatients(form: &crate::form::FormDefinition) -> bool {
     form.family != Family::Wristbands && !matches!(form.kind, FormKind::Mar | FormKind::Diet)
 }
 
-/// A patient of the snapshot's master as an outpatient of `department`.
-fn outpatient(p: &SnapshotPatient, department: &str, today: NaiveDate) -> Result<Patient, String> {
-    let field = |what: &str, e: crate::domain::FieldError| format!("{what}: {}", e.message);
-    let dob = p.dob.ok_or("no date of birth (PID-7)")?;
-    Ok(Patient {
-        id: PatientId::parse(&p.id).map_err(|e| field("ID", e))?,
-        name: KanjiName::parse(&p.name).map_err(|e| field("name", e))?,
-        kana: KanaName::parse(&p.kana).map_err(|e| field("kana", e))?,
-        dob: DateOfBirth::parse(&dob.to_string(), today).map_err(|e| field("date of birth", e))?,
-        sex: Sex::parse(&p.sex).map_err(|e| field("sex", e))?,
-        blood: BloodType::parse(&p.blood_type).map_err(|e| field("blood type", e))?,
-        location: Location { ward: OUTPATIENT_WARD.to_string(), ..Location::default() },
-        department: department.to_string(),
-        allergies: p.allergies.iter().map(|a| a.describe()).collect(),
-    })
-}
-
 /// Reads an appointment list: a header naming `patient_id` (or `id`), and optionally `date`
 /// (rows of other days are passed over), `time` and `department`; UTF-8 or Shift_JIS. Every bad
 /// line is named, and then nothing is read.
 pub fn read_appointments(path: &Path, date: NaiveDate) -> Result<Vec<Appointment>, OutpatientError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| OutpatientError::File(vec![format!("{file}: {e}")]))?;
-    let (text, _) = decode(&bytes, Encoding::Auto).map_err(|e| {
-        OutpatientError::File(vec![format!("{file}:{}: not valid {:?} text", e.line, e.encoding)])
-    })?;
-    let mut reader = crate::csv_in::csv_reader(&text);
-    let mut records = reader.records();
-    let headers: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase()).collect(),
-        Some(Err(e)) => return Err(OutpatientError::File(vec![format!("{file}:1: {e}")])),
-        None => return Err(OutpatientError::File(vec![format!("{file}: the file is empty")])),
-    };
+    let (headers, records) =
+        crate::csv_in::read_with_header(path).map_err(|e| OutpatientError::File(vec![e]))?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let Some(c_id) = col("patient_id").or_else(|| col("id")) else {
         return Err(OutpatientError::File(vec![format!(

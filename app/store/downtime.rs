@@ -295,31 +295,7 @@ impl Store {
 
     /// Every block of every station, oldest first.
     pub fn id_blocks(&self) -> Result<Vec<BlockRecord>> {
-        let mut stmt =
-            self.conn.prepare("SELECT id, station, prefix, first, last, next FROM id_blocks ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, station, prefix, first, last, next) = row?;
-            let block =
-                IdBlock::new(&prefix, first as u64, last as u64).map_err(|e| StoreError::Corrupt {
-                    entity: "id block",
-                    id: id.to_string(),
-                    field: "range",
-                    message: e.message,
-                })?;
-            out.push(BlockRecord { id, station, block, next: next as u64 });
-        }
-        Ok(out)
+        read_blocks(&self.conn, None)
     }
 
     /// Adds a block for `station`, refusing any overlap with a block already configured — for
@@ -540,6 +516,35 @@ pub struct PacketRecord {
     pub registered_at: Option<String>,
 }
 
+/// The blocks of every station, or of one, oldest first (within a transaction or not).
+fn read_blocks(conn: &rusqlite::Connection, station: Option<&str>) -> Result<Vec<BlockRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, station, prefix, first, last, next FROM id_blocks WHERE ?1 IS NULL OR station = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([station], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, station, prefix, first, last, next) = row?;
+        let block = IdBlock::new(&prefix, first as u64, last as u64).map_err(|e| StoreError::Corrupt {
+            entity: "id block",
+            id: id.to_string(),
+            field: "range",
+            message: e.message,
+        })?;
+        out.push(BlockRecord { id, station, block, next: next as u64 });
+    }
+    Ok(out)
+}
+
 /// A number drawn from a block: the block's row, the number, and the ID it makes.
 type Drawn = (i64, u64, PatientId);
 
@@ -558,26 +563,8 @@ fn draw_ids(
     count: usize,
     now: &str,
 ) -> Result<(Vec<Drawn>, Vec<PatientId>)> {
-    let blocks: Vec<(i64, IdBlock)> = {
-        let mut stmt =
-            tx.prepare("SELECT id, prefix, first, last FROM id_blocks WHERE station = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([station], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, prefix, first, last) = row?;
-            let block =
-                IdBlock::new(&prefix, first as u64, last as u64).map_err(|e| StoreError::Corrupt {
-                    entity: "id block",
-                    id: id.to_string(),
-                    field: "range",
-                    message: e.message,
-                })?;
-            out.push((id, block));
-        }
-        out
-    };
+    let blocks: Vec<(i64, IdBlock)> =
+        read_blocks(tx, Some(station))?.into_iter().map(|b| (b.id, b.block)).collect();
     if blocks.is_empty() {
         return Err(StoreError::Refused(format!(
             "station {station} has no downtime-ID block: an administrator adds one (kamikarte block add)"
@@ -636,6 +623,22 @@ mod tests {
         Actor("admin".into())
     }
 
+    /// An outpatient to register under `id`.
+    fn person(id: &PatientId) -> Patient {
+        use crate::domain::{BloodType, DateOfBirth, KanaName, KanjiName, Location, Sex};
+        Patient {
+            id: id.clone(),
+            name: KanjiName::parse("山田　花子").unwrap(),
+            kana: KanaName::parse("ヤマダ　ハナコ").unwrap(),
+            dob: DateOfBirth::parse("1980-01-01", chrono::Local::now().date_naive()).unwrap(),
+            sex: Sex::Female,
+            blood: BloodType::UNKNOWN,
+            location: Location { ward: "OPD".into(), ..Location::default() },
+            department: String::new(),
+            allergies: Vec::new(),
+        }
+    }
+
     #[test]
     fn one_episode_runs_at_a_time_and_its_phase_and_end_are_recorded() {
         let mut store = Store::open_in_memory().unwrap();
@@ -675,23 +678,10 @@ mod tests {
 
     #[test]
     fn a_number_the_census_already_uses_is_skipped_and_audited() {
-        use crate::domain::{BloodType, DateOfBirth, KanaName, KanjiName, Location, Sex};
         let mut store = Store::open_in_memory().unwrap();
         let block = IdBlock::new("DT", 1, 9).unwrap();
         store.add_id_block(&actor(), "A", &block).unwrap();
         store.start_episode(&actor(), "drill", Phase::PatientInfo).unwrap();
-        let today = chrono::Local::now().date_naive();
-        let person = |id: &PatientId| Patient {
-            id: id.clone(),
-            name: KanjiName::parse("山田　花子").unwrap(),
-            kana: KanaName::parse("ヤマダ　ハナコ").unwrap(),
-            dob: DateOfBirth::parse("1980-01-01", today).unwrap(),
-            sex: Sex::Female,
-            blood: BloodType::UNKNOWN,
-            location: Location { ward: "OPD".into(), ..Location::default() },
-            department: String::new(),
-            allergies: Vec::new(),
-        };
         // The EHR gave DT1's number to a patient who is in the census.
         let clash = person(&block.id_of(1));
         store
@@ -713,7 +703,6 @@ mod tests {
 
     #[test]
     fn packet_ids_are_reserved_past_registrations_and_each_registers_once() {
-        use crate::domain::{BloodType, DateOfBirth, KanaName, KanjiName, Location, Sex};
         let mut store = Store::open_in_memory().unwrap();
         let block = IdBlock::new("DT", 1, 5).unwrap();
         store.add_id_block(&actor(), "A", &block).unwrap();
@@ -725,18 +714,6 @@ mod tests {
         assert_eq!(store.id_blocks().unwrap()[0].next, 4, "a refused reservation draws nothing");
 
         store.start_episode(&actor(), "drill", Phase::PatientInfo).unwrap();
-        let today = chrono::Local::now().date_naive();
-        let person = |id: &PatientId| Patient {
-            id: id.clone(),
-            name: KanjiName::parse("見本　太郎").unwrap(),
-            kana: KanaName::parse("ミホン　タロウ").unwrap(),
-            dob: DateOfBirth::parse("1980-01-01", today).unwrap(),
-            sex: Sex::Male,
-            blood: BloodType::UNKNOWN,
-            location: Location { ward: "OPD".into(), ..Location::default() },
-            department: String::new(),
-            allergies: Vec::new(),
-        };
         // The next registration skips the reserved numbers; a packet registers under its own.
         let (next, _) = store
             .register_patient(&actor(), IdSource::Next("A"), RegistrationFlags::default(), person)

@@ -667,15 +667,7 @@ fn the_reference_screen_finds_anyone_with_an_id_by_kana_or_id_and_audits_each_pa
     use egui_kittest::kittest::Queryable;
     use kamikarte::ui::labels::{REFERENCE_SEARCH_LABEL, REFERENCE_TAB};
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ssmix2");
-    for f in &storage() {
-        put(&root.join("standard"), f);
-    }
-    settle(&root);
-    let db = dir.path().join("k.sqlite");
-    admin_db(&db);
-    let out = common::run_as(&db, TEST_ADMIN, &["snapshot", "import", root.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let db = imported_fixture(dir.path());
 
     let mut screen = common::ui::log_in(&db, TEST_ADMIN.0, TEST_ADMIN.1);
     screen.key_press(Key::F10);
@@ -730,11 +722,6 @@ fn shows(screen: &common::ui::Screen, text: &str) -> bool {
 #[test]
 fn an_outpatient_kit_prints_the_days_visits_or_appointments_from_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("ssmix2");
-    for f in &storage() {
-        put(&root.join("standard"), f);
-    }
-    settle(&root);
     let db = dir.path().join("k.sqlite");
     admin_db(&db);
     let runs = std::cell::Cell::new(0);
@@ -747,8 +734,7 @@ fn an_outpatient_kit_prints_the_days_visits_or_appointments_from_the_snapshot() 
     };
     let (out, _) = kit(&["--outpatients", "2026-11-30"]);
     assert!(!out.status.success() && stderr(&out).contains("snapshot import"), "{}", stderr(&out));
-    let out = common::run_as(&db, TEST_ADMIN, &["snapshot", "import", root.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    imported_fixture(dir.path());
 
     // The storage's visits of the day (ADT-12): the outpatient, named from ADT-00.
     let (out, out_dir) = kit(&["--outpatients", "2026-11-30"]);
@@ -802,4 +788,21 @@ fn an_outpatient_kit_prints_the_days_visits_or_appointments_from_the_snapshot() 
     let (out, out_dir) = kit(&["--outpatients", "2026-12-07", "--appointments", list.to_str().unwrap()]);
     assert!(stderr(&out).contains("appointments.csv:2: time: '9時半' is not HH:MM"), "{}", stderr(&out));
     assert!(!out_dir.exists());
+}
+
+/// The hand-written storage under `dir/ssmix2`, imported by `snapshot import` into `dir/k.sqlite`
+/// (made with the test administrator if it is not there yet); returns the database.
+fn imported_fixture(dir: &Path) -> PathBuf {
+    let root = dir.join("ssmix2");
+    for f in &storage() {
+        put(&root.join("standard"), f);
+    }
+    settle(&root);
+    let db = dir.join("k.sqlite");
+    if !db.exists() {
+        admin_db(&db);
+    }
+    let out = common::run_as(&db, TEST_ADMIN, &["snapshot", "import", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
 }

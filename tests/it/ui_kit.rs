@@ -36,15 +36,7 @@ fn a_clerk_picks_a_ward_previews_and_generates_its_kit() {
     let out = dir.path().join("kit-out");
     common::ui::type_into(&mut harness, KIT_OUT_LABEL, out.to_str().unwrap());
     harness.run_steps(1);
-    harness.get_by_label(KIT_GENERATE_BUTTON).click();
-    let start = Instant::now();
-    harness.step();
-    while harness.state().is_busy() {
-        assert!(start.elapsed() < Duration::from_secs(180), "the kit did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-        harness.step();
-    }
-    harness.run_steps(3);
+    generate(&mut harness);
     assert!(harness.query_by_label_contains("ページ pages").is_some(), "the result is shown");
     for family in ["wristbands", "labels", "charts", "slips"] {
         assert!(out.join(format!("3E-{family}.pdf")).is_file(), "{family}");
