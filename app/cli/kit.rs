@@ -129,6 +129,9 @@ pub fn run_kit(ctx: &mut Invocation<'_>, args: &KitArgs) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
+    if let Some(w) = crate::downtime::register::skipped_warning(&report.skipped) {
+        eprintln!("warning: {w}");
+    }
     // Slips printed under codes the masters lack are billed without names or points: said now,
     // while the forms can still be corrected and reprinted. (An empty master is normal on the
     // night of the outage, so only a loaded master that lacks a code is named.)

@@ -38,3 +38,18 @@ pub fn read_with_header(
         None => Err(format!("{file}: the file is empty")),
     }
 }
+
+/// The rows after a header, each with its line (what a clerk is told to look at); a row the
+/// CSV reader cannot read comes as `file:line: why`.
+pub fn numbered_rows<'a>(
+    records: csv::StringRecordsIntoIter<std::io::Cursor<String>>,
+    file: &'a str,
+) -> impl Iterator<Item = (usize, Result<csv::StringRecord, String>)> + 'a {
+    records.enumerate().map(move |(i, record)| match record {
+        Ok(r) => (r.position().map_or(i + 2, |p| p.line() as usize), Ok(r)),
+        Err(e) => {
+            let line = e.position().map_or(i + 2, |p| p.line() as usize);
+            (line, Err(format!("{file}:{line}: {e}")))
+        }
+    })
+}

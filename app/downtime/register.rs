@@ -218,14 +218,20 @@ pub struct Registered {
 impl Registered {
     /// The warning for skipped IDs, if any.
     pub fn skipped_warning(&self) -> Option<String> {
-        (!self.skipped.is_empty()).then(|| {
-            let ids: Vec<&str> = self.skipped.iter().map(PatientId::as_str).collect();
-            format!(
-                "downtime ID(s) {} already belong to census patients and were skipped: the EHR uses numbers of this block — tell the EHR team before more are handed out",
-                ids.join(", ")
-            )
-        })
+        skipped_warning(&self.skipped)
     }
+}
+
+/// The warning for downtime IDs passed over because census patients hold them (a registration
+/// or a packet reservation), if any.
+pub fn skipped_warning(skipped: &[PatientId]) -> Option<String> {
+    (!skipped.is_empty()).then(|| {
+        let ids: Vec<&str> = skipped.iter().map(PatientId::as_str).collect();
+        format!(
+            "downtime ID(s) {} already belong to census patients and were skipped: the EHR uses numbers of this block — tell the EHR team before more are handed out",
+            ids.join(", ")
+        )
+    })
 }
 
 /// Registers under the next downtime ID of this station and, with `wristband_dir`, prints the

@@ -217,16 +217,14 @@ pub fn import_links(store: &mut Store, session: &Session, path: &Path) -> Result
     let mut errors = Vec::new();
     let mut seen = std::collections::HashMap::new();
     let mut waiting = 0;
-    for (i, record) in records.enumerate() {
+    for (line, record) in crate::csv_in::numbered_rows(records, &file) {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(i + 2, |p| p.line() as usize);
-                errors.push(format!("{file}:{line}: {e}"));
+                errors.push(e);
                 continue;
             }
         };
-        let line = record.position().map_or(i + 2, |p| p.line() as usize);
         let get = |c: Option<usize>| {
             c.and_then(|c| record.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
         };

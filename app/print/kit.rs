@@ -55,6 +55,10 @@ pub struct KitReport {
     /// The downtime IDs reserved for the packets printed.
     #[serde(serialize_with = "ids")]
     pub packets: Vec<PatientId>,
+    /// Numbers passed over while reserving packets because the census holds them: the EHR uses
+    /// numbers of the block, and its team must hear of it.
+    #[serde(serialize_with = "ids")]
+    pub skipped: Vec<PatientId>,
     pub kit_id: i64,
 }
 
@@ -229,11 +233,11 @@ pub(crate) fn print_kit(
     if request.packets > 0 && packet_forms == 0 {
         return Err(KitError::Nothing);
     }
-    let packet_ids = if request.packets > 0 {
+    let (packet_ids, skipped) = if request.packets > 0 {
         let station = store.settings()?.station_code;
-        store.reserve_packet_ids(actor, &station, request.packets as usize)?.0
+        store.reserve_packet_ids(actor, &station, request.packets as usize)?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     for id in &packet_ids {
         for f in forms.iter().filter(|f| f.kind != FormKind::Summary && f.applies_to_age(PACKET_AGE)) {
@@ -361,7 +365,7 @@ pub(crate) fn print_kit(
             bytes,
         });
     }
-    Ok(KitReport { files, pages: total, patients: patients.len(), packets: packet_ids, kit_id })
+    Ok(KitReport { files, pages: total, patients: patients.len(), packets: packet_ids, skipped, kit_id })
 }
 
 /// What every render thread shares.

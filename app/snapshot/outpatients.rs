@@ -158,16 +158,14 @@ pub fn read_appointments(path: &Path, date: NaiveDate) -> Result<Vec<Appointment
     let (c_date, c_time, c_dept) = (col("date"), col("time"), col("department"));
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (i, record) in records.enumerate() {
+    for (line, record) in crate::csv_in::numbered_rows(records, &file) {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(i + 2, |p| p.line() as usize);
-                errors.push(format!("{file}:{line}: {e}"));
+                errors.push(e);
                 continue;
             }
         };
-        let line = record.position().map_or(i + 2, |p| p.line() as usize);
         let get =
             |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).unwrap_or_default().to_string();
         if record.iter().all(|f| f.trim().is_empty()) {

@@ -360,9 +360,15 @@ impl Store {
         let (block_id, number, id, skipped) = match source {
             IdSource::Next(station) => {
                 let station = station.trim().to_uppercase();
-                let (mut drawn, skipped) = draw_ids(&tx, &mut audit, actor, &station, 1, &now)?;
-                let (block, number, id) = drawn.pop().ok_or_else(|| unreachable_draw(&station))?;
-                (block, number, id, skipped)
+                let mut draw = draw_ids(&tx, &mut audit, actor, &station, 1, &now)?;
+                let Some((block, number, id)) = draw.drawn.pop() else {
+                    // The numbers passed over are census patients': their skips and the block's
+                    // position are kept (the EHR team must hear of them) before refusing.
+                    let refusal = draw.shortage(&station, 1);
+                    tx.commit()?;
+                    return Err(refusal);
+                };
+                (block, number, id, draw.skipped)
             }
             IdSource::Packet(id) => {
                 let packet: Option<(i64, i64)> = tx
@@ -387,6 +393,16 @@ impl Store {
                 if let Some(at) = registered {
                     return Err(StoreError::Refused(format!(
                         "packet {id} was registered already ({at}): one packet is one patient"
+                    )));
+                }
+                // The EHR may have given the number to a patient of a later census: the packet's
+                // ID is theirs now, and registering over it would overwrite them.
+                let taken: Option<String> = tx
+                    .query_row("SELECT name FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0))
+                    .optional()?;
+                if taken.is_some() {
+                    return Err(StoreError::Refused(format!(
+                        "packet {id}'s number belongs to a census patient now (the EHR uses numbers of this block): register under the next ID, move the packet's paper to it, and tell the EHR team"
                     )));
                 }
                 (block, number as u64, id.clone(), Vec::new())
@@ -436,9 +452,14 @@ impl Store {
         let tx = self.begin()?;
         let now = now_text();
         let mut audit = AuditWriter::start(&tx)?;
-        let (drawn, skipped) = draw_ids(&tx, &mut audit, actor, &station, count, &now)?;
-        let mut ids = Vec::with_capacity(drawn.len());
-        for (block, number, id) in drawn {
+        let draw = draw_ids(&tx, &mut audit, actor, &station, count, &now)?;
+        if draw.drawn.len() < count {
+            // Refused whole: nothing is reserved, and the numbers stay free.
+            return Err(draw.shortage(&station, count));
+        }
+        let skipped = draw.skipped;
+        let mut ids = Vec::with_capacity(draw.drawn.len());
+        for (block, number, id) in draw.drawn {
             tx.execute(
                 "INSERT INTO packets (patient_id, block_id, number, station, reserved_at, reserved_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -548,13 +569,41 @@ fn read_blocks(conn: &rusqlite::Connection, station: Option<&str>) -> Result<Vec
 /// A number drawn from a block: the block's row, the number, and the ID it makes.
 type Drawn = (i64, u64, PatientId);
 
-fn unreachable_draw(station: &str) -> StoreError {
-    StoreError::Refused(format!("station {station} drew no downtime ID"))
+/// What `draw_ids` drew, passed over, and from which blocks.
+struct Draw {
+    drawn: Vec<Drawn>,
+    /// Numbers the census already holds.
+    skipped: Vec<PatientId>,
+    blocks: Vec<IdBlock>,
+}
+
+impl Draw {
+    /// Why fewer than `count` IDs were drawn, naming the blocks.
+    fn shortage(&self, station: &str, count: usize) -> StoreError {
+        let described: Vec<String> = self.blocks.iter().map(IdBlock::describe).collect();
+        StoreError::Refused(if count > 1 {
+            format!(
+                "station {station} has {} downtime IDs left, not {count} ({}): ask the EHR team for a new block",
+                self.drawn.len(),
+                described.join(", ")
+            )
+        } else if !self.skipped.is_empty() {
+            format!(
+                "every downtime ID left in the blocks of station {station} is taken by a census patient: ask the EHR team for a new block"
+            )
+        } else {
+            format!(
+                "every downtime-ID block of station {station} is used up ({}): ask the EHR team for a new block",
+                described.join(", ")
+            )
+        })
+    }
 }
 
 /// Draws `count` numbers from `station`'s blocks, oldest block first, within `tx`. Numbers the
 /// EHR already gave a census patient are skipped (and audited), so one clash never stops
-/// registration during an outage. Refuses, naming the blocks, when fewer than `count` are left.
+/// registration during an outage. Fewer than `count` are drawn when the blocks run out: the
+/// caller refuses (`Draw::shortage`).
 fn draw_ids(
     tx: &rusqlite::Transaction<'_>,
     audit: &mut AuditWriter,
@@ -562,7 +611,7 @@ fn draw_ids(
     station: &str,
     count: usize,
     now: &str,
-) -> Result<(Vec<Drawn>, Vec<PatientId>)> {
+) -> Result<Draw> {
     let blocks: Vec<(i64, IdBlock)> =
         read_blocks(tx, Some(station))?.into_iter().map(|b| (b.id, b.block)).collect();
     if blocks.is_empty() {
@@ -592,27 +641,15 @@ fn draw_ids(
             }
             number += 1;
         }
-        tx.execute(
-            "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
-            params![block_id, number as i64, now, actor.0],
-        )?;
+        // A block passed over untouched keeps its last change.
+        if number != next as u64 {
+            tx.execute(
+                "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
+                params![block_id, number as i64, now, actor.0],
+            )?;
+        }
     }
-    if drawn.len() < count {
-        let described: Vec<String> = blocks.iter().map(|(_, b)| b.describe()).collect();
-        return Err(StoreError::Refused(if count == 1 {
-            format!(
-                "every downtime-ID block of station {station} is used up ({}): ask the EHR team for a new block",
-                described.join(", ")
-            )
-        } else {
-            format!(
-                "station {station} has {} downtime IDs left, not {count} ({}): ask the EHR team for a new block",
-                drawn.len(),
-                described.join(", ")
-            )
-        }));
-    }
-    Ok((drawn, skipped))
+    Ok(Draw { drawn, skipped, blocks: blocks.into_iter().map(|(_, b)| b).collect() })
 }
 
 #[cfg(test)]
@@ -699,6 +736,22 @@ mod tests {
         );
         let supply = IdSupply::of(&store.id_blocks().unwrap(), "A");
         assert_eq!((supply.remaining, supply.running_low()), (7, false));
+
+        // A block whose every number left is a census patient's: the refusal says so, and the
+        // skips it found stay audited.
+        let small = IdBlock::new("DX", 1, 2).unwrap();
+        store.add_id_block(&actor(), "B", &small).unwrap();
+        let both: Vec<Patient> = (1..=2).map(|n| person(&small.id_of(n))).collect();
+        store.apply_census(&actor(), &both, &crate::store::CensusApply::default(), &mut |_, _| {}).unwrap();
+        let e = store
+            .register_patient(&actor(), IdSource::Next("B"), RegistrationFlags::default(), person)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("taken by a census patient"), "{e}");
+        let b = store.id_blocks().unwrap().into_iter().find(|b| b.station == "B").unwrap();
+        assert_eq!(b.next, 3, "the block's position past the census's numbers is kept");
+        let skips = store.audit_of("id_block", &b.id.to_string(), 10).unwrap();
+        assert_eq!(skips.iter().filter(|e| e.action == "skip").count(), 2);
     }
 
     #[test]
@@ -741,6 +794,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(stranger.contains("no pre-printed packet"), "{stranger}");
+        // A later census gives packet 3's number to a patient: the packet no longer registers.
+        let clash = person(&block.id_of(3));
+        store
+            .apply_census(
+                &actor(),
+                std::slice::from_ref(&clash),
+                &crate::store::CensusApply::default(),
+                &mut |_, _| {},
+            )
+            .unwrap();
+        let taken = store
+            .register_patient(
+                &actor(),
+                IdSource::Packet(&block.id_of(3)),
+                RegistrationFlags::default(),
+                |id| Patient { name: crate::domain::KanjiName::parse("別人").unwrap(), ..person(id) },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(taken.contains("belongs to a census patient"), "{taken}");
+        assert_eq!(
+            store.patient(&block.id_of(3)).unwrap().unwrap().patient,
+            clash,
+            "the census patient is untouched"
+        );
         assert!(store.registration(&packet).unwrap().is_some());
         assert!(
             store

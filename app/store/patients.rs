@@ -25,6 +25,8 @@ pub struct OutpatientsAdded {
     pub inserted: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Outpatients of an earlier list, discharged from the outpatient ward.
+    pub discharged: usize,
     /// Admitted by the census or registered during downtime: left as they are.
     pub admitted: Vec<String>,
 }
@@ -337,7 +339,9 @@ impl Store {
             upsert(&tx, p, SOURCE_OUTPATIENT, &now, actor)?;
             let action = if before.is_some() { "update" } else { "insert" };
             let mut after = json(p);
-            after["source"] = serde_json::json!(SOURCE_OUTPATIENT);
+            if before.is_none() {
+                after["source"] = serde_json::json!(SOURCE_OUTPATIENT);
+            }
             audit.append(&tx, actor, action, "patient", p.id.as_str(), before.as_ref(), Some(&after))?;
             if before.is_some() {
                 out.updated += 1;
@@ -345,6 +349,28 @@ impl Store {
                 out.inserted += 1;
             }
         }
+        // The outpatient ward holds one day's list: those of an earlier list are discharged
+        // (kept, as every patient is, for their paper coming back).
+        let listed: HashSet<&str> = patients.iter().map(|p| p.id.as_str()).collect();
+        let earlier: Vec<String> = {
+            let mut stmt =
+                tx.prepare("SELECT id FROM patients WHERE source = ?1 AND status = 'admitted' ORDER BY id")?;
+            let ids = stmt.query_map([SOURCE_OUTPATIENT], |r| r.get::<_, String>(0))?;
+            ids.collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|id| !listed.contains(id.as_str()))
+                .collect()
+        };
+        for id in &earlier {
+            tx.execute(
+                "UPDATE patients SET status = 'discharged', discharged_at = ?2, updated_at = ?2, updated_by = ?3
+                 WHERE id = ?1",
+                params![id, now, actor.0],
+            )?;
+            let why = serde_json::json!({ "reason": "not on this day's outpatient list" });
+            audit.append(&tx, actor, "discharge", "patient", id, None, Some(&why))?;
+        }
+        out.discharged = earlier.len();
         tx.commit()?;
         Ok(out)
     }

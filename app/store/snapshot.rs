@@ -477,3 +477,57 @@ fn refresh_stay(tx: &rusqlite::Transaction<'_>, patient: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master(store: &mut Store, people: &[(&str, &str, &str)]) {
+        let files = people
+            .iter()
+            .map(|(id, name, kana)| {
+                let file = format!("{id}_-_ADT-00_999999999999999_20261120093000123_-_1");
+                SnapshotFile {
+                    name: StorageName::parse(&file).unwrap(),
+                    path: file,
+                    record: Record::Patient(SnapshotPatient {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                        kana: kana.to_string(),
+                        dob: None,
+                        sex: "F".into(),
+                        blood_type: String::new(),
+                        allergies: Vec::new(),
+                    }),
+                }
+            })
+            .collect();
+        store.write_snapshot_batch(&SnapshotBatch { files, dirs: Vec::new() }).unwrap();
+    }
+
+    #[test]
+    fn the_master_is_searched_by_the_start_of_id_reading_or_name_in_reading_order_with_a_limit() {
+        let mut store = Store::open_in_memory().unwrap();
+        master(
+            &mut store,
+            &[
+                ("0003", "山田 花子", "ヤマダ ハナコ"),
+                ("0001", "山本 一郎", "ヤマモト イチロウ"),
+                ("0002", "田中 花子", "タナカ ハナコ"),
+                ("1000", "山田 次郎", "ヤマダ ジロウ"),
+            ],
+        );
+        let ids = |q: &str, limit: usize| {
+            let (found, more) = store.search_snapshot_patients(q, limit).unwrap();
+            (found.into_iter().map(|p| p.id).collect::<Vec<_>>(), more)
+        };
+        // Hiragana, spaces and half-width kana fold to the reading; reading order, then ID.
+        assert_eq!(ids("やまだ", 10), (vec!["1000".into(), "0003".into()], false));
+        assert_eq!(ids("ﾔﾏﾀﾞ ﾊ", 10), (vec!["0003".into()], false));
+        assert_eq!(ids("山", 10).0, ["1000", "0003", "0001"], "kanji by the name's start");
+        assert_eq!(ids("000", 10).0, ["0002", "0003", "0001"], "an ID's start, listed by reading");
+        assert_eq!(ids("ヤ", 2), (vec!["1000".into(), "0003".into()], true), "cut at the limit, more said");
+        assert_eq!(ids("ハナコ", 10).0, Vec::<String>::new(), "a given name alone is no reading's start");
+        assert_eq!(ids(" ", 10), (Vec::new(), false));
+    }
+}

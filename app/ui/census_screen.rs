@@ -5,7 +5,9 @@ use super::labels::{ALL_WARDS, IMPORT_MENU_BUTTON, SEARCH_LABEL};
 use super::screen::{Ctx, Screen, ShellCommand};
 use chrono::{Local, NaiveDate};
 use egui::{Key, RichText};
-use egui_extras::{Column, TableBuilder};
+use egui_extras::Column;
+
+use super::widgets::patient_table;
 
 use crate::census::CensusIndex;
 use crate::domain::{Patient, PatientId, Permission};
@@ -170,64 +172,43 @@ impl CensusScreen {
     }
 
     fn table_ui(&mut self, ui: &mut egui::Ui) {
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-        let mut clicked = None;
-        TableBuilder::new(ui)
-            .striped(true)
-            .sense(egui::Sense::click())
-            .column(Column::auto().at_least(80.0))
-            .column(Column::initial(150.0).resizable(true))
-            .column(Column::initial(120.0).resizable(true))
-            .column(Column::auto().at_least(90.0))
-            .column(Column::auto().at_least(40.0))
-            .column(Column::auto().at_least(40.0))
-            .column(Column::auto().at_least(90.0))
-            .column(Column::auto().at_least(50.0))
-            .column(Column::remainder().at_least(70.0))
-            .header(row_height, |mut header| {
-                for title in [
-                    "ID",
-                    "カナ Kana",
-                    "氏名 Name",
-                    "生年月日 DOB",
-                    "年齢 Age",
-                    "性別 Sex",
-                    "血液型 Blood",
-                    "病棟 Ward",
-                    "ベッド Bed",
-                ] {
-                    header.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, self.results.len(), |mut row| {
-                    let pos = row.index();
-                    let p = &self.index.get(self.results[pos]).patient;
-                    row.set_selected(self.selected == Some(pos));
-                    let cells = [
-                        p.id.to_string(),
-                        p.kana.to_string(),
-                        p.name.to_string(),
-                        p.dob.iso(),
-                        p.dob.age_on(self.today).to_string(),
-                        p.sex.japanese().to_string(),
-                        p.blood.display(),
-                        p.location.ward.clone(),
-                        p.location.bed.clone(),
-                    ];
-                    for text in cells {
-                        row.col(|ui| {
-                            ui.add(egui::Label::new(text).selectable(false));
-                        });
-                    }
-                    if row.response().clicked() {
-                        clicked = Some(pos);
-                    }
-                });
-            });
-        if let Some(pos) = clicked {
+        let columns = [
+            Column::auto().at_least(80.0),
+            Column::initial(150.0).resizable(true),
+            Column::initial(120.0).resizable(true),
+            Column::auto().at_least(90.0),
+            Column::auto().at_least(40.0),
+            Column::auto().at_least(40.0),
+            Column::auto().at_least(90.0),
+            Column::auto().at_least(50.0),
+            Column::remainder().at_least(70.0),
+        ];
+        let titles = [
+            "ID",
+            "カナ Kana",
+            "氏名 Name",
+            "生年月日 DOB",
+            "年齢 Age",
+            "性別 Sex",
+            "血液型 Blood",
+            "病棟 Ward",
+            "ベッド Bed",
+        ];
+        let cells = |pos: usize| {
+            let p = &self.index.get(self.results[pos]).patient;
+            vec![
+                p.id.to_string(),
+                p.kana.to_string(),
+                p.name.to_string(),
+                p.dob.iso(),
+                p.dob.age_on(self.today).to_string(),
+                p.sex.japanese().to_string(),
+                p.blood.display(),
+                p.location.ward.clone(),
+                p.location.bed.clone(),
+            ]
+        };
+        if let Some(pos) = patient_table(ui, &columns, &titles, self.results.len(), self.selected, cells) {
             self.selected = Some(pos);
         }
     }

@@ -287,6 +287,10 @@ impl KitScreen {
                         .iter()
                         .any(|f| &f.id == id && crate::snapshot::outpatients::prints_for_outpatients(f))
                 });
+                // An empty list would mean "every form" to the kit: bands and MARs for outpatients.
+                if request.forms.is_empty() {
+                    return Err("none of the ticked forms is printed for outpatients (bands, the MAR and the diet order are the wards'): tick a chart or slip".into());
+                }
             }
             generate_kit(&mut store, &session, &request, &mut |done, total| {
                 reporter.progress("pages", done, total)

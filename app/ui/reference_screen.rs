@@ -5,10 +5,11 @@
 
 use chrono::{Local, NaiveDate};
 use egui::{Key, RichText};
-use egui_extras::{Column, TableBuilder};
+use egui_extras::Column;
 
 use super::labels::REFERENCE_SEARCH_LABEL;
 use super::screen::{Ctx, Screen, ShellCommand};
+use super::widgets::patient_table;
 use crate::domain::snapshot::{MovementKind, SnapshotPatient};
 use crate::snapshot::{ClinicalView, clinical_view};
 use crate::store::{SnapshotPerson, Store};
@@ -35,6 +36,8 @@ pub struct ReferenceScreen {
     today: NaiveDate,
     results_per_test: usize,
     focus_search: bool,
+    /// A search whose list is on screen and not yet in the audit trail: (query, rows).
+    listed: Option<(String, usize)>,
     error: Option<String>,
 }
 
@@ -51,6 +54,7 @@ impl ReferenceScreen {
             today: Local::now().date_naive(),
             results_per_test: 3,
             focus_search: true,
+            listed: None,
             error: None,
         };
         let read = (|| {
@@ -68,6 +72,7 @@ impl ReferenceScreen {
     fn search(&mut self, store: &Store) {
         match store.search_snapshot_patients(&self.query, LIMIT) {
             Ok((found, more)) => {
+                self.listed = (!found.is_empty()).then(|| (self.query.clone(), found.len()));
                 self.results = found;
                 self.more = more;
                 self.error = None;
@@ -78,7 +83,9 @@ impl ReferenceScreen {
                 self.error = Some(format!("cannot search the snapshot: {e}"));
             }
         }
-        self.selected = if self.results.is_empty() { None } else { Some(0) };
+        // Nobody is shown until the person picks a row (arrow keys, Enter or a click): a
+        // record opened by a half-typed name would be a view nobody chose.
+        self.selected = None;
     }
 
     /// Reads the highlighted patient's records when the highlight moved, and audits the view.
@@ -100,8 +107,10 @@ impl ReferenceScreen {
                 match ctx.store.record_view(&ctx.session.actor(), "snapshot patient", &id) {
                     Ok(()) => Vec::new(),
                     Err(e) => {
-                        // Nothing is shown that the audit trail does not know of.
+                        // Nothing is shown that the audit trail does not know of; the person
+                        // picks again rather than the screen retrying every frame.
                         self.shown = None;
+                        self.selected = None;
                         vec![ShellCommand::Error(format!("cannot record the view in the audit trail: {e}"))]
                     }
                 }
@@ -136,9 +145,17 @@ impl ReferenceScreen {
 
     /// Up and Down move the highlight while typing; Escape clears the search.
     fn keyboard_navigation(&mut self, ui: &egui::Ui, store: &Store) {
-        let (up, down, escape) = ui.input(|i| {
-            (i.key_pressed(Key::ArrowUp), i.key_pressed(Key::ArrowDown), i.key_pressed(Key::Escape))
+        let (up, down, escape, enter) = ui.input(|i| {
+            (
+                i.key_pressed(Key::ArrowUp),
+                i.key_pressed(Key::ArrowDown),
+                i.key_pressed(Key::Escape),
+                i.key_pressed(Key::Enter),
+            )
         });
+        if enter && self.selected.is_none() && !self.results.is_empty() {
+            self.selected = Some(0);
+        }
         let last = self.results.len().saturating_sub(1);
         if down && !self.results.is_empty() {
             self.selected = Some(self.selected.map_or(0, |s| (s + 1).min(last)));
@@ -153,46 +170,25 @@ impl ReferenceScreen {
     }
 
     fn table_ui(&mut self, ui: &mut egui::Ui) {
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-        let mut clicked = None;
-        TableBuilder::new(ui)
-            .striped(true)
-            .sense(egui::Sense::click())
-            .column(Column::auto().at_least(90.0))
-            .column(Column::initial(150.0).resizable(true))
-            .column(Column::initial(120.0).resizable(true))
-            .column(Column::auto().at_least(100.0))
-            .column(Column::remainder().at_least(40.0))
-            .header(row_height, |mut header| {
-                for title in ["ID", "カナ Kana", "氏名 Name", "生年月日 DOB", "性別 Sex"] {
-                    header.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, self.results.len(), |mut row| {
-                    let pos = row.index();
-                    let p = &self.results[pos];
-                    row.set_selected(self.selected == Some(pos));
-                    let cells = [
-                        p.id.clone(),
-                        p.kana.clone(),
-                        p.name.clone(),
-                        p.dob.map(|d| d.to_string()).unwrap_or_default(),
-                        sex(&p.sex).to_string(),
-                    ];
-                    for text in cells {
-                        row.col(|ui| {
-                            ui.add(egui::Label::new(text).selectable(false));
-                        });
-                    }
-                    if row.response().clicked() {
-                        clicked = Some(pos);
-                    }
-                });
-            });
-        if let Some(pos) = clicked {
+        let columns = [
+            Column::auto().at_least(90.0),
+            Column::initial(150.0).resizable(true),
+            Column::initial(120.0).resizable(true),
+            Column::auto().at_least(100.0),
+            Column::remainder().at_least(40.0),
+        ];
+        let titles = ["ID", "カナ Kana", "氏名 Name", "生年月日 DOB", "性別 Sex"];
+        let cells = |pos: usize| {
+            let p = &self.results[pos];
+            vec![
+                p.id.clone(),
+                p.kana.clone(),
+                p.name.clone(),
+                p.dob.map(|d| d.to_string()).unwrap_or_default(),
+                sex(&p.sex).to_string(),
+            ]
+        };
+        if let Some(pos) = patient_table(ui, &columns, &titles, self.results.len(), self.selected, cells) {
             self.selected = Some(pos);
         }
     }
@@ -352,7 +348,7 @@ impl Screen for ReferenceScreen {
             egui::CentralPanel::default().show(ui, |ui| self.empty_ui(ui));
             return Vec::new();
         }
-        let out = self.follow_selection(ctx);
+        let mut out = self.follow_selection(ctx);
         egui::Panel::left("reference_list").resizable(true).default_size(560.0).show(ui, |ui| {
             ui.heading("参照系 Read-only reference");
             if let Some(age) = &self.age {
@@ -370,10 +366,17 @@ impl Screen for ReferenceScreen {
             egui::ScrollArea::vertical().show(ui, |ui| match &self.shown {
                 Some(shown) => details_ui(ui, shown, self.today),
                 None => {
-                    ui.label("患者を検索してください\nSearch a patient by ID, kana or name.");
+                    ui.label("患者を検索し、行を選んでください（↓ / Enter / クリック）\nSearch by ID, kana or name, then pick a row (Down, Enter or a click).");
                 }
             });
         });
+        // The list shown is a read of identifiable data too: one entry per search.
+        if let Some((query, rows)) = self.listed.take()
+            && let Err(e) =
+                ctx.store.record_list_view(&ctx.session.actor(), &format!("reference search '{query}'"), rows)
+        {
+            out.push(ShellCommand::Error(format!("cannot record the view in the audit trail: {e}")));
+        }
         out
     }
 

@@ -74,3 +74,44 @@ pub fn text_table<const N: usize>(
             });
         });
 }
+
+/// A striped table of patients, one row each, the highlighted one marked; returns the row
+/// clicked. `cells(i)` gives row `i`'s texts, one per column of `titles`.
+pub fn patient_table(
+    ui: &mut egui::Ui,
+    columns: &[egui_extras::Column],
+    titles: &[&str],
+    rows: usize,
+    selected: Option<usize>,
+    cells: impl Fn(usize) -> Vec<String>,
+) -> Option<usize> {
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let mut clicked = None;
+    let mut table = egui_extras::TableBuilder::new(ui).striped(true).sense(egui::Sense::click());
+    for c in columns {
+        table = table.column(*c);
+    }
+    table
+        .header(row_height, |mut header| {
+            for title in titles {
+                header.col(|ui| {
+                    ui.strong(*title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, rows, |mut row| {
+                let pos = row.index();
+                row.set_selected(selected == Some(pos));
+                for text in cells(pos) {
+                    row.col(|ui| {
+                        ui.add(egui::Label::new(text).selectable(false));
+                    });
+                }
+                if row.response().clicked() {
+                    clicked = Some(pos);
+                }
+            });
+        });
+    clicked
+}

@@ -678,6 +678,9 @@ fn the_reference_screen_finds_anyone_with_an_id_by_kana_or_id_and_audits_each_pa
     // Hiragana finds the katakana reading; the inpatient's allergies, problems and results show.
     common::ui::type_into(&mut screen, REFERENCE_SEARCH_LABEL, "みほん");
     screen.run_steps(3);
+    assert!(shows(&screen, "見本 花子") && !shows(&screen, "常食"), "listed, not opened until picked");
+    screen.key_press(Key::ArrowDown);
+    screen.run_steps(3);
     for text in [
         "見本 花子",
         "！ 薬剤 ペニシリン系抗菌薬 (重度)",
@@ -693,6 +696,7 @@ fn the_reference_screen_finds_anyone_with_an_id_by_kana_or_id_and_audits_each_pa
 
     // The ID's start finds the outpatient, who is in no census.
     common::ui::type_into(&mut screen, REFERENCE_SEARCH_LABEL, "0000023");
+    screen.key_press(Key::Enter);
     screen.run_steps(3);
     assert!(shows(&screen, "試験 一郎"));
     assert!(shows(&screen, "外来 outpatient"));
@@ -711,6 +715,9 @@ fn the_reference_screen_finds_anyone_with_an_id_by_kana_or_id_and_audits_each_pa
         );
     }
     assert!(store.audit_of("snapshot patient", "0000034567", 10).unwrap().is_empty(), "never shown");
+    let lists = store.audit_of("list", "reference search 'みほん'", 5).unwrap();
+    assert_eq!(lists.len(), 1, "the list a search showed is audited: {lists:?}");
+    assert_eq!(lists[0].after.as_deref(), Some(r#"{"rows":1}"#));
 }
 
 /// Some widget's label contains `text` (a name is both in the list and in the details).
@@ -782,6 +789,19 @@ fn an_outpatient_kit_prints_the_days_visits_or_appointments_from_the_snapshot() 
     assert_eq!(day["added"]["admitted"], serde_json::json!(["0000012345"]));
     assert_eq!(day["not_in_master"], serde_json::json!(["0000099999"]));
     assert!(stderr(&out).contains("0000099999 is not in the snapshot's patient master"), "{}", stderr(&out));
+
+    // The next day's list: the outpatient ward holds that day's patients; the earlier day's
+    // outpatient is discharged (kept, for their paper).
+    std::fs::write(&list, "patient_id,time\n0000034567,09:00\n").unwrap();
+    let (out, _) = kit(&["--outpatients", "2026-12-08", "--appointments", list.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outpatients"]["ids"], serde_json::json!(["0000034567"]));
+    assert_eq!(report["outpatients"]["added"]["discharged"], 1);
+    let store = Store::open(&db).unwrap();
+    let kept = store.patient(&id).unwrap().unwrap();
+    assert_eq!(kept.status.code(), "discharged", "yesterday's outpatient left the ward");
+    drop(store);
 
     // A malformed list prints nothing and names the line and field.
     std::fs::write(&list, "patient_id,time\n0000023456,9時半\n").unwrap();
