@@ -20,6 +20,7 @@ pub mod parallel;
 pub mod print;
 pub mod scan;
 pub mod snapshot;
+pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;

@@ -42,6 +42,9 @@ pub struct DemoArgs {
     /// admitted.
     #[arg(long, value_name = "N", default_value_t = 2000, requires = "ssmix2")]
     pub outpatients: usize,
+    /// This PC's station code (default A, the demo's; a real install is asked for its own).
+    #[arg(long, value_name = "CODE")]
+    pub station: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -129,6 +132,9 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
             "this database has real user accounts; the demo would add accounts with public passwords (use another --db)"
         );
     };
+    if let Some(code) = &args.station {
+        ctx.store.set_station_code(&admin, code)?;
+    }
     let options =
         demo::DemoOptions { beds: args.beds, seed: args.seed, as_of: args.as_of.unwrap_or_else(today) };
     let counts = match &args.ssmix2 {

@@ -184,7 +184,7 @@ pub fn run_block(ctx: &mut Invocation<'_>, command: BlockCommand) -> Result<()> 
             let block = IdBlock::new(&prefix, from, to)?;
             let station = match station {
                 Some(s) => s,
-                None => ctx.store.settings()?.station_code,
+                None => ctx.store.settings()?.station()?.to_string(),
             };
             let rec = episode::add_block(ctx.store, &session, &station, &block)?;
             out!(

@@ -20,6 +20,7 @@ mod kit;
 mod masters;
 mod scan;
 mod snapshot;
+mod station;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,10 @@ pub enum Command {
     /// see its age, look a patient up.
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
+    /// A hospital of many PCs: this PC's station code, bundles a station carries to the hub,
+    /// snapshots the hub gives a station.
+    #[command(subcommand)]
+    Station(station::StationCommand),
     /// Print the downtime kit: one PDF per ward per form family, plus blank forms.
     Kit(kit::KitArgs),
     /// Start, follow and end a downtime episode.
@@ -256,6 +261,7 @@ fn run_command(db: &std::path::Path, command: Command, user: Option<&str>) -> Re
                 Command::Demo(args) => census::run_demo(&mut ctx, &args),
                 Command::Census(c) => census::run(&mut ctx, c),
                 Command::Snapshot(c) => snapshot::run(&mut ctx, c),
+                Command::Station(c) => station::run(&mut ctx, c),
                 Command::Kit(args) => kit::run_kit(&mut ctx, &args),
                 Command::Episode(c) => downtime::run_episode(&mut ctx, c),
                 Command::Block(c) => downtime::run_block(&mut ctx, c),

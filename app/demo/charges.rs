@@ -50,12 +50,43 @@ pub struct ChargeCounts {
 /// Keys charge slips for the admitted patients until `options.lines` charge lines were added.
 ///
 /// The fastest correct path the workflows allow, for the export benchmark: the slips are
-/// registered as printed in one transaction (`reserve_serials` + `record_kit`: the kit's own
-/// registry path, without rendering PDFs nobody prints), then each slip is one `keying::save`
+/// registered as printed (`printed_slips`), then each slip is one `keying::save`
 /// (its own transaction: the store checks the item's keyings and the double-entry rule inside
 /// it) and, with `verify`, one `verify_entry` (or, under double entry, the agreeing second
 /// keying) — two transactions a slip, the store's minimum for a verified keying.
 pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<ChargeCounts, DemoError> {
+    let printed = printed_slips(store, options)?;
+    let clerk = demo_person(store, Role::Clerk)?;
+    let billing = demo_person(store, Role::Billing)?;
+    let form = &printed.form;
+    // A fresh slip's keying is always the first, so the plan is known without asking the store
+    // per slip; the store still refuses it inside the save if that were not so.
+    let double = keying::needs_double_entry(form, store.settings()?.double_entry_charges);
+    let keyers = [clerk, billing];
+    let mut counts = ChargeCounts::default();
+    for (i, (sheet, values, made)) in printed.slips.iter().enumerate() {
+        let (by, other) = (&keyers[i % 2], &keyers[(i + 1) % 2]);
+        let saved = keying::save(store, by, sheet, values, &Plan::First { double })?;
+        if options.verify || double {
+            accept(store, other, sheet, values, &saved)?;
+        }
+        counts.slips += 1;
+        counts.lines += made;
+    }
+    Ok(counts)
+}
+
+/// Charge slips made up and registered as printed (not yet keyed): each slip's sheet, the values
+/// a clerk would key from it, and how many charge lines they make.
+pub struct PrintedSlips {
+    pub form: crate::form::FormDefinition,
+    pub slips: Vec<(Sheet, Values, usize)>,
+}
+
+/// Makes up slips for the admitted patients until `options.lines` charge lines, and registers
+/// them as printed in one transaction (`reserve_serials` + `record_kit`: the kit's own registry
+/// path, without rendering PDFs nobody prints).
+pub fn printed_slips(store: &mut Store, options: &ChargeOptions) -> Result<PrintedSlips, DemoError> {
     let forms = form::load(None)?;
     let form = forms
         .iter()
@@ -87,8 +118,7 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
         slips.push((patient, values, made));
     }
     let clerk = demo_person(store, Role::Clerk)?;
-    let billing = demo_person(store, Role::Billing)?;
-    let station = store.settings()?.station_code;
+    let station = store.settings()?.station()?.to_string();
     let first = store.reserve_serials(&station, slips.len() as u64)?;
     let printed: Vec<PrintedPage> = slips
         .iter()
@@ -105,13 +135,8 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
         .collect();
     store.record_kit(&clerk.actor(), "(demo charge slips: registered, not rendered)", 0, &printed)?;
 
-    // A fresh slip's keying is always the first, so the plan is known without asking the store
-    // per slip; the store still refuses it inside the save if that were not so.
-    let double = keying::needs_double_entry(form, store.settings()?.double_entry_charges);
-    let keyers = [clerk, billing];
-    let mut counts = ChargeCounts::default();
-    for (i, ((patient, values, made), page)) in slips.iter().zip(&printed).enumerate() {
-        let (by, other) = (&keyers[i % 2], &keyers[(i + 1) % 2]);
+    let mut sheets = Vec::with_capacity(slips.len());
+    for ((patient, values, made), page) in slips.into_iter().zip(&printed) {
         let serial = Serial::new(&page.station, page.number).map_err(|e| DemoError::Refused(e.message))?;
         let sheet = Sheet {
             form: form.clone(),
@@ -119,12 +144,7 @@ pub fn key_charge_lines(store: &mut Store, options: &ChargeOptions) -> Result<Ch
             item: ItemKey::Serial(serial),
             scanned_page: None,
         };
-        let saved = keying::save(store, by, &sheet, values, &Plan::First { double })?;
-        if options.verify || double {
-            accept(store, other, &sheet, values, &saved)?;
-        }
-        counts.slips += 1;
-        counts.lines += made;
+        sheets.push((sheet, values, made));
     }
-    Ok(counts)
+    Ok(PrintedSlips { form: form.clone(), slips: sheets })
 }

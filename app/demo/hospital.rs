@@ -251,6 +251,7 @@ pub fn load_demo(
     if store.meta("setting.handoff.fhir_base")?.is_none() {
         store.set_setting(actor, "handoff.fhir_base", DEMO_FHIR_BASE)?;
     }
+    super::ensure_station(store, actor)?;
     let file = format!("demo --beds {} --seed {} --as-of {}", options.beds, options.seed, options.as_of);
     let apply = CensusApply {
         file: &file,

@@ -18,7 +18,7 @@ mod values;
 
 pub use hospital::{DEFAULT_BEDS, DEFAULT_SEED, DEMO_HOSPITAL, DemoOptions, generate, load_demo};
 
-pub use charges::{ChargeCounts, ChargeOptions, key_charge_lines};
+pub use charges::{ChargeCounts, ChargeOptions, PrintedSlips, key_charge_lines, printed_slips};
 pub use scans::scanned_image;
 
 use crate::auth::Session;
@@ -61,10 +61,23 @@ pub(crate) fn demo_person(store: &mut Store, role: Role) -> Result<Session, Demo
 /// The demo station's block: `DT100000`–`DT100999`.
 pub const DEMO_BLOCK: (&str, u64, u64) = ("DT", 100_000, 100_999);
 
-/// Makes a demo database ready for downtime work: a block for this station and a running demo
-/// episode (phase 2, registration possible), unless it has them already.
+/// The demo's station code when it is given none (a real install is always asked for one).
+pub const DEMO_STATION: &str = "A";
+
+/// Gives a demo database the demo's station code, unless it has one.
+pub fn ensure_station(store: &mut Store, actor: &Actor) -> Result<(), crate::store::StoreError> {
+    if store.settings()?.station_code.is_empty() {
+        store.set_station_code(actor, DEMO_STATION)?;
+    }
+    Ok(())
+}
+
+/// Makes a demo database ready for downtime work: a station code (`ensure_station`), a block for
+/// this station and a running demo episode (phase 2, registration possible), unless it has them
+/// already.
 pub fn prepare_downtime(store: &mut Store, actor: &Actor) -> Result<()> {
-    let station = store.settings()?.station_code;
+    ensure_station(store, actor)?;
+    let station = store.settings()?.station()?.to_string();
     if !store.id_blocks()?.iter().any(|b| b.station == station) {
         let (prefix, first, last) = DEMO_BLOCK;
         let block = IdBlock::new(prefix, first, last).expect("the demo block is valid");

@@ -43,6 +43,8 @@ pub enum Permission {
     Reconcile,
     Backup,
     VerifyAudit,
+    /// Write this station's bundle (what it recorded) for the hub.
+    ExportBundle,
 }
 
 impl Role {
@@ -86,6 +88,7 @@ impl Role {
                         | FilePages
                         | BackEntry
                         | Reconcile
+                        | ExportBundle
                 )
             }
             Role::Nurse => matches!(permission, ViewCensus | ScanStation | Register),
@@ -105,6 +108,7 @@ impl Role {
                     | ManageMasters
                     | Backup
                     | VerifyAudit
+                    | ExportBundle
             ),
         }
     }
@@ -120,6 +124,7 @@ impl Permission {
             Permission::ScanStation => "use the scan station",
             Permission::BackEntry => "back-enter records and charges",
             Permission::Export => "export data",
+            Permission::ExportBundle => "write this station's bundle for the hub",
             Permission::ManageUsers => "manage users",
             Permission::Configure => "change the configuration",
             Permission::ManageBlocks => "manage downtime-ID blocks",

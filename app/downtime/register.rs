@@ -247,7 +247,7 @@ pub fn register(
     let actor = &session.actor();
     let checked = input.check(today)?;
     let similar = checked.similar_patients(&store.patients(None, true)?);
-    let station = store.settings()?.station_code;
+    let station = store.settings()?.station()?.to_string();
     let packet = match input.packet.trim() {
         "" => None,
         // The packet's wristband carries the bare ID; each of its pages a page code naming it.

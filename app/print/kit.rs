@@ -234,7 +234,7 @@ pub(crate) fn print_kit(
         return Err(KitError::Nothing);
     }
     let (packet_ids, skipped) = if request.packets > 0 {
-        let station = store.settings()?.station_code;
+        let station = store.settings()?.station()?.to_string();
         store.reserve_packet_ids(actor, &station, request.packets as usize)?
     } else {
         (Vec::new(), Vec::new())
@@ -274,7 +274,7 @@ pub(crate) fn print_kit(
     }
 
     let settings = store.settings()?;
-    let station = settings.station_code.clone();
+    let station = settings.station()?.to_string();
     let first = store.reserve_serials(&station, total as u64)?;
     let ctx = PrintContext {
         hospital: settings.hospital_name.clone(),

@@ -94,7 +94,7 @@ impl Station {
     /// must not clear a wrong-patient stop).
     pub fn open(store: &Store, forms: Vec<FormDefinition>) -> Result<Self, StoreError> {
         let settings = store.settings()?;
-        let station = settings.station_code.clone();
+        let station = settings.station()?.to_string();
         let mut me = Self { station, forms, settings, active: None, stop: None };
         if let Some(open) = store.open_stops(&me.station)?.into_iter().next() {
             let lookup = |id: &Option<String>| -> Result<Option<Patient>, StoreError> {

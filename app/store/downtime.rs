@@ -19,6 +19,9 @@ pub struct EpisodeRecord {
     pub phase: Phase,
     pub ended_at: Option<String>,
     pub updated_at: String,
+    /// The station whose episode this is, when it was merged from a station's bundle (at the
+    /// hub); `None` for this database's own.
+    pub station: Option<String>,
 }
 
 fn phase_number<S: serde::Serializer>(p: &Phase, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -118,7 +121,7 @@ pub struct RegistrationRecord {
     pub created_by: String,
 }
 
-const EPISODE_COLUMNS: &str = "id, started_at, created_by, reason, phase, ended_at, updated_at";
+const EPISODE_COLUMNS: &str = "id, started_at, created_by, reason, phase, ended_at, updated_at, station";
 
 fn read_episode(r: &Row<'_>) -> rusqlite::Result<(EpisodeRecord, i64)> {
     let phase: i64 = r.get(4)?;
@@ -131,6 +134,7 @@ fn read_episode(r: &Row<'_>) -> rusqlite::Result<(EpisodeRecord, i64)> {
             phase: Phase::PastUnknown,
             ended_at: r.get(5)?,
             updated_at: r.get(6)?,
+            station: r.get(7)?,
         },
         phase,
     ))
@@ -154,7 +158,7 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                &format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE ended_at IS NULL"),
+                &format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE ended_at IS NULL AND station IS NULL"),
                 [],
                 read_episode,
             )
@@ -302,24 +306,8 @@ impl Store {
     /// this station or another, used up or not — so no downtime ID can be handed out twice.
     pub fn add_id_block(&mut self, actor: &Actor, station: &str, block: &IdBlock) -> Result<BlockRecord> {
         let station = station.trim().to_uppercase();
-        for existing in self.id_blocks()? {
-            if existing.block.overlaps(block) {
-                return Err(StoreError::Refused(format!(
-                    "block {} overlaps block {} of station {}: every station needs its own numbers",
-                    block.describe(),
-                    existing.block.describe(),
-                    existing.station
-                )));
-            }
-            if existing.block.prefix == block.prefix && existing.block.width() != block.width() {
-                return Err(StoreError::Refused(format!(
-                    "prefix {} is used with {}-digit numbers (block {}); a block of {}-digit numbers would make IDs of two lengths",
-                    block.prefix,
-                    existing.block.width(),
-                    existing.block.describe(),
-                    block.width()
-                )));
-            }
+        if let Some(conflict) = block_conflict(&self.id_blocks()?, block) {
+            return Err(StoreError::Refused(conflict));
         }
         let tx = self.begin()?;
         let now = now_text();
@@ -538,7 +526,32 @@ pub struct PacketRecord {
 }
 
 /// The blocks of every station, or of one, oldest first (within a transaction or not).
-fn read_blocks(conn: &rusqlite::Connection, station: Option<&str>) -> Result<Vec<BlockRecord>> {
+/// Why `block` cannot join `existing`: it overlaps one (for this station or another, used up or
+/// not), or makes IDs of another length under the same prefix.
+pub(super) fn block_conflict(existing: &[BlockRecord], block: &IdBlock) -> Option<String> {
+    for other in existing {
+        if other.block.overlaps(block) {
+            return Some(format!(
+                "block {} overlaps block {} of station {}: every station needs its own numbers",
+                block.describe(),
+                other.block.describe(),
+                other.station
+            ));
+        }
+        if other.block.prefix == block.prefix && other.block.width() != block.width() {
+            return Some(format!(
+                "prefix {} is used with {}-digit numbers (block {}); a block of {}-digit numbers would make IDs of two lengths",
+                block.prefix,
+                other.block.width(),
+                other.block.describe(),
+                block.width()
+            ));
+        }
+    }
+    None
+}
+
+pub(super) fn read_blocks(conn: &rusqlite::Connection, station: Option<&str>) -> Result<Vec<BlockRecord>> {
     let mut stmt = conn.prepare(
         "SELECT id, station, prefix, first, last, next FROM id_blocks WHERE ?1 IS NULL OR station = ?1 ORDER BY id",
     )?;

@@ -1,5 +1,8 @@
 use rusqlite_migration::{M, Migrations};
 
+/// The migration that brought station codes without a default (`016_stations.sql`).
+pub const STATIONS: usize = 16;
+
 /// Append only: a released migration is never edited, a change is a new one.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -18,5 +21,6 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/013_insurance_reference.sql")),
         M::up(include_str!("sql/014_snapshot.sql")),
         M::up(include_str!("sql/015_packets.sql")),
+        M::up(include_str!("sql/016_stations.sql")),
     ])
 }

@@ -20,6 +20,7 @@ mod scanned_pages;
 mod seals;
 mod settings;
 mod snapshot;
+mod stations;
 mod trust;
 mod users;
 
@@ -55,6 +56,10 @@ pub use scanned_pages::{
 };
 pub use settings::Settings;
 pub use snapshot::{SnapshotBatch, SnapshotFile, SnapshotPerson, SnapshotRun, StoredRecord};
+pub use stations::{
+    BUNDLE_TABLES, IncomingBundle, IncomingSnapshot, KnownStation, MergeCounts, NO_STATION, OutgoingBundle,
+    SNAPSHOT_TABLES, TravellingRow, fingerprint,
+};
 pub use trust::{Anchor, AuditKey, TrustError};
 pub use users::{LoginCheck, LoginOutcome, NewUser, UserRecord};
 
@@ -255,9 +260,16 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_handler(Some(wait_for_writer))?;
-        migrations::migrations().to_latest(&mut conn)?;
+        let migrations = migrations::migrations();
+        let before = migrations.current_version(&conn)?;
+        migrations.to_latest(&mut conn)?;
         let trust = trust::establish(&mut conn, path.as_deref())?;
-        Ok(Self { conn, path, trust, db_key: None })
+        let mut store = Self { conn, path, trust, db_key: None };
+        // A database made before stations were asked for (migration 16) keeps the code it used.
+        if matches!(before, rusqlite_migration::SchemaVersion::Inside(v) if v.get() < migrations::STATIONS) {
+            store.keep_legacy_station_code()?;
+        }
+        Ok(store)
     }
 
     /// How the database is encrypted: `None` when it is not.

@@ -38,7 +38,8 @@ pub struct Settings {
     /// The largest page image (its OBX-5, in KiB) the SS-MIX2 extended storage keeps inside a
     /// message; a larger one is written as a file beside it and referenced (`RP`).
     pub ssmix2_inline_kb: u32,
-    /// This station's code in page serials (`A1-000123`): give each printing station its own.
+    /// This station's code in page serials (`A1-000123`), its blocks and its bundles; empty until
+    /// an administrator gives it one (`Settings::station`): every PC needs a code of its own.
     pub station_code: String,
     /// The same wristband or slip scanned again within this many seconds is a duplicate.
     pub scan_duplicate_seconds: u32,
@@ -73,7 +74,7 @@ impl Default for Settings {
             patient_master: PatientMaster::Ehr,
             fhir_base: None,
             ssmix2_inline_kb: 64,
-            station_code: "A".to_string(),
+            station_code: String::new(),
             scan_duplicate_seconds: 60,
             scan_patient_timeout_seconds: 120,
             volume_limits: VolumeCategory::ALL.map(VolumeCategory::default_limit),
@@ -139,6 +140,22 @@ impl Settings {
         Ok(&self.hospital_code)
     }
 
+    /// A station code as it would be stored (upper case), or why it is not one.
+    pub fn check_station_code(value: &str) -> std::result::Result<String, String> {
+        let mut checked = Settings::default();
+        checked.apply("station.code", value)?;
+        Ok(checked.station_code)
+    }
+
+    /// This station's code, or what to do to give it one: a silent default would give two PCs
+    /// the same serials.
+    pub fn station(&self) -> Result<&str> {
+        if self.station_code.is_empty() {
+            return Err(StoreError::Refused(super::stations::NO_STATION.to_string()));
+        }
+        Ok(&self.station_code)
+    }
+
     /// The FHIR base URL, or what to run to set it.
     pub fn fhir_base(&self) -> std::result::Result<&str, String> {
         self.fhir_base.as_deref().ok_or_else(|| {
@@ -150,7 +167,7 @@ impl Settings {
     }
 
     /// Applies one `key = value`, checking the value.
-    fn apply(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
+    pub(super) fn apply(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
         let number =
             |min: u32, max: u32| -> std::result::Result<u32, String> {
                 value.trim().parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
@@ -262,6 +279,9 @@ impl Store {
     /// Changes one setting after checking its value. Each value is checked on its own, so a
     /// setting found changed outside kamikarte can be set again.
     pub fn set_setting(&mut self, actor: &Actor, key: &str, value: &str) -> Result<()> {
+        if key == "station.code" {
+            return self.set_station_code(actor, value);
+        }
         Settings::default().apply(key, value).map_err(StoreError::Refused)?;
         let tx = self.begin()?;
         let mut audit = AuditWriter::start(&tx)?;

@@ -141,6 +141,17 @@ impl AuditKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A secret of its own for another use (`purpose` names it), derived from this key so it
+    /// needs no file of its own and is kept, backed up and lost with it.
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(b"kamikarte derived key");
+        mac.update(&[SEPARATOR]);
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The key file that belongs to a database file: `kamikarte.sqlite.key`.
     pub fn path_for(db: &Path) -> PathBuf {
         with_suffix(db, ".key")

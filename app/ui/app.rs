@@ -165,6 +165,8 @@ impl KamikarteApp {
 
     /// Logs a session in and opens the screen its role works in (the scan station for nurses).
     fn enter(&mut self, session: Session) {
+        // The first run has just set the station code; another PC may have changed settings.
+        self.reload();
         if session.must_change_password() {
             self.door = Door::MustChange(session, ChangePasswordScreen::default());
             return;
@@ -552,6 +554,12 @@ impl KamikarteApp {
                 ),
             );
         }
+        if self.settings.station_code.is_empty() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "▲ 端末コード未設定 This PC has no station code: kits, registration and the scan station wait until an administrator runs `kamikarte station set CODE` or loads the hub's station snapshot",
+            );
+        }
         // How old the patient information is, on every screen; a warning once it is old.
         if let Some((label, hours)) = &self.downtime.snapshot {
             let limit = i64::from(self.settings.snapshot_warn_hours);
@@ -585,11 +593,16 @@ impl KamikarteApp {
             } else {
                 ui.label(RichText::new(UiCommand::Help.label()).weak());
             }
-            if let Some(b) = &self.last_backup_label {
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let station = &self.settings.station_code;
+            let backup = self.last_backup_label.as_ref();
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(b) = backup {
                     ui.label(RichText::new(format!("バックアップ backup {b}")).small().weak());
-                });
-            }
+                }
+                if !station.is_empty() {
+                    ui.label(RichText::new(format!("端末 station {station}")).small().weak());
+                }
+            });
         });
     }
 }

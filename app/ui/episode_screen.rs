@@ -168,7 +168,7 @@ impl EpisodeScreen {
         let block = IdBlock::new(&self.prefix, number("from", &self.from)?, number("to", &self.to)?)
             .map_err(|e| e.message)?;
         let station = if self.station.trim().is_empty() {
-            store.settings().map_err(|e| e.to_string())?.station_code
+            store.settings().and_then(|s| Ok(s.station()?.to_string())).map_err(|e| e.to_string())?
         } else {
             self.station.clone()
         };

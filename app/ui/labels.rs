@@ -13,6 +13,7 @@ pub const LOGIN_BUTTON: &str = "ログイン Log in";
 pub const CARD_LABEL: &str = "IDカード ID card";
 pub const PIN_LABEL: &str = "PIN";
 pub const CARD_LOGIN_BUTTON: &str = "カードでログイン Log in with card";
+pub const NEW_STATION_LABEL: &str = "この端末のコード This PC's station code";
 pub const NEW_ADMIN_LABEL: &str = "管理者のユーザー名 Administrator's user name";
 pub const NEW_PASSWORD_LABEL: &str = "パスワード（16文字以上） Password (16+ characters)";
 pub const CONFIRM_PASSWORD_LABEL: &str = "パスワード（確認） Password again";

@@ -6,12 +6,12 @@ use egui::{Key, RichText};
 
 use super::labels::{
     CARD_LABEL, CARD_LOGIN_BUTTON, CHANGE_PASSWORD_BUTTON, CONFIRM_PASSWORD_LABEL, CREATE_ADMIN_BUTTON,
-    DB_PASSPHRASE_LABEL, LOGIN_BUTTON, NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, OPEN_DATABASE_BUTTON,
-    PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
+    DB_PASSPHRASE_LABEL, LOGIN_BUTTON, NEW_ADMIN_LABEL, NEW_PASSWORD_LABEL, NEW_STATION_LABEL,
+    OPEN_DATABASE_BUTTON, PASSWORD_LABEL, PIN_LABEL, UNLOCK_BUTTON, USER_LABEL,
 };
 use crate::auth::{self, AccountRequest, Session};
 use crate::domain::Role;
-use crate::store::Store;
+use crate::store::{Settings, Store};
 
 /// A labelled text field; returns true when Enter was pressed in it.
 fn field(ui: &mut egui::Ui, label: &str, value: &mut String, password: bool, focus: bool) -> bool {
@@ -137,6 +137,7 @@ impl LoginScreen {
 /// No users yet: create the first administrator. Returns their session once created.
 #[derive(Default)]
 pub struct FirstRunScreen {
+    station: String,
     name: String,
     password: String,
     confirm: String,
@@ -148,9 +149,15 @@ impl FirstRunScreen {
         let mut created = None;
         ui.heading("最初の管理者を作成 Create the first administrator");
         ui.label("This database has no users. The administrator manages accounts, settings and backups.");
+        ui.label("端末コード: 病棟・外来・救急の端末ごとに別のコード（例 W3, ER）。印刷する用紙の番号とダウンタイムIDの枠に使います。");
+        ui.label(
+            "Station code: each PC its own (e.g. W3 for ward 3, ER): it is in every serial this PC prints.",
+        );
         ui.add_space(8.0);
         let mut submit = false;
         egui::Grid::new("first_admin").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+            field(ui, NEW_STATION_LABEL, &mut self.station, false, false);
+            ui.end_row();
             field(ui, NEW_ADMIN_LABEL, &mut self.name, false, false);
             ui.end_row();
             field(ui, NEW_PASSWORD_LABEL, &mut self.password, true, false);
@@ -168,6 +175,15 @@ impl FirstRunScreen {
     }
 
     fn create(&mut self, store: &mut Store) -> Option<Session> {
+        // Checked before anything is written; on a new database no other station is known, so
+        // only its form can be wrong.
+        let station = match Settings::check_station_code(&self.station) {
+            Ok(code) => code,
+            Err(e) => {
+                self.error = Some(format!("端末コード Station code: {e}"));
+                return None;
+            }
+        };
         if self.password != self.confirm {
             self.error = Some("パスワードが一致しません The two passwords differ".into());
             return None;
@@ -175,7 +191,11 @@ impl FirstRunScreen {
         let request =
             AccountRequest { name: &self.name, role: Role::Admin, password: &self.password, card: None };
         let result = auth::add_user(store, None, &request)
-            .and_then(|_| auth::login(store, &self.name, &self.password, Utc::now()));
+            .and_then(|_| auth::login(store, &self.name, &self.password, Utc::now()))
+            .and_then(|session| {
+                store.set_station_code(&session.actor(), &station)?;
+                Ok(session)
+            });
         self.password.clear();
         self.confirm.clear();
         match result {

@@ -186,13 +186,39 @@ fn blocks_refuse_overlap_and_the_last_id_works_then_registration_stops_clearly()
     let clerk_adds = run_as(&db, CLERK, &["block", "add", "--prefix", "TZ", "--from", "1", "--to", "3"]);
     assert_eq!(clerk_adds.status.code(), Some(1), "only an administrator adds blocks");
 
-    // Station B gets a block of three IDs.
-    assert!(run_as(&db, ADMIN, &["config", "set", "station.code", "B"]).status.success());
-    let add = run_as(&db, ADMIN, &["block", "add", "--prefix", "TZ", "--from", "1", "--to", "3"]);
-    assert!(add.status.success(), "{}", stderr(&add));
+    // Station A has a block: its code cannot change (its paper would carry the wrong one).
+    let renamed = run_as(&db, ADMIN, &["config", "set", "station.code", "B"]);
+    assert!(stderr(&renamed).contains("cannot change"), "{}", stderr(&renamed));
+
+    // Station B, a PC of its own, gets a block of three IDs.
+    let db = dir.path().join("b.sqlite");
+    let (b_admin, b_clerk) =
+        (("b-admin", "station b administrator passphrase"), ("b-clerk", "station b clerk passphrase 2026"));
+    let first = common::command(&db)
+        .env("KAMIKARTE_NEW_PASSWORD", b_admin.1)
+        .args(["user", "add", b_admin.0, "--role", "admin"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let clerk = common::command(&db)
+        .env("KAMIKARTE_USER", b_admin.0)
+        .env("KAMIKARTE_PASSWORD", b_admin.1)
+        .env("KAMIKARTE_NEW_PASSWORD", b_clerk.1)
+        .args(["user", "add", b_clerk.0, "--role", "clerk"])
+        .output()
+        .unwrap();
+    assert!(clerk.status.success(), "{}", stderr(&clerk));
+    for args in [
+        &["station", "set", "B"][..],
+        &["block", "add", "--prefix", "TZ", "--from", "1", "--to", "3"],
+        &["episode", "start", "--reason", "drill", "--phase", "2"],
+    ] {
+        let out = run_as(&db, b_admin, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
     let mut ids = Vec::new();
     for i in 0..3 {
-        let out = run_as(&db, CLERK, &["register", "--unknown", "--sex", "F", "--age", "20"]);
+        let out = run_as(&db, b_clerk, &["register", "--unknown", "--sex", "F", "--age", "20"]);
         assert!(out.status.success(), "registration {i}: {}", stderr(&out));
         ids.push(stdout(&out).trim().to_string());
         let warning = stderr(&out);
@@ -206,11 +232,11 @@ fn blocks_refuse_overlap_and_the_last_id_works_then_registration_stops_clearly()
         }
     }
     assert!(ids[2].starts_with("TZ3"), "the block's last ID is used: {ids:?}");
-    let full = run_as(&db, CLERK, &["register", "--unknown", "--sex", "F", "--age", "20"]);
+    let full = run_as(&db, b_clerk, &["register", "--unknown", "--sex", "F", "--age", "20"]);
     assert_eq!(full.status.code(), Some(1));
     assert!(stderr(&full).contains("used up") && stderr(&full).contains("TZ1–TZ3"), "{}", stderr(&full));
 
-    let list = run_as(&db, CLERK, &["block", "list", "--json"]);
+    let list = run_as(&db, b_clerk, &["block", "list", "--json"]);
     let blocks: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
     let tz = blocks.iter().find(|b| b["prefix"] == "TZ").unwrap();
     assert_eq!((tz["remaining"].as_u64(), tz["running_low"].as_bool()), (Some(0), Some(true)));
@@ -218,7 +244,7 @@ fn blocks_refuse_overlap_and_the_last_id_works_then_registration_stops_clearly()
     // A mistyped downtime ID is refused where an ID is typed: one wrong digit.
     let typo = format!("TZ2{}", if ids[1].ends_with('0') { '1' } else { '0' });
     let kit =
-        run_as(&db, CLERK, &["kit", "--out", dir.path().join("kit").to_str().unwrap(), "--patient", &typo]);
+        run_as(&db, b_clerk, &["kit", "--out", dir.path().join("kit").to_str().unwrap(), "--patient", &typo]);
     assert_eq!(kit.status.code(), Some(1));
     assert!(stderr(&kit).contains("check character"), "{}", stderr(&kit));
 }

@@ -230,6 +230,7 @@ fn the_mar_and_summary_printed_from_the_snapshot_carry_the_running_medications_a
     )
     .unwrap();
     let clerk = common::person(&mut store, "kit-test", kamikarte::domain::Role::Clerk);
+    store.set_station_code(&kamikarte::store::Actor("test-admin".into()), "K1").unwrap();
     let options = ImportOptions { today, demo: false, full: true };
     let report = import(&mut store, &clerk, &root, &options, &mut |_| {}).unwrap();
     assert!(report.inpatients > 0 && report.unreadable.is_empty(), "{report:?}");

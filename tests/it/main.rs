@@ -25,6 +25,7 @@ mod omr;
 mod scan_import;
 mod security;
 mod snapshot;
+mod stations;
 mod trust;
 mod ui_census;
 mod ui_downtime;

@@ -542,9 +542,11 @@ fn dump(db: &Path) -> Vec<String> {
     out
 }
 
+/// A database with its test administrator, as station S1.
 fn admin_db(path: &Path) {
     let mut store = Store::open(path).unwrap();
-    common::person(&mut store, "it", Role::Admin);
+    let admin = common::person(&mut store, "it", Role::Admin);
+    store.set_station_code(&admin.actor(), "S1").unwrap();
 }
 
 const TEST_ADMIN: (&str, &str) = ("test-admin", "test administrator passphrase");
