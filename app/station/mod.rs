@@ -150,6 +150,7 @@ pub fn import(store: &mut Store, session: &Session, path: &Path, trust: Option<&
             h.station
         )));
     }
+    refuse_own_key(store, path, &h.public_key)?;
     let bundle = IncomingBundle {
         station: &h.station,
         seq: h.seq,
@@ -229,6 +230,7 @@ pub fn load(
         }
         _ => {}
     }
+    refuse_own_key(store, path, &h.public_key)?;
     let snapshot = IncomingSnapshot {
         hub: &h.from,
         public_key: &h.public_key,
@@ -243,6 +245,18 @@ pub fn load(
         fingerprint: fingerprint(&h.public_key),
         counts,
     })
+}
+
+/// A file signed with this database's own key was written here, or on a PC copied from this
+/// one's disk (which would sign as this one): either way it is not another station's.
+fn refuse_own_key(store: &Store, path: &Path, key: &str) -> Result<()> {
+    if key.trim().eq_ignore_ascii_case(&file::public_key_hex(&file::signing_key(store))) {
+        return Err(StationError::Refused(format!(
+            "{} is signed with this PC's own key: it was written here, or on a PC copied from this one's disk (give each PC a database of its own); nothing was changed",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A refusal about a row names the file it is in.

@@ -1,8 +1,5 @@
 use rusqlite_migration::{M, Migrations};
 
-/// The migration that brought station codes without a default (`016_stations.sql`).
-pub const STATIONS: usize = 16;
-
 /// Append only: a released migration is never edited, a change is a new one.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![

@@ -260,15 +260,10 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_handler(Some(wait_for_writer))?;
-        let migrations = migrations::migrations();
-        let before = migrations.current_version(&conn)?;
-        migrations.to_latest(&mut conn)?;
+        migrations::migrations().to_latest(&mut conn)?;
         let trust = trust::establish(&mut conn, path.as_deref())?;
         let mut store = Self { conn, path, trust, db_key: None };
-        // A database made before stations were asked for (migration 16) keeps the code it used.
-        if matches!(before, rusqlite_migration::SchemaVersion::Inside(v) if v.get() < migrations::STATIONS) {
-            store.keep_legacy_station_code()?;
-        }
+        store.keep_legacy_station_code()?;
         Ok(store)
     }
 

@@ -272,10 +272,12 @@ impl Store {
         }
         let tx = self.begin()?;
         if !current.is_empty() {
-            let used = station_use(&tx, &current)?;
+            // Its bundles are signed under the code too: the hub knows it by that.
+            let exported: i64 = tx.query_row("SELECT count(*) FROM bundle_exports", [], |r| r.get(0))?;
+            let used = station_use(&tx, &current)? + exported;
             if used > 0 {
                 return Err(StoreError::Refused(format!(
-                    "this station has printed, registered or scanned under code {current} ({used} records): its code cannot change, as its paper carries it; a new PC gets a code of its own"
+                    "this station has printed, registered, scanned or sent bundles under code {current} ({used} records): its code cannot change, as its paper and the hub know it by it; a new PC gets a code of its own"
                 )));
             }
         }
@@ -285,16 +287,21 @@ impl Store {
         tx.commit()
     }
 
-    /// A database made before stations were asked for (upgraded by migration 16) used the old
-    /// default `A`: it stays `A` when it printed, registered or scanned under it (its paper
-    /// carries it). Run once, on that upgrade only: a newer database never takes `A` silently.
+    /// A database made before stations were asked for used the old default `A`: migration 016
+    /// marked it when it had printed, scanned or reserved serials under it (its paper carries
+    /// it), and it keeps `A` here, unless a code was set. The mark goes in the same transaction,
+    /// so a kill before or after loses nothing.
     pub(super) fn keep_legacy_station_code(&mut self) -> Result<()> {
-        if self.meta("setting.station.code")?.is_some() || station_use(&self.conn, "A")? == 0 {
-            return Ok(());
-        }
+        let pending: Option<String> =
+            self.conn.query_row("SELECT code FROM legacy_station LIMIT 1", [], |r| r.get(0)).optional()?;
+        let Some(code) = pending else { return Ok(()) };
+        let set = self.meta("setting.station.code")?.is_some();
         let tx = self.begin()?;
-        let mut audit = AuditWriter::start(&tx)?;
-        set_meta(&tx, &mut audit, &Actor("kamikarte".into()), "setting.station.code", "A")?;
+        if !set {
+            let mut audit = AuditWriter::start(&tx)?;
+            set_meta(&tx, &mut audit, &Actor("kamikarte".into()), "setting.station.code", &code)?;
+        }
+        tx.execute("DELETE FROM legacy_station", [])?;
         tx.commit()
     }
 
@@ -464,7 +471,8 @@ impl Store {
         }
         let tx = self.begin()?;
         let mut counts = MergeCounts::default();
-        let pinned = check_key(&tx, actor, station, "station", bundle.public_key, trust)?;
+        // The digest covers the header and so the key: the same file merged before is reported
+        // as such, whichever key is pinned now.
         let merged_before: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM bundle_imports WHERE station = ?1 AND seq = ?2 AND digest = ?3)",
             params![station, bundle.seq, bundle.digest],
@@ -474,11 +482,11 @@ impl Store {
             counts.already_imported = true;
             return Ok(counts);
         }
-        counts.pinned = pinned;
+        counts.pinned = check_key(&tx, actor, station, "station", bundle.public_key, trust)?;
         if let Some(r) = bundle.rows.iter().find(|r| !BUNDLE_TABLES.contains(&r.table.as_str())) {
             return Err(refused(r, "table", "is not one a bundle carries"));
         }
-        let mut merge = Merge { tx: &tx, station, counts };
+        let mut merge = Merge { tx: &tx, station, seq: bundle.seq, counts };
         for table in BUNDLE_TABLES {
             for row in bundle.rows.iter().filter(|r| r.table == table) {
                 merge.row(row)?;
@@ -525,11 +533,17 @@ impl Store {
         }
         let tx = self.conn.unchecked_transaction()?;
         let mut rows = Vec::new();
-        // Not the PC's own: its code, and where its backups go (a path on the hub's disk).
-        let settings = "SELECT substr(key, 9) AS key, value FROM meta
-             WHERE key LIKE 'setting.%' AND key NOT IN ('setting.station.code', 'setting.backup.dir')
-               AND ?1 IS NOT NULL ORDER BY key";
-        rows.extend(read_rows(&tx, "settings", settings, [&station])?);
+        // Each read through its seal (one changed outside kamikarte is refused, not spread to
+        // every station); not the PC's own: its code, and where its backups go (a path on the
+        // hub's disk).
+        for key in Settings::KEYS.iter().filter(|k| !["station.code", "backup.dir"].contains(k)) {
+            if let Some(value) = self.meta(&format!("setting.{key}"))? {
+                let mut row = Map::new();
+                row.insert("key".into(), Value::String(key.to_string()));
+                row.insert("value".into(), Value::String(value));
+                rows.push(TravellingRow { table: "settings".into(), row, line: 0 });
+            }
+        }
         // Known: stations met before, and codes the hub gave blocks to.
         let stations = "SELECT code, role FROM stations WHERE code != ?1
              UNION SELECT DISTINCT station, 'station' FROM id_blocks
@@ -598,6 +612,9 @@ impl Store {
             )));
         }
         let snapshot = IncomingSnapshot { hub: &hub, station: &station, ..*snapshot };
+        if let Some(r) = snapshot.rows.iter().find(|r| !SNAPSHOT_TABLES.contains(&r.table.as_str())) {
+            return Err(refused(r, "table", "is not one a snapshot carries"));
+        }
         let tx = self.begin()?;
         let mut counts = MergeCounts {
             pinned: check_key(&tx, actor, snapshot.hub, "hub", snapshot.public_key, trust)?,
@@ -620,12 +637,17 @@ impl Store {
         let mut audit = AuditWriter::start(&tx)?;
         let now = now_text();
         for r in snapshot.rows.iter().filter(|r| r.table == "stations") {
-            let code = text(r, "code")?;
+            let code = Settings::check_station_code(&text(r, "code")?).map_err(|e| refused(r, "code", &e))?;
             let role = text(r, "role")?;
+            if !["station", "hub"].contains(&role.as_str()) {
+                return Err(refused(r, "role", "is neither station nor hub"));
+            }
             if code == snapshot.station {
                 return Err(refused(r, "code", "names the station the snapshot is for"));
             }
-            let n = tx.execute(
+            let n = exec(
+                &tx,
+                r,
                 "INSERT OR IGNORE INTO stations (code, role, public_key, known_from, created_at, created_by, updated_at, updated_by)
                  VALUES (?1, ?2, NULL, 'the hub''s snapshot', ?3, ?4, ?3, ?4)",
                 params![code, role, now, actor.0],
@@ -653,7 +675,7 @@ impl Store {
                 counts.change("settings");
             }
         }
-        let mut merge = Merge { tx: &tx, station: snapshot.station, counts };
+        let mut merge = Merge { tx: &tx, station: snapshot.station, seq: 0, counts };
         for r in snapshot.rows.iter().filter(|r| r.table == "id_blocks") {
             merge.own_station(r)?;
             merge.block(r, Some(actor))?;
@@ -687,9 +709,6 @@ impl Store {
                 insert_row(&tx, r, &columns, &[])?;
                 counts.add(&r.table);
             }
-        }
-        if let Some(r) = snapshot.rows.iter().find(|r| !SNAPSHOT_TABLES.contains(&r.table.as_str())) {
-            return Err(refused(r, "table", "is not one a snapshot carries"));
         }
         let after = json!({ "hub": snapshot.hub, "new": counts.new, "updated": counts.updated });
         audit.append(&tx, actor, "load", "station snapshot", snapshot.station, None, Some(&after))?;
@@ -912,10 +931,20 @@ fn insert_row(tx: &Tx<'_>, r: &TravellingRow, columns: &[&str], extra: &[(&str, 
     Ok(tx.last_insert_rowid())
 }
 
-/// One merge in progress: the transaction, the station the rows are from, what changed.
+/// Runs one statement for a row, a failure named by the row's line.
+fn exec<P: rusqlite::Params>(tx: &Tx<'_>, r: &TravellingRow, sql: &str, params: P) -> Result<usize> {
+    tx.prepare_cached(sql)?.execute(params).map_err(|e| match StoreError::from(e) {
+        StoreError::Sql(e) => refused(r, "row", &format!("cannot be stored here ({e})")),
+        other => other,
+    })
+}
+
+/// One merge in progress: the transaction, the station the rows are from, the number of its
+/// bundle (0 for a hub's snapshot), what changed.
 struct Merge<'t, 's> {
     tx: &'t Tx<'s>,
     station: &'t str,
+    seq: i64,
     counts: MergeCounts,
 }
 
@@ -937,6 +966,27 @@ impl Merge<'_, '_> {
             )?
             .execute(params![self.station, kind, origin, local])?;
         Ok(())
+    }
+
+    /// True when this bundle is at least as new as the one that last set the state of the row
+    /// `kind`/`key` (then it is recorded as the one): the station's bundle numbers order its
+    /// changes, its clock does not.
+    fn newer_state(&self, kind: &str, key: &str) -> Result<bool> {
+        let last: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT seq FROM merged_states WHERE station = ?1 AND kind = ?2 AND key = ?3")?
+            .query_row(params![self.station, kind, key], |r| r.get(0))
+            .optional()?;
+        if last.is_some_and(|l| l > self.seq) {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO merged_states (station, kind, key, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (station, kind, key) DO UPDATE SET seq = excluded.seq",
+            )?
+            .execute(params![self.station, kind, key, self.seq])?;
+        Ok(true)
     }
 
     /// Refuses a row found again by its number at the station whose `column` — a value set once,
@@ -1004,10 +1054,18 @@ impl Merge<'_, '_> {
                 self.own_station(r)?;
                 let local = self.block(r, None)?;
                 let origin = int(r, "id")?;
-                if self.mapped("block", origin)?.is_none() {
-                    self.map("block", origin, local)?;
+                match self.mapped("block", origin)? {
+                    None => self.map("block", origin, local),
+                    Some(mapped) if mapped == local => Ok(()),
+                    Some(_) => Err(refused(
+                        r,
+                        "id",
+                        &format!(
+                            "names another block than the one merged before under its number: station {}'s numbers were used twice",
+                            self.station
+                        ),
+                    )),
                 }
-                Ok(())
             }
             "patients" => self.patient(r),
             "registrations" => self.registration(r),
@@ -1018,7 +1076,9 @@ impl Merge<'_, '_> {
             "printed_pages" => self.printed_page(r),
             "station_counters" => {
                 self.own_station(r)?;
-                let n = self.tx.execute(
+                let n = exec(
+                    self.tx,
+                    r,
                     "INSERT INTO station_counters (station, next_number) VALUES (?1, ?2)
                      ON CONFLICT (station) DO UPDATE SET next_number = excluded.next_number
                      WHERE excluded.next_number > next_number",
@@ -1066,9 +1126,16 @@ impl Merge<'_, '_> {
         match self.mapped("episode", origin)? {
             Some(local) => {
                 self.same_as_before(r, "episodes", local, "started_at")?;
-                let n = self.tx.execute(
-                    "UPDATE episodes SET phase = ?2, ended_at = ?3, updated_at = ?4, updated_by = ?5
-                     WHERE id = ?1 AND updated_at < ?4",
+                if !self.newer_state("episode", &origin.to_string())? {
+                    return Ok(());
+                }
+                // An end is final: a bundle written before it cannot open the episode again.
+                let n = exec(
+                    self.tx,
+                    r,
+                    "UPDATE episodes SET phase = ?2, ended_at = coalesce(ended_at, ?3), updated_at = ?4,
+                            updated_by = ?5
+                     WHERE id = ?1 AND (phase != ?2 OR ended_at IS NOT coalesce(ended_at, ?3))",
                     params![
                         local,
                         int(r, "phase")?,
@@ -1099,6 +1166,7 @@ impl Merge<'_, '_> {
                     &[("station", SqlValue::Text(self.station.to_string()))],
                 )?;
                 self.map("episode", origin, local)?;
+                self.newer_state("episode", &origin.to_string())?;
                 self.counts.add("episodes");
             }
         }
@@ -1118,7 +1186,9 @@ impl Merge<'_, '_> {
         if let Some(same) = existing.iter().find(|b| b.station == station && b.block == block) {
             if next > same.next as i64 {
                 let by = loaded_by.map_or_else(|| format!("station {}", self.station), |a| a.0.clone());
-                self.tx.execute(
+                exec(
+                    self.tx,
+                    r,
                     "UPDATE id_blocks SET next = ?2, updated_at = ?3, updated_by = ?4 WHERE id = ?1",
                     params![same.id, next, now_text(), by],
                 )?;
@@ -1134,7 +1204,9 @@ impl Merge<'_, '_> {
             None => (text(r, "created_at")?, text(r, "created_by")?),
             Some(actor) => (now, actor.0.clone()),
         };
-        self.tx.execute(
+        exec(
+            self.tx,
+            r,
             "INSERT INTO id_blocks (station, prefix, first, last, next, created_at, created_by, updated_at, updated_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)",
             params![station, block.prefix, block.first as i64, block.last as i64, next, at, by],
@@ -1156,6 +1228,7 @@ impl Merge<'_, '_> {
         match here {
             None => {
                 insert_row(self.tx, r, &PATIENT_COLUMNS, &[])?;
+                self.newer_state("patient", &id)?;
                 self.counts.add("patients");
             }
             Some((source, updated_at)) => {
@@ -1188,7 +1261,7 @@ impl Merge<'_, '_> {
                         ));
                     }
                 }
-                if text(r, "updated_at")? > updated_at {
+                if self.newer_state("patient", &id)? && text(r, "updated_at")? != updated_at {
                     self.update_patient(r)?;
                 }
             }
@@ -1496,6 +1569,20 @@ mod tests {
     }
 
     #[test]
+    fn a_station_that_sent_a_bundle_keeps_its_code() {
+        let mut store = Store::open_in_memory().unwrap();
+        let admin = Actor("admin".into());
+        store.set_station_code(&admin, "W3").unwrap();
+        store.set_station_code(&admin, "W4").unwrap();
+        let bundle = store.outgoing_bundle(false).unwrap();
+        assert!(bundle.whole && bundle.seq == 1, "the first bundle holds everything");
+        store.record_bundle_export(&admin, &bundle, "w4-1.bundle").unwrap();
+        let err = store.set_station_code(&admin, "W5").unwrap_err().to_string();
+        assert!(err.contains("cannot change"), "the hub knows it as W4 now: {err}");
+        assert_eq!(store.outgoing_bundle(false).unwrap().seq, 2);
+    }
+
+    #[test]
     fn a_database_that_used_the_old_default_keeps_station_a() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite");
@@ -1507,7 +1594,8 @@ mod tests {
             // As a database of migration 15 was: 016 undone (its tables dropped, its version).
             store.raw_execute(
                 "DROP TABLE stations; DROP TABLE bundle_exports; DROP TABLE bundle_imports;
-                 DROP TABLE bundle_rows; DROP TABLE station_audit; DROP INDEX episodes_one_open;
+                 DROP TABLE bundle_rows; DROP TABLE station_audit; DROP TABLE merged_states;
+                 DROP TABLE legacy_station; DROP INDEX episodes_one_open;
                  DROP INDEX episodes_one_open_per_station; ALTER TABLE episodes DROP COLUMN station;
                  CREATE UNIQUE INDEX episodes_one_open ON episodes ((ended_at IS NULL)) WHERE ended_at IS NULL;
                  PRAGMA user_version = 15;",

@@ -1,11 +1,13 @@
-//! The downtime episode (start, phase, notes, end) and this database's downtime-ID blocks.
+//! The downtime episode (start, phase, notes, end), this database's downtime-ID blocks, and this
+//! station's bundle for the hub (what a ward clerk writes to the USB stick).
 
 use super::screen::{Ctx, Screen, ShellCommand};
 use egui::RichText;
 
 use super::labels::{
     BLOCK_ADD_BUTTON, BLOCK_FROM_LABEL, BLOCK_PREFIX_LABEL, BLOCK_STATION_LABEL, BLOCK_TO_LABEL,
-    EPISODE_END_BUTTON, EPISODE_NOTE_BUTTON, EPISODE_NOTE_LABEL, EPISODE_REASON_LABEL, EPISODE_START_BUTTON,
+    BUNDLE_ALL_LABEL, BUNDLE_EXPORT_BUTTON, BUNDLE_OUT_LABEL, EPISODE_END_BUTTON, EPISODE_NOTE_BUTTON,
+    EPISODE_NOTE_LABEL, EPISODE_REASON_LABEL, EPISODE_START_BUTTON,
 };
 use super::widgets::labelled_text;
 use crate::auth::Session;
@@ -20,6 +22,8 @@ pub struct EpisodeScreen {
     from: String,
     to: String,
     station: String,
+    bundle_out: String,
+    bundle_all: bool,
     confirm_end: bool,
     episode: Option<EpisodeRecord>,
     notes: Vec<EpisodeNote>,
@@ -28,8 +32,12 @@ pub struct EpisodeScreen {
 }
 
 impl EpisodeScreen {
-    pub fn new(store: &Store) -> Self {
+    pub fn new(store: &Store, db: &std::path::Path) -> Self {
         let mut me = Self::default();
+        let code = store.settings().map(|s| s.station_code).unwrap_or_default();
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M");
+        let dir = db.parent().unwrap_or(std::path::Path::new(".")).join("kamikarte-bundles");
+        me.bundle_out = dir.join(format!("{code}-{stamp}.bundle")).display().to_string();
         me.reload(store);
         me
     }
@@ -60,6 +68,7 @@ impl EpisodeScreen {
         session: &Session,
         may_manage: bool,
         may_blocks: bool,
+        may_bundle: bool,
     ) -> bool {
         let mut changed = false;
         egui::CentralPanel::default().show(ui, |ui| {
@@ -153,12 +162,60 @@ impl EpisodeScreen {
                         }
                     });
                 }
+                if may_bundle {
+                    self.bundle_section(ui, store, session);
+                }
             });
         });
         if changed {
             self.reload(store);
         }
         changed
+    }
+
+    /// What this station recorded, written for the hub (`station export`).
+    fn bundle_section(&mut self, ui: &mut egui::Ui, store: &mut Store, session: &Session) {
+        ui.separator();
+        ui.heading("ハブへの記録 Station bundle for the hub");
+        match crate::station::identity(store) {
+            Ok(me) => {
+                let code = me.station.unwrap_or_else(|| "（未設定 none）".into());
+                ui.label(format!("この端末 This PC: {code} — 鍵 key {}", me.fingerprint));
+            }
+            Err(e) => {
+                ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+            }
+        }
+        ui.label("前回からの記録（登録・印刷・スキャン・メモ・監査）を署名付きで書き出し、USBでハブへ運びます。 What this PC recorded since its last bundle, signed, for the USB stick.");
+        ui.horizontal(|ui| {
+            labelled_text(ui, BUNDLE_OUT_LABEL, &mut self.bundle_out, 420.0);
+            if ui.button("…").clicked()
+                && let Some(file) = rfd::FileDialog::new().set_file_name("station.bundle").save_file()
+            {
+                self.bundle_out = file.display().to_string();
+            }
+        });
+        ui.checkbox(&mut self.bundle_all, BUNDLE_ALL_LABEL);
+        if ui.button(BUNDLE_EXPORT_BUTTON).clicked() {
+            let out = std::path::PathBuf::from(self.bundle_out.trim());
+            let r = out
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or(Ok(()), crate::files::create_private_dir_all)
+                .map_err(|e| format!("cannot create the folder for {}: {e}", out.display()))
+                .and_then(|()| {
+                    crate::station::export(store, session, &out, self.bundle_all).map_err(|e| e.to_string())
+                })
+                .map(|done| {
+                    let rows: usize = done.rows.values().sum();
+                    format!(
+                        "書き出しました Bundle {} of station {} written to {}: {rows} rows",
+                        done.seq, done.station, done.file
+                    )
+                });
+            self.done(r);
+            self.bundle_all = false;
+        }
     }
 
     fn add_block(&mut self, store: &mut Store, session: &Session) -> Result<String, String> {
@@ -193,14 +250,17 @@ impl EpisodeScreen {
 
 impl Screen for EpisodeScreen {
     fn open(ctx: &mut Ctx<'_>) -> Self {
-        Self::new(ctx.store)
+        Self::new(ctx.store, ctx.db)
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut Ctx<'_>) -> Vec<ShellCommand> {
         use crate::domain::Permission;
-        let (manage, blocks) =
-            (ctx.session.may(Permission::ManageEpisode), ctx.session.may(Permission::ManageBlocks));
-        if self.show(ui, ctx.store, ctx.session, manage, blocks) {
+        let (manage, blocks, bundle) = (
+            ctx.session.may(Permission::ManageEpisode),
+            ctx.session.may(Permission::ManageBlocks),
+            ctx.session.may(Permission::ExportBundle),
+        );
+        if self.show(ui, ctx.store, ctx.session, manage, blocks, bundle) {
             vec![ShellCommand::DowntimeChanged]
         } else {
             Vec::new()

@@ -54,6 +54,27 @@ CREATE TABLE bundle_rows (
     PRIMARY KEY (station, kind, origin_id)
 ) STRICT, WITHOUT ROWID;
 
+-- Rows a station changes in place (an episode, a registered patient) travel in every bundle: the
+-- hub keeps the state of the newest bundle that set each, ordered by the station's bundle number,
+-- never by a clock.
+CREATE TABLE merged_states (
+    station  TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (station, kind, key)
+) STRICT, WITHOUT ROWID;
+
+-- A database that printed, scanned or reserved serials under the old default station code `A`
+-- before codes were asked for keeps it: marked here by this migration, taken at the next open
+-- (`Store::keep_legacy_station_code`, audited), so a kill in between loses nothing.
+CREATE TABLE legacy_station (code TEXT NOT NULL) STRICT;
+INSERT INTO legacy_station (code)
+SELECT 'A' WHERE EXISTS (SELECT 1 FROM printed_pages WHERE station = 'A')
+              OR EXISTS (SELECT 1 FROM station_counters WHERE station = 'A')
+              OR EXISTS (SELECT 1 FROM scan_events WHERE station = 'A')
+              OR EXISTS (SELECT 1 FROM packets WHERE station = 'A');
+
 -- A station's episode merged at the hub keeps its station; the hub's own episodes have none.
 -- One episode is open per database, and at the hub one per station besides.
 ALTER TABLE episodes ADD COLUMN station TEXT;
