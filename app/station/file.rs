@@ -96,6 +96,8 @@ pub fn write(
 ) -> Result<String, FileError> {
     let failed = |source| FileError::Write { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // A folder on the stick made for it (`--out /media/usb/2026-12-05/W3.bundle`).
+    crate::files::create_private_dir_all(dir).map_err(failed)?;
     let temp = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
     let mut out = BufWriter::new(temp.as_file());
     let mut hasher = Sha256::new();

@@ -21,7 +21,7 @@ use crate::store::{
 pub use file::{FileError, Kind};
 
 #[derive(Debug, thiserror::Error)]
-pub enum StationError {
+pub enum TransferError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -32,7 +32,7 @@ pub enum StationError {
     Refused(String),
 }
 
-type Result<T> = std::result::Result<T, StationError>;
+type Result<T> = std::result::Result<T, TransferError>;
 
 /// Who this database is to the others: its code and the key its files are signed with.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -136,14 +136,14 @@ pub fn import(store: &mut Store, session: &Session, path: &Path, trust: Option<&
     let verified = file::read(path)?;
     let h = &verified.header;
     if h.kind != Kind::Bundle {
-        return Err(StationError::Refused(format!(
+        return Err(TransferError::Refused(format!(
             "{} is a station snapshot (made by the hub for station {}), not a bundle: load it at that station with `kamikarte station load`",
             path.display(),
             h.station
         )));
     }
     if h.from != h.station {
-        return Err(StationError::Refused(format!(
+        return Err(TransferError::Refused(format!(
             "{}: a bundle signed by {} for station {}: a station writes its own bundle",
             path.display(),
             h.from,
@@ -208,21 +208,21 @@ pub fn load(
     let verified = file::read(path)?;
     let h = &verified.header;
     if h.kind != Kind::Snapshot {
-        return Err(StationError::Refused(format!(
+        return Err(TransferError::Refused(format!(
             "{} is station {}'s bundle, not a snapshot: import it at the hub with `kamikarte station import`",
             path.display(),
             h.station
         )));
     }
     let own = store.settings()?.station_code;
-    match station.map(Settings::check_station_code).transpose().map_err(StationError::Refused)? {
+    match station.map(Settings::check_station_code).transpose().map_err(TransferError::Refused)? {
         None if own.is_empty() => {
-            return Err(StationError::Refused(
+            return Err(TransferError::Refused(
                 "this PC has no station code yet: say which station it is with --station CODE (the snapshot must be the one made for it)".into(),
             ));
         }
         Some(code) if code != h.station => {
-            return Err(StationError::Refused(format!(
+            return Err(TransferError::Refused(format!(
                 "{} was made for station {}, not {code}: nothing was changed",
                 path.display(),
                 h.station
@@ -251,7 +251,7 @@ pub fn load(
 /// one's disk (which would sign as this one): either way it is not another station's.
 fn refuse_own_key(store: &Store, path: &Path, key: &str) -> Result<()> {
     if key.trim().eq_ignore_ascii_case(&file::public_key_hex(&file::signing_key(store))) {
-        return Err(StationError::Refused(format!(
+        return Err(TransferError::Refused(format!(
             "{} is signed with this PC's own key: it was written here, or on a PC copied from this one's disk (give each PC a database of its own); nothing was changed",
             path.display()
         )));
@@ -260,10 +260,10 @@ fn refuse_own_key(store: &Store, path: &Path, key: &str) -> Result<()> {
 }
 
 /// A refusal about a row names the file it is in.
-fn in_file(path: &Path, e: StoreError) -> StationError {
+fn in_file(path: &Path, e: StoreError) -> TransferError {
     match e {
         StoreError::Refused(message) if message.starts_with("line ") => {
-            StationError::Refused(format!("{}: {message}", path.display()))
+            TransferError::Refused(format!("{}: {message}", path.display()))
         }
         other => other.into(),
     }

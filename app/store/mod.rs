@@ -57,8 +57,7 @@ pub use scanned_pages::{
 pub use settings::Settings;
 pub use snapshot::{SnapshotBatch, SnapshotFile, SnapshotPerson, SnapshotRun, StoredRecord};
 pub use stations::{
-    BUNDLE_TABLES, IncomingBundle, IncomingSnapshot, KnownStation, MergeCounts, NO_STATION, OutgoingBundle,
-    SNAPSHOT_TABLES, TravellingRow, fingerprint,
+    IncomingBundle, IncomingSnapshot, KnownStation, MergeCounts, OutgoingBundle, TravellingRow, fingerprint,
 };
 pub use trust::{Anchor, AuditKey, TrustError};
 pub use users::{LoginCheck, LoginOutcome, NewUser, UserRecord};

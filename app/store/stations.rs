@@ -121,7 +121,7 @@ const MAX_SEQ: i64 = 10_000_000;
 
 /// The tables of a bundle, in the order they are written and merged (a row's references come
 /// before it).
-pub const BUNDLE_TABLES: [&str; 11] = [
+const BUNDLE_TABLES: [&str; 11] = [
     "episodes",
     "episode_notes",
     "id_blocks",
@@ -136,7 +136,7 @@ pub const BUNDLE_TABLES: [&str; 11] = [
 ];
 
 /// The tables of a station snapshot, in order.
-pub const SNAPSHOT_TABLES: [&str; 9] = [
+const SNAPSHOT_TABLES: [&str; 9] = [
     "settings",
     "stations",
     "id_blocks",
@@ -922,12 +922,7 @@ fn insert_row(tx: &Tx<'_>, r: &TravellingRow, columns: &[&str], extra: &[(&str, 
     }
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let sql = format!("INSERT INTO {} ({}) VALUES ({})", r.table, names.join(", "), marks.join(", "));
-    tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values)).map_err(
-        |e| match StoreError::from(e) {
-            StoreError::Sql(e) => refused(r, "row", &format!("cannot be stored here ({e})")),
-            other => other,
-        },
-    )?;
+    exec(tx, r, &sql, rusqlite::params_from_iter(values))?;
     Ok(tx.last_insert_rowid())
 }
 

@@ -198,14 +198,8 @@ impl EpisodeScreen {
         ui.checkbox(&mut self.bundle_all, BUNDLE_ALL_LABEL);
         if ui.button(BUNDLE_EXPORT_BUTTON).clicked() {
             let out = std::path::PathBuf::from(self.bundle_out.trim());
-            let r = out
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .map_or(Ok(()), crate::files::create_private_dir_all)
-                .map_err(|e| format!("cannot create the folder for {}: {e}", out.display()))
-                .and_then(|()| {
-                    crate::station::export(store, session, &out, self.bundle_all).map_err(|e| e.to_string())
-                })
+            let r = crate::station::export(store, session, &out, self.bundle_all)
+                .map_err(|e| e.to_string())
                 .map(|done| {
                     let rows: usize = done.rows.values().sum();
                     format!(
