@@ -16,7 +16,11 @@ const KEEP: usize = 10;
 
 /// The folder the log of the database at `db` goes to.
 pub fn folder(db: &Path) -> PathBuf {
-    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs")
+    crate::store::local_path(db)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("logs")
 }
 
 /// Starts logging beside `db`. Keep the handle alive for as long as the program runs (it flushes

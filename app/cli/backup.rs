@@ -46,6 +46,10 @@ pub struct RestoreArgs {
     /// the logged-in administrator takes responsibility, and the audit says so.
     #[arg(long)]
     pub accounts_differ: bool,
+    /// On a PostgreSQL hub: the new database to restore into (default: the hub's name with
+    /// `_restored_<time>`). The hub itself is never replaced.
+    #[arg(long, value_name = "DATABASE")]
+    pub into: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +97,11 @@ pub fn run_backup(ctx: &mut Invocation<'_>, args: &BackupArgs) -> Result<()> {
                 Some(k) => AuditKey::load(k)?,
                 None => ctx.store.audit_key().clone(),
             };
-            let check = verify_backup_asking(file, &key)?;
+            let check = if store::is_pg_dump(file) {
+                ctx.store.verify_dump(file, &key)?
+            } else {
+                verify_backup_asking(file, &key)?
+            };
             if *json {
                 out!("{}", serde_json::to_string(&check)?);
             }
@@ -176,6 +184,9 @@ fn account_differences(live: &BTreeSet<(String, String)>, check: &BackupCheck) -
 /// backup must verify under the audit key the IT staff supply, which a database made elsewhere
 /// cannot.
 pub fn run_restore(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<()> {
+    if store::postgres_url(db).is_some() {
+        return restore_into_hub(db, args, user);
+    }
     let file = &args.file;
     let live = if db.exists() { Some(super::open_store(db)?) } else { None };
     let (key, session, live_accounts) = match live {
@@ -217,6 +228,40 @@ pub fn run_restore(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<
     if let Some(previous) = report.previous_saved_as {
         out!("the replaced database is kept as {}", previous.display());
     }
+    Ok(())
+}
+
+/// Restores a hub's backup into a new database on the hub's server, checked like any backup,
+/// for an administrator of the live hub; the live hub is left as it is.
+fn restore_into_hub(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result<()> {
+    let mut live = super::open_store(db)?;
+    let session = administrator(&mut live, user, "the live hub")?;
+    let key = match &args.key {
+        Some(k) => AuditKey::load(k)?,
+        None => live.audit_key().clone(),
+    };
+    let name = match &args.into {
+        Some(name) => name.clone(),
+        None => format!(
+            "{}_restored_{}",
+            live.database_name().unwrap_or_else(|| "kamikarte".into()),
+            Utc::now().format("%Y%m%d%H%M%S")
+        ),
+    };
+    let accounts: BTreeSet<(String, String)> =
+        live.users()?.into_iter().map(|u| (u.name.to_string(), u.role.code().to_string())).collect();
+    let restored = live.restore_dump(&args.file, &name, &key, &session.actor())?;
+    let differences = account_differences(&accounts, &restored.check);
+    if !differences.is_empty() {
+        eprintln!("warning: the restored accounts differ from the live hub's: {}", differences.join("; "));
+    }
+    out!(
+        "restored {} into the new database {name} ({} patients, audit trail intact with {} entries)",
+        args.file.display(),
+        restored.check.patients,
+        restored.check.audit.entries
+    );
+    out!("to use it: --db {} (the hub it came from is unchanged)", restored.address);
     Ok(())
 }
 

@@ -174,7 +174,11 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
     let (history, episode) = if args.downtime {
         let history = crate::demo::history::fill_history(ctx.store, today(), 10, args.seed)?;
         // The kit's PDFs and the scanned images beside the database, as the app keeps them.
-        let db = ctx.store.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kamikarte.sqlite"));
+        let db = ctx
+            .store
+            .path()
+            .map(crate::store::local_path)
+            .unwrap_or_else(|| PathBuf::from("kamikarte.sqlite"));
         let stem =
             db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
         let kit_dir = db.with_file_name(format!("{stem}-demo-kit"));

@@ -30,6 +30,7 @@ impl PageStore {
     /// The store that belongs to a database file: `kamikarte.sqlite` keeps its pages in
     /// `kamikarte-pages/` beside it.
     pub fn beside(db: &Path) -> Self {
+        let db = &crate::store::local_path(db);
         let stem =
             db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
         Self::new(db.with_file_name(format!("{stem}-pages")))

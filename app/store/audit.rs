@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -73,7 +73,7 @@ impl AuditWriter {
     #[allow(clippy::too_many_arguments)]
     pub fn append(
         &mut self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &super::db::Transaction<'_>,
         actor: &Actor,
         action: &str,
         entity: &str,
@@ -115,7 +115,7 @@ impl AuditWriter {
 }
 
 /// The newest entry's sequence number and MAC.
-pub(super) fn head(conn: &rusqlite::Connection) -> Result<Option<(i64, String)>> {
+pub(super) fn head(conn: &super::db::Connection) -> Result<Option<(i64, String)>> {
     Ok(conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -123,7 +123,7 @@ pub(super) fn head(conn: &rusqlite::Connection) -> Result<Option<(i64, String)>>
 }
 
 /// Reads the first eight columns: seq, at, actor, action, entity, entity_id, before, after.
-fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+fn read_entry(r: &super::db::Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
         seq: r.get(0)?,
         at: r.get(1)?,
@@ -165,7 +165,7 @@ fn link(key: &AuditKey, prev_hash: &str, e: &AuditEntry) -> String {
 /// `key`, compares its end with the anchor at `anchor` (none for a database in memory), and checks
 /// the seals of accounts and settings.
 pub(super) fn verify(
-    conn: &rusqlite::Connection,
+    conn: &super::db::Connection,
     key: &AuditKey,
     anchor: Option<&Path>,
 ) -> Result<AuditVerification> {
@@ -185,7 +185,7 @@ pub(super) fn verify(
     let mut first_broken = None;
     let mut anchored_hash = None;
     while let Some(r) = rows.next()? {
-        let entry = read_entry(r)?;
+        let entry = read_entry(&r)?;
         let prev_hash: String = r.get(8)?;
         let hash: String = r.get(9)?;
         entries += 1;
@@ -316,16 +316,20 @@ mod tests {
         assert!(store.conn.execute("DELETE FROM audit WHERE seq = 1", []).is_err());
     }
 
+    /// What someone with the database's password could do (SQLite names a trigger alone).
+    fn drop_trigger(store: &Store, name: &str) {
+        let sql = match store.conn.engine() {
+            super::super::db::Engine::Sqlite => format!("DROP TRIGGER {name}"),
+            super::super::db::Engine::Postgres => format!("DROP TRIGGER {name} ON audit"),
+        };
+        store.conn.execute_batch(&sql).unwrap();
+    }
+
     #[test]
     fn an_edited_entry_is_named_by_verify() {
         let store = store_with_entries(4);
-        store
-            .conn
-            .execute_batch(
-                "DROP TRIGGER audit_is_append_only_update;
-                 UPDATE audit SET after = '\"forged\"' WHERE seq = 3;",
-            )
-            .unwrap();
+        drop_trigger(&store, "audit_is_append_only_update");
+        store.conn.execute_batch("UPDATE audit SET after = '\"forged\"' WHERE seq = 3;").unwrap();
         let v = store.verify_audit().unwrap();
         assert_eq!(v.first_broken.unwrap().0, 3);
     }
@@ -333,10 +337,8 @@ mod tests {
     #[test]
     fn a_removed_entry_is_named_by_verify() {
         let store = store_with_entries(4);
-        store
-            .conn
-            .execute_batch("DROP TRIGGER audit_is_append_only_delete; DELETE FROM audit WHERE seq = 2;")
-            .unwrap();
+        drop_trigger(&store, "audit_is_append_only_delete");
+        store.conn.execute_batch("DELETE FROM audit WHERE seq = 2;").unwrap();
         let (seq, reason) = store.verify_audit().unwrap().first_broken.unwrap();
         assert_eq!(seq, 2);
         assert!(reason.contains("missing"), "{reason}");

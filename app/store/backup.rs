@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
+
+use super::db::{self, OptionalExtension};
 
 use super::audit::{AuditWriter, head, verify};
 use super::cipher::{self, DbKey};
@@ -114,7 +116,7 @@ fn copy_database(from: &Connection, dest: &Path, key: Option<&DbKey>) -> Result<
 /// The anchor a backup carries: its own newest entry, read from the copy itself.
 fn anchor_copy(dest: &Path, key: &AuditKey) -> Result<()> {
     let (conn, _) = open_readonly(dest, key)?;
-    let (seq, mac) = head(&conn)?.unwrap_or((0, String::new()));
+    let (seq, mac) = head(&db::Connection::Lite(conn))?.unwrap_or((0, String::new()));
     let anchor = Anchor::path_for(dest);
     Anchor { seq, mac, key_id: key.id().to_string() }
         .replace(&anchor)
@@ -125,13 +127,18 @@ impl Store {
     /// Writes a consistent copy of the database to `dest` while it stays in use, with its
     /// anchor beside it and a copy of the audit key in the same folder.
     pub fn backup_to(&mut self, dest: &Path) -> Result<()> {
-        let written = copy_database(&self.conn, dest, self.db_key.as_ref());
+        let written = match self.conn.lite() {
+            Some(conn) => copy_database(conn, dest, self.db_key.as_ref()),
+            None => self.dump_to(dest),
+        };
         if let Err(e) = &written {
             log::error!("backup to {} failed: {e}", dest.display());
         }
         written?;
         log::info!("backup written: {}", dest.display());
-        anchor_copy(dest, &self.trust.key)?;
+        if self.conn.lite().is_some() {
+            anchor_copy(dest, &self.trust.key)?;
+        }
         self.keep_key_beside(dest)?;
         let tx = self.begin()?;
         let mut audit = AuditWriter::start(&tx)?;
@@ -143,7 +150,7 @@ impl Store {
     /// Copies the key file into the backup's folder (`<database>.key`) unless it is there: a
     /// backup is checked, and restored on a new PC, with it.
     fn keep_key_beside(&self, backup: &Path) -> Result<()> {
-        let (Some(db), Some(folder)) = (self.path.as_deref(), backup.parent()) else { return Ok(()) };
+        let (Some(db), Some(folder)) = (self.local.as_deref(), backup.parent()) else { return Ok(()) };
         let name = AuditKey::path_for(db);
         let Some(file_name) = name.file_name() else { return Ok(()) };
         let copy = folder.join(file_name);
@@ -162,14 +169,15 @@ impl Store {
         if let Some(dir) = self.settings()?.backup_dir {
             return Ok(Some(dir));
         }
-        Ok(self.path.as_ref().map(|p| p.parent().unwrap_or(Path::new(".")).join("backups")))
+        Ok(self.local.as_ref().map(|p| p.parent().unwrap_or(Path::new(".")).join("backups")))
     }
 
     /// A timestamped backup into the backup folder, keeping the newest `backup.keep` of them.
     pub fn automatic_backup(&mut self) -> Result<Option<PathBuf>> {
         let Some(dir) = self.backup_folder()? else { return Ok(None) };
         let stamp = Utc::now().format("%Y%m%d-%H%M%S-%3f");
-        let dest = dir.join(format!("{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"));
+        let suffix = if self.conn.lite().is_some() { BACKUP_SUFFIX } else { super::pg_backup::DUMP_SUFFIX };
+        let dest = dir.join(format!("{BACKUP_PREFIX}{stamp}{suffix}"));
         self.backup_to(&dest)?;
         let keep = self.settings()?.backup_keep as usize;
         let mut existing = list_backups(&dir);
@@ -192,9 +200,10 @@ pub fn list_backups(dir: &Path) -> Vec<PathBuf> {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(BACKUP_PREFIX) && n.ends_with(BACKUP_SUFFIX))
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.starts_with(BACKUP_PREFIX)
+                            && (n.ends_with(BACKUP_SUFFIX) || n.ends_with(super::pg_backup::DUMP_SUFFIX))
+                    })
                 })
                 .collect()
         })
@@ -211,7 +220,9 @@ pub fn sealed_key_id(path: &Path) -> Result<Option<String>> {
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0)).optional()?)
+    Ok(db::Connection::Lite(conn)
+        .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_ID], |r| r.get(0))
+        .optional()?)
 }
 
 /// Opens a backup read-only and checks SQLite's integrity, its audit chain under `key` against
@@ -220,10 +231,29 @@ pub fn verify_backup(path: &Path, key: &AuditKey) -> Result<BackupCheck> {
     if !path.is_file() {
         return Err(StoreError::Refused(format!("{}: no such backup file", path.display())));
     }
+    if super::pg_backup::is_dump(path) {
+        return Err(StoreError::Refused(format!(
+            "{} is a PostgreSQL hub's backup (pg_dump): check it against the hub, `kamikarte --db postgres://… backup verify {}`",
+            path.display(),
+            path.display()
+        )));
+    }
     let (conn, _) = open_readonly(path, key)?;
+    let conn = db::Connection::Lite(conn);
     let integrity: String = conn.query_row("PRAGMA integrity_check(5)", [], |r| r.get(0)).map_err(|e| {
         StoreError::Refused(format!("{}: not a readable SQLite database ({e})", path.display()))
     })?;
+    check_database(&conn, path, key, integrity)
+}
+
+/// The checks every backup gets once it can be read (`integrity`: the engine's verdict): its
+/// patients, its accounts, and its audit trail under `key` against the anchor beside it.
+pub(super) fn check_database(
+    conn: &db::Connection,
+    path: &Path,
+    key: &AuditKey,
+    integrity: String,
+) -> Result<BackupCheck> {
     let count = |table: &str| -> Result<usize> {
         conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
@@ -250,7 +280,7 @@ pub fn verify_backup(path: &Path, key: &AuditKey) -> Result<BackupCheck> {
             )),
             broken_seals: Vec::new(),
         },
-        Some(_) => verify(&conn, key, Some(&Anchor::path_for(path)))?,
+        Some(_) => verify(conn, key, Some(&Anchor::path_for(path)))?,
         None => AuditVerification {
             entries: 0,
             first_broken: Some((
@@ -330,8 +360,10 @@ pub fn restore(db: &Path, backup: &Path, key: &AuditKey, actor: &Actor) -> Resul
             )?;
             tx.commit()?;
             // Fold the WAL into the main file so the saved old database is complete on its own.
-            old.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            old.conn.pragma_update(None, "journal_mode", "DELETE")?;
+            if let Some(conn) = old.conn.lite() {
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                conn.pragma_update(None, "journal_mode", "DELETE")?;
+            }
         }
         std::fs::rename(db, &saved)
             .map_err(|e| StoreError::Refused(format!("cannot move {} aside: {e}", db.display())))?;

@@ -229,7 +229,11 @@ pub fn encrypt_database(
         Ok((conn, _)) => {
             let verified =
                 AuditKey::load(&AuditKey::path_for(db)).map_err(StoreError::from).and_then(|audit_key| {
-                    super::audit::verify(&conn, &audit_key, Some(&super::trust::Anchor::path_for(db)))
+                    super::audit::verify(
+                        &super::db::Connection::Lite(conn),
+                        &audit_key,
+                        Some(&super::trust::Anchor::path_for(db)),
+                    )
                 });
             match verified {
                 Err(e) => Some(format!("the encrypted copy's audit cannot be checked ({e})")),

@@ -1,7 +1,7 @@
 //! Downtime episodes, downtime-ID blocks and registrations. Each write is one transaction with
 //! its audit entries.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{OptionalExtension, Row, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -551,7 +551,7 @@ pub(super) fn block_conflict(existing: &[BlockRecord], block: &IdBlock) -> Optio
     None
 }
 
-pub(super) fn read_blocks(conn: &rusqlite::Connection, station: Option<&str>) -> Result<Vec<BlockRecord>> {
+pub(super) fn read_blocks(conn: &super::db::Connection, station: Option<&str>) -> Result<Vec<BlockRecord>> {
     let mut stmt = conn.prepare(
         "SELECT id, station, prefix, first, last, next FROM id_blocks WHERE ?1 IS NULL OR station = ?1 ORDER BY id",
     )?;
@@ -618,7 +618,7 @@ impl Draw {
 /// registration during an outage. Fewer than `count` are drawn when the blocks run out: the
 /// caller refuses (`Draw::shortage`).
 fn draw_ids(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Transaction<'_>,
     audit: &mut AuditWriter,
     actor: &Actor,
     station: &str,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
 use super::audit::AuditWriter;
@@ -133,13 +133,13 @@ fn item_clause(item: &ItemKey) -> (String, Vec<rusqlite::types::Value>) {
     }
 }
 
-fn live_entries_tx(tx: &rusqlite::Connection, item: &ItemKey) -> Result<Vec<EntryRecord>> {
+fn live_entries_tx(tx: &super::db::Connection, item: &ItemKey) -> Result<Vec<EntryRecord>> {
     let (clause, args) = item_clause(item);
     let mut stmt = tx.prepare(&format!(
         "SELECT {COLUMNS} FROM entries WHERE {clause} AND state <> 'superseded' ORDER BY id"
     ))?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), read_entry)?
+        .query_map(super::db::params_from_iter(args), read_entry)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish).collect()
 }

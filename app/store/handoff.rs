@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -132,7 +132,7 @@ const HL7_DELIVERED: &str = "(EXISTS (SELECT 1 FROM deliveries d WHERE d.handoff
      OR EXISTS (SELECT 1 FROM outbox o WHERE o.handoff_item = h.id
                 AND (o.state = 'acknowledged' OR (o.state = 'pending' AND o.attempts > 0))))";
 
-fn hl7_bases(conn: &rusqlite::Connection) -> Result<HashMap<String, i64>> {
+fn hl7_bases(conn: &super::db::Connection) -> Result<HashMap<String, i64>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT h.subject, h.id FROM handoff_items h WHERE {HL7_DELIVERED} ORDER BY h.version"
     ))?;
@@ -140,7 +140,7 @@ fn hl7_bases(conn: &rusqlite::Connection) -> Result<HashMap<String, i64>> {
     Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
 }
 
-fn hl7_base_of(conn: &rusqlite::Connection, subject: &str) -> Result<Option<i64>> {
+fn hl7_base_of(conn: &super::db::Connection, subject: &str) -> Result<Option<i64>> {
     Ok(conn
         .query_row(
             &format!(
@@ -155,19 +155,19 @@ fn hl7_base_of(conn: &rusqlite::Connection, subject: &str) -> Result<Option<i64>
 
 /// Whether anything of `subject` may have reached the EHR (any format): a mapping or a merge
 /// the EHR has cannot simply be taken back here.
-pub(super) fn subject_delivered(conn: &rusqlite::Connection, subject: &str) -> Result<bool> {
+pub(super) fn subject_delivered(conn: &super::db::Connection, subject: &str) -> Result<bool> {
     delivered_where(conn, "h.subject = ?1", subject)
 }
 
 /// Whether anything was handed to the EHR under `patient_id` (as sent: the record number once
 /// mapped).
-pub(super) fn patient_delivered(conn: &rusqlite::Connection, patient_id: &str) -> Result<bool> {
+pub(super) fn patient_delivered(conn: &super::db::Connection, patient_id: &str) -> Result<bool> {
     delivered_where(conn, "h.patient_id = ?1", patient_id)
 }
 
 /// Whether a version matching `condition` (a fixed SQL test of `h`, never user text) was
 /// written by an export or tried by a sender.
-fn delivered_where(conn: &rusqlite::Connection, condition: &'static str, value: &str) -> Result<bool> {
+fn delivered_where(conn: &super::db::Connection, condition: &'static str, value: &str) -> Result<bool> {
     Ok(conn.query_row(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM handoff_items h WHERE {condition} AND
@@ -297,14 +297,10 @@ impl Store {
                 for (seq, m) in item.messages.iter().enumerate() {
                     message.execute(params![id, seq as i64, m.control_id, m.message_type, m.body]).map_err(
                         |e| match e {
-                            rusqlite::Error::SqliteFailure(f, _)
-                                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                            {
-                                StoreError::Refused(format!(
-                                    "message control ID {} of {} is already used by another message",
-                                    m.control_id, item.subject
-                                ))
-                            }
+                            e if e.is_constraint() => StoreError::Refused(format!(
+                                "message control ID {} of {} is already used by another message",
+                                m.control_id, item.subject
+                            )),
                             other => StoreError::Sql(other),
                         },
                     )?;
@@ -336,7 +332,7 @@ impl Store {
     pub fn handoff_records(&self) -> Result<Vec<HandoffRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT h.id, h.subject, h.version, h.kind, h.patient_id, h.item, h.created_at,
-                    (SELECT group_concat(format, ',') FROM deliveries d WHERE d.handoff_item = h.id),
+                    (SELECT string_agg(format, ',') FROM deliveries d WHERE d.handoff_item = h.id),
                     (SELECT min(f.id) FROM handoff_items f WHERE f.subject = h.subject)
              FROM handoff_items h WHERE h.superseded_by IS NULL ORDER BY h.id",
         )?;
@@ -558,7 +554,10 @@ mod tests {
         let id = store.current_handoff().unwrap()["keyed:A"].id;
         assert_eq!(store.handoff_content(id).unwrap().as_deref(), Some(json));
         assert_eq!(store.handoff_content(id + 1).unwrap(), None);
-        store.conn.execute("UPDATE handoff_items SET content = x'00ff' WHERE id = ?1", [id]).unwrap();
+        store
+            .conn
+            .execute("UPDATE handoff_items SET content = ?2 WHERE id = ?1", params![id, vec![0u8, 0xff]])
+            .unwrap();
         let err = store.handoff_content(id).unwrap_err().to_string();
         assert!(err.contains("keyed:A") && err.contains("content"), "{err}");
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Transaction, params};
+use super::db::{Transaction, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -245,7 +245,7 @@ mod tests {
     }
 
     fn count_uses(store: &mut Store, kind: &str, codes: &[&str]) {
-        let tx = store.conn.transaction().unwrap();
+        let tx = store.conn.begin_write().unwrap();
         count_master_uses(&tx, kind, codes).unwrap();
         tx.commit().unwrap();
     }

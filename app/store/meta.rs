@@ -1,7 +1,7 @@
 //! Small settings of this database (`demo`, the hospital's name, every `config set`), each row
 //! sealed under the audit key and every change audited.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Connection, OptionalExtension, params};
 
 use super::seals::meta_seal;
 use super::trust::AuditKey;

@@ -21,3 +21,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(include_str!("sql/016_stations.sql")),
     ])
 }
+
+/// How many migrations there are (the schema version they make).
+pub fn count() -> i64 {
+    migrations_count()
+}
+
+fn migrations_count() -> i64 {
+    include_str!("migrations.rs").matches("M::up(include_str!").count() as i64 - 1
+}

@@ -4,6 +4,7 @@
 mod audit;
 mod backup;
 pub mod cipher;
+pub(crate) mod db;
 mod downtime;
 mod entries;
 mod handoff;
@@ -13,6 +14,8 @@ mod migrations;
 mod orca;
 mod outbox;
 mod patients;
+mod pg_backup;
+mod pg_schema;
 mod reconcile;
 mod registry;
 mod scan_events;
@@ -30,7 +33,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use db::Connection;
 
 pub use crate::domain::{EntryState, Keying};
 pub use audit::{AuditEntry, AuditVerification};
@@ -47,6 +50,7 @@ pub use handoff::{
 pub use masters::ReplaceCounts;
 pub use orca::{OrcaAccepted, OrcaVisit};
 pub use patients::{ApplyCounts, CensusApplied, CensusApply, OutpatientsAdded, PatientRecord, WardSummary};
+pub use pg_backup::{HubRestore, is_dump as is_pg_dump};
 pub use reconcile::{DowntimePatient, EhrFacts, MrnLink, PatientMerge};
 pub use registry::PrintedPage;
 pub use scan_events::{NewScanEvent, ScanEventRecord, ScanFacts, ScanKind, VolumeCount};
@@ -84,7 +88,7 @@ pub enum StoreError {
     )]
     Busy,
     #[error("database error: {0}")]
-    Sql(rusqlite::Error),
+    Sql(db::Error),
     #[error("the database holds a {entity} '{id}' whose {field} cannot be read: {message}")]
     Corrupt { entity: &'static str, id: String, field: &'static str, message: String },
     #[error(transparent)]
@@ -98,12 +102,15 @@ pub enum StoreError {
     WrongPassphrase { path: PathBuf },
 }
 
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> Self {
+        if e.is_busy() { StoreError::Busy } else { StoreError::Sql(e) }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
-            _ => StoreError::Sql(e),
-        }
+        db::Error::Lite(e).into()
     }
 }
 
@@ -112,6 +119,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
+    /// Where the key, the anchor and the backups of this database lie: the database file itself
+    /// for SQLite; for a PostgreSQL hub, a name in this PC's data folder (`hub_local_path`).
+    local: Option<PathBuf>,
     trust: trust::Trust,
     /// What unlocked the database, when it is encrypted (backups are keyed the same).
     db_key: Option<cipher::DbKey>,
@@ -152,13 +162,13 @@ fn wait_for_writer(attempt: i32) -> bool {
 /// fails half-way because another connection wrote first), whose commit also advances the anchor
 /// when audit entries were added.
 pub(crate) struct Tx<'s> {
-    tx: Transaction<'s>,
+    tx: db::Transaction<'s>,
     trust: &'s trust::Trust,
 }
 
 impl<'s> Deref for Tx<'s> {
-    type Target = Transaction<'s>;
-    fn deref(&self) -> &Transaction<'s> {
+    type Target = db::Transaction<'s>;
+    fn deref(&self) -> &db::Transaction<'s> {
         &self.tx
     }
 }
@@ -187,7 +197,53 @@ impl Store {
     /// its audit key (made on first use, see `trust`). An encrypted database opens with the key
     /// file's key or a passphrase typed earlier in this process; otherwise `NeedsPassphrase`.
     pub fn open(path: &Path) -> Result<Self> {
+        if let Some(url) = postgres_url(path) {
+            return Self::open_postgres(url);
+        }
         Self::open_keyed(path, None)
+    }
+
+    /// Connects to the PostgreSQL hub at `url`, making its schema the first time (under the
+    /// write lock, so two PCs starting together make it once).
+    fn open_postgres(url: &str) -> Result<Self> {
+        let shown = redact_url(url);
+        let config: postgres::Config = url.parse().map_err(|e| {
+            StoreError::Refused(format!(
+                "{shown} is not a PostgreSQL address (postgres://user@host/database): {e}"
+            ))
+        })?;
+        let local = hub_local_path(&config);
+        Self::connect_postgres(&config, Some(url), &shown, Some(local))
+    }
+
+    fn connect_postgres(
+        config: &postgres::Config,
+        url: Option<&str>,
+        shown: &str,
+        local: Option<PathBuf>,
+    ) -> Result<Self> {
+        let mut client = config.connect(postgres::NoTls).map_err(|e| {
+            StoreError::Refused(format!(
+                "cannot connect to the PostgreSQL hub {shown}: {e}. Is the server running, and does the database exist (createdb)?"
+            ))
+        })?;
+        // The same patience as SQLite's busy handler, and PostgreSQL's own chatter kept quiet.
+        client
+            .batch_execute(&format!(
+                "SET lock_timeout = '{}s'; SET client_min_messages = warning",
+                BUSY_LIMIT.as_secs()
+            ))
+            .map_err(db::Error::from)?;
+        let conn = Connection::Pg(Box::new(db::Pg::new(client, config.clone())));
+        pg_schema::ensure(&conn, shown)?;
+        if let Some(dir) = local.as_deref().and_then(Path::parent) {
+            crate::files::create_private_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        let trust = trust::establish(&conn, local.as_deref())?;
+        let mut store = Self { conn, path: url.map(PathBuf::from), local, trust, db_key: None };
+        store.keep_legacy_station_code()?;
+        Ok(store)
     }
 
     /// Opens a database encrypted with `passphrase` (remembered for this process's other
@@ -215,7 +271,7 @@ impl Store {
         let open_error = |source| StoreError::Open { path: path.to_path_buf(), source };
         let (conn, db_key) = match cipher::file_kind(path) {
             cipher::FileKind::New | cipher::FileKind::Plain => {
-                (Connection::open(path).map_err(open_error)?, None)
+                (rusqlite::Connection::open(path).map_err(open_error)?, None)
             }
             cipher::FileKind::Encrypted => {
                 if !cipher::AVAILABLE {
@@ -245,11 +301,43 @@ impl Store {
     }
 
     /// A private database in memory, for tests and benchmarks; its key lives as long as it does.
+    ///
+    /// When `KAMIKARTE_TEST_POSTGRES` names a PostgreSQL server (scripts/pg.sh), it is a new
+    /// database of its own on that server instead: that is how the store's tests run against
+    /// both engines.
     pub fn open_in_memory() -> Result<Self> {
-        Self::configure(Connection::open_in_memory()?, None)
+        if let Some(server) = std::env::var("KAMIKARTE_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) {
+            return Self::open_postgres_scratch(&server);
+        }
+        Self::configure(rusqlite::Connection::open_in_memory()?, None)
     }
 
-    fn configure(mut conn: Connection, path: Option<PathBuf>) -> Result<Self> {
+    fn open_postgres_scratch(server: &str) -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let shown = redact_url(server);
+        let mut config: postgres::Config = server
+            .parse()
+            .map_err(|e| StoreError::Refused(format!("KAMIKARTE_TEST_POSTGRES ({shown}): {e}")))?;
+        let name = format!(
+            "kk_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            fastrand::u32(..)
+        );
+        let mut admin = config
+            .connect(postgres::NoTls)
+            .map_err(|e| StoreError::Refused(format!("cannot connect to {shown}: {e}")))?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+            .map_err(db::Error::from)?;
+        config.dbname(&name);
+        // Like a database in memory: no key file, no anchor; gone with the test server.
+        Self::connect_postgres(&config, None, &shown, None)
+    }
+
+    fn configure(mut conn: rusqlite::Connection, path: Option<PathBuf>) -> Result<Self> {
         // WAL lets the app read while an import writes from another connection; NORMAL
         // synchronous is durable in WAL mode against process kills (fsync at checkpoint).
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -260,8 +348,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_handler(Some(wait_for_writer))?;
         migrations::migrations().to_latest(&mut conn)?;
-        let trust = trust::establish(&mut conn, path.as_deref())?;
-        let mut store = Self { conn, path, trust, db_key: None };
+        let conn = Connection::Lite(conn);
+        let trust = trust::establish(&conn, path.as_deref())?;
+        let mut store = Self { conn, local: path.clone(), path, trust, db_key: None };
         store.keep_legacy_station_code()?;
         Ok(store)
     }
@@ -277,7 +366,7 @@ impl Store {
 
     /// Begins a write (see `Tx`).
     pub(crate) fn begin(&mut self) -> Result<Tx<'_>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin_write()?;
         Ok(Tx { tx, trust: &self.trust })
     }
 
@@ -288,13 +377,65 @@ impl Store {
 
     /// Where the key file is (none for a database in memory).
     pub fn audit_key_path(&self) -> Option<PathBuf> {
-        self.path.as_deref().map(AuditKey::path_for)
+        self.local.as_deref().map(AuditKey::path_for)
     }
 
     /// The last failure to update the anchor file, if any (the commit itself succeeded).
     pub fn anchor_problem(&self) -> Option<String> {
         self.trust.anchor_error()
     }
+}
+
+/// The address of a PostgreSQL hub, when `--db` (or `KAMIKARTE_DB`) names one rather than a file.
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// A PostgreSQL address as it may be shown: without its password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_part = &url[scheme + 3..at];
+            match user_part.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &user_part[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What stands for the database on this PC's disk: the file itself, or for a PostgreSQL hub its
+/// local name (`hub_local_path`). Logs, page images and demo kits lie beside it.
+pub fn local_path(db: &Path) -> PathBuf {
+    match postgres_url(db).and_then(|url| url.parse::<postgres::Config>().ok()) {
+        Some(config) => hub_local_path(&config),
+        None => db.to_path_buf(),
+    }
+}
+
+/// Where this PC keeps a hub's audit key and anchor: `hubs/<host>-<port>-<database>.hub` in its
+/// data folder (or `KAMIKARTE_HUB_DIR`). Every PC that writes to the hub needs the same key file.
+pub(crate) fn hub_local_path(config: &postgres::Config) -> PathBuf {
+    let dir = std::env::var_os("KAMIKARTE_HUB_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("kamikarte").join("hubs")
+    });
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().or(config.get_user()).unwrap_or("postgres");
+    let name: String = format!("{host}-{port}-{database}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    dir.join(format!("{}.hub", name.trim_start_matches(['_', '.'])))
 }
 
 /// `kamikarte.sqlite` in the user's data directory (e.g. `~/.local/share/kamikarte/` on Linux,
@@ -318,9 +459,9 @@ mod tests {
         let path = dir.path().join("sub/k.sqlite");
         drop(Store::open(&path).unwrap());
         let store = Store::open(&path).unwrap();
-        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0usize)).unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = store.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        let fk: i64 = store.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0usize)).unwrap();
         assert_eq!(fk, 1);
     }
 

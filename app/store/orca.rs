@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
+use super::db::params;
 use serde_json::json;
 
 use super::audit::AuditWriter;

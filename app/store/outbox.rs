@@ -1,7 +1,7 @@
 //! The HL7 outbox: every message prepared for the EHR, in sending order, with each try and the
 //! receiver's acknowledgement. The versions the messages belong to are kept in `handoff.rs`.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -71,9 +71,9 @@ pub struct OutboxMessage {
 pub(super) const OUTBOX_COLUMNS: &str = "o.id, o.handoff_item, h.subject, h.version, o.seq, h.kind, h.patient_id, \
      h.item, o.control_id, o.message_type, o.body, o.state, o.attempts, o.last_sent_at, o.ack_code, \
      o.ack_text, o.ack_at, o.last_error, h.superseded_by IS NOT NULL, \
-     (SELECT group_concat(format, ',') FROM deliveries d WHERE d.handoff_item = h.id)";
+     (SELECT string_agg(format, ',') FROM deliveries d WHERE d.handoff_item = h.id)";
 
-pub(super) fn read_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+pub(super) fn read_outbox(r: &super::db::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let state: String = r.get(11)?;
     let delivered: Option<String> = r.get(19)?;
     Ok(OutboxMessage {

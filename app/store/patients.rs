@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::db::{Row, Transaction, params};
 use chrono::Local;
-use rusqlite::{Row, Transaction, params};
 
 use super::audit::AuditWriter;
 use super::meta::{KEY_DEMO, set_meta};
@@ -280,7 +280,7 @@ impl Store {
         let mut rows = stmt.query(params![ward, include_discharged])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            out.push(read_record(row)?);
+            out.push(read_record(&row)?);
         }
         out.sort_by(|a, b| {
             let (p, q) = (&a.patient.location, &b.patient.location);
@@ -296,7 +296,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"))?;
         let mut rows = stmt.query([id.as_str()])?;
         match rows.next()? {
-            Some(row) => Ok(Some(read_record(row)?)),
+            Some(row) => Ok(Some(read_record(&row)?)),
             None => Ok(None),
         }
     }
@@ -317,7 +317,7 @@ impl Store {
                 let mut rows = stmt.query([p.id.as_str()])?;
                 match rows.next()? {
                     Some(row) => {
-                        let record = read_record(row)?;
+                        let record = read_record(&row)?;
                         let source: String = row.get(COLUMN_COUNT)?;
                         Some((source, record.status.code().to_string(), record))
                     }
@@ -461,12 +461,12 @@ struct ExistingRow {
     updated_at: String,
 }
 
-fn load_all(conn: &rusqlite::Connection) -> Result<HashMap<String, ExistingRow>> {
+fn load_all(conn: &super::db::Connection) -> Result<HashMap<String, ExistingRow>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS}, source FROM patients"))?;
     let mut rows = stmt.query([])?;
     let mut out = HashMap::new();
     while let Some(row) = rows.next()? {
-        let rec = read_record(row)?;
+        let rec = read_record(&row)?;
         let source: String = row.get(COLUMN_COUNT)?;
         out.insert(
             rec.patient.id.as_str().to_string(),
@@ -488,7 +488,7 @@ fn swap_in_staged(
 ) -> Result<()> {
     let imports: i64 = tx.query_row("SELECT COUNT(*) FROM census_imports", [], |r| r.get(0))?;
     let (rows, moved): (i64, i64) = tx.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(p.updated_at IS NOT s.expected_updated_at), 0)
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.updated_at IS DISTINCT FROM s.expected_updated_at THEN 1 ELSE 0 END), 0)
          FROM census_staging s LEFT JOIN patients p ON p.id = s.id WHERE s.import = ?1",
         [token],
         |r| Ok((r.get(0)?, r.get(1)?)),

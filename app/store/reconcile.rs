@@ -3,7 +3,7 @@
 //! refused unless a reason to override is given; the reason and the contradictions go into the
 //! audit trail with the mapping.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -85,7 +85,7 @@ pub struct DowntimePatient {
     pub merged_into: Option<String>,
 }
 
-fn read_link(r: &rusqlite::Row<'_>) -> rusqlite::Result<MrnLink> {
+fn read_link(r: &super::db::Row<'_>) -> rusqlite::Result<MrnLink> {
     Ok(MrnLink {
         downtime_id: r.get(0)?,
         mrn: r.get(1)?,
@@ -108,7 +108,7 @@ fn refused(why: reconcile::Refusal) -> StoreError {
 }
 
 /// What the database says of `id`, for `domain::reconcile` to decide on.
-fn id_facts(tx: &rusqlite::Connection, id: &str) -> Result<IdFacts> {
+fn id_facts(tx: &super::db::Connection, id: &str) -> Result<IdFacts> {
     Ok(IdFacts {
         registered: is_downtime_patient(tx, id)?,
         merged_into: merged_into(tx, id)?,
@@ -116,7 +116,7 @@ fn id_facts(tx: &rusqlite::Connection, id: &str) -> Result<IdFacts> {
     })
 }
 
-fn is_downtime_patient(tx: &rusqlite::Connection, id: &str) -> Result<bool> {
+fn is_downtime_patient(tx: &super::db::Connection, id: &str) -> Result<bool> {
     Ok(tx
         .query_row(
             "SELECT 1 FROM patients WHERE id = ?1 AND source = ?2",
@@ -127,13 +127,13 @@ fn is_downtime_patient(tx: &rusqlite::Connection, id: &str) -> Result<bool> {
         .is_some())
 }
 
-fn merged_into(tx: &rusqlite::Connection, id: &str) -> Result<Option<String>> {
+fn merged_into(tx: &super::db::Connection, id: &str) -> Result<Option<String>> {
     Ok(tx
         .query_row("SELECT into_id FROM patient_merges WHERE merged_id = ?1", [id], |r| r.get(0))
         .optional()?)
 }
 
-fn link_of(tx: &rusqlite::Connection, id: &str) -> Result<Option<MrnLink>> {
+fn link_of(tx: &super::db::Connection, id: &str) -> Result<Option<MrnLink>> {
     Ok(tx
         .query_row(&format!("SELECT {LINK_COLUMNS} FROM mrn_links WHERE downtime_id = ?1"), [id], read_link)
         .optional()?)
@@ -219,7 +219,10 @@ impl Store {
         let now = now_text();
         tx.execute(
             &format!(
-                "INSERT OR REPLACE INTO mrn_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                "INSERT INTO mrn_links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (downtime_id) DO UPDATE SET mrn = excluded.mrn, ehr_name = excluded.ehr_name,
+                   ehr_kana = excluded.ehr_kana, ehr_dob = excluded.ehr_dob, override_reason = excluded.override_reason,
+                   linked_at = excluded.linked_at, linked_by = excluded.linked_by, ehr_sex = excluded.ehr_sex"
             ),
             params![downtime_id, mrn, ehr.name, ehr.kana, ehr.dob, reason, now, actor.0, ehr.sex],
         )?;

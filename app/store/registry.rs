@@ -1,7 +1,7 @@
 //! The printed-page registry: serials reserved per station (never reused, even if a kit fails),
 //! and every page a kit printed.
 
-use rusqlite::params;
+use super::db::params;
 
 use super::audit::AuditWriter;
 use super::{Actor, Result, Store, now_text};
@@ -19,7 +19,7 @@ pub struct PrintedPage {
 
 /// A printed page from the first seven columns of a row: station, number, form_code, form_id,
 /// patient_id, ward, file.
-pub(super) fn read_printed_page(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrintedPage> {
+pub(super) fn read_printed_page(r: &super::db::Row<'_>) -> rusqlite::Result<PrintedPage> {
     Ok(PrintedPage {
         station: r.get(0)?,
         number: r.get::<_, i64>(1)? as u64,
@@ -37,7 +37,7 @@ impl Store {
     pub fn reserve_serials(&mut self, station: &str, count: u64) -> Result<u64> {
         let tx = self.begin()?;
         tx.execute(
-            "INSERT OR IGNORE INTO station_counters (station, next_number) VALUES (?1, 1)",
+            "INSERT INTO station_counters (station, next_number) VALUES (?1, 1) ON CONFLICT DO NOTHING",
             [station],
         )?;
         let first: i64 =

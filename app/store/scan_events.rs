@@ -1,6 +1,6 @@
 //! What the scan station recorded, and the paper-order counts of the volume monitor.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{OptionalExtension, Row, params};
 use serde_json::json;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use super::db::{OptionalExtension, Row, Transaction, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;

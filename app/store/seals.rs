@@ -4,7 +4,7 @@
 //! matches and is refused where it is read. Lock state and failed-login counts are not sealed:
 //! they change on every login attempt, and clearing them grants nothing a guesser lacks.
 
-use rusqlite::{Connection, params};
+use super::db::{Connection, params};
 
 use super::Result;
 use super::trust::AuditKey;
@@ -63,7 +63,7 @@ pub(super) struct UserRow {
 
 impl UserRow {
     /// Reads the columns of `USER_SEALED_COLUMNS`, in that order, from the start of `r`.
-    pub(super) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(r: &super::db::Row<'_>) -> rusqlite::Result<Self> {
         Ok(UserRow {
             name: r.get(0)?,
             role: r.get(1)?,

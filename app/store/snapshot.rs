@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use serde_json::json;
 
 use super::audit::AuditWriter;
@@ -386,7 +386,7 @@ impl Store {
 
 const PATIENT_COLUMNS: &str = "p.id, p.name, p.kana, p.dob, p.sex, p.blood_type, p.allergies, p.ts, p.file";
 
-fn read_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SnapshotPatient>> {
+fn read_patient(r: &super::db::Row<'_>) -> rusqlite::Result<Result<SnapshotPatient>> {
     let id: String = r.get(0)?;
     let dob: Option<String> = r.get(3)?;
     let allergies: String = r.get(6)?;
@@ -413,11 +413,11 @@ fn read_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SnapshotPatien
     })
 }
 
-fn read_stay(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stay> {
+fn read_stay(r: &super::db::Row<'_>) -> rusqlite::Result<Stay> {
     read_stay_at(r, 0)
 }
 
-fn read_stay_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stay> {
+fn read_stay_at(r: &super::db::Row<'_>, at: usize) -> rusqlite::Result<Stay> {
     let status: String = r.get(at)?;
     let since: String = r.get(at + 5)?;
     Ok(Stay {
@@ -435,7 +435,7 @@ fn read_stay_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stay> {
 }
 
 /// Works out a patient's stay again from their movements (within the batch's transaction).
-fn refresh_stay(tx: &rusqlite::Transaction<'_>, patient: &str) -> Result<()> {
+fn refresh_stay(tx: &super::db::Transaction<'_>, patient: &str) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "SELECT payload, ts FROM snapshot_records
          WHERE patient_id = ?1 AND flag = 'valid' AND data_type IN ('ADT-22', 'ADT-42', 'ADT-52')

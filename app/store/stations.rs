@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::db::{OptionalExtension, params};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -309,7 +309,7 @@ impl Store {
     pub fn known_stations(&self) -> Result<Vec<KnownStation>> {
         let mut stmt = self.conn.prepare(
             "SELECT s.code, s.role, s.public_key, s.known_from,
-                    (SELECT group_concat(seq) FROM (SELECT DISTINCT seq FROM bundle_imports WHERE station = s.code ORDER BY seq)),
+                    (SELECT string_agg(CAST(seq AS TEXT), ',' ORDER BY seq) FROM (SELECT DISTINCT seq FROM bundle_imports WHERE station = s.code) AS seqs),
                     (SELECT max(imported_at) FROM bundle_imports WHERE station = s.code),
                     (SELECT count(*) FROM printed_pages WHERE station = s.code),
                     (SELECT count(*) FROM registrations r JOIN id_blocks b ON b.id = r.block_id WHERE b.station = s.code),
@@ -365,10 +365,9 @@ impl Store {
         let mut hasher = Sha256::new();
         for sql in QUERIES {
             let mut stmt = self.conn.prepare(sql)?;
-            let n = stmt.column_count();
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                for i in 0..n {
+                for i in 0..row.column_names().len() {
                     let v: SqlValue = row.get(i)?;
                     hasher.update(format!("{v:?}").as_bytes());
                     hasher.update([0x1f]);
@@ -562,7 +561,9 @@ impl Store {
              WHERE finished_at IS NOT NULL AND ?1 IS NOT NULL ORDER BY id DESC LIMIT 1";
         rows.extend(read_rows(&tx, "snapshot_runs", run, [&station])?);
         for table in ["snapshot_patients", "snapshot_records", "snapshot_stays"] {
-            let sql = format!("SELECT * FROM {table} WHERE ?1 IS NOT NULL");
+            // Its columns by name: a hub on PostgreSQL has a `rowid` column SQLite keeps hidden.
+            let sql =
+                format!("SELECT {} FROM {table} WHERE ?1 IS NOT NULL", tx.columns_of(table)?.join(", "));
             rows.extend(read_rows(&tx, table, &sql, [&station])?);
         }
         Ok(rows)
@@ -579,8 +580,8 @@ impl Store {
         let tx = self.begin()?;
         let now = now_text();
         let added = tx.execute(
-            "INSERT OR IGNORE INTO stations (code, role, public_key, known_from, created_at, created_by, updated_at, updated_by)
-             VALUES (?1, 'station', NULL, 'prepared by a snapshot', ?2, ?3, ?2, ?3)",
+            "INSERT INTO stations (code, role, public_key, known_from, created_at, created_by, updated_at, updated_by)
+             VALUES (?1, 'station', NULL, 'prepared by a snapshot', ?2, ?3, ?2, ?3) ON CONFLICT DO NOTHING",
             params![station, now, actor.0],
         )?;
         let mut audit = AuditWriter::start(&tx)?;
@@ -648,8 +649,8 @@ impl Store {
             let n = exec(
                 &tx,
                 r,
-                "INSERT OR IGNORE INTO stations (code, role, public_key, known_from, created_at, created_by, updated_at, updated_by)
-                 VALUES (?1, ?2, NULL, 'the hub''s snapshot', ?3, ?4, ?3, ?4)",
+                "INSERT INTO stations (code, role, public_key, known_from, created_at, created_by, updated_at, updated_by)
+                 VALUES (?1, ?2, NULL, 'the hub''s snapshot', ?3, ?4, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![code, role, now, actor.0],
             )?;
             if n == 1 {
@@ -718,7 +719,7 @@ impl Store {
 }
 
 /// How many records this database holds under station `code` (pages, blocks, scans, packets).
-fn station_use(conn: &rusqlite::Connection, code: &str) -> Result<i64> {
+fn station_use(conn: &super::db::Connection, code: &str) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT (SELECT count(*) FROM printed_pages WHERE station = ?1)
               + (SELECT count(*) FROM id_blocks WHERE station = ?1)
@@ -835,17 +836,17 @@ fn missing_earlier(tx: &Tx<'_>, station: &str, seq: i64) -> Result<Vec<i64>> {
 }
 
 /// Reads rows as travelling rows (`line` 0: they have no file yet).
-fn read_rows<P: rusqlite::Params>(
-    conn: &rusqlite::Connection,
+fn read_rows<P: super::db::Params>(
+    conn: &super::db::Connection,
     table: &str,
     sql: &str,
     params: P,
 ) -> Result<Vec<TravellingRow>> {
     let mut stmt = conn.prepare(sql)?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
     let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
+        let names = r.column_names();
         let mut row = Map::new();
         for (i, name) in names.iter().enumerate() {
             let v = match r.get::<_, SqlValue>(i)? {
@@ -901,9 +902,7 @@ fn sql_value(v: &Value) -> SqlValue {
 /// Refuses a row naming columns its table lacks (only the snapshot's tables are copied by
 /// whatever columns the row has).
 fn check_columns(tx: &Tx<'_>, r: &TravellingRow, columns: &[&str]) -> Result<()> {
-    let mut stmt = tx.prepare_cached("SELECT name FROM pragma_table_info(?1)")?;
-    let known: BTreeSet<String> =
-        stmt.query_map([&r.table], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let known: BTreeSet<String> = tx.columns_of(&r.table)?.into_iter().collect();
     if let Some(c) = columns.iter().find(|c| !known.contains(**c)) {
         return Err(refused(r, c, "is not a column of the table"));
     }
@@ -922,12 +921,12 @@ fn insert_row(tx: &Tx<'_>, r: &TravellingRow, columns: &[&str], extra: &[(&str, 
     }
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let sql = format!("INSERT INTO {} ({}) VALUES ({})", r.table, names.join(", "), marks.join(", "));
-    exec(tx, r, &sql, rusqlite::params_from_iter(values))?;
+    exec(tx, r, &sql, super::db::params_from_iter(values))?;
     Ok(tx.last_insert_rowid())
 }
 
 /// Runs one statement for a row, a failure named by the row's line.
-fn exec<P: rusqlite::Params>(tx: &Tx<'_>, r: &TravellingRow, sql: &str, params: P) -> Result<usize> {
+fn exec<P: super::db::Params>(tx: &Tx<'_>, r: &TravellingRow, sql: &str, params: P) -> Result<usize> {
     tx.prepare_cached(sql)?.execute(params).map_err(|e| match StoreError::from(e) {
         StoreError::Sql(e) => refused(r, "row", &format!("cannot be stored here ({e})")),
         other => other,
@@ -1130,7 +1129,7 @@ impl Merge<'_, '_> {
                     r,
                     "UPDATE episodes SET phase = ?2, ended_at = coalesce(ended_at, ?3), updated_at = ?4,
                             updated_by = ?5
-                     WHERE id = ?1 AND (phase != ?2 OR ended_at IS NOT coalesce(ended_at, ?3))",
+                     WHERE id = ?1 AND (phase != ?2 OR ended_at IS DISTINCT FROM coalesce(ended_at, ?3))",
                     params![
                         local,
                         int(r, "phase")?,
@@ -1300,7 +1299,7 @@ impl Merge<'_, '_> {
             PATIENT_COLUMNS.iter().map(|c| value(r, c).map(sql_value)).collect::<Result<_>>()?;
         self.tx.execute(
             &format!("UPDATE patients SET {} WHERE id = ?1", sets.join(", ")),
-            rusqlite::params_from_iter(values),
+            super::db::params_from_iter(values),
         )?;
         self.counts.change("patients");
         Ok(())

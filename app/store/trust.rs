@@ -16,8 +16,8 @@ use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use super::db::{Connection, OptionalExtension, params};
 use hmac::{KeyInit, Mac};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{StoreError, Tx};
@@ -271,7 +271,7 @@ fn stored_key_id(conn: &Connection) -> Result<Option<String>, StoreError> {
 /// by a kamikarte that seals (a new database, or one made by an older version). A database that
 /// was sealed and whose key file is gone is refused: making a new key would bless whatever was
 /// changed while it was away.
-pub(super) fn establish(conn: &mut Connection, db: Option<&Path>) -> Result<Trust, StoreError> {
+pub(super) fn establish(conn: &Connection, db: Option<&Path>) -> Result<Trust, StoreError> {
     let Some(db) = db else {
         let trust = Trust::new(AuditKey::generate(1)?, None);
         enrol(conn, &trust)?;
@@ -309,8 +309,8 @@ pub(super) fn establish(conn: &mut Connection, db: Option<&Path>) -> Result<Trus
 /// Records the key's id in the database and seals what has no seal yet, in one transaction. On a
 /// database that already held entries, the sealing is itself audited (it blesses the rows as
 /// they are).
-fn enrol(conn: &mut Connection, trust: &Trust) -> Result<(), StoreError> {
-    let tx = Tx { tx: conn.transaction_with_behavior(TransactionBehavior::Immediate)?, trust };
+fn enrol(conn: &Connection, trust: &Trust) -> Result<(), StoreError> {
+    let tx = Tx { tx: conn.begin_write()?, trust };
     match stored_key_id(&tx)? {
         Some(id) if id == trust.key.id() => return Ok(()),
         Some(id) => {

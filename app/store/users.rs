@@ -3,8 +3,8 @@
 //! check, verification and record — inside one immediate transaction, so parallel guesses are
 //! counted one after another and never more than the limit get checked.
 
+use super::db::{Connection, OptionalExtension, params};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::AuditWriter;
 use super::seals::{SealedUser, UserRow};
@@ -88,7 +88,7 @@ struct RawUser {
     locked_until: Option<String>,
 }
 
-fn read_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawUser> {
+fn read_user(r: &super::db::Row<'_>) -> rusqlite::Result<RawUser> {
     Ok(RawUser { row: UserRow::read(r)?, locked_until: r.get(9)? })
 }
 
