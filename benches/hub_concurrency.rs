@@ -5,9 +5,12 @@
 //! measures throughput and the latency of one save (plan + save: p50, p95, max), then checks that
 //! no keying was lost or made twice: every slip has exactly its two keyings and is verified.
 //!
-//! This is the SQLite hub (one file, WAL, writers taking turns through the busy handler); the
-//! PostgreSQL hub of issue 18 is not built yet. Run with `cargo bench --bench hub_concurrency`
-//! (`-- LINES` for another amount of charge lines); figures go in README.
+//! Either hub: SQLite (one file, WAL, writers taking turns through the busy handler), or
+//! PostgreSQL (each clerk a connection of its own; writers take turns through one advisory lock,
+//! readers never wait). Run with `cargo bench --bench hub_concurrency` for SQLite, and with
+//! `-- postgres` for a new database on the server KAMIKARTE_TEST_POSTGRES names
+//! (`eval "$(scripts/pg.sh start)"` starts one); `-- LINES` for another amount of charge lines.
+//! Figures go in README.
 #![allow(clippy::unwrap_used)] // a benchmark stops at the first failure
 
 mod common;
@@ -32,14 +35,38 @@ fn clerk(i: usize) -> (String, String) {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
 }
 
 fn main() {
     let lines: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(3000);
+    let postgres = std::env::args().any(|a| a == "postgres");
+    // `readers=N`: how many load the worklist meanwhile (20 by default).
+    let readers_wanted: usize = std::env::args()
+        .find_map(|a| a.strip_prefix("readers=").and_then(|n| n.parse().ok()))
+        .unwrap_or(READERS);
+    // `pace=MS`: each reader waits this long between loads (1000 by default: a clerk's screen
+    // refreshing every second); `pace=0` loads in a tight loop, which only measures a saturated
+    // machine.
+    let pace = Duration::from_millis(
+        std::env::args().find_map(|a| a.strip_prefix("pace=").and_then(|n| n.parse().ok())).unwrap_or(1000),
+    );
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hub.sqlite");
+    let (db, engine) = if postgres {
+        let server = std::env::var("KAMIKARTE_TEST_POSTGRES").expect(
+            "`-- postgres` needs a server: eval \"$(scripts/pg.sh start)\" sets KAMIKARTE_TEST_POSTGRES",
+        );
+        // The hub's key file goes with the benchmark, not into this PC's data folder.
+        kamikarte::store::use_hub_dir(dir.path());
+        let address = kamikarte::store::new_postgres_database(&server, "kk_bench").unwrap();
+        (std::path::PathBuf::from(address), "PostgreSQL")
+    } else {
+        (dir.path().join("hub.sqlite"), "SQLite, WAL")
+    };
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
     let slips = {
         let mut store = Store::open(&db).unwrap();
@@ -63,23 +90,30 @@ fn main() {
     };
     let total_slips = slips.slips.len();
     println!(
-        "hub (SQLite, WAL): {total_slips} charge slips ({lines} lines) printed; {CLERKS} clerks key, {READERS} read the worklist"
+        "hub ({engine}): {total_slips} charge slips ({lines} lines) printed; {CLERKS} clerks key, {readers_wanted} read the worklist (every {} ms)",
+        pace.as_millis()
     );
 
     // Two rounds: every clerk keys its share first; then each keys its neighbour's share again.
     let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..READERS)
+    let readers: Vec<_> = (0..readers_wanted)
         .map(|_| {
             let (db, stop) = (db.clone(), stop.clone());
             std::thread::spawn(move || {
                 let store = Store::open(&db).unwrap();
                 let forms = kamikarte::form::load(None).unwrap();
                 let mut times = Vec::new();
+                // Readers do not all refresh at the same moment.
+                std::thread::sleep(Duration::from_millis(fastrand::u64(0..=pace.as_millis() as u64)));
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
                     let items = worklist(&store, &forms, None).unwrap();
                     times.push(t.elapsed());
                     assert!(!items.is_empty());
+                    let waited = Instant::now();
+                    while waited.elapsed() < pace && !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
                 }
                 times
             })

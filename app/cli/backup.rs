@@ -68,6 +68,11 @@ pub enum DbCommand {
 /// its encrypted copy (`store::cipher::encrypt_database`).
 pub fn run_db(db: &Path, command: DbCommand, user: Option<&str>) -> Result<()> {
     let DbCommand::Encrypt { key_file } = command;
+    if store::postgres_url(db).is_some() {
+        anyhow::bail!(
+            "a PostgreSQL hub is not encrypted by kamikarte: encrypt the server's disk (README, \"A hub on PostgreSQL\")"
+        );
+    }
     let session = {
         let mut store = super::open_store(db)?;
         let mut ctx = Invocation { store: &mut store, user };
@@ -242,11 +247,17 @@ fn restore_into_hub(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result
     };
     let name = match &args.into {
         Some(name) => name.clone(),
-        None => format!(
-            "{}_restored_{}",
-            live.database_name().unwrap_or_else(|| "kamikarte".into()),
-            Utc::now().format("%Y%m%d%H%M%S")
-        ),
+        None => {
+            let base: String = live
+                .database_name()
+                .unwrap_or_else(|| "kamikarte".into())
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(40)
+                .collect();
+            format!("{base}_restored_{}", Utc::now().format("%Y%m%d%H%M%S"))
+        }
     };
     let accounts: BTreeSet<(String, String)> =
         live.users()?.into_iter().map(|u| (u.name.to_string(), u.role.code().to_string())).collect();

@@ -182,7 +182,8 @@ pub fn run_demo(ctx: &mut Invocation<'_>, args: &DemoArgs) -> Result<()> {
         let stem =
             db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kamikarte".into());
         let kit_dir = db.with_file_name(format!("{stem}-demo-kit"));
-        let pages = crate::scan::PageStore::beside(&db);
+        let pages =
+            crate::scan::PageStore::of(ctx.store)?.unwrap_or_else(|| crate::scan::PageStore::beside(&db));
         let options = crate::demo::episode::EpisodeOptions {
             today: today(),
             days: 10,

@@ -40,8 +40,9 @@ use crate::store::{self, Store, StoreError};
     about = "Downtime kit and paper-chart recovery for hospitals whose EHR is down"
 )]
 pub struct Cli {
-    /// The database file (default: kamikarte.sqlite in the user's data directory).
-    #[arg(long, global = true, env = "KAMIKARTE_DB", value_name = "PATH")]
+    /// The database file (default: kamikarte.sqlite in the user's data directory), or a shared
+    /// hub on PostgreSQL: postgres://user@host/database.
+    #[arg(long, global = true, env = "KAMIKARTE_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Who runs the command. The password comes from KAMIKARTE_PASSWORD or a prompt.
     #[arg(long, global = true, env = "KAMIKARTE_USER", value_name = "NAME")]
@@ -173,7 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let _log = crate::logging::start(&db);
     let Some(command) = cli.command else {
-        log::info!("app opened on {}", db.display());
+        log::info!("app opened on {}", store::shown(&db));
         let opened = run_app(db);
         if let Err(e) = &opened {
             log::error!("app: {}", message(e));

@@ -63,10 +63,9 @@ pub enum ScanCommand {
     Requeue { page: i64 },
 }
 
-/// Where the scanned page images of this database are kept: beside it.
+/// Where the scanned page images of this database are kept (`PageStore::of`).
 pub(super) fn page_store(store: &Store) -> Result<PageStore> {
-    let db = store.path().context("the database has no file; pages are kept beside it")?;
-    Ok(PageStore::beside(db))
+    PageStore::of(store)?.context("the database has no file; pages are kept beside it (or set pages.dir)")
 }
 
 pub fn run(ctx: &mut Invocation<'_>, command: ScanCommand) -> Result<()> {

@@ -36,6 +36,15 @@ impl PageStore {
         Self::new(db.with_file_name(format!("{stem}-pages")))
     }
 
+    /// The store of an open database: the `pages.dir` setting (a hub's shared folder), else
+    /// beside the database. `None` for a database in memory without the setting.
+    pub fn of(store: &crate::store::Store) -> Result<Option<Self>, crate::store::StoreError> {
+        if let Some(dir) = store.settings()?.pages_dir {
+            return Ok(Some(Self::new(dir)));
+        }
+        Ok(store.path().map(Self::beside))
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

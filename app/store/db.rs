@@ -25,7 +25,7 @@ use rusqlite::types::{FromSql, FromSqlError, ToSqlOutput, Value, ValueRef};
 
 /// The advisory lock every PostgreSQL write holds until it commits (any constant: it names
 /// kamikarte's writers within the one database).
-const WRITE_LOCK: i64 = 0x6b61_6d69_6b61_7274;
+pub(crate) const WRITE_LOCK: i64 = 0x6b61_6d69_6b61_7274;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -97,6 +97,11 @@ pub struct Pg {
     /// Inside a transaction block, where a statement PostgreSQL refuses to prepare would abort
     /// the whole transaction: a first preparation runs under a savepoint there.
     in_transaction: std::cell::Cell<bool>,
+    /// A statement failed inside the transaction: PostgreSQL has aborted it, and a COMMIT would
+    /// quietly roll it back, so `commit` refuses instead.
+    failed: std::cell::Cell<bool>,
+    /// A database made for one test (`Store::open_in_memory`), dropped with the connection.
+    pub(crate) scratch: Option<(postgres::Config, String)>,
 }
 
 impl Pg {
@@ -106,6 +111,8 @@ impl Pg {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
             in_transaction: std::cell::Cell::new(false),
+            failed: std::cell::Cell::new(false),
+            scratch: None,
         }
     }
 
@@ -140,7 +147,7 @@ impl Pg {
                             *d.code() == postgres::error::SqlState::INDETERMINATE_DATATYPE
                                 || *d.code() == postgres::error::SqlState::AMBIGUOUS_PARAMETER
                         })
-                        .and_then(|d| d.message().rsplit('$').next()?.trim().parse::<usize>().ok())
+                        .and_then(|d| parameter_named(sql, d))
                         .filter(|n| {
                             (1..=values.len()).contains(n) && types.get(n - 1).is_none_or(|t| t.oid() == 0)
                         });
@@ -177,22 +184,53 @@ impl Pg {
         Ok((statement, values))
     }
 
+    /// Notes a failure inside a transaction (see `failed`).
+    fn noted<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() && self.in_transaction.get() {
+            self.failed.set(true);
+        }
+        r
+    }
+
     fn query(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<postgres::Row>> {
-        let (statement, values) = self.run(sql, params)?;
-        let bound: Vec<PgValue<'_>> = values.iter().map(PgValue).collect();
-        let refs: Vec<&(dyn PgToSql + Sync)> = bound.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        Ok(self.client.borrow_mut().query(&statement, &refs)?)
+        let run = || -> Result<Vec<postgres::Row>> {
+            let (statement, values) = self.run(sql, params)?;
+            let bound: Vec<PgValue<'_>> = values.iter().map(PgValue).collect();
+            let refs: Vec<&(dyn PgToSql + Sync)> = bound.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+            Ok(self.client.borrow_mut().query(&statement, &refs)?)
+        };
+        self.noted(run())
     }
 
     fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
-        let (statement, values) = self.run(sql, params)?;
-        let bound: Vec<PgValue<'_>> = values.iter().map(PgValue).collect();
-        let refs: Vec<&(dyn PgToSql + Sync)> = bound.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        Ok(self.client.borrow_mut().execute(&statement, &refs)? as usize)
+        if !self.in_transaction.get() {
+            // A write outside a transaction still takes its turn with the other writers.
+            self.batch("BEGIN")?;
+            self.in_transaction.set(true);
+            let done = self
+                .query("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK])
+                .and_then(|_| self.execute(sql, params));
+            let ended = if done.is_ok() && !self.failed.get() {
+                self.batch("COMMIT")
+            } else {
+                self.batch("ROLLBACK")
+            };
+            self.in_transaction.set(false);
+            self.failed.set(false);
+            return done.and_then(|n| ended.map(|()| n));
+        }
+        let run = || -> Result<usize> {
+            let (statement, values) = self.run(sql, params)?;
+            let bound: Vec<PgValue<'_>> = values.iter().map(PgValue).collect();
+            let refs: Vec<&(dyn PgToSql + Sync)> = bound.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+            Ok(self.client.borrow_mut().execute(&statement, &refs)? as usize)
+        };
+        self.noted(run())
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.client.borrow_mut().batch_execute(sql)?)
+        let done = self.client.borrow_mut().batch_execute(sql).map_err(Error::from);
+        self.noted(done)
     }
 }
 
@@ -364,6 +402,7 @@ impl Connection {
                 if let Err(e) = pg.query("SELECT pg_advisory_xact_lock(?1)", &[&WRITE_LOCK]) {
                     let _ = pg.batch("ROLLBACK");
                     pg.in_transaction.set(false);
+                    pg.failed.set(false);
                     return Err(e);
                 }
             }
@@ -400,6 +439,19 @@ impl Connection {
     }
 }
 
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // A test's database goes with it (the server would otherwise keep hundreds).
+        if let Some((config, name)) = self.scratch.take() {
+            let mut admin = config.clone();
+            admin.dbname("postgres");
+            if let Ok(mut client) = admin.connect(postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
 /// A transaction on a connection: rolled back when dropped unless committed.
 pub struct Transaction<'c> {
     conn: &'c Connection,
@@ -416,6 +468,15 @@ impl std::ops::Deref for Transaction<'_> {
 impl Transaction<'_> {
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
+        if let Connection::Pg(pg) = self.conn
+            && pg.failed.get()
+        {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.ended();
+            return Err(Error::Bind(
+                "a statement of this transaction failed, so PostgreSQL rolled all of it back".into(),
+            ));
+        }
         let committed = self.conn.execute_batch("COMMIT");
         self.ended();
         committed
@@ -424,6 +485,7 @@ impl Transaction<'_> {
     fn ended(&self) {
         if let Connection::Pg(pg) = self.conn {
             pg.in_transaction.set(false);
+            pg.failed.set(false);
         }
     }
 }
@@ -667,6 +729,23 @@ fn to_values(params: &[&dyn ToSql]) -> Result<Vec<Value>> {
             _ => Err(Error::Bind("a parameter of a kind PostgreSQL is not given (zero blob)".into())),
         })
         .collect()
+}
+
+/// Which parameter an "indeterminate type" error is about: the `$N` at the error's position in
+/// the statement (the message itself is in the server's language), else the message's `$N`.
+fn parameter_named(sql: &str, error: &postgres::error::DbError) -> Option<usize> {
+    let number = |text: &str| -> Option<usize> {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    if let Some(postgres::error::ErrorPosition::Original(at)) = error.position() {
+        // 1-based, in characters.
+        let rest: String = sql.chars().skip((*at as usize).saturating_sub(1)).collect();
+        if let Some(n) = rest.strip_prefix('$').and_then(number) {
+            return Some(n);
+        }
+    }
+    error.message().rsplit('$').next().and_then(number)
 }
 
 fn pg_type_of(v: &Value) -> Type {

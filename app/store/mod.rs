@@ -222,6 +222,17 @@ impl Store {
         shown: &str,
         local: Option<PathBuf>,
     ) -> Result<Self> {
+        let mut config = config.clone();
+        // The postgres crate reads no environment: PGPASSWORD is honoured here, as libpq (and
+        // so pg_dump) honours it.
+        if config.get_password().is_none()
+            && let Some(password) = std::env::var_os("PGPASSWORD")
+        {
+            config.password(password.to_string_lossy().as_bytes());
+        }
+        // A PC that drops off the network mid-write must not hold the write lock for hours.
+        config.keepalives(true).keepalives_idle(Duration::from_secs(30));
+        let config = &config;
         let mut client = config.connect(postgres::NoTls).map_err(|e| {
             StoreError::Refused(format!(
                 "cannot connect to the PostgreSQL hub {shown}: {e}. Is the server running, and does the database exist (createdb)?"
@@ -230,8 +241,9 @@ impl Store {
         // The same patience as SQLite's busy handler, and PostgreSQL's own chatter kept quiet.
         client
             .batch_execute(&format!(
-                "SET lock_timeout = '{}s'; SET client_min_messages = warning",
-                BUSY_LIMIT.as_secs()
+                "SET lock_timeout = '{}s'; SET idle_in_transaction_session_timeout = '{}s'; SET client_min_messages = warning",
+                BUSY_LIMIT.as_secs(),
+                2 * BUSY_LIMIT.as_secs()
             ))
             .map_err(db::Error::from)?;
         let conn = Connection::Pg(Box::new(db::Pg::new(client, config.clone())));
@@ -306,35 +318,23 @@ impl Store {
     /// database of its own on that server instead: that is how the store's tests run against
     /// both engines.
     pub fn open_in_memory() -> Result<Self> {
-        if let Some(server) = std::env::var("KAMIKARTE_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) {
-            return Self::open_postgres_scratch(&server);
+        if std::env::var("KAMIKARTE_TEST_ENGINE").is_ok_and(|e| e == "postgres") {
+            let server = std::env::var("KAMIKARTE_TEST_POSTGRES").map_err(|_| {
+                StoreError::Refused(
+                    "KAMIKARTE_TEST_ENGINE=postgres needs KAMIKARTE_TEST_POSTGRES (scripts/pg.sh)".into(),
+                )
+            })?;
+            let address = new_postgres_database(&server, "kk_test")?;
+            let config: postgres::Config =
+                address.parse().map_err(|e| StoreError::Refused(format!("{e}")))?;
+            // Like a database in memory: no key file, no anchor; dropped with the store.
+            let mut store = Self::connect_postgres(&config, None, &redact_url(&address), None)?;
+            if let Connection::Pg(pg) = &mut store.conn {
+                pg.scratch = Some((config.clone(), database_of(&config).to_string()));
+            }
+            return Ok(store);
         }
         Self::configure(rusqlite::Connection::open_in_memory()?, None)
-    }
-
-    fn open_postgres_scratch(server: &str) -> Result<Self> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let shown = redact_url(server);
-        let mut config: postgres::Config = server
-            .parse()
-            .map_err(|e| StoreError::Refused(format!("KAMIKARTE_TEST_POSTGRES ({shown}): {e}")))?;
-        let name = format!(
-            "kk_test_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            fastrand::u32(..)
-        );
-        let mut admin = config
-            .connect(postgres::NoTls)
-            .map_err(|e| StoreError::Refused(format!("cannot connect to {shown}: {e}")))?;
-        admin
-            .batch_execute(&format!(
-                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ))
-            .map_err(db::Error::from)?;
-        config.dbname(&name);
-        // Like a database in memory: no key file, no anchor; gone with the test server.
-        Self::connect_postgres(&config, None, &shown, None)
     }
 
     fn configure(mut conn: rusqlite::Connection, path: Option<PathBuf>) -> Result<Self> {
@@ -391,8 +391,56 @@ pub fn postgres_url(db: &Path) -> Option<&str> {
     db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
 }
 
+/// Makes a new, empty database on the PostgreSQL server `server` (an address, as `--db` takes
+/// it) named `<prefix>_<process>_<n>_<random>`, in the C locale (text sorts by code point, as in
+/// SQLite), and returns its address. For tests and benchmarks.
+pub fn new_postgres_database(server: &str, prefix: &str) -> Result<String> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let shown = redact_url(server);
+    let config: postgres::Config = server
+        .parse()
+        .map_err(|e| StoreError::Refused(format!("{shown} is not a PostgreSQL address: {e}")))?;
+    let name = format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        fastrand::u32(..)
+    );
+    let mut admin = config
+        .connect(postgres::NoTls)
+        .map_err(|e| StoreError::Refused(format!("cannot connect to {shown}: {e}")))?;
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+        ))
+        .map_err(db::Error::from)?;
+    let mut address = config;
+    address.dbname(&name);
+    Ok(pg_backup::address_with_password(&address))
+}
+
+/// The database a PostgreSQL address names (libpq's default: the user's name).
+pub(crate) fn database_of(config: &postgres::Config) -> &str {
+    config.get_dbname().or(config.get_user()).unwrap_or("postgres")
+}
+
+/// `--db` as it may be shown or logged: a hub's address without its password.
+pub fn shown(db: &Path) -> String {
+    match postgres_url(db) {
+        Some(url) => redact_url(url),
+        None => db.display().to_string(),
+    }
+}
+
 /// A PostgreSQL address as it may be shown: without its password.
 pub fn redact_url(url: &str) -> String {
+    let url = &match url.find("password=") {
+        Some(at) => {
+            let end = url[at..].find('&').map(|e| at + e).unwrap_or(url.len());
+            format!("{}password=***{}", &url[..at], &url[end..])
+        }
+        None => url.to_string(),
+    };
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let user_part = &url[scheme + 3..at];
@@ -414,12 +462,24 @@ pub fn local_path(db: &Path) -> PathBuf {
     }
 }
 
+static HUB_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Keeps this process's hub keys and anchors in `dir` rather than KAMIKARTE_HUB_DIR or the data
+/// folder (tests and benchmarks; the first call wins).
+pub fn use_hub_dir(dir: &Path) {
+    let _ = HUB_DIR.set(dir.to_path_buf());
+}
+
 /// Where this PC keeps a hub's audit key and anchor: `hubs/<host>-<port>-<database>.hub` in its
 /// data folder (or `KAMIKARTE_HUB_DIR`). Every PC that writes to the hub needs the same key file.
 pub(crate) fn hub_local_path(config: &postgres::Config) -> PathBuf {
-    let dir = std::env::var_os("KAMIKARTE_HUB_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("kamikarte").join("hubs")
-    });
+    let dir = HUB_DIR
+        .get()
+        .cloned()
+        .or_else(|| std::env::var_os("KAMIKARTE_HUB_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| {
+            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("kamikarte").join("hubs")
+        });
     let host = config
         .get_hosts()
         .first()
@@ -430,7 +490,7 @@ pub(crate) fn hub_local_path(config: &postgres::Config) -> PathBuf {
         })
         .unwrap_or_else(|| "localhost".into());
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let database = config.get_dbname().or(config.get_user()).unwrap_or("postgres");
+    let database = database_of(config);
     let name: String = format!("{host}-{port}-{database}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })

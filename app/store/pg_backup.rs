@@ -10,7 +10,8 @@
 //! - **Restored beside, never over.** A restore loads the dump into a new database, checks it, and
 //!   says which address to use; the hub it came from is left as it was.
 //!
-//! Passwords go to the tools by `PGPASSWORD`, never on their command line.
+//! Passwords go to the tools by `PGPASSWORD`, never on their command line (and a hub's address
+//! may leave its password out: `Store::open` reads PGPASSWORD as libpq does).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,16 @@ fn address_of(config: &postgres::Config) -> String {
     if let Some(user) = config.get_user() {
         query.push(format!("user={user}"));
     }
-    format!("postgres:///{}?{}", config.get_dbname().unwrap_or("postgres"), query.join("&"))
+    format!("postgres:///{}?{}", super::database_of(config), query.join("&"))
+}
+
+/// `address_of` with the password, for a new database on a server whose address had one.
+pub(super) fn address_with_password(config: &postgres::Config) -> String {
+    let address = address_of(config);
+    match config.get_password() {
+        Some(p) => format!("{address}&password={}", String::from_utf8_lossy(p)),
+        None => address,
+    }
 }
 
 /// What a hub's backup file is called after (`kamikarte-<time>.pgdump`).
@@ -132,7 +142,7 @@ impl Store {
             crate::files::create_private_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
-        let database = pg.config.get_dbname().unwrap_or("postgres").to_string();
+        let database = super::database_of(&pg.config).to_string();
         let (target, password) = conninfo(&pg.config, &database);
         let partial = crate::files::with_suffix(dest, ".partial");
         let read = self.conn.unchecked_transaction()?;
@@ -178,7 +188,7 @@ impl Store {
 
     /// The hub's database name.
     pub fn database_name(&self) -> Option<String> {
-        self.conn.pg().and_then(|pg| pg.config.get_dbname().map(str::to_string))
+        self.conn.pg().map(|pg| super::database_of(&pg.config).to_string())
     }
 
     /// Restores a hub's backup into a new database `name` on this hub's server and checks it;
@@ -191,17 +201,35 @@ impl Store {
         key: &AuditKey,
         actor: &Actor,
     ) -> Result<HubRestore> {
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+        let valid = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
             return Err(StoreError::Refused(format!(
-                "{name}: a database name of letters, digits and _ only"
+                "{name}: a new database's name is up to 63 small letters, digits and _, not starting with a digit"
             )));
         }
         let restored = self.restore_dump_into(path, name)?;
+        // Whatever goes wrong from here, the half-made database does not stay behind.
+        let finished = self.finish_restore(path, name, key, actor, restored);
+        if finished.is_err() {
+            let _ = self.conn.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+        finished
+    }
+
+    fn finish_restore(
+        &mut self,
+        path: &Path,
+        name: &str,
+        key: &AuditKey,
+        actor: &Actor,
+        restored: std::result::Result<(), String>,
+    ) -> Result<HubRestore> {
         let conn = self.connect_to(name)?;
         let check = check_database(&conn, path, key, restored.err().unwrap_or_else(|| "ok".into()))?;
         drop(conn);
         if let Some(problem) = check.problem() {
-            let _ = self.conn.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             return Err(StoreError::Refused(format!("{}: {problem}; not restored", path.display())));
         }
         let mut config = hub(&self.conn)?.config.clone();

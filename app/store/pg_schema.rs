@@ -14,6 +14,9 @@
 //! - `x GLOB 'pattern'` → `x ~ '^regex$'`; `json_valid(x)` → `x::jsonb IS NOT NULL`.
 //! - `SELECT RAISE(ABORT, 'why')` triggers → a function that raises `why`.
 //! - The column `user` (reserved in PostgreSQL) is quoted, here and in every query (`db`).
+//! - Text columns are `COLLATE "C"`: compared and sorted by code point, as SQLite does, whatever
+//!   locale the hub's database was made with.
+//! - A table whose trigger refuses DELETE refuses TRUNCATE as well.
 //!
 //! A hub made by this version holds `kamikarte_schema.version` = the number of migrations. A
 //! later migration must be taken by a hub too: until a translation of its statements is written
@@ -157,7 +160,13 @@ fn translate_table(name: &str, sql: &str) -> Result<Vec<String>> {
         Regex::new(r"(?i)\b(\w+)\s+INTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?").expect("a valid pattern");
     let key_column = key.captures(&sql).map(|c| c[1].to_string());
     let sql = key.replace(&sql, "$1 BIGINT PRIMARY KEY");
-    let types = [("INTEGER", "BIGINT"), ("REAL", "DOUBLE PRECISION"), ("BLOB", "BYTEA")];
+    // Text compares and sorts by code point, as in SQLite, whatever the hub database's locale.
+    let types = [
+        ("INTEGER", "BIGINT"),
+        ("REAL", "DOUBLE PRECISION"),
+        ("BLOB", "BYTEA"),
+        ("TEXT", "TEXT COLLATE \"C\""),
+    ];
     let mut sql = sql.into_owned();
     for (from, to) in types {
         sql =
@@ -183,18 +192,33 @@ fn translate_table(name: &str, sql: &str) -> Result<Vec<String>> {
     if key_column.is_none() {
         out.push(format!("CREATE UNIQUE INDEX {name}_rowid ON {name} (rowid)"));
     }
+    // The largest number plus one is safe only while writers take turns: the trigger takes the
+    // write lock itself (a no-op inside a write, which holds it already).
     out.push(format!(
         "CREATE FUNCTION kamikarte_number_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.{column} IS NULL THEN
+        PERFORM pg_advisory_xact_lock({lock});
         SELECT COALESCE(MAX({column}), 0) + 1 INTO NEW.{column} FROM {name};
     END IF;
-    PERFORM set_config('kamikarte.last_rowid', CAST(NEW.{column} AS TEXT), false);
     RETURN NEW;
-END $$"
+END $$",
+        lock = db::WRITE_LOCK
     ));
     out.push(format!(
         "CREATE TRIGGER {name}_numbered BEFORE INSERT ON {name} FOR EACH ROW EXECUTE FUNCTION kamikarte_number_{name}()"
+    ));
+    // Remembered only for a row actually inserted (not one an upsert skipped or updated), as
+    // SQLite's last_insert_rowid.
+    out.push(format!(
+        "CREATE FUNCTION kamikarte_inserted_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('kamikarte.last_rowid', CAST(NEW.{column} AS TEXT), false);
+    RETURN NULL;
+END $$"
+    ));
+    out.push(format!(
+        "CREATE TRIGGER {name}_inserted AFTER INSERT ON {name} FOR EACH ROW EXECUTE FUNCTION kamikarte_inserted_{name}()"
     ));
     Ok(out)
 }
@@ -218,12 +242,20 @@ fn translate_trigger(name: &str, table: &str, sql: &str) -> Result<String> {
             "the trigger {name} has no PostgreSQL translation (only RAISE(ABORT) triggers do)"
         ))
     })?;
+    // A table that refuses DELETE refuses TRUNCATE too (SQLite has no TRUNCATE).
+    let truncate = if c[1].eq_ignore_ascii_case("DELETE") {
+        format!(
+            ";\nCREATE TRIGGER {name}_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION kamikarte_refuse_{name}()"
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
         "CREATE FUNCTION kamikarte_refuse_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '{message}' USING ERRCODE = 'restrict_violation';
 END $$;
-CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION kamikarte_refuse_{name}()",
+CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION kamikarte_refuse_{name}(){truncate}",
         message = c[2].replace('%', "%%"),
         event = &c[1],
     ))

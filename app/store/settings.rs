@@ -19,6 +19,9 @@ pub struct Settings {
     pub idle_lock_minutes: u32,
     /// Where automatic backups go; `None` means the `backups` folder beside the database.
     pub backup_dir: Option<PathBuf>,
+    /// Where scanned page images are kept (default: beside the database file). A hub on
+    /// PostgreSQL names a folder every PC reaches (a file share), so each sees every page.
+    pub pages_dir: Option<PathBuf>,
     /// How many automatic backups are kept (older ones are deleted).
     pub backup_keep: u32,
     /// Minutes between scheduled backups while the app is open.
@@ -67,6 +70,7 @@ impl Default for Settings {
             lockout_lock_minutes: lockout.lock_for.num_minutes() as u32,
             idle_lock_minutes: 10,
             backup_dir: None,
+            pages_dir: None,
             backup_keep: 24,
             backup_interval_minutes: 60,
             hospital_name: "（病院名未設定 hospital.name not set）".to_string(),
@@ -87,12 +91,13 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 25] = [
+    pub const KEYS: [&'static str; 26] = [
         "lockout.max_failures",
         "lockout.window_minutes",
         "lockout.lock_minutes",
         "idle_lock_minutes",
         "backup.dir",
+        "pages.dir",
         "backup.keep",
         "backup.interval_minutes",
         "hospital.name",
@@ -180,6 +185,7 @@ impl Settings {
             "lockout.lock_minutes" => self.lockout_lock_minutes = number(1, 1440)?,
             "idle_lock_minutes" => self.idle_lock_minutes = number(1, 240)?,
             "backup.dir" => self.backup_dir = Some(value.trim()).filter(|v| !v.is_empty()).map(PathBuf::from),
+            "pages.dir" => self.pages_dir = Some(value.trim()).filter(|v| !v.is_empty()).map(PathBuf::from),
             "backup.keep" => self.backup_keep = number(1, 10_000)?,
             "backup.interval_minutes" => self.backup_interval_minutes = number(5, 1440)?,
             "hospital.name" => {

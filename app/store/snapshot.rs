@@ -137,12 +137,17 @@ impl Store {
 
     /// Whether a full run (every folder looked at) finished since `after` (RFC 3339).
     pub fn full_snapshot_run_since(&self, after: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM snapshot_runs WHERE finished_at >= ?1
-                            AND json_extract(counts_json, '$.full') = 1)",
-            [after],
-            |r| r.get(0),
-        )?)
+        // The flag is read here, not by SQL: the two engines name their JSON functions differently.
+        let mut stmt =
+            self.conn.prepare_cached("SELECT counts_json FROM snapshot_runs WHERE finished_at >= ?1")?;
+        let runs =
+            stmt.query_map([after], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(runs.iter().any(|counts| {
+            serde_json::from_str::<serde_json::Value>(counts)
+                .ok()
+                .and_then(|c| c.get("full").map(|f| f.as_bool().unwrap_or(false) || f.as_i64() == Some(1)))
+                == Some(true)
+        }))
     }
 
     /// Writes a batch in one transaction: patients and records (a file older than what is kept

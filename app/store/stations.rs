@@ -535,7 +535,8 @@ impl Store {
         // Each read through its seal (one changed outside kamikarte is refused, not spread to
         // every station); not the PC's own: its code, and where its backups go (a path on the
         // hub's disk).
-        for key in Settings::KEYS.iter().filter(|k| !["station.code", "backup.dir"].contains(k)) {
+        for key in Settings::KEYS.iter().filter(|k| !["station.code", "backup.dir", "pages.dir"].contains(k))
+        {
             if let Some(value) = self.meta(&format!("setting.{key}"))? {
                 let mut row = Map::new();
                 row.insert("key".into(), Value::String(key.to_string()));
@@ -826,11 +827,18 @@ fn check_key(
 
 /// Earlier bundles of `station` neither merged here nor covered by a whole one merged.
 fn missing_earlier(tx: &Tx<'_>, station: &str, seq: i64) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare(
-        "SELECT seq, coalesce(json_extract(counts, '$.whole'), 0) FROM bundle_imports WHERE station = ?1",
-    )?;
-    let merged: Vec<(i64, bool)> =
-        stmt.query_map([station], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    // The flag is read here, not by SQL: the two engines name their JSON functions differently.
+    let mut stmt = tx.prepare("SELECT seq, counts FROM bundle_imports WHERE station = ?1")?;
+    let merged: Vec<(i64, bool)> = stmt
+        .query_map([station], |r| {
+            let counts: String = r.get(1)?;
+            let whole = serde_json::from_str::<Value>(&counts)
+                .ok()
+                .and_then(|c| c.get("whole").and_then(|w| w.as_bool().or(w.as_i64().map(|n| n != 0))))
+                .unwrap_or(false);
+            Ok((r.get(0)?, whole))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     let newest_whole = merged.iter().filter(|(_, whole)| *whole).map(|(s, _)| *s).max().unwrap_or(0);
     Ok((newest_whole + 1..seq).filter(|s| !merged.iter().any(|(m, _)| m == s)).collect())
 }
@@ -1075,7 +1083,7 @@ impl Merge<'_, '_> {
                     r,
                     "INSERT INTO station_counters (station, next_number) VALUES (?1, ?2)
                      ON CONFLICT (station) DO UPDATE SET next_number = excluded.next_number
-                     WHERE excluded.next_number > next_number",
+                     WHERE excluded.next_number > station_counters.next_number",
                     params![self.station, int(r, "next_number")?],
                 )?;
                 if n == 1 {

@@ -217,7 +217,8 @@ impl EntryScreen {
             self.error = Some(format!("cannot record the view in the audit trail: {e}"));
             return;
         }
-        self.form = Some(EntryForm::open(store, &PageStore::beside(db), sheet, plan));
+        let pages = PageStore::of(store).ok().flatten().unwrap_or_else(|| PageStore::beside(db));
+        self.form = Some(EntryForm::open(store, &pages, sheet, plan));
         self.view = View::Entry;
         self.error = None;
     }

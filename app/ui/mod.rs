@@ -42,7 +42,7 @@ pub fn run(db: PathBuf) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([800.0, 500.0])
-            .with_title(format!("kamikarte 紙カルテ — {}", db.display())),
+            .with_title(format!("kamikarte 紙カルテ — {}", crate::store::shown(&db))),
         ..Default::default()
     };
     eframe::run_native("kamikarte", options, Box::new(|_cc| Ok(Box::new(root))))

@@ -211,7 +211,8 @@ impl PagesScreen {
         let (db, session, live, stop) = (db.to_path_buf(), session.clone(), counts.clone(), cancel.clone());
         let job = Job::spawn(ctx, "取り込み中 Importing", move |reporter| {
             let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-            let pages = PageStore::beside(&db);
+            let pages =
+                PageStore::of(&store).map_err(|e| e.to_string())?.unwrap_or_else(|| PageStore::beside(&db));
             scan::import_pages(
                 &mut store,
                 &session,
@@ -270,7 +271,7 @@ impl PagesScreen {
             page.reason.as_deref().unwrap_or("")
         ));
         ui.columns(2, |cols| {
-            self.page_image(&mut cols[0], db, &page);
+            self.page_image(&mut cols[0], store, db, &page);
             self.index_form(&mut cols[1], store, session, &page);
         });
     }
@@ -286,9 +287,11 @@ impl PagesScreen {
         self.reason.clear();
     }
 
-    fn page_image(&mut self, ui: &mut egui::Ui, db: &Path, page: &ScannedPageRecord) {
+    fn page_image(&mut self, ui: &mut egui::Ui, store: &Store, db: &Path, page: &ScannedPageRecord) {
         if self.image.as_ref().is_none_or(|(id, _)| *id != page.id) {
-            match load_preview(&PageStore::beside(db), page) {
+            // Read once per page shown (the setting says where a hub keeps its images).
+            let pages = PageStore::of(store).ok().flatten().unwrap_or_else(|| PageStore::beside(db));
+            match load_preview(&pages, page) {
                 Ok(image) => {
                     let texture =
                         ui.ctx().load_texture(format!("page-{}", page.id), image, Default::default());

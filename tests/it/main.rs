@@ -18,6 +18,7 @@ mod handoff_fhir;
 mod handoff_hl7;
 mod handoff_identity;
 mod handoff_mllp;
+mod hub;
 mod kit_cli;
 mod kit_pdf;
 mod masters_cli;

@@ -150,7 +150,7 @@ fn render(kit: &Path, out: &Path) {
 }
 
 #[test]
-fn three_stations_merged_at_the_hub_in_two_orders_agree_and_every_page_is_filed() {
+fn three_stations_merged_at_sqlite_and_postgres_hubs_in_three_orders_agree_and_every_page_is_filed() {
     let dir = tempfile::tempdir().unwrap();
     let hub = demo_db(dir.path(), "40");
     // The demo's PC is station A; the EHR team reserved a block for each ward PC and the ER.
@@ -331,26 +331,66 @@ fn three_stations_merged_at_the_hub_in_two_orders_agree_and_every_page_is_filed(
     let refused = import(&hub, &tampered, None);
     assert!(stderr(&refused).contains("signature does not match"), "{}", stderr(&refused));
 
-    // The scan import at the hub files every returned page of all three stations' kits.
+    // The same bundles at a hub on PostgreSQL, in a third order: the same hub as on SQLite.
+    let pg_hub = common::pg::new_hub("kk_stations");
+    ok(common::run(&pg_hub, &["demo", "--beds", "40", "--as-of", "2026-11-22"]));
+    for (code, from, to) in
+        [("W1", "200000", "200999"), ("W2", "300000", "300999"), ("ER", "400000", "400999")]
+    {
+        ok(run_as(
+            &pg_hub,
+            ADMIN,
+            &["block", "add", "--station", code, "--prefix", "DT", "--from", from, "--to", to],
+        ));
+    }
+    for (file, trust) in [
+        ("W2-1.bundle", Some(fp(&w2))),
+        ("ER-1.bundle", Some(fp(&er))),
+        ("W1-1.bundle", Some(fp(&w1))),
+        ("ER-2.bundle", None),
+        ("W1-2.bundle", None),
+    ] {
+        json(import(&pg_hub, &b(file), trust.as_deref()));
+    }
+    // Everything merged is the same (its digest, each station's bundles and counts); only what
+    // is the hub's own differs: its key, and how it first knew each station.
+    let without_hub = |mut s: Value| {
+        s.as_object_mut().unwrap().remove("fingerprint");
+        for st in s["stations"].as_array_mut().unwrap() {
+            st.as_object_mut().unwrap().remove("known_from");
+        }
+        s
+    };
+    assert_eq!(
+        without_hub(status(&pg_hub)),
+        without_hub(merged.clone()),
+        "a PostgreSQL hub merges as a SQLite one"
+    );
+    let refused = import(&pg_hub, &tampered, None);
+    assert!(stderr(&refused).contains("signature does not match"), "{}", stderr(&refused));
+
+    // The scan import at either hub files every returned page of all three stations' kits.
     let scans = dir.path().join("scans");
     for k in &kits {
         render(k, &scans);
     }
-    ok(run_as(&hub, common::CLERK, &["scan", "import", scans.to_str().unwrap()]));
-    let after = json(run_as(&hub, common::CLERK, &["scan", "status", "--json"]));
     let pages: Vec<_> = [&w1, &w2, &er]
         .iter()
         .flat_map(|s| Store::open(&s.db).unwrap().printed_pages(None).unwrap())
         .filter(|p| p.form_id != "wristband_adult")
         .collect();
     let blanks = pages.iter().filter(|p| p.patient_id.is_none()).count() as u64;
-    assert_eq!(after["returned"].as_u64(), Some(pages.len() as u64), "{after}");
-    // A blank form waits for a clerk to say whose it is; every other page is filed by itself.
-    assert_eq!(after["filed"].as_u64(), Some(pages.len() as u64 - blanks), "{after}");
-    assert_eq!(after["queued"].as_u64(), Some(blanks), "{after}");
-    let missing: Vec<&str> =
-        after["missing"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
-    assert!(missing.is_empty(), "every printed page came back: {missing:?}");
+    for hub in [&hub, &pg_hub] {
+        ok(run_as(hub, common::CLERK, &["scan", "import", scans.to_str().unwrap()]));
+        let after = json(run_as(hub, common::CLERK, &["scan", "status", "--json"]));
+        assert_eq!(after["returned"].as_u64(), Some(pages.len() as u64), "{after}");
+        // A blank form waits for a clerk to say whose it is; every other page is filed by itself.
+        assert_eq!(after["filed"].as_u64(), Some(pages.len() as u64 - blanks), "{after}");
+        assert_eq!(after["queued"].as_u64(), Some(blanks), "{after}");
+        let missing: Vec<&str> =
+            after["missing"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        assert!(missing.is_empty(), "every printed page came back: {missing:?}");
+    }
 }
 
 /// A PC set up by hand as `code`, without the hub, that prints blank forms under that code.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod handoff;
+pub mod pg;
 pub mod ui;
 
 use std::path::Path;
@@ -15,6 +16,8 @@ pub const BILLING: (&str, &str) = ("billing", "kamikarte-demo-billing");
 pub fn command(db: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kamikarte"));
     c.arg("--db").arg(db);
+    // A hub's key file where this process keeps it (pg::hub_dir), never in the home folder.
+    c.env("KAMIKARTE_HUB_DIR", pg::hub_dir());
     for var in [
         "KAMIKARTE_DB",
         "KAMIKARTE_USER",
