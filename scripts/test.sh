@@ -44,7 +44,7 @@ if [ -z "${KAMIKARTE_TEST_POSTGRES:-}" ]; then
   eval "$(scripts/pg.sh start)"
   trap 'scripts/pg.sh stop' EXIT
 fi
-export KAMIKARTE_TEST_POSTGRES
+export KAMIKARTE_TEST_POSTGRES KAMIKARTE_TEST_POSTGRES_TLS KAMIKARTE_TEST_PG_CA
 
 cargo test --locked "$@"
 if [ $# -eq 0 ]; then

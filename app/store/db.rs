@@ -445,7 +445,9 @@ impl Drop for Pg {
         if let Some((config, name)) = self.scratch.take() {
             let mut admin = config.clone();
             admin.dbname("postgres");
-            if let Ok(mut client) = admin.connect(postgres::NoTls) {
+            if let Ok(mut client) =
+                super::tls_connector().and_then(|tls| admin.connect(tls).map_err(|e| Error::from(e).into()))
+            {
                 let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }

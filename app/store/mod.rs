@@ -233,9 +233,11 @@ impl Store {
         // A PC that drops off the network mid-write must not hold the write lock for hours.
         config.keepalives(true).keepalives_idle(Duration::from_secs(30));
         let config = &config;
-        let mut client = config.connect(postgres::NoTls).map_err(|e| {
+        let mut client = config.connect(tls_connector()?).map_err(|e| {
+            // The cause says what it was (refused, a certificate not trusted, a password).
+            let cause = std::error::Error::source(&e).map(|c| format!(" ({c})")).unwrap_or_default();
             StoreError::Refused(format!(
-                "cannot connect to the PostgreSQL hub {shown}: {e}. Is the server running, and does the database exist (createdb)?"
+                "cannot connect to the PostgreSQL hub {shown}: {e}{cause}. Is the server running, and does the database exist (createdb)? A server with its own certificate authority: KAMIKARTE_PG_CA=ca.pem"
             ))
         })?;
         // The same patience as SQLite's busy handler, and PostgreSQL's own chatter kept quiet.
@@ -407,7 +409,7 @@ pub fn new_postgres_database(server: &str, prefix: &str) -> Result<String> {
         fastrand::u32(..)
     );
     let mut admin = config
-        .connect(postgres::NoTls)
+        .connect(tls_connector()?)
         .map_err(|e| StoreError::Refused(format!("cannot connect to {shown}: {e}")))?;
     admin
         .batch_execute(&format!(
@@ -417,6 +419,29 @@ pub fn new_postgres_database(server: &str, prefix: &str) -> Result<String> {
     let mut address = config;
     address.dbname(&name);
     Ok(pg_backup::address_with_password(&address))
+}
+
+/// TLS for a hub's connection. The address's `sslmode` decides whether it is used (`prefer`, the
+/// default, when the server offers it; `require` always; `disable` never). The server's
+/// certificate is checked against the system's roots and, when `KAMIKARTE_PG_CA` names a PEM file,
+/// against that certificate authority too (a hospital's own CA, or the server's self-signed
+/// certificate).
+pub(crate) fn tls_connector() -> Result<postgres_native_tls::MakeTlsConnector> {
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(ca) = std::env::var_os("KAMIKARTE_PG_CA") {
+        let path = PathBuf::from(ca);
+        let pem = std::fs::read(&path).map_err(|e| {
+            StoreError::Refused(format!("KAMIKARTE_PG_CA: cannot read {}: {e}", path.display()))
+        })?;
+        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+            StoreError::Refused(format!("KAMIKARTE_PG_CA: {} is not a PEM certificate: {e}", path.display()))
+        })?;
+        builder.add_root_certificate(certificate);
+    }
+    let connector = builder
+        .build()
+        .map_err(|e| StoreError::Refused(format!("cannot set up TLS for the hub's connection: {e}")))?;
+    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
 }
 
 /// The database a PostgreSQL address names (libpq's default: the user's name).

@@ -108,6 +108,17 @@ fn conninfo(config: &postgres::Config, database: &str) -> (String, Option<String
         parts.push(format!("user={}", quote(user)));
     }
     parts.push(format!("dbname={}", quote(database)));
+    // The tools encrypt as kamikarte does: the same sslmode, and the same certificate authority
+    // (with which libpq also checks the server's certificate).
+    let mode = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => "disable",
+        postgres::config::SslMode::Require => "require",
+        _ => "prefer",
+    };
+    parts.push(format!("sslmode={mode}"));
+    if let Some(ca) = std::env::var_os("KAMIKARTE_PG_CA") {
+        parts.push(format!("sslrootcert={}", quote(&ca.to_string_lossy())));
+    }
     let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
     (parts.join(" "), password)
 }
@@ -284,7 +295,7 @@ impl Store {
     fn connect_to(&self, database: &str) -> Result<db::Connection> {
         let mut config = hub(&self.conn)?.config.clone();
         config.dbname(database);
-        let client = config.connect(postgres::NoTls).map_err(db::Error::from)?;
+        let client = config.connect(super::tls_connector()?).map_err(db::Error::from)?;
         Ok(db::Connection::Pg(Box::new(db::Pg::new(client, config))))
     }
 }

@@ -136,3 +136,39 @@ fn a_hub_backup_is_a_pg_dump_checked_by_restoring_it_and_restored_beside_the_hub
     let again = run_as(&hub, ADMIN, &["restore", dump.to_str().unwrap(), "--into", &into]);
     assert!(!again.status.success(), "a database that exists is never restored over");
 }
+
+#[test]
+fn a_hub_over_the_network_is_reached_only_with_tls_and_a_certificate_it_trusts() {
+    let server =
+        std::env::var("KAMIKARTE_TEST_POSTGRES_TLS").expect("scripts/pg.sh serves TLS on the loopback");
+    let ca = std::env::var("KAMIKARTE_TEST_PG_CA").expect("scripts/pg.sh names its certificate");
+    let socket_hub = common::pg::new_hub("kk_tls");
+    let name =
+        socket_hub.to_str().unwrap().split(":///").nth(1).unwrap().split('?').next().unwrap().to_string();
+    let base = server.strip_suffix("/postgres").unwrap();
+    let hub = |mode: &str| std::path::PathBuf::from(format!("{base}/{name}?sslmode={mode}"));
+    let with_ca = |db: &Path, args: &[&str]| {
+        common::command(db)
+            .env("KAMIKARTE_PG_CA", &ca)
+            .env("KAMIKARTE_USER", ADMIN.0)
+            .env("KAMIKARTE_PASSWORD", ADMIN.1)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Over TCP with TLS required, the server's certificate checked against the CA given.
+    ok(with_ca(&hub("require"), &["demo", "--beds", "10", "--as-of", "2026-11-22"]));
+    assert!(ok(with_ca(&hub("require"), &["audit", "verify"])).contains("intact"));
+    // The same certificate without the CA that vouches for it is refused.
+    let untrusted = common::run(&hub("require"), &["census", "list"]);
+    assert!(!untrusted.status.success());
+    assert!(stderr(&untrusted).to_lowercase().contains("certificate"), "{}", stderr(&untrusted));
+    // Without encryption the server itself refuses (this one accepts TCP with TLS only).
+    let plain = with_ca(&hub("disable"), &["census", "list"]);
+    assert!(!plain.status.success() && stderr(&plain).contains("no encryption"), "{}", stderr(&plain));
+    // pg_dump goes the same way: TLS required, the same CA.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("tls.pgdump");
+    ok(with_ca(&hub("require"), &["backup", "--out", dump.to_str().unwrap()]));
+    assert!(ok(with_ca(&hub("require"), &["backup", "verify", dump.to_str().unwrap()])).contains(": ok ("));
+}
