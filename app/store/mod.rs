@@ -505,15 +505,7 @@ pub(crate) fn hub_local_path(config: &postgres::Config) -> PathBuf {
         .unwrap_or_else(|| {
             dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("kamikarte").join("hubs")
         });
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
+    let host = pg_backup::host_of(config).unwrap_or_else(|| "localhost".into());
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let database = database_of(config);
     let name: String = format!("{host}-{port}-{database}")

@@ -30,16 +30,20 @@ pub struct HubRestore {
     pub address: String,
 }
 
-/// A `postgres://` address for `config` without its password (given by PGPASSWORD or
-/// ~/.pgpass, as libpq and the postgres crate both read them).
+/// The first host of `config`: a name, or a socket's folder.
+pub(super) fn host_of(config: &postgres::Config) -> Option<String> {
+    config.get_hosts().first().map(|host| match host {
+        postgres::config::Host::Tcp(name) => name.clone(),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(path) => path.display().to_string(),
+    })
+}
+
+/// A `postgres://` address for `config` without its password (given by PGPASSWORD, which
+/// kamikarte reads as libpq does).
 fn address_of(config: &postgres::Config) -> String {
     let mut query = Vec::new();
-    if let Some(host) = config.get_hosts().first() {
-        let host = match host {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        };
+    if let Some(host) = host_of(config) {
         query.push(format!("host={host}"));
     }
     if let Some(port) = config.get_ports().first() {
@@ -93,12 +97,7 @@ fn tool(name: &str) -> PathBuf {
 fn conninfo(config: &postgres::Config, database: &str) -> (String, Option<String>) {
     let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
     let mut parts = Vec::new();
-    if let Some(host) = config.get_hosts().first() {
-        let host = match host {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        };
+    if let Some(host) = host_of(config) {
         parts.push(format!("host={}", quote(&host)));
     }
     if let Some(port) = config.get_ports().first() {

@@ -49,7 +49,14 @@ impl Keyboard<'_> {
 }
 
 fn hospital(dir: &std::path::Path) -> (std::path::PathBuf, String, Vec<PrintedPage>) {
-    let db = dir.join("k.sqlite");
+    hospital_in(dir.join("k.sqlite"), dir)
+}
+
+/// The same hospital in the database `db` (a file, or a hub on PostgreSQL).
+fn hospital_in(
+    db: std::path::PathBuf,
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, String, Vec<PrintedPage>) {
     let mut store = Store::open(&db).unwrap();
     let actor = Actor("setup".into());
     let options = DemoOptions { beds: 45, seed: 2, as_of: Local::now().date_naive() };
@@ -105,11 +112,23 @@ fn open_page(kb: &mut Keyboard<'_>, code: &str) {
 fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_keyboard() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _, pages) = hospital(dir.path());
-    let mut screen = entry_screen(&db);
+    keys_three_forms(&db, &pages);
+}
+
+/// The same screens, the same keys, on a hub on PostgreSQL.
+#[test]
+fn a_clerk_keys_the_same_three_forms_into_a_postgres_hub_from_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, pages) = hospital_in(common::pg::new_hub("kk_ui_entry"), dir.path());
+    keys_three_forms(&db, &pages);
+}
+
+fn keys_three_forms(db: &std::path::Path, pages: &[PrintedPage]) {
+    let mut screen = entry_screen(db);
     let mut kb = Keyboard { screen: &mut screen, keys: 0 };
 
     // 1. The charge slip: header, one tick box, two code lines, a wrong code caught.
-    let (slip, slip_item) = code_of(&pages, "charge_slip", 0);
+    let (slip, slip_item) = code_of(pages, "charge_slip", 0);
     open_page(&mut kb, &slip);
     assert!(kb.sees("会計伝票 Charge slip"), "the slip is open");
     assert!(kb.screen.get_by_label("実施日 Date").is_focused(), "typing starts at the paper's first field");
@@ -148,7 +167,7 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
     kb.chord(Modifiers::COMMAND, Key::Enter);
     assert!(kb.sees("保存 saved"), "the slip is saved");
 
-    let store = Store::open(&db).unwrap();
+    let store = Store::open(db).unwrap();
     let live = store.live_entries(&slip_item).unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].entered_by, "billing");
@@ -160,7 +179,7 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
     assert!(line.service_date.ends_with("-11-05"));
 
     // 2. The vital-sign sheet: date and time typed together, a temperature out of range fixed.
-    let (vs, vs_item) = code_of(&pages, "vital_signs", 0);
+    let (vs, vs_item) = code_of(pages, "vital_signs", 0);
     open_page(&mut kb, &vs);
     kb.typ("1105 0600");
     kb.press(Key::Enter);
@@ -185,7 +204,7 @@ fn a_clerk_keys_a_charge_slip_a_vital_sign_sheet_and_a_progress_note_from_the_ke
     assert_eq!(records[0].values["spo2_1"], serde_json::json!(98.0));
 
     // 3. The progress note: a required note left empty is refused, then written.
-    let (pn, pn_item) = code_of(&pages, "progress_note", 0);
+    let (pn, pn_item) = code_of(pages, "progress_note", 0);
     open_page(&mut kb, &pn);
     kb.typ("1105 0930");
     kb.press(Key::Enter);
