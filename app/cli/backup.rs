@@ -254,8 +254,10 @@ fn restore_into_hub(db: &Path, args: &RestoreArgs, user: Option<&str>) -> Result
                 .to_lowercase()
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .take(40)
+                .take(38)
                 .collect();
+            // Within PostgreSQL's 63 characters, and a name that starts with a letter or _.
+            let base = if base.starts_with(|c: char| c.is_ascii_digit()) { format!("_{base}") } else { base };
             format!("{base}_restored_{}", Utc::now().format("%Y%m%d%H%M%S"))
         }
     };

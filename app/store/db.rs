@@ -139,7 +139,10 @@ impl Pg {
                 }
                 Err(e) => {
                     if guarded {
-                        self.batch("ROLLBACK TO SAVEPOINT kamikarte_prepare")?;
+                        // Back to before the attempt, and the savepoint itself gone.
+                        self.batch(
+                            "ROLLBACK TO SAVEPOINT kamikarte_prepare; RELEASE SAVEPOINT kamikarte_prepare",
+                        )?;
                     }
                     let untyped = e
                         .as_db_error()

@@ -107,16 +107,21 @@ fn conninfo(config: &postgres::Config, database: &str) -> (String, Option<String
         parts.push(format!("user={}", quote(user)));
     }
     parts.push(format!("dbname={}", quote(database)));
-    // The tools encrypt as kamikarte does: the same sslmode, and the same certificate authority
-    // (with which libpq also checks the server's certificate).
+    // The tools are given the same sslmode. libpq checks the server's certificate only against
+    // a CA it is given: with KAMIKARTE_PG_CA it checks chain and host name (verify-full), as
+    // kamikarte always does; without it, `require` encrypts but checks nothing (README says to
+    // give the CA on a network).
     let mode = match config.get_ssl_mode() {
         postgres::config::SslMode::Disable => "disable",
         postgres::config::SslMode::Require => "require",
         _ => "prefer",
     };
-    parts.push(format!("sslmode={mode}"));
-    if let Some(ca) = std::env::var_os("KAMIKARTE_PG_CA") {
-        parts.push(format!("sslrootcert={}", quote(&ca.to_string_lossy())));
+    match std::env::var_os("KAMIKARTE_PG_CA") {
+        Some(ca) if mode != "disable" => {
+            parts.push("sslmode=verify-full".to_string());
+            parts.push(format!("sslrootcert={}", quote(&ca.to_string_lossy())));
+        }
+        _ => parts.push(format!("sslmode={mode}")),
     }
     let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
     (parts.join(" "), password)
@@ -152,10 +157,13 @@ impl Store {
             crate::files::create_private_dir_all(dir)
                 .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
-        let database = super::database_of(&pg.config).to_string();
+        // The database this connection is in (an address may leave the name to the server).
+        let database: String = self.conn.query_row("SELECT current_database()", [], |r| r.get(0))?;
         let (target, password) = conninfo(&pg.config, &database);
         let partial = crate::files::with_suffix(dest, ".partial");
         let read = self.conn.unchecked_transaction()?;
+        // This transaction waits, idle, for as long as pg_dump reads its snapshot.
+        read.execute_batch("SET LOCAL idle_in_transaction_session_timeout = 0")?;
         let snapshot: String = read.query_row("SELECT pg_export_snapshot()", [], |r| r.get(0))?;
         let (seq, mac) = head(&read)?.unwrap_or((0, String::new()));
         let mut dump = Command::new(tool("pg_dump"));
@@ -198,7 +206,8 @@ impl Store {
 
     /// The hub's database name.
     pub fn database_name(&self) -> Option<String> {
-        self.conn.pg().map(|pg| super::database_of(&pg.config).to_string())
+        self.conn.pg()?;
+        self.conn.query_row("SELECT current_database()", [], |r| r.get(0)).ok()
     }
 
     /// Restores a hub's backup into a new database `name` on this hub's server and checks it;

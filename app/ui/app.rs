@@ -108,7 +108,7 @@ impl KamikarteApp {
             Door::In(s) => format!(" — {} ({})", s.user(), s.role().code()),
             _ => String::new(),
         };
-        format!("kamikarte 紙カルテ — {}{user}{demo}", self.db_path.display())
+        format!("kamikarte 紙カルテ — {}{user}{demo}", crate::store::shown(&self.db_path))
     }
 
     pub fn is_busy(&self) -> bool {
