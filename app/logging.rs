@@ -16,11 +16,7 @@ const KEEP: usize = 10;
 
 /// The folder the log of the database at `db` goes to.
 pub fn folder(db: &Path) -> PathBuf {
-    crate::store::local_path(db)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("logs")
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs")
 }
 
 /// Starts logging beside `db`. Keep the handle alive for as long as the program runs (it flushes

@@ -172,7 +172,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(p) => p.clone(),
         None => store::default_path().context("no data directory for this user; pass --db PATH")?,
     };
-    let _log = crate::logging::start(&db);
+    // A hub's log lies beside its local name on this PC, not beside its address.
+    let _log = crate::logging::start(&store::local_path(&db));
     let Some(command) = cli.command else {
         log::info!("app opened on {}", store::shown(&db));
         let opened = run_app(db);

@@ -451,7 +451,7 @@ impl Drop for Pg {
             if let Ok(mut client) =
                 super::tls_connector().and_then(|tls| admin.connect(tls).map_err(|e| Error::from(e).into()))
             {
-                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = client.batch_execute(&super::pg_schema::drop_database_sql(&name));
             }
         }
     }

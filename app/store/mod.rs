@@ -411,11 +411,7 @@ pub fn new_postgres_database(server: &str, prefix: &str) -> Result<String> {
     let mut admin = config
         .connect(tls_connector()?)
         .map_err(|e| StoreError::Refused(format!("cannot connect to {shown}: {e}")))?;
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-        ))
-        .map_err(db::Error::from)?;
+    admin.batch_execute(&pg_schema::create_database_sql(&name)).map_err(db::Error::from)?;
     let mut address = config;
     address.dbname(&name);
     Ok(pg_backup::address_with_password(&address))

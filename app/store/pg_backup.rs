@@ -198,7 +198,7 @@ impl Store {
             let conn = self.connect_to(&scratch)?;
             check_database(&conn, path, key, integrity)
         });
-        let dropped = self.conn.execute_batch(&format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"));
+        let dropped = self.conn.execute_batch(&super::pg_schema::drop_database_sql(&scratch));
         let check = checked?;
         dropped?;
         Ok(check)
@@ -232,7 +232,7 @@ impl Store {
         // Whatever goes wrong from here, the half-made database does not stay behind.
         let finished = self.finish_restore(path, name, key, actor, restored);
         if finished.is_err() {
-            let _ = self.conn.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = self.conn.execute_batch(&super::pg_schema::drop_database_sql(name));
         }
         finished
     }
@@ -288,9 +288,7 @@ impl Store {
             )));
         }
         let pg = hub(&self.conn)?;
-        self.conn.execute_batch(&format!(
-            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-        ))?;
+        self.conn.execute_batch(&super::pg_schema::create_database_sql(name))?;
         let (target, password) = conninfo(&pg.config, name);
         let mut restore = Command::new(tool("pg_restore"));
         restore

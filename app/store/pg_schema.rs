@@ -28,6 +28,17 @@ use regex::Regex;
 
 use super::{Result, StoreError, db, migrations};
 
+/// Makes a new database `name` (a name checked or made by kamikarte) in the C locale: text
+/// compares by code point, as in SQLite.
+pub(super) fn create_database_sql(name: &str) -> String {
+    format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+}
+
+/// Drops the database `name`, ending any session still in it.
+pub(super) fn drop_database_sql(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+}
+
 /// Makes the hub's schema if the database is empty; refuses a hub of another version.
 pub(super) fn ensure(conn: &db::Connection, shown: &str) -> Result<()> {
     let tx = conn.begin_write()?;

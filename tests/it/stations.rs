@@ -154,15 +154,7 @@ fn three_stations_merged_at_sqlite_and_postgres_hubs_in_three_orders_agree_and_e
     let dir = tempfile::tempdir().unwrap();
     let hub = demo_db(dir.path(), "40");
     // The demo's PC is station A; the EHR team reserved a block for each ward PC and the ER.
-    for (code, from, to) in
-        [("W1", "200000", "200999"), ("W2", "300000", "300999"), ("ER", "400000", "400999")]
-    {
-        ok(run_as(
-            &hub,
-            ADMIN,
-            &["block", "add", "--station", code, "--prefix", "DT", "--from", from, "--to", to],
-        ));
-    }
+    give_blocks(&hub);
     let ward = common::list_json(&hub)[0]["ward"].as_str().unwrap().to_string();
     let w1 = prepare(
         &hub,
@@ -334,15 +326,7 @@ fn three_stations_merged_at_sqlite_and_postgres_hubs_in_three_orders_agree_and_e
     // The same bundles at a hub on PostgreSQL, in a third order: the same hub as on SQLite.
     let pg_hub = common::pg::new_hub("kk_stations");
     ok(common::run(&pg_hub, &["demo", "--beds", "40", "--as-of", "2026-11-22"]));
-    for (code, from, to) in
-        [("W1", "200000", "200999"), ("W2", "300000", "300999"), ("ER", "400000", "400999")]
-    {
-        ok(run_as(
-            &pg_hub,
-            ADMIN,
-            &["block", "add", "--station", code, "--prefix", "DT", "--from", from, "--to", to],
-        ));
-    }
+    give_blocks(&pg_hub);
     for (file, trust) in [
         ("W2-1.bundle", Some(fp(&w2))),
         ("ER-1.bundle", Some(fp(&er))),
@@ -390,6 +374,19 @@ fn three_stations_merged_at_sqlite_and_postgres_hubs_in_three_orders_agree_and_e
         let missing: Vec<&str> =
             after["missing"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
         assert!(missing.is_empty(), "every printed page came back: {missing:?}");
+    }
+}
+
+/// The blocks the EHR team reserved at a hub for the two ward PCs and the ER.
+fn give_blocks(hub: &Path) {
+    for (code, from, to) in
+        [("W1", "200000", "200999"), ("W2", "300000", "300999"), ("ER", "400000", "400999")]
+    {
+        ok(run_as(
+            hub,
+            ADMIN,
+            &["block", "add", "--station", code, "--prefix", "DT", "--from", from, "--to", to],
+        ));
     }
 }
 
